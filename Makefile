@@ -1,0 +1,55 @@
+# The two commands README.md starts with: `make demo` and `make test`.
+# Both work on a fresh Debian 12 machine as root: they install what they need.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := nsd unbound nginx-light iproute2 nftables dnsutils curl openssl procps
+
+.PHONY: demo test deps venv lint typecheck pytest lab-up lab-down clean
+
+demo: deps venv
+	$(PY) -m tests.lab demo
+
+test: deps venv lint typecheck pytest
+
+# Debian packages the lab needs (installed only when missing).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv; fi
+
+# The virtualenv with the package and its test extras (rebuilt when setup.cfg changes).
+venv: $(VENV)/.installed
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check v6scan tests benchmarks
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+# pytest's exit code 5 ("no tests ran") is a failure here.
+pytest: venv
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+lab-up: deps venv
+	$(PY) -m tests.lab up
+
+lab-down: venv
+	$(PY) -m tests.lab down --all
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

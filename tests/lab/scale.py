@@ -1,0 +1,86 @@
+"""Scale mode: many generated sites over a few hundred addresses, for benchmarks.
+
+Site ``i`` is named ``s{i:06d}.<sector>.test`` and behaves by ``i % 100``
+(the proportions are fixed so a benchmark knows the expected verdict counts):
+
+=========  =====  ==========================================  ========
+behaviour  share  records                                     verdict
+=========  =====  ==========================================  ========
+healthy    70 %   AAAA + A, both serve the same page           ready
+v4only     15 %   A only                                      absent
+dropped     5 %   AAAA drops packets, A serves                broken
+refused     5 %   AAAA refuses 80/443, A serves               broken
+nxdomain    5 %   no records at all                           error
+=========  =====  ==========================================  ========
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tests.lab.scenarios import Endpoint, Page
+
+__all__ = ["BEHAVIOURS", "behaviour", "endpoints", "records", "sites"]
+
+SECTORS = ("gov", "edu", "com")
+REGIONS = ("north", "south", "east", "west", "central", "coast")
+BEHAVIOURS = {"healthy": 70, "v4only": 15, "dropped": 5, "refused": 5, "nxdomain": 5}
+VERDICT = {"healthy": "ready", "v4only": "absent", "dropped": "broken", "refused": "broken",
+           "nxdomain": "error"}
+N_V6, N_V4, N_BAD = 256, 128, 16
+NAMES = tuple(f"*.{s}.test" for s in SECTORS)
+PAGE = (Page("index.html", "scale site", "<p>A generated lab site.</p>" * 10),)
+
+
+def behaviour(i: int) -> str:
+    r, acc = i % 100, 0
+    for name, share in BEHAVIOURS.items():
+        acc += share
+        if r < acc:
+            return name
+    raise AssertionError("shares must add up to 100")
+
+
+def _v6(i: int) -> str:
+    return f"2001:db8:80:1::{i % N_V6 + 1:x}"
+
+
+def _v4(i: int) -> str:
+    return f"198.51.100.{128 + i % N_V4}"
+
+
+def _dead6(i: int) -> str:
+    return f"2001:db8:80:2::{i % N_BAD + 1:x}"
+
+
+def _refused6(i: int) -> str:
+    return f"2001:db8:80:3::{i % N_BAD + 1:x}"
+
+
+def sites(n: int) -> Iterator[tuple[str, str, str, str]]:
+    """(host, sector, region, expected verdict) of each generated site."""
+    for i in range(n):
+        sector = SECTORS[i % len(SECTORS)]
+        yield f"s{i:06d}.{sector}.test", sector, REGIONS[i % len(REGIONS)], VERDICT[behaviour(i)]
+
+
+def records(n: int) -> Iterator[tuple[str, str, str]]:
+    for i, (host, _, _, _) in enumerate(sites(n)):
+        b = behaviour(i)
+        if b == "nxdomain":
+            continue
+        if b != "v4only":
+            six = {"healthy": _v6, "dropped": _dead6, "refused": _refused6}[b](i)
+            yield host, "AAAA", six
+        yield host, "A", _v4(i)
+
+
+def endpoints(n: int) -> list[Endpoint]:
+    if n <= 0:
+        return []
+    eps = [Endpoint(_v6(i), NAMES, pages=PAGE) for i in range(min(n, N_V6))]
+    eps += [Endpoint(_v4(i), NAMES, pages=PAGE) for i in range(min(n, N_V4))]
+    eps += [Endpoint(_dead6(i), NAMES, drop=True) for i in range(min(n, N_BAD))]
+    eps += [Endpoint(_refused6(i), NAMES, http="refuse", https="refuse")
+            for i in range(min(n, N_BAD))]
+    return eps

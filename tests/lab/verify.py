@@ -1,0 +1,259 @@
+"""The lab's self-check: probe every scenario's ``expect`` with plain sockets.
+
+Runs *inside the client namespace* (``ip netns exec <client> python -m
+tests.lab.verify STATE.json``) and prints a JSON report.  Uses only the
+standard library and dnspython, never the scanner, so the lab is checked
+independently of the code it tests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+
+from tests.lab import scale as scale_mod
+from tests.lab.scenarios import SCENARIOS
+
+__all__ = ["probe_dns", "probe_http", "probe_smtp", "probe_tcp", "probe_tls", "run"]
+
+TIMEOUT = 2.5
+
+
+def _sock(addr: str, port: int, timeout: float = TIMEOUT, mss: int | None = None) -> socket.socket:
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    if mss:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
+    try:
+        s.connect((addr, port))
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def probe_dns(resolver: str, key: str) -> object:
+    name, rtype = key.split()
+    q = dns.message.make_query(name, rtype)
+    r, _ = dns.query.udp_with_fallback(q, resolver, timeout=6)
+    if r.rcode() != dns.rcode.NOERROR:
+        return dns.rcode.to_text(r.rcode())
+    out = []
+    for rrset in r.answer:
+        for rd in rrset:
+            if rd.rdtype in (dns.rdatatype.CNAME, dns.rdatatype.NS):
+                out.append(rd.target.to_text())
+            else:
+                out.append(rd.to_text())
+    if not out:
+        return "NODATA"
+    return tuple(sorted(out))
+
+
+def probe_tcp(key: str) -> str:
+    m = re.fullmatch(r"\[?([^\]]+?)\]?:(\d+)", key)
+    assert m, key
+    try:
+        _sock(m.group(1), int(m.group(2))).close()
+    except ConnectionRefusedError:
+        return "refused"
+    except TimeoutError:
+        return "timeout"
+    except OSError as e:
+        return f"error:{e.strerror}"
+    return "open"
+
+
+def _ctx(ca: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_verify_locations(cafile=ca)
+    return ctx
+
+
+def _handshake(addr: str, sni: str, ca: str, mss: int | None = None) -> str:
+    try:
+        s = _sock(addr, 443, mss=mss)
+    except OSError as e:
+        return f"connect:{e.__class__.__name__}"
+    try:
+        with _ctx(ca).wrap_socket(s, server_hostname=sni):
+            return "valid"
+    except ssl.SSLCertVerificationError as e:
+        code = e.verify_code
+        if code == 10:
+            return "expired"
+        if code == 62:
+            return "mismatch"
+        if code in (18, 19, 20, 21):
+            return "untrusted"
+        return f"verify:{code}"
+    except TimeoutError:
+        return "stall"
+    except (ssl.SSLError, OSError) as e:
+        return f"tls:{e.__class__.__name__}"
+    finally:
+        s.close()
+
+
+def probe_tls(ca: str, key: str) -> str:
+    addr, sni = key.split()
+    return _handshake(addr, sni, ca)
+
+
+def probe_pmtu(ca: str, key: str) -> str:
+    addr, sni = key.split()
+    full, clamped = _handshake(addr, sni, ca), _handshake(addr, sni, ca, mss=1220)
+    if full == "stall" and clamped == "valid":
+        return "blackhole"
+    return f"full-mss={full} clamped={clamped}"
+
+
+def probe_http(ca: str, key: str) -> str:
+    url, addr = key.rsplit("@", 1)
+    u = urlsplit(url)
+    assert u.hostname
+    port = u.port or (443 if u.scheme == "https" else 80)
+    try:
+        s = _sock(addr, port)
+        if u.scheme == "https":
+            s = _ctx(ca).wrap_socket(s, server_hostname=u.hostname)
+        req = f"GET {u.path or '/'} HTTP/1.1\r\nHost: {u.hostname}\r\nConnection: close\r\n" \
+              "User-Agent: v6scan-lab-verify\r\n\r\n"
+        s.sendall(req.encode())
+        data = b""
+        while len(data) < 1 << 20:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+    except (OSError, ssl.SSLError) as e:
+        return f"error:{e.__class__.__name__}"
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = lines[0].split()[1] if lines and len(lines[0].split()) > 1 else "?"
+    if status.startswith("3"):
+        loc = next((ln.split(":", 1)[1].strip() for ln in lines[1:]
+                    if ln.lower().startswith("location:")), "")
+        return f"{status} {loc}"
+    m = re.search(rb"<title>(.*?)</title>", body, re.S | re.I)
+    return f"{status} title={m.group(1).decode() if m else ''}"
+
+
+def probe_smtp(key: str) -> str:
+    try:
+        s = _sock(key, 25)
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as e:
+        return f"error:{e.__class__.__name__}"
+    try:
+        f = s.makefile("rb")
+        banner = f.readline()
+        if not banner.startswith(b"220"):
+            return f"banner:{banner[:40]!r}"
+        s.sendall(b"EHLO verify.lab\r\n")
+        while (line := f.readline()).startswith(b"250-"):
+            pass
+        if not line.startswith(b"250 "):
+            return f"ehlo:{line[:40]!r}"
+        s.sendall(b"QUIT\r\n")
+        return "greets" if f.readline().startswith(b"221") else "no-quit"
+    except TimeoutError:
+        return "silent"
+    except OSError as e:
+        return f"error:{e.__class__.__name__}"
+    finally:
+        s.close()
+
+
+def run(state: dict[str, object]) -> dict[str, object]:
+    ca = str(Path(str(state["directory"])) / "pki" / "ca.pem")
+    resolver = "2001:db8:53::53"
+    jobs: list[tuple[str, str, str, object, Callable[[], object]]] = []
+
+    def add(sid: str, probe: str, key: str, expected: object) -> None:
+        fn: Callable[[], object]
+        if probe == "dns":
+            fn = lambda: probe_dns(resolver, key)  # noqa: E731
+        elif probe == "tcp":
+            fn = lambda: probe_tcp(key)  # noqa: E731
+        elif probe == "tls":
+            fn = lambda: probe_tls(ca, key)  # noqa: E731
+        elif probe == "pmtu":
+            fn = lambda: probe_pmtu(ca, key)  # noqa: E731
+        elif probe == "http":
+            fn = lambda: probe_http(ca, key)  # noqa: E731
+        elif probe == "smtp":
+            fn = lambda: probe_smtp(key)  # noqa: E731
+        else:
+            raise ValueError(f"unknown probe {probe!r} in scenario {sid}")
+        jobs.append((sid, probe, key, expected, fn))
+
+    for s in SCENARIOS:
+        for probe, table in s.expect.items():
+            if probe == "verdict":
+                continue
+            assert isinstance(table, dict)
+            for key, expected in table.items():
+                add(s.id, probe, key, expected)
+    # the resolver over IPv4 too, and the self-check endpoint
+    add("lab", "tcp", "203.0.113.53:53", "open")
+    add("lab", "http", "http://selfcheck.test/@2001:db8:80::1", "200 title=self-check")
+    # scale mode: one sample of each behaviour
+    seen: set[str] = set()
+    for i, (host, _, _, verdict) in enumerate(scale_mod.sites(int(str(state.get("scale", 0))))):
+        b = scale_mod.behaviour(i)
+        if b in seen:
+            continue
+        seen.add(b)
+        if b == "nxdomain":
+            add(f"scale-{b}", "dns", f"{host} AAAA", "NXDOMAIN")
+        elif b == "v4only":
+            add(f"scale-{b}", "dns", f"{host} AAAA", "NODATA")
+            add(f"scale-{b}", "http", f"https://{host}/@{scale_mod._v4(i)}", "200 title=scale site")
+        else:
+            six = {"healthy": scale_mod._v6, "dropped": scale_mod._dead6,
+                   "refused": scale_mod._refused6}[b](i)
+            add(f"scale-{b}", "dns", f"{host} AAAA", (six,))
+            want = {"healthy": "open", "dropped": "timeout", "refused": "refused"}[b]
+            add(f"scale-{b}", "tcp", f"[{six}]:443", want)
+        del verdict
+
+    failures = []
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        futures = [(j, pool.submit(j[4])) for j in jobs]
+        for (sid, probe, key, expected, _), fut in futures:
+            try:
+                got = fut.result()
+            except Exception as e:  # a probe bug is a failure too
+                got = f"exception:{e!r}"
+            want = tuple(sorted(expected)) if isinstance(expected, tuple) else expected
+            if got != want:
+                failures.append({"scenario": sid, "probe": probe, "key": key,
+                                 "expected": want, "got": got})
+    return {"checked": len(jobs), "failures": failures}
+
+
+def main() -> None:
+    state = json.loads(Path(sys.argv[1]).read_text())
+    report = run(state)
+    print(json.dumps(report, indent=1, default=list))
+    sys.exit(1 if report["failures"] else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""The lab itself: it comes up, behaves as its catalogue says, is isolated, and goes away cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import lab_required
+from tests.lab import Lab
+from tests.lab.lab import REPO, _alive
+from tests.lab.netns import run_in_netns
+
+
+def _netns_names() -> set[str]:
+    return set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                              check=True).stdout.split())
+
+
+def test_self_check_passes_again(lab: Lab) -> None:
+    assert lab.verify() == []
+
+
+def test_status_reports_every_server_alive(lab: Lab) -> None:
+    st = lab.status()
+    assert all(st["namespaces_present"].values())
+    assert st["processes"] and all(st["processes"].values()), st["processes"]
+    assert Path(st["ca_file"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_dig_in_client_uses_the_lab_resolver(lab: Lab) -> None:
+    out = lab.exec(["dig", "+short", "healthy.gov.test", "AAAA"], check=True).stdout.split()
+    assert out == ["2001:db8:80::10"]
+    # resolv.conf of the client namespace is the lab's: getaddrinfo works there too
+    code = "import socket; print(sorted({a[4][0] for a in socket.getaddrinfo('v6only.edu.test', 443)}))"
+    out = lab.python("-c", code, check=True).stdout.strip()
+    assert out == "['2001:db8:80::23']"
+
+
+def test_dig_shows_tcp_fallback_for_big_answer(lab: Lab) -> None:
+    out = lab.exec(["dig", "bigdns.com.test", "AAAA"], check=True).stdout
+    assert "Truncated, retrying in TCP mode" in out
+    assert out.count("\tAAAA\t") == 50
+
+
+def test_dns_iterates_from_the_lab_root_over_ipv6_only(lab: Lab) -> None:
+    """dig +trace -6 walks root -> test. -> gov.test using IPv6 transport only."""
+    out = lab.exec(["dig", "-6", "+trace", "+nodnssec", "@2001:db8:53::1", "healthy.gov.test",
+                    "AAAA"], check=True).stdout
+    assert "from 2001:db8:53::1" in out or "from 2001:db8:53::2" in out
+    assert "2001:db8:80::10" in out
+
+
+def test_curl_like_fetch_pinned_to_each_family(lab: Lab) -> None:
+    def get(addr: str) -> str:
+        import ssl
+
+        ctx = ssl.create_default_context(cafile=str(lab.ca_file))
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        with socket.create_connection((addr, 443), timeout=5) as raw:
+            assert raw.family == fam
+            with ctx.wrap_socket(raw, server_hostname="healthy.gov.test") as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: healthy.gov.test\r\nConnection: close\r\n\r\n")
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+        return data.decode()
+
+    for addr in ("2001:db8:80::10", "203.0.113.70"):
+        page = run_in_netns(lab.client, get, addr)
+        assert page.startswith("HTTP/1.1 200")
+        assert "<title>healthy site</title>" in page
+
+
+def test_client_has_no_route_out_of_the_lab(lab: Lab) -> None:
+    """The machine's own networks (192.0.2.0/24, fd00::/64) are unreachable from the client."""
+    def attempt(addr: str) -> str:
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.settimeout(3)
+            try:
+                s.connect((addr, 22))
+            except OSError as e:
+                return type(e).__name__
+        return "connected"
+
+    for addr in ("192.0.2.2", "fd00::2"):
+        assert run_in_netns(lab.client, attempt, addr) != "connected"
+    routes = lab.exec(["ip", "-6", "route", "show", "table", "all"], ns="router").stdout
+    assert "default" not in routes.split("\n")[0]
+    assert "fd00::" not in routes
+
+
+def test_narrow_hop_and_ptb_filter_make_a_pmtu_blackhole(lab: Lab) -> None:
+    from tests.lab.verify import probe_pmtu, probe_tls
+
+    key = "2001:db8:1280::10 pmtu.edu.test"
+    assert run_in_netns(lab.client, probe_pmtu, str(lab.ca_file), key) == "blackhole"
+    # the same big handshake works over IPv4, where "fragmentation needed" is not filtered
+    assert run_in_netns(lab.client, probe_tls, str(lab.ca_file), "203.0.113.200 pmtu.edu.test") == "valid"
+    counters = lab.exec(["nft", "list", "ruleset"], ns="pmtu").stdout
+    assert "packet-too-big" in counters and "packets 0 " not in counters
+
+
+def test_smtp_peers(lab: Lab) -> None:
+    from tests.lab.verify import probe_smtp
+
+    assert run_in_netns(lab.client, probe_smtp, "2001:db8:80::20") == "greets"
+    assert run_in_netns(lab.client, probe_smtp, "2001:db8:80::21") == "silent"
+    assert run_in_netns(lab.client, probe_smtp, "2001:db8:80::10") == "refused"
+
+
+def test_second_lab_coexists_and_down_leaves_nothing(lab: Lab) -> None:
+    other = Lab.up(verify=False)
+    try:
+        assert other.id != lab.id
+        assert set(other.ns.values()) <= _netns_names()
+        pids = dict(other.pids)
+        assert pids and all(_alive(p) for p in pids.values())
+        # the first lab is untouched by the second one
+        assert lab.exec(["dig", "+short", "v6only.edu.test", "AAAA"]).stdout.strip() == "2001:db8:80::23"
+    finally:
+        other.down()
+    assert not set(other.ns.values()) & _netns_names()
+    assert not any(_alive(p) for p in pids.values())
+    assert not other.directory.exists()
+    assert not any(Path("/etc/netns", n).exists() for n in other.ns.values())
+    other.down()  # idempotent
+    assert lab.verify() == []
+
+
+def test_cli_up_exec_status_down_with_scale(tmp_path: Path, lab: Lab) -> None:
+    """``python -m tests.lab up --scale N`` then exec/status/down, as a person would run them."""
+    env = {**os.environ, "V6SCAN_LAB_STATE": str(tmp_path)}
+
+    def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tests.lab", *args], capture_output=True,
+                              text=True, env=env, cwd=REPO, timeout=timeout)
+
+    up = cli("up", "--scale", "2000")
+    assert up.returncode == 0, up.stderr
+    info = json.loads(up.stdout)
+    try:
+        assert info["scale"] == 2000
+        dug = cli("exec", "--", "dig", "+short", "s000000.gov.test", "AAAA")
+        assert dug.stdout.strip() == "2001:db8:80:1::1", dug.stderr
+        nx = cli("exec", "--", "dig", "s000095.com.test", "AAAA")
+        assert "NXDOMAIN" in nx.stdout
+        assert len(Path(info["targets_file"]).read_text().splitlines()) == 1 + 28 + 2000
+        st = json.loads(cli("status").stdout)
+        assert all(st["processes"].values()) and all(st["namespaces_present"].values())
+        ver = cli("verify")
+        assert ver.returncode == 0, ver.stdout
+    finally:
+        down = cli("down")
+    assert down.returncode == 0, down.stderr
+    assert not set(info["namespaces"].values()) & _netns_names()
+    leftovers = subprocess.run(["pgrep", "-f", info["directory"]], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == ""
+    assert cli("down").returncode != 0  # nothing left to tear down: says so, no crash
+
+
+@pytest.mark.parametrize(("env", "required"), [
+    ({"CI": "true"}, True), ({"V6SCAN_REQUIRE_LAB": "1"}, True), ({}, False), ({"CI": "false"}, False),
+])
+def test_lab_required_policy(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
+                             required: bool) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("V6SCAN_REQUIRE_LAB", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert lab_required() is required

@@ -1,0 +1,138 @@
+"""The scenario catalogue and the zone data are consistent (no lab needed)."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import dns.name
+import dns.zone
+import pytest
+
+from tests.lab import scale
+from tests.lab.lab import LINKS, PREFIXES, targets_csv
+from tests.lab.scenarios import SCENARIOS, SELF_CHECK
+from tests.lab.zones import NSDS, RESOLVER, build_zones
+
+LAB_NETS = [ipaddress.ip_network(n) for n in ("2001:db8::/32", "198.51.100.0/24", "203.0.113.0/24")]
+FORBIDDEN = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "fd00::/64")]
+
+#: behaviours the foundation issue asks for, each with its own site
+REQUIRED = {
+    "healthy", "v4only", "dropped", "refused", "tarpit", "diffcontent", "pmtu", "redir6", "links",
+    "cert-expired", "cert-wrong-name", "cert-untrusted", "httponly", "twoaaaa", "cdn-v6", "cdn-v4",
+    "bogus-mapped", "bogus-linklocal", "bogus-ula", "bogus-nat64", "nxdomain", "lame", "v4ns",
+    "deadns", "bigdns", "mail", "v6only",
+}
+
+
+def _in_lab(addr: str) -> bool:
+    a = ipaddress.ip_address(addr)
+    return any(a in n for n in LAB_NETS) and not any(a in n for n in FORBIDDEN)
+
+
+def test_every_required_behaviour_has_its_own_site() -> None:
+    ids = [s.id for s in SCENARIOS]
+    targets = [s.target for s in SCENARIOS]
+    assert len(ids) == len(set(ids))
+    assert len(targets) == len(set(targets))
+    assert set(ids) >= REQUIRED, REQUIRED - set(ids)
+    assert {s.sector for s in SCENARIOS} == {"gov", "edu", "com"}
+
+
+def test_every_scenario_expects_something_and_has_a_verdict() -> None:
+    verdicts = {"ready", "partial", "broken", "absent", "error", "inconclusive"}
+    for s in SCENARIOS:
+        assert s.expect.get("verdict") in verdicts, s.id
+        probes = set(s.expect) - {"verdict"}
+        assert probes, f"{s.id} has no observation to verify"
+        assert probes <= {"dns", "tcp", "tls", "http", "pmtu", "smtp"}, s.id
+
+
+def test_only_lab_prefixes_are_used_for_real_addresses() -> None:
+    addrs = [SELF_CHECK.addr, *RESOLVER]
+    for _, r6, p6, r4, p4, _ in LINKS:
+        addrs += [r6, p6, r4, p4]
+    for nsd in NSDS.values():
+        addrs += nsd.addrs
+    for s in SCENARIOS:
+        addrs += [e.addr for e in s.web] + [m.addr for m in s.smtp]
+    addrs += [e.addr for e in scale.endpoints(5000)]
+    bad = [a for a in addrs if not _in_lab(a)]
+    assert not bad
+    for prefixes in PREFIXES.values():
+        for p in prefixes:
+            net = ipaddress.ip_network(p)
+            assert any(net.subnet_of(n) for n in LAB_NETS if n.version == net.version)  # type: ignore[arg-type]
+
+
+def test_bogus_records_are_records_only() -> None:
+    """Non-global AAAA answers exist only in DNS: the lab never serves on them."""
+    served = {e.addr for s in SCENARIOS for e in s.web}
+    for s in SCENARIOS:
+        for _, rtype, rdata in s.records:
+            if rtype in ("A", "AAAA") and not _in_lab(rdata):
+                assert s.id.startswith("bogus-"), s.id
+                assert rdata not in served
+
+
+def test_web_endpoints_on_a_shared_address_agree() -> None:
+    by_addr: dict[str, set[tuple[object, ...]]] = {}
+    for s in SCENARIOS:
+        for e in s.web:
+            by_addr.setdefault(e.addr, set()).add((e.host, e.drop, e.http == "tarpit",
+                                                   e.https == "tarpit"))
+    assert all(len(v) == 1 for v in by_addr.values())
+
+
+def test_zone_files_parse_and_delegate() -> None:
+    zones = build_zones(SCENARIOS, scale.records(300))
+    parsed = {}
+    for nsd, files in zones.items():
+        assert nsd in NSDS
+        for name, text in files.items():
+            origin = dns.name.from_text(name)
+            parsed[name] = dns.zone.from_text(text, origin=origin, relativize=False,
+                                              check_origin=True)
+    root = parsed["."]
+    assert root.get_rdataset(dns.name.from_text("test."), "NS") is not None
+    gov = parsed["gov.test"]
+    # child zones are delegated from their sector zone with glue
+    deleg = gov.get_rdataset(dns.name.from_text("deadns.gov.test."), "NS")
+    assert deleg is not None and len(deleg) == 2
+    glue = gov.get_rdataset(dns.name.from_text("ns2.deadns.gov.test."), "AAAA")
+    assert glue is not None and {r.address for r in glue} == {"2001:db8:53::dead"}
+    # the lame zone is delegated but served by nobody
+    assert parsed["edu.test"].get_rdataset(dns.name.from_text("lame.edu.test."), "NS")
+    assert "lame.edu.test" not in parsed
+    # the v4ns zone's servers have A glue only
+    com = parsed["com.test"]
+    assert com.get_rdataset(dns.name.from_text("ns1.v4ns.com.test."), "AAAA") is None
+    assert com.get_rdataset(dns.name.from_text("ns1.v4ns.com.test."), "A") is not None
+    # scale names land in the sector zones
+    assert gov.get_rdataset(dns.name.from_text("s000000.gov.test."), "AAAA") is not None
+
+
+def test_record_outside_the_lab_zones_is_rejected() -> None:
+    from tests.lab.scenarios import Scenario
+
+    bad = Scenario("x", "x.example", "com", "north", "", records=(("x.example", "A", "203.0.113.9"),),
+                   expect={"verdict": "error"})
+    with pytest.raises(ValueError, match="in no lab zone"):
+        build_zones([bad])
+
+
+def test_scale_proportions() -> None:
+    n = 10_000
+    verdicts = [v for *_, v in scale.sites(n)]
+    counts = {v: verdicts.count(v) for v in set(verdicts)}
+    assert counts == {"ready": 7000, "absent": 1500, "broken": 1000, "error": 500}
+    recs = list(scale.records(n))
+    assert len({r[0] for r in recs}) == 9500  # nxdomain names have no records
+    eps = scale.endpoints(n)
+    assert 300 <= len({e.addr for e in eps}) <= 500  # "a few hundred addresses"
+
+
+def test_committed_target_list_matches_the_catalogue() -> None:
+    committed = (Path(__file__).parents[1] / "targets" / "lab.csv").read_text()
+    assert committed == targets_csv(0), "regenerate targets/lab.csv from tests.lab.lab.targets_csv"
