@@ -1,0 +1,31 @@
+"""The check catalogue: stable ids (DESIGN.md section 2), one family module each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CHECKS", "CheckInfo", "family_enabled"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInfo:
+    id: str
+    family: str
+    title: str
+    #: measured per site name (apex and www.) rather than once per target domain
+    per_variant: bool = True
+
+
+CHECKS: dict[str, CheckInfo] = {c.id: c for c in (
+    CheckInfo("dns.resolve", "dns", "the host resolves"),
+    CheckInfo("dns.aaaa", "dns", "AAAA records with global addresses"),
+    CheckInfo("dns.ns_aaaa", "dns", "name servers have IPv6 addresses"),
+    CheckInfo("dns.ns_reach", "dns", "every name server address answers over UDP and TCP"),
+    CheckInfo("dns.v6_path", "dns", "the name resolves from the root over IPv6 only"),
+    CheckInfo("mail.mx_aaaa", "mail", "mail servers have IPv6 addresses", per_variant=False),
+)}
+
+
+def family_enabled(selected: tuple[str, ...], *ids: str) -> bool:
+    """Whether any of ``ids`` is selected (an empty selection means every check)."""
+    return not selected or any(i in selected for i in ids)

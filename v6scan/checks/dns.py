@@ -1,0 +1,374 @@
+"""DNS checks: ``dns.resolve``, ``dns.aaaa``, ``dns.ns_aaaa``, ``dns.ns_reach``, ``dns.v6_path``.
+
+Each function measures and records; none decides pass or fail.
+
+Status conventions: single lookups carry the lookup's status.  ``dns.ns_reach``
+is a table of probes: its status is ``ok`` when the probes could be run, and
+every (name server, address, transport) row has its own status.
+``dns.v6_path`` is one walk: ``ok`` when it reached an authoritative answer
+over IPv6, else the status of the step where it broke.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass, field
+
+from v6scan.addresses import AddressClass, classify
+from v6scan.context import Context
+from v6scan.dnsdirect import ServerReply
+from v6scan.model import JSON, Observation, Status, Stopwatch
+from v6scan.resolver import RR, Answer
+
+__all__ = ["HostDNS", "Zone", "check_host", "check_name_servers", "check_v6_path", "find_zone"]
+
+_FAILURE_ORDER = (Status.NXDOMAIN, Status.SERVFAIL, Status.REFUSED, Status.TIMEOUT,
+                  Status.UNREACHABLE, Status.ERROR)
+
+
+def _address_rows(ctx: Context, answer: Answer) -> list[dict[str, JSON]]:
+    rows = []
+    for value in answer.values:
+        c = classify(value)
+        row = c.to_json()
+        decision = ctx.policy.decide(value)
+        # usable: the scanner may use it as the site's address (public, or inside --allow-net)
+        row["usable"] = decision.allowed
+        if not decision.allowed:
+            row["blocked_reason"] = decision.reason
+        rows.append(row)
+    return rows
+
+
+@dataclass
+class HostDNS:
+    """A/AAAA of one name, with the observations made from them."""
+
+    name: str
+    a: Answer
+    aaaa: Answer
+    observations: list[Observation] = field(default_factory=list)
+
+    @property
+    def v6(self) -> list[AddressClass]:
+        return [classify(v) for v in self.aaaa.values]
+
+    @property
+    def v4(self) -> list[AddressClass]:
+        return [classify(v) for v in self.a.values]
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.a.records or self.aaaa.records)
+
+
+def _combined_status(a: Answer, aaaa: Answer) -> tuple[Status, str | None]:
+    if a.status is Status.OK or aaaa.status is Status.OK:
+        return Status.OK, None
+    if a.status is Status.NODATA and aaaa.status is Status.NODATA:
+        return Status.NODATA, "the name exists but has neither A nor AAAA records"
+    for st in _FAILURE_ORDER:
+        for ans in (aaaa, a):
+            if ans.status is st:
+                return st, f"{ans.qtype} lookup: {ans.error}"
+    return Status.ERROR, a.error or aaaa.error
+
+
+async def check_host(ctx: Context, name: str) -> HostDNS:
+    """``dns.resolve`` and ``dns.aaaa`` for one name (A and AAAA looked up once, in parallel)."""
+    sw = Stopwatch()
+    a, aaaa = await asyncio.gather(ctx.resolver.query(name, "A"), ctx.resolver.query(name, "AAAA"))
+    elapsed = sw.stop()
+    status, error = _combined_status(a, aaaa)
+    chain = list(aaaa.chain if len(aaaa.chain) >= len(a.chain) else a.chain)
+    resolve = Observation(
+        "dns.resolve", name, status,
+        {"a": a.to_json(), "aaaa": aaaa.to_json(), "cname_chain": chain},
+        error, elapsed, sw.started_at,
+    )
+    rows = _address_rows(ctx, aaaa)
+    usable = [r["address"] for r in rows if r["usable"]]
+    aaaa_ev: dict[str, JSON] = {
+        "addresses": rows,
+        "usable": usable,
+        "not_usable": [r["address"] for r in rows if not r["usable"]],
+        "cname_chain": list(aaaa.chain),
+        "lookup": aaaa.to_json(),
+        "v4_addresses": _address_rows(ctx, a),
+    }
+    aaaa_obs = Observation("dns.aaaa", name, aaaa.status, aaaa_ev, aaaa.error, aaaa.elapsed_ms,
+                           sw.started_at)
+    return HostDNS(name, a, aaaa, [resolve, aaaa_obs])
+
+
+# --------------------------------------------------------------------------- zones and NS
+
+
+@dataclass
+class Zone:
+    """The zone cut above a name: its apex, NS names and how we found them."""
+
+    name: str | None
+    ns: tuple[str, ...]
+    status: Status
+    error: str | None
+    lookups: list[dict[str, JSON]]
+
+
+async def find_zone(ctx: Context, name: str) -> Zone:
+    """Climb the labels of ``name`` until an NS RRset owned by that very name is found."""
+
+    async def climb() -> Zone:
+        labels = name.split(".")
+        lookups: list[dict[str, JSON]] = []
+        for i in range(len(labels)):
+            candidate = ".".join(labels[i:])
+            ans = await ctx.lookup(candidate, "NS")
+            lookups.append({"name": candidate, "status": str(ans.status), "records": ans.values})
+            if ans.status is Status.OK and ans.records and ans.final_name == candidate:
+                return Zone(candidate, tuple(sorted(ans.values)), Status.OK, None, lookups)
+            if ans.status in (Status.NODATA, Status.NXDOMAIN) or ans.status is Status.OK:
+                continue
+            return Zone(None, (), ans.status,
+                        f"the NS lookup of {candidate} failed: {ans.error}", lookups)
+        return Zone(None, (), Status.NODATA, "no zone with an NS RRset above the name", lookups)
+
+    return await ctx.cached(("zone", name), climb)
+
+
+async def _ns_addresses(ctx: Context, ns: str) -> dict[str, JSON]:
+    aaaa, a = await asyncio.gather(ctx.lookup(ns, "AAAA"), ctx.lookup(ns, "A"))
+    return {
+        "name": ns,
+        "aaaa": _address_rows(ctx, aaaa),
+        "aaaa_status": str(aaaa.status),
+        "a": _address_rows(ctx, a),
+        "a_status": str(a.status),
+        **({"aaaa_error": aaaa.error} if aaaa.error and aaaa.status is not Status.NODATA else {}),
+    }
+
+
+async def _probe_ns(ctx: Context, zone: str, ns: str, row: dict[str, JSON], family: str,
+                    transport: str, qname: str) -> dict[str, JSON]:
+    out: dict[str, JSON] = {"ns": ns, "address": row["address"], "family": family,
+                            "transport": transport}
+    if not row["usable"]:
+        out.update(status=str(Status.BLOCKED), answered=False, error=row.get("blocked_reason"))
+        return out
+    addr = str(row["address"])
+    reply = await ctx.cached(("ask", addr, qname, "AAAA", transport),
+                             functools.partial(ctx.ask, addr, qname, "AAAA", transport))
+    out.update(reply.to_json())
+    out.pop("server", None)
+    out["answered"] = reply.answered and reply.rcode in ("NOERROR", "NXDOMAIN")
+    if reply.answered and not reply.aa and reply.rcode in ("NOERROR", "NXDOMAIN"):
+        out["answered"] = False
+        out["error"] = "answered without the AA flag: not authoritative for the name (lame)"
+    elif reply.rcode in ("REFUSED", "SERVFAIL", "NOTAUTH"):
+        out["error"] = f"answered {reply.rcode}: does not serve {zone} (lame)"
+    return out
+
+
+async def check_name_servers(ctx: Context, name: str) -> list[Observation]:
+    """``dns.ns_aaaa`` and ``dns.ns_reach`` for the zone that contains ``name``."""
+    sw = Stopwatch()
+    zone = await find_zone(ctx, name)
+    if zone.status is not Status.OK or zone.name is None:
+        ev: dict[str, JSON] = {"zone": zone.name, "ns": [], "zone_lookups": zone.lookups}
+        return [
+            Observation("dns.ns_aaaa", name, zone.status, ev, zone.error, sw.stop(), sw.started_at),
+            Observation("dns.ns_reach", name, Status.SKIPPED, ev,
+                        f"no name servers to probe: {zone.error}", 0.0, sw.started_at),
+        ]
+    servers = await asyncio.gather(*(
+        ctx.cached(("ns-addr", ns), functools.partial(_ns_addresses, ctx, ns)) for ns in zone.ns))
+    ns_ev: dict[str, JSON] = {
+        "zone": zone.name,
+        "ns": list(servers),
+        "ns_with_aaaa": [s["name"] for s in servers if s["aaaa"]],
+        "ns_with_usable_aaaa": [s["name"] for s in servers if any(r["usable"] for r in s["aaaa"])],
+        "ns_with_public_aaaa": [s["name"] for s in servers if any(r["public"] for r in s["aaaa"])],
+        "zone_lookups": zone.lookups,
+    }
+    ns_obs = Observation("dns.ns_aaaa", name, Status.OK, ns_ev, None, sw.stop(), sw.started_at)
+
+    sw2 = Stopwatch()
+    jobs = []
+    for s in servers:
+        for family, rows in (("v6", s["aaaa"]), ("v4", s["a"])):
+            for row in rows:
+                for transport in ("udp", "tcp"):
+                    jobs.append(_probe_ns(ctx, zone.name, str(s["name"]), row, family, transport, name))
+    probes = list(await asyncio.gather(*jobs))
+    v6 = [p for p in probes if p["family"] == "v6" and p["status"] != str(Status.BLOCKED)]
+    failed = [p for p in probes if not p["answered"] and p["status"] != str(Status.BLOCKED)]
+    reach_ev: dict[str, JSON] = {
+        "zone": zone.name,
+        "qname": name,
+        "probes": probes,
+        "v6_probes": len(v6),
+        "v6_answered": sum(1 for p in v6 if p["answered"]),
+        "failed": [f"{p['ns']} {p['address']} {p['transport']}: {p.get('error') or p['status']}"
+                   for p in failed],
+    }
+    if not probes:
+        status, err = Status.SKIPPED, "the name servers have no addresses"
+    elif all(p["status"] == str(Status.BLOCKED) for p in probes):
+        status, err = Status.BLOCKED, "every name server address is outside the allowed networks"
+    else:
+        status, err = Status.OK, None
+    reach_obs = Observation("dns.ns_reach", name, status, reach_ev, err, sw2.stop(), sw2.started_at)
+    return [ns_obs, reach_obs]
+
+
+# --------------------------------------------------------------------------- IPv6-only path
+
+
+class _Broken(Exception):
+    def __init__(self, status: Status, zone: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.zone, self.reason = status, zone, reason
+
+
+def _child_of(name: str, zone: str) -> bool:
+    return zone == "." or name == zone or name.endswith("." + zone)
+
+
+@dataclass
+class _Walk:
+    ctx: Context
+    steps: list[dict[str, JSON]] = field(default_factory=list)
+    queries: int = 0
+    max_queries: int = 60
+
+
+async def _ask_servers(walk: _Walk, zone: str, servers: list[tuple[str, str]], qname: str
+                       ) -> ServerReply:
+    """Ask the zone's IPv6 servers in turn until one gives a usable answer."""
+    ctx = walk.ctx
+    tried: list[dict[str, JSON]] = []
+    step: dict[str, JSON] = {"zone": zone, "qname": qname, "servers": tried}
+    walk.steps.append(step)
+    blocked = 0
+    last: ServerReply | None = None
+    for ns, addr in servers[:6]:
+        decision = ctx.policy.decide(addr)
+        if not decision.allowed:
+            blocked += 1
+            tried.append({"ns": ns, "address": addr, "status": str(Status.BLOCKED),
+                          "error": decision.reason})
+            continue
+        walk.queries += 1
+        if walk.queries > walk.max_queries:
+            raise _Broken(Status.ERROR, zone, f"gave up after {walk.max_queries} queries")
+        r = await ctx.cached(("ask", addr, qname, "AAAA", "udp"),
+                             functools.partial(ctx.ask, addr, qname, "AAAA", "udp"))
+        if r.tc:
+            r = await ctx.cached(("ask", addr, qname, "AAAA", "tcp"),
+                                 functools.partial(ctx.ask, addr, qname, "AAAA", "tcp"))
+        row = {"ns": ns, "address": addr, **r.to_json()}
+        row.pop("server", None)
+        tried.append(row)
+        last = r
+        if r.answered and r.rcode in ("NOERROR", "NXDOMAIN"):
+            step["answered_by"] = f"{ns} ({addr})"
+            return r
+    if blocked and blocked == len(tried):
+        raise _Broken(Status.BLOCKED, zone, f"every IPv6 name server address of {zone} is outside the"
+                      " allowed networks")
+    if last is not None and last.answered:
+        st = Status.REFUSED if last.rcode == "REFUSED" else Status.SERVFAIL
+        raise _Broken(st, zone, f"the name servers of {zone} answered {last.rcode} over IPv6"
+                      " (lame delegation)")
+    kinds = {str(t.get("status")) for t in tried}
+    st = Status.TIMEOUT if kinds <= {str(Status.TIMEOUT), str(Status.BLOCKED)} else Status.UNREACHABLE
+    raise _Broken(st, zone, f"no name server of {zone} answered over IPv6 ("
+                  + ", ".join(f"{t['ns']} {t['address']}: {t['status']}" for t in tried) + ")")
+
+
+async def _servers_v6(walk: _Walk, zone: str, ns_names: list[str], glue: list[RR], depth: int,
+                      resolving: frozenset[str]) -> list[tuple[str, str]]:
+    servers: list[tuple[str, str]] = []
+    for ns in ns_names:
+        addrs = [r.data for r in glue if r.name == ns and r.type == "AAAA"]
+        if not addrs and not _child_of(ns, zone) and depth < 3 and ns not in resolving:
+            # out-of-bailiwick name server: find its AAAA over the IPv6-only path too
+            try:
+                reply = await _iterate(walk, ns, depth + 1, resolving | {ns})
+                addrs = [r.data for r in reply.answer if r.type == "AAAA"]
+            except _Broken:
+                addrs = []
+        servers += [(ns, a) for a in addrs]
+    return servers
+
+
+def _start(ctx: Context, qname: str) -> tuple[str, list[tuple[str, str]]]:
+    """The closest enclosing zone whose IPv6 servers are known already, else the root."""
+    labels = qname.split(".")
+    for i in range(len(labels)):
+        known = ctx.delegations_v6.get(".".join(labels[i:]))
+        if known:
+            return ".".join(labels[i:]), known
+    servers = [(r.name, a) for r in ctx.roots for a in r.addresses if ":" in a]
+    if not servers:
+        raise _Broken(Status.UNREACHABLE, ".", "the root hints have no IPv6 address")
+    return ".", servers
+
+
+async def _iterate(walk: _Walk, qname: str, depth: int, resolving: frozenset[str]) -> ServerReply:
+    ctx = walk.ctx
+    zone, servers = _start(ctx, qname)
+    if zone != ".":
+        walk.steps.append({"zone": zone, "from_cache": True,
+                           "v6_servers": [f"{n} {a}" for n, a in servers]})
+    cname_hops = 0
+    for _ in range(40):
+        reply = await _ask_servers(walk, zone, servers, qname)
+        owned = [r for r in reply.answer if r.name == qname]
+        if owned or reply.aa:
+            cname = next((r for r in owned if r.type == "CNAME"), None)
+            if cname and not any(r.type == "AAAA" for r in owned):
+                cname_hops += 1
+                if cname_hops > ctx.settings.max_cname:
+                    raise _Broken(Status.ERROR, zone, "CNAME chain too long")
+                qname = cname.data
+                zone, servers = _start(ctx, qname)
+                continue
+            return reply
+        ns_rrs = [r for r in reply.authority if r.type == "NS"]
+        child = ns_rrs[0].name if ns_rrs else None
+        if child is None or not _child_of(qname, child) or not _child_of(child, zone) or child == zone:
+            raise _Broken(Status.ERROR, zone, f"the servers of {zone} gave neither an answer nor a"
+                          " referral closer to the name")
+        ns_names = sorted({r.data for r in ns_rrs if r.name == child})
+        known = ctx.delegations_v6.get(child)
+        if known is None:
+            servers = await _servers_v6(walk, child, ns_names, list(reply.additional), depth, resolving)
+            if servers:
+                ctx.delegations_v6[child] = servers
+        else:
+            servers = known
+        walk.steps[-1]["referral"] = {"zone": child, "ns": ns_names,
+                                      "v6_servers": [f"{n} {a}" for n, a in servers]}
+        if not servers:
+            raise _Broken(Status.UNREACHABLE, child,
+                          f"none of the name servers of {child} ({', '.join(ns_names)}) has an IPv6"
+                          " address (no AAAA glue or record)")
+        zone = child
+    raise _Broken(Status.ERROR, zone, "too many referrals")
+
+
+async def check_v6_path(ctx: Context, name: str) -> Observation:
+    """``dns.v6_path``: resolve ``name`` AAAA from the root using IPv6 transport only."""
+    sw = Stopwatch()
+    walk = _Walk(ctx)
+    ev: dict[str, JSON] = {"qname": name, "steps": walk.steps}
+    try:
+        reply = await _iterate(walk, name, 0, frozenset())
+    except _Broken as b:
+        ev.update(result="broken", broken_at=b.zone, reason=b.reason, queries=walk.queries)
+        return Observation("dns.v6_path", name, b.status, ev, b.reason, sw.stop(), sw.started_at)
+    ev.update(result="reached", rcode=reply.rcode, queries=walk.queries,
+              answer=[f"{r.name} {r.type} {r.data}" for r in reply.answer])
+    return Observation("dns.v6_path", name, Status.OK, ev, None, sw.stop(), sw.started_at)

@@ -1,0 +1,81 @@
+"""The run-time context of a scan: resolver, address policy, caches and politeness limits.
+
+One :class:`Context` lives for a whole sweep (inside one event loop), so zone
+cuts, name-server addresses and delegations learned for one site serve the
+next one, and no name server gets more than ``per_server_concurrency``
+queries from us at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from v6scan.addresses import AddressPolicy
+from v6scan.dnsdirect import ServerReply, ask
+from v6scan.resolver import Answer, Resolver
+from v6scan.settings import RootServer, Settings
+
+__all__ = ["Context"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class Context:
+    settings: Settings
+    resolver: Resolver
+    policy: AddressPolicy
+    roots: tuple[RootServer, ...]
+    _cache: dict[tuple[str, ...], asyncio.Future[Any]] = field(default_factory=dict, repr=False)
+    _server_limits: dict[str, asyncio.Semaphore] = field(default_factory=dict, repr=False)
+    #: zone -> [(ns name, IPv6 address)] learned on IPv6-only walks (dns.v6_path)
+    delegations_v6: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def create(cls, settings: Settings | None = None) -> Context:
+        s = settings or Settings()
+        resolver = Resolver(s.resolvers, timeout=s.dns_timeout, retries=s.dns_retries,
+                            max_cname=s.max_cname)
+        policy = AddressPolicy.from_strings(s.allow_nets, s.exclude_nets)
+        return cls(s, resolver, policy, s.roots())
+
+    async def close(self) -> None:
+        await self.resolver.close()
+
+    async def __aenter__(self) -> Context:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def cached(self, key: tuple[str, ...], make: Callable[[], Awaitable[T]]) -> T:
+        """Compute ``make()`` once per key for the whole sweep (concurrent callers share it)."""
+        fut = self._cache.get(key)
+        if fut is None:
+            fut = asyncio.get_running_loop().create_future()
+            self._cache[key] = fut
+            try:
+                fut.set_result(await make())
+            except BaseException as e:
+                del self._cache[key]
+                fut.set_exception(e)
+                fut.exception()  # mark retrieved: the caller re-raises below
+                raise
+        return await asyncio.shield(fut)
+
+    async def lookup(self, name: str, qtype: str) -> Answer:
+        """A recursive lookup, cached for the sweep (name-server and MX host addresses)."""
+        return await self.cached(("lookup", name, qtype), lambda: self.resolver.query(name, qtype))
+
+    async def ask(self, server: str, qname: str, qtype: str, transport: str = "udp",
+                  timeout: float | None = None) -> ServerReply:
+        """A direct query to one server address, within that server's concurrency limit."""
+        sem = self._server_limits.get(server)
+        if sem is None:
+            sem = self._server_limits[server] = asyncio.Semaphore(self.settings.per_server_concurrency)
+        async with sem:
+            return await ask(server, qname, qtype, transport,
+                             timeout=timeout if timeout is not None else self.settings.ns_timeout)

@@ -1,0 +1,145 @@
+"""Queries sent straight to one server address, over one transport (UDP or TCP).
+
+The recursive layer (:mod:`v6scan.resolver`) hides which server answered and
+drops referrals; name-server checks need the opposite: every (server,
+address, transport) on its own, the rcode, the AA and TC flags, and the
+authority/additional sections of referrals.  dnspython builds and parses the
+messages; the sockets are asyncio's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+
+from v6scan.model import JSON, Status
+from v6scan.resolver import RR
+
+__all__ = ["ServerReply", "ask"]
+
+MAX_MESSAGE = 65535
+
+
+@dataclass(frozen=True, slots=True)
+class ServerReply:
+    """What one server address said (or did not say) over one transport."""
+
+    server: str
+    transport: str
+    qname: str
+    qtype: str
+    status: Status
+    rcode: str | None = None
+    aa: bool = False
+    tc: bool = False
+    answer: tuple[RR, ...] = ()
+    authority: tuple[RR, ...] = ()
+    additional: tuple[RR, ...] = ()
+    elapsed_ms: float = 0.0
+    error: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        """The server sent a well-formed DNS response (whatever its rcode)."""
+        return self.rcode is not None
+
+    def to_json(self) -> dict[str, JSON]:
+        out: dict[str, JSON] = {
+            "server": self.server,
+            "transport": self.transport,
+            "status": str(self.status),
+            "rcode": self.rcode,
+            "aa": self.aa,
+            "elapsed_ms": round(self.elapsed_ms, 3),
+        }
+        if self.tc:
+            out["tc"] = True
+        if self.answer:
+            out["answer"] = [f"{r.name} {r.type} {r.data}" for r in self.answer]
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def _rrs(section: list[dns.rrset.RRset]) -> tuple[RR, ...]:
+    out = []
+    for rrset in section:
+        name = rrset.name.to_text(omit_final_dot=True).lower()
+        rtype = dns.rdatatype.to_text(rrset.rdtype)
+        for rd in rrset:
+            if rtype in ("NS", "CNAME", "PTR", "DNAME"):
+                data = rd.target.to_text(omit_final_dot=True).lower()
+            elif rtype == "MX":
+                ex = rd.exchange.to_text(omit_final_dot=True).lower() or "."
+                data = f"{rd.preference} {ex}"
+            else:
+                data = rd.to_text()
+            out.append(RR(name or ".", rtype, int(rrset.ttl), data))
+    return tuple(out)
+
+
+_RCODE_STATUS = {
+    "NOERROR": Status.OK,
+    "NXDOMAIN": Status.NXDOMAIN,
+    "SERVFAIL": Status.SERVFAIL,
+    "REFUSED": Status.REFUSED,
+}
+
+
+async def ask(server: str, qname: str, qtype: str, transport: str = "udp", *, timeout: float = 3.0,
+              port: int = 53, recursion: bool = False) -> ServerReply:
+    """Send one query to ``server`` (an address) over ``transport`` and classify the reply.
+
+    Never raises for network or protocol trouble: that is the reply's status.
+    """
+    started = time.perf_counter()
+
+    def done(status: Status, error: str | None = None, **kw: object) -> ServerReply:
+        return ServerReply(server, transport, qname, qtype, status,
+                           elapsed_ms=(time.perf_counter() - started) * 1000, error=error,
+                           **kw)  # type: ignore[arg-type]
+
+    try:
+        q = dns.message.make_query(dns.name.from_text(qname), qtype, use_edns=0, payload=1232)
+    except (dns.exception.DNSException, ValueError) as e:
+        return done(Status.ERROR, f"cannot build the query: {e}")
+    if not recursion:
+        q.flags &= ~dns.flags.RD
+    try:
+        if transport == "udp":
+            r = await dns.asyncquery.udp(q, server, timeout=timeout, port=port,
+                                         ignore_unexpected=True, ignore_trailing=True)
+        elif transport == "tcp":
+            r = await dns.asyncquery.tcp(q, server, timeout=timeout, port=port)
+        else:
+            raise ValueError(f"unknown transport {transport!r}")
+    except dns.exception.Timeout:
+        return done(Status.TIMEOUT, f"no answer over {transport.upper()} within {timeout:g} s")
+    except ConnectionRefusedError:
+        return done(Status.REFUSED, f"connection refused over {transport.upper()}")
+    except (dns.message.ShortHeader, dns.message.TrailingJunk, dns.exception.FormError,
+            dns.name.BadLabelType, dns.exception.SyntaxError, EOFError) as e:
+        return done(Status.ERROR, f"malformed answer over {transport.upper()}: {e.__class__.__name__}")
+    except dns.exception.DNSException as e:
+        return done(Status.ERROR, f"bad answer over {transport.upper()}: {e}")
+    except OSError as e:
+        return done(Status.UNREACHABLE, f"{transport.upper()}: {e.strerror or e}")
+    rcode = dns.rcode.to_text(r.rcode())
+    aa = bool(r.flags & dns.flags.AA)
+    tc = bool(r.flags & dns.flags.TC)
+    answer, authority, additional = _rrs(r.answer), _rrs(r.authority), _rrs(r.additional)
+    status = _RCODE_STATUS.get(rcode, Status.ERROR)
+    err = None if status is not Status.ERROR else f"the server answered {rcode}"
+    if status is Status.OK and not answer and not any(x.type == "NS" for x in authority):
+        status = Status.NODATA
+    return done(status, err, rcode=rcode, aa=aa, tc=tc, answer=answer, authority=authority,
+                additional=additional)

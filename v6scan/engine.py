@@ -1,0 +1,134 @@
+"""Run the checks for targets: per-target deadline, isolation of failures, bounded concurrency.
+
+A check family that raises never takes the target (or the sweep) down: its
+checks are recorded with status ``error`` and the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from v6scan.checks import CHECKS, family_enabled
+from v6scan.checks.dns import check_host, check_name_servers, check_v6_path
+from v6scan.checks.mail import check_mx
+from v6scan.context import Context
+from v6scan.model import Observation, Status, now_iso
+from v6scan.settings import Settings
+from v6scan.targets import Target, variants
+
+__all__ = ["TargetResult", "scan_target", "scan_targets"]
+
+
+@dataclass
+class TargetResult:
+    target: Target
+    names: list[str]
+    observations: list[Observation] = field(default_factory=list)
+    started_at: str = field(default_factory=now_iso)
+    finished_at: str | None = None
+
+    def get(self, check: str, name: str | None = None) -> Observation | None:
+        for o in self.observations:
+            if o.check == check and (name is None or o.target == name):
+                return o
+        return None
+
+
+async def _guard(ids: tuple[str, ...], name: str, make: Callable[[], Awaitable[list[Observation]]]
+                 ) -> list[Observation]:
+    try:
+        return await make()
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:  # a bug or an unexpected peer: recorded, never propagated
+        tb = traceback.format_exception_only(type(e), e)[-1].strip()
+        return [Observation(i, name, Status.ERROR, {"exception": tb}, f"internal error: {tb}")
+                for i in ids]
+
+
+async def _variant(ctx: Context, name: str) -> list[Observation]:
+    sel = ctx.settings.check_ids
+    obs: list[Observation] = []
+    if family_enabled(sel, "dns.resolve", "dns.aaaa"):
+        obs += await _guard(("dns.resolve", "dns.aaaa"), name,
+                            lambda: _host_obs(ctx, name))
+    tasks = []
+    if family_enabled(sel, "dns.ns_aaaa", "dns.ns_reach"):
+        tasks.append(_guard(("dns.ns_aaaa", "dns.ns_reach"), name,
+                            lambda: check_name_servers(ctx, name)))
+    if ctx.settings.v6_path and family_enabled(sel, "dns.v6_path"):
+        tasks.append(_guard(("dns.v6_path",), name, lambda: _one(check_v6_path(ctx, name))))
+    for part in await asyncio.gather(*tasks):
+        obs += part
+    return [o for o in obs if not sel or o.check in sel]
+
+
+async def _host_obs(ctx: Context, name: str) -> list[Observation]:
+    return (await check_host(ctx, name)).observations
+
+
+async def _one(aw: Awaitable[Observation]) -> list[Observation]:
+    return [await aw]
+
+
+async def scan_target(ctx: Context, target: Target) -> TargetResult:
+    """Every enabled check for one target (and its ``www.`` variant), within the deadline."""
+    names = [v.name for v in variants(target, ctx.settings.www, ctx.settings.extra_suffixes)]
+    result = TargetResult(target, names)
+    sel = ctx.settings.check_ids
+
+    async def work() -> None:
+        parts = [_variant(ctx, n) for n in names]
+        if family_enabled(sel, "mail.mx_aaaa"):
+            parts.append(_guard(("mail.mx_aaaa",), target.name, lambda: _one(check_mx(ctx, target.name))))
+        for chunk in await asyncio.gather(*parts):
+            result.observations.extend(chunk)
+
+    try:
+        async with asyncio.timeout(ctx.settings.target_deadline):
+            await work()
+    except TimeoutError:
+        done = {(o.check, o.target) for o in result.observations}
+        for cid, info in CHECKS.items():
+            if sel and cid not in sel:
+                continue
+            for n in (names if info.per_variant else [target.name]):
+                if (cid, n) not in done:
+                    result.observations.append(Observation(
+                        cid, n, Status.TIMEOUT, {},
+                        f"the per-target deadline of {ctx.settings.target_deadline:g} s ran out"))
+    result.finished_at = now_iso()
+    return result
+
+
+async def scan_targets(targets: Iterable[Target], settings: Settings | None = None,
+                       concurrency: int = 64) -> AsyncIterator[TargetResult]:
+    """Scan many targets with at most ``concurrency`` in flight; yield results as they finish."""
+    async with Context.create(settings) as ctx:
+        queue: asyncio.Queue[TargetResult] = asyncio.Queue()
+        sem = asyncio.Semaphore(concurrency)
+        it = iter(targets)
+        pending: set[asyncio.Task[None]] = set()
+
+        async def one(t: Target) -> None:
+            try:
+                await queue.put(await scan_target(ctx, t))
+            finally:
+                sem.release()
+
+        exhausted = False
+        while not exhausted or pending or not queue.empty():
+            while not exhausted and not sem.locked():
+                t = next(it, None)
+                if t is None:
+                    exhausted = True
+                    break
+                await sem.acquire()
+                task = asyncio.create_task(one(t))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            if not queue.empty() or pending:
+                yield await queue.get()

@@ -1,0 +1,107 @@
+"""The uniform observation record every check returns.
+
+A check measures; it never decides pass/fail (that is :mod:`v6scan.scoring`).
+``status`` describes the *measurement* with one vocabulary shared by all
+checks, like zgrab2's module statuses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["JSON", "Observation", "Status", "Stopwatch", "now_iso", "stopwatch"]
+
+#: evidence is plain JSON: dicts, lists, str, int, float, bool, None
+JSON = Any
+
+
+class Status(StrEnum):
+    """What happened when a check measured something (not whether it passed)."""
+
+    OK = "ok"
+    TIMEOUT = "timeout"
+    REFUSED = "refused"
+    UNREACHABLE = "unreachable"
+    NXDOMAIN = "nxdomain"
+    NODATA = "nodata"
+    SERVFAIL = "servfail"
+    TLS_ERROR = "tls_error"
+    HTTP_ERROR = "http_error"
+    BLOCKED = "blocked"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One check's measurement of one target name.
+
+    ``evidence`` holds everything measured, per address where addresses are
+    involved, as JSON-ready data; ``error`` is a human-readable explanation
+    when ``status`` is not ``ok``.
+    """
+
+    check: str
+    target: str
+    status: Status
+    evidence: Mapping[str, JSON] = field(default_factory=dict)
+    error: str | None = None
+    elapsed_ms: float = 0.0
+    started_at: str = field(default_factory=now_iso)
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "check": self.check,
+            "target": self.target,
+            "status": str(self.status),
+            "evidence": dict(self.evidence),
+            "error": self.error,
+            "elapsed_ms": round(self.elapsed_ms, 3),
+            "started_at": self.started_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSON]) -> Observation:
+        return cls(
+            check=str(data["check"]),
+            target=str(data["target"]),
+            status=Status(data["status"]),
+            evidence=dict(data.get("evidence") or {}),
+            error=data.get("error"),
+            elapsed_ms=float(data.get("elapsed_ms") or 0.0),
+            started_at=str(data.get("started_at") or now_iso()),
+        )
+
+
+@dataclass
+class Stopwatch:
+    started: float = field(default_factory=time.perf_counter)
+    started_at: str = field(default_factory=now_iso)
+    elapsed_ms: float = 0.0
+
+    def stop(self) -> float:
+        self.elapsed_ms = (time.perf_counter() - self.started) * 1000
+        return self.elapsed_ms
+
+    def ms(self) -> float:
+        """Milliseconds since the start, rounded for evidence."""
+        return round((time.perf_counter() - self.started) * 1000, 3)
+
+
+@contextmanager
+def stopwatch() -> Iterator[Stopwatch]:
+    sw = Stopwatch()
+    try:
+        yield sw
+    finally:
+        sw.stop()

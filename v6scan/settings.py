@@ -1,0 +1,90 @@
+"""Scan settings (what the user chose) and root hints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["IANA_ROOT_HINTS", "RootServer", "Settings", "parse_root_hints"]
+
+
+@dataclass(frozen=True, slots=True)
+class RootServer:
+    name: str
+    addresses: tuple[str, ...]
+
+
+#: the IANA root servers (named.root); ``--root-hints FILE`` replaces them
+IANA_ROOT_HINTS: tuple[RootServer, ...] = tuple(
+    RootServer(f"{letter}.root-servers.net", (v4, v6))
+    for letter, v4, v6 in (
+        ("a", "198.41.0.4", "2001:503:ba3e::2:30"),
+        ("b", "170.247.170.2", "2801:1b8:10::b"),
+        ("c", "192.33.4.12", "2001:500:2::c"),
+        ("d", "199.7.91.13", "2001:500:2d::d"),
+        ("e", "192.203.230.10", "2001:500:a8::e"),
+        ("f", "192.5.5.241", "2001:500:2f::f"),
+        ("g", "192.112.36.4", "2001:500:12::d0d"),
+        ("h", "198.97.190.53", "2001:500:1::53"),
+        ("i", "192.36.148.17", "2001:7fe::53"),
+        ("j", "192.58.128.30", "2001:503:c27::2:30"),
+        ("k", "193.0.14.129", "2001:7fd::1"),
+        ("l", "199.7.83.42", "2001:500:9f::42"),
+        ("m", "202.12.27.33", "2001:dc3::35"),
+    )
+)
+
+
+def parse_root_hints(text: str) -> tuple[RootServer, ...]:
+    """Parse a root hints file (named.root / Unbound format): ``. NS x.`` and ``x. A|AAAA addr``."""
+    names: list[str] = []
+    addrs: dict[str, list[str]] = {}
+    for raw in text.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if not line:
+            continue
+        tokens = line.split()
+        tokens = [t for t in tokens if not t.isdigit() and t.upper() != "IN"]
+        if len(tokens) < 3:
+            raise ValueError(f"cannot parse root hints line: {raw!r}")
+        owner, rtype, data = tokens[0].lower(), tokens[1].upper(), tokens[2]
+        if rtype == "NS" and owner == ".":
+            names.append(data.rstrip(".").lower())
+        elif rtype in ("A", "AAAA"):
+            addrs.setdefault(owner.rstrip("."), []).append(data)
+    servers = tuple(RootServer(n, tuple(addrs.get(n, ()))) for n in names)
+    if not servers or not any(s.addresses for s in servers):
+        raise ValueError("root hints name no server with an address")
+    return servers
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a scan needs to know, with the stable option names of DESIGN.md in comments."""
+
+    resolvers: tuple[str, ...] = ()  # --resolver ADDR[:PORT]
+    allow_nets: tuple[str, ...] = ()  # --allow-net PREFIX
+    exclude_nets: tuple[str, ...] = ()  # from --exclude FILE
+    root_hints: Path | None = None  # --root-hints FILE
+    timeout: float = 5.0  # --timeout SECONDS: one network step
+    dns_timeout: float = 2.0
+    dns_retries: int = 2
+    ns_timeout: float = 2.0
+    max_cname: int = 16
+    target_deadline: float = 120.0
+    www: str = "auto"  # auto | always | never
+    extra_suffixes: tuple[str, ...] = ()  # public suffixes beyond the PSL (a lab's gov.test)
+    per_server_concurrency: int = 8
+    v6_path: bool = True
+    check_ids: tuple[str, ...] = field(default=())  # empty: all
+
+    def roots(self) -> tuple[RootServer, ...]:
+        if self.root_hints is None:
+            return IANA_ROOT_HINTS
+        return parse_root_hints(Path(self.root_hints).read_text())
+
+    def with_checks(self, ids: Iterable[str]) -> Settings:
+        from dataclasses import replace
+
+        return replace(self, check_ids=tuple(ids))

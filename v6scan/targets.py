@@ -1,0 +1,263 @@
+"""Targets: parse and normalise site names, read target lists, expand variants.
+
+Name validation runs *before* IDNA encoding, so a hostile or broken line
+gets a precise reason ("label 2 is 70 characters long") instead of a codec
+traceback.  Names are kept in their ASCII (A-label) form, lower case,
+without the trailing dot; ``display`` keeps the Unicode form for people.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import ipaddress
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import idna
+from publicsuffixlist import PublicSuffixList
+
+__all__ = [
+    "Target",
+    "TargetError",
+    "TargetList",
+    "normalise_name",
+    "parse_target",
+    "read_targets",
+    "registrable_domain",
+    "variants",
+]
+
+MAX_NAME = 253
+MAX_LABEL = 63
+MAX_LINE = 4096
+_LDH = re.compile(r"^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$")
+_BAD_CHARS = re.compile(r"[\x00-\x20\x7f\"'<>\\`{}|^@,;]")
+METADATA_FIELDS = ("sector", "region", "organisation")
+
+
+class TargetError(ValueError):
+    """A target that cannot be scanned, with the reason and where it came from."""
+
+    def __init__(self, text: str, reason: str, source: str | None = None) -> None:
+        self.text = text
+        self.reason = reason
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{reason}: {text[:80]!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One site to scan.  ``name`` is the ASCII form; ``display`` the Unicode one."""
+
+    name: str
+    display: str
+    sector: str | None = None
+    region: str | None = None
+    organisation: str | None = None
+    source: str | None = None
+
+
+def _strip_to_host(text: str) -> str:
+    t = text.strip()
+    if "://" in t:
+        try:
+            parts = urlsplit(t)
+            host = parts.hostname
+            _ = parts.port  # raises on a garbage port
+        except ValueError as e:
+            raise TargetError(text, f"not a valid URL ({e})") from None
+        if not host:
+            raise TargetError(text, "URL without a host name")
+        if parts.scheme.lower() not in ("http", "https"):
+            raise TargetError(text, f"unsupported URL scheme {parts.scheme!r} (use http or https)")
+        return host
+    # host/path or host:port written without a scheme
+    t = t.split("/", 1)[0]
+    if t.count(":") == 1:
+        host, _, port = t.partition(":")
+        if port and not port.isdigit():
+            raise TargetError(text, "not a host name (unexpected ':')")
+        t = host
+    return t
+
+
+def normalise_name(text: str) -> tuple[str, str]:
+    """Return ``(ascii_name, display_name)`` for a host name, URL or ``host:port``.
+
+    Raises :class:`TargetError` with a precise reason for anything unusable.
+    """
+    if len(text) > MAX_LINE:
+        raise TargetError(text, f"longer than {MAX_LINE} characters")
+    host = _strip_to_host(text)
+    if not host:
+        raise TargetError(text, "empty name")
+    candidate = host.strip("[]")
+    try:
+        ipaddress.ip_address(candidate.split("%")[0])
+    except ValueError:
+        pass
+    else:
+        raise TargetError(text, "an IP address is not a site name (give the host name)")
+    if host.endswith("."):
+        host = host[:-1]
+    if not host:
+        raise TargetError(text, "the root is not a site name")
+    if m := _BAD_CHARS.search(host):
+        raise TargetError(text, f"character {m.group()!r} is not allowed in a host name")
+    labels = host.split(".")
+    ascii_labels: list[str] = []
+    unicode_labels: list[str] = []
+    for i, label in enumerate(labels, 1):
+        if not label:
+            raise TargetError(text, f"label {i} is empty")
+        if len(label) > MAX_LABEL:  # checked before encoding: no codec error for a giant label
+            raise TargetError(text, f"label {i} is {len(label)} characters long (at most {MAX_LABEL})")
+        if label.isascii():
+            low = label.lower()
+            if low.startswith("xn--"):
+                try:
+                    uni = idna.decode(low)
+                    idna.encode(uni)
+                except idna.IDNAError as e:
+                    raise TargetError(text, f"label {i} is not valid punycode/IDNA ({e})") from None
+                unicode_labels.append(uni)
+            else:
+                if not _LDH.match(low):
+                    raise TargetError(text, f"label {i} ({label!r}) has characters a host name cannot have")
+                unicode_labels.append(low)
+            ascii_labels.append(low)
+        else:
+            try:
+                enc = idna.encode(label, uts46=True, transitional=False).decode("ascii")
+            except (idna.IDNAError, UnicodeError) as e:
+                raise TargetError(text, f"label {i} cannot be encoded as IDNA ({e})") from None
+            if len(enc) > MAX_LABEL:
+                raise TargetError(text, f"label {i} is {len(enc)} octets once encoded (at most {MAX_LABEL})")
+            ascii_labels.append(enc)
+            unicode_labels.append(idna.decode(enc))
+    name = ".".join(ascii_labels)
+    if len(name) > MAX_NAME:
+        raise TargetError(text, f"the name is {len(name)} octets long (at most {MAX_NAME})")
+    if len(ascii_labels) < 2:
+        raise TargetError(text, "a single label is not a site name (give a fully qualified name)")
+    if ascii_labels[-1].isdigit():
+        raise TargetError(text, "the top-level label is numeric: not a host name")
+    return name, ".".join(unicode_labels)
+
+
+def parse_target(text: str, *, source: str | None = None, **meta: str | None) -> Target:
+    try:
+        name, display = normalise_name(text)
+    except TargetError as e:
+        raise TargetError(text, e.reason, source) from None
+    clean = {k: (v.strip() or None) if isinstance(v, str) else None for k, v in meta.items()}
+    return Target(name, display, source=source, **clean)
+
+
+@dataclass
+class TargetList:
+    """Targets read from a list, deduplicated, and the lines that were rejected."""
+
+    targets: list[Target] = field(default_factory=list)
+    errors: list[TargetError] = field(default_factory=list)
+    duplicates: list[TargetError] = field(default_factory=list)
+
+
+def _rows(lines: Iterable[str], source: str) -> Iterator[tuple[str, str, dict[str, str | None]]]:
+    """Yield (where, host text, metadata) for every non-blank, non-comment line."""
+    header: list[str] | None = None
+    for no, raw in enumerate(lines, 1):
+        line = raw.rstrip("\r\n")
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        where = f"{source}:{no}"
+        if "," not in line and "\t" not in line:
+            yield where, stripped, {}
+            continue
+        delim = "\t" if "\t" in line and "," not in line else ","
+        cells = next(csv.reader(io.StringIO(line), delimiter=delim), [])
+        cells = [c.strip() for c in cells]
+        if header is None and cells and cells[0].lower() in ("host", "name", "domain", "url", "site"):
+            header = [c.lower() for c in cells]
+            continue
+        cols = header or ["host", *METADATA_FIELDS]
+        row = dict(zip(cols, cells, strict=False))
+        host = row.get("host") or row.get("name") or row.get("domain") or row.get("url") or row.get("site")
+        meta: dict[str, str | None] = {k: row.get(k) for k in METADATA_FIELDS}
+        if meta.get("organisation") is None and "organization" in row:
+            meta["organisation"] = row["organization"]
+        yield where, host or "", meta
+
+
+def read_targets(lines: Iterable[str], source: str = "<input>") -> TargetList:
+    """Read a target list: one name or URL a line, or CSV ``host,sector,region,organisation``.
+
+    Blank lines and ``#`` comments are skipped; a first CSV row starting with
+    ``host`` is a header.  Bad lines are collected (with line numbers) and
+    never stop the reading; a repeated name keeps its first occurrence.
+    """
+    out = TargetList()
+    seen: dict[str, str] = {}
+    for where, host, meta in _rows(lines, source):
+        try:
+            t = parse_target(host, source=where, **meta)
+        except TargetError as e:
+            out.errors.append(e)
+            continue
+        if t.name in seen:
+            out.duplicates.append(TargetError(host, f"duplicate of {seen[t.name]}", where))
+            continue
+        seen[t.name] = where
+        out.targets.append(t)
+    return out
+
+
+def read_target_file(path: Path) -> TargetList:
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        return read_targets(f, str(path))
+
+
+@lru_cache(maxsize=8)
+def _psl(extra: tuple[str, ...]) -> PublicSuffixList:
+    if not extra:
+        return PublicSuffixList()
+    import publicsuffixlist
+
+    base = Path(publicsuffixlist.__file__).with_name("public_suffix_list.dat").read_text(encoding="utf-8")
+    return PublicSuffixList(source=io.StringIO(base + "\n" + "\n".join(extra) + "\n"))
+
+
+def registrable_domain(name: str, extra_suffixes: Iterable[str] = ()) -> str | None:
+    """The registrable domain ("eTLD+1") of ``name`` per the bundled Public Suffix List.
+
+    ``extra_suffixes`` adds public suffixes (e.g. a lab's ``gov.test``).
+    ``None`` when ``name`` is itself a public suffix.
+    """
+    psl = _psl(tuple(sorted(s.strip(".").lower() for s in extra_suffixes)))
+    result = psl.privatesuffix(name.lower())
+    return str(result) if result else None
+
+
+def variants(target: Target, www: str = "auto", extra_suffixes: Iterable[str] = ()) -> list[Target]:
+    """The names to check for a target: the name itself, and ``www.`` + name.
+
+    ``www``: ``auto`` adds the ``www.`` variant when the name is a registrable
+    domain (``example.org``, not ``mail.example.org``); ``always``; ``never``.
+    """
+    if www not in ("auto", "always", "never"):
+        raise ValueError(f"www must be auto, always or never, not {www!r}")
+    out = [target]
+    if target.name.startswith("www.") or www == "never":
+        return out
+    if www == "always" or registrable_domain(target.name, extra_suffixes) == target.name:
+        w = "www." + target.name
+        if len(w) <= MAX_NAME:
+            out.append(replace(target, name=w, display="www." + target.display))
+    return out
