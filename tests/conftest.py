@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.lab import Lab, LabError, lab_unavailable_reason
+from v6scan.settings import Settings
 
 
 def lab_required() -> bool:
@@ -37,3 +38,19 @@ def lab() -> Iterator[Lab]:
         yield running
     finally:
         running.down()
+
+
+LAB_ALLOW = ("2001:db8::/32", "198.51.100.0/24", "203.0.113.0/24")
+LAB_SUFFIXES = ("gov.test", "edu.test", "com.test", "cdn.test")
+
+
+def lab_settings(lab: Lab, **overrides: object) -> Settings:
+    """Scanner settings for the lab: its resolver, root hints, CA, prefixes and suffixes."""
+    base: dict[str, object] = {
+        "resolvers": (lab.resolver[0],),
+        "allow_nets": LAB_ALLOW,
+        "root_hints": lab.root_hints,
+        "extra_suffixes": LAB_SUFFIXES,
+    }
+    base.update(overrides)
+    return Settings(**base)  # type: ignore[arg-type]

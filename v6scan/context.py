@@ -9,6 +9,7 @@ queries from us at once.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -29,7 +30,9 @@ class Context:
     resolver: Resolver
     policy: AddressPolicy
     roots: tuple[RootServer, ...]
-    _cache: dict[tuple[str, ...], asyncio.Future[Any]] = field(default_factory=dict, repr=False)
+    cache_size: int = 100_000
+    _cache: OrderedDict[tuple[str, ...], asyncio.Future[Any]] = field(default_factory=OrderedDict,
+                                                                       repr=False)
     _server_limits: dict[str, asyncio.Semaphore] = field(default_factory=dict, repr=False)
     #: zone -> [(ns name, IPv6 address)] learned on IPv6-only walks (dns.v6_path)
     delegations_v6: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
@@ -52,19 +55,27 @@ class Context:
         await self.close()
 
     async def cached(self, key: tuple[str, ...], make: Callable[[], Awaitable[T]]) -> T:
-        """Compute ``make()`` once per key for the whole sweep (concurrent callers share it)."""
-        fut = self._cache.get(key)
-        if fut is None:
-            fut = asyncio.get_running_loop().create_future()
-            self._cache[key] = fut
-            try:
-                fut.set_result(await make())
-            except BaseException as e:
-                del self._cache[key]
-                fut.set_exception(e)
-                fut.exception()  # mark retrieved: the caller re-raises below
-                raise
-        return await asyncio.shield(fut)
+        """Compute ``make()`` once per key (concurrent callers share it), in a bounded LRU.
+
+        The computation runs as its own task, so a caller cancelled by its
+        deadline never cancels it for the other callers; a computation that
+        failed is forgotten, so the next caller tries again.
+        """
+        task = self._cache.get(key)
+        if task is None:
+            task = asyncio.ensure_future(make())
+            self._cache[key] = task
+
+            def forget_failure(t: asyncio.Future[Any], key: tuple[str, ...] = key) -> None:
+                if (t.cancelled() or t.exception() is not None) and self._cache.get(key) is t:
+                    del self._cache[key]
+
+            task.add_done_callback(forget_failure)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return await asyncio.shield(task)
 
     async def lookup(self, name: str, qtype: str) -> Answer:
         """A recursive lookup, cached for the sweep (name-server and MX host addresses)."""

@@ -109,26 +109,32 @@ async def scan_targets(targets: Iterable[Target], settings: Settings | None = No
     """Scan many targets with at most ``concurrency`` in flight; yield results as they finish."""
     async with Context.create(settings) as ctx:
         queue: asyncio.Queue[TargetResult] = asyncio.Queue()
-        sem = asyncio.Semaphore(concurrency)
+        tasks: set[asyncio.Task[None]] = set()
         it = iter(targets)
-        pending: set[asyncio.Task[None]] = set()
+        started = yielded = 0
+        exhausted = False
 
         async def one(t: Target) -> None:
-            try:
-                await queue.put(await scan_target(ctx, t))
-            finally:
-                sem.release()
+            await queue.put(await scan_target(ctx, t))
 
-        exhausted = False
-        while not exhausted or pending or not queue.empty():
-            while not exhausted and not sem.locked():
-                t = next(it, None)
-                if t is None:
-                    exhausted = True
-                    break
-                await sem.acquire()
-                task = asyncio.create_task(one(t))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-            if not queue.empty() or pending:
-                yield await queue.get()
+        try:
+            while True:
+                while not exhausted and started - yielded < concurrency:
+                    t = next(it, None)
+                    if t is None:
+                        exhausted = True
+                        break
+                    task = asyncio.create_task(one(t))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                    started += 1
+                if exhausted and yielded == started:
+                    return
+                result = await queue.get()
+                yielded += 1
+                yield result
+        finally:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)

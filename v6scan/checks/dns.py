@@ -265,6 +265,8 @@ async def _ask_servers(walk: _Walk, zone: str, servers: list[tuple[str, str]], q
         r = await ctx.cached(("ask", addr, qname, "AAAA", "udp"),
                              functools.partial(ctx.ask, addr, qname, "AAAA", "udp"))
         if r.tc:
+            tried.append({"ns": ns, "address": addr, **r.to_json(), "note": "truncated: retried over TCP"})
+            tried[-1].pop("server", None)
             r = await ctx.cached(("ask", addr, qname, "AAAA", "tcp"),
                                  functools.partial(ctx.ask, addr, qname, "AAAA", "tcp"))
         row = {"ns": ns, "address": addr, **r.to_json()}
