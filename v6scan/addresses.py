@@ -259,8 +259,11 @@ class AddressPolicy:
         c = _classify(a)
         if c.metadata:
             return Decision(False, f"{c.address} is a cloud metadata endpoint: never contacted")
-        if any(a in n for n in self.exclude if n.version == a.version):
-            return Decision(False, f"{c.address} is on the exclusion list")
+        inner = parse_address(c.embedded.address) if c.embedded is not None else None
+        for x in (a, inner):
+            if x is not None and any(x in n for n in self.exclude if n.version == x.version):
+                return Decision(False, f"{c.address} is on the exclusion list"
+                                + (f" (it embeds {x})" if x is inner else ""))
         if c.public:
             return Decision(True, "global address")
         if self._in_allow(a) and (

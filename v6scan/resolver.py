@@ -8,14 +8,17 @@
 * Answers are filtered by type at the end of the CNAME chain: a CNAME-only
   answer is not an AAAA.  Chains are followed to a depth cap with loop
   detection.  Truncated answers are retried over TCP by c-ares.
-* c-ares keeps an answer cache; the channel is recycled every
-  ``recycle_after`` queries so a long sweep's memory stays bounded.
+* c-ares' answer cache is switched off (a sweep asks each name once; the
+  cache would only grow).  Should that ever fail with another pycares, the
+  channel is recycled every ``recycle_after`` queries instead, so a long
+  sweep's memory stays bounded either way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -111,7 +114,7 @@ def rr_from_pycares(rec: Any) -> RR | None:
         return None
     d = rec.data
     if rtype in ("A", "AAAA"):
-        data = ipaddress.ip_address(d.addr).compressed
+        data = d.addr  # c-ares formats with inet_ntop: already canonical (RFC 5952) text
     elif rtype == "CNAME":
         data = _fqdn(d.cname)
     elif rtype == "NS":
@@ -199,6 +202,41 @@ def follow_chain(qname: str, qtype: str, records: Iterable[RR], max_depth: int
         owner = cname.data
 
 
+# c-ares' ares_options mask bit for the query cache (ares.h: ARES_OPT_QUERY_CACHE = 1 << 21);
+# pycares 5 does not expose the option, so channels are created through a thin proxy of its
+# cffi library that adds ``qcache_max_ttl = 0`` to the options it passes to ares_init_options.
+_ARES_OPT_QUERY_CACHE = 1 << 21
+_proxy_lock = threading.Lock()
+
+
+class _NoCacheLib:
+    def __init__(self, lib: Any) -> None:
+        self._lib = lib
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._lib, name)
+
+    def ares_init_options(self, channel: Any, options: Any, optmask: int) -> Any:
+        options.qcache_max_ttl = 0
+        return self._lib.ares_init_options(channel, options, optmask | _ARES_OPT_QUERY_CACHE)
+
+
+def _resolver_without_cache(kwargs: dict[str, Any]) -> tuple[aiodns.DNSResolver, bool]:
+    """An aiodns resolver whose c-ares answer cache is off (else one with it on, and False)."""
+    real = getattr(pycares, "_lib", None)
+    if getattr(real, "ARES_OPT_EVENT_THREAD", None) != 1 << 22:  # not the layout we know
+        return aiodns.DNSResolver(**kwargs), False
+    with _proxy_lock:
+        setattr(pycares, "_lib", _NoCacheLib(real))  # noqa: B010
+        try:
+            return aiodns.DNSResolver(**kwargs), True
+        except Exception:  # an unknown pycares: keep its defaults, recycle channels instead
+            setattr(pycares, "_lib", real)  # noqa: B010
+            return aiodns.DNSResolver(**kwargs), False
+        finally:
+            setattr(pycares, "_lib", real)  # noqa: B010
+
+
 class _Channel:
     def __init__(self, resolver: aiodns.DNSResolver) -> None:
         self.resolver = resolver
@@ -219,6 +257,8 @@ class Resolver:
     _retired: list[_Channel] = field(default_factory=list, init=False, repr=False)
     _closing: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
     queries: int = field(default=0, init=False)
+    #: True when c-ares' answer cache is off; otherwise channels are recycled to bound it
+    cache_disabled: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self._servers = [_cares_server(*parse_server(s)) for s in self.servers]
@@ -231,11 +271,12 @@ class Resolver:
         }
         if self._servers:
             kwargs["nameservers"] = self._servers
-        return _Channel(aiodns.DNSResolver(**kwargs))
+        resolver, self.cache_disabled = _resolver_without_cache(kwargs)
+        return _Channel(resolver)
 
     def _channel(self) -> _Channel:
         ch = self._current
-        if ch is None or ch.used >= self.recycle_after:
+        if ch is None or (ch.used >= self.recycle_after and not self.cache_disabled):
             if ch is not None:
                 self._retired.append(ch)
             ch = self._current = self._make()
@@ -258,8 +299,8 @@ class Resolver:
         ch.used += 1
         self.queries += 1
         try:
-            fut = ch.resolver.query_dns(name + ".", qtype)
-            res = await asyncio.wait_for(fut, self.timeout + 1.0)
+            async with asyncio.timeout(self.timeout + 1.0):  # a safety net: c-ares times out first
+                res = await ch.resolver.query_dns(name + ".", qtype)
         except aiodns.error.DNSError as e:
             code = e.args[0] if e.args else -1
             status, text = _ERRORS.get(code, (Status.ERROR, f"resolver error: {e}"))

@@ -38,6 +38,7 @@ MAX_LINE = 4096
 _LDH = re.compile(r"^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$")
 _BAD_CHARS = re.compile(r"[\x00-\x20\x7f\"'<>\\`{}|^@,;]")
 METADATA_FIELDS = ("sector", "region", "organisation")
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
 
 class TargetError(ValueError):
@@ -79,6 +80,8 @@ def _strip_to_host(text: str) -> str:
         return host
     # host/path or host:port written without a scheme
     t = t.split("/", 1)[0]
+    if t.startswith("[") and "]" in t:  # [v6]:port
+        return t[: t.index("]") + 1]
     if t.count(":") == 1:
         host, _, port = t.partition(":")
         if port and not port.isdigit():
@@ -94,7 +97,8 @@ def normalise_name(text: str) -> tuple[str, str]:
     """
     if len(text) > MAX_LINE:
         raise TargetError(text, f"longer than {MAX_LINE} characters")
-    host = _strip_to_host(text)
+    # ideographic and full-width full stops separate labels too (UTS #46)
+    host = _strip_to_host(text.translate(_DOTS))
     if not host:
         raise TargetError(text, "empty name")
     candidate = host.strip("[]")
@@ -181,8 +185,11 @@ def _rows(lines: Iterable[str], source: str) -> Iterator[tuple[str, str, dict[st
         if "," not in line and "\t" not in line:
             yield where, stripped, {}
             continue
-        delim = "\t" if "\t" in line and "," not in line else ","
-        cells = next(csv.reader(io.StringIO(line), delimiter=delim), [])
+        delim = "\t" if "\t" in line else ","
+        try:
+            cells = next(csv.reader(io.StringIO(line, newline=""), delimiter=delim), [])
+        except csv.Error:  # e.g. a stray CR: split plainly, the name check reports it
+            cells = line.split(delim)
         cells = [c.strip() for c in cells]
         if header is None and cells and cells[0].lower() in ("host", "name", "domain", "url", "site"):
             header = [c.lower() for c in cells]
