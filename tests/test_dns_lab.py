@@ -361,3 +361,12 @@ def test_sweep_of_every_lab_target_loses_nothing(lab: Lab) -> None:
     assert sorted(r.target.name for r in results) == sorted(t.name for t in targets)
     for r in results:
         assert {o.check for o in r.observations} >= {"dns.resolve", "dns.aaaa"}
+
+
+def test_system_resolver_by_default(lab: Lab) -> None:
+    """Without --resolver the resolver layer reads resolv.conf (the lab's, via ip netns exec)."""
+    code = ("import asyncio\nfrom v6scan.resolver import Resolver\n"
+            "async def main():\n    r = Resolver()\n    a = await r.query('healthy.gov.test', 'AAAA')\n"
+            "    print(a.status, a.values)\n    await r.close()\nasyncio.run(main())\n")
+    out = lab.python("-c", code, check=True).stdout.strip()
+    assert out == "ok ['2001:db8:80::10']"
