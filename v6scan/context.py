@@ -9,13 +9,18 @@ queries from us at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
+import ssl
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from v6scan.addresses import AddressPolicy
 from v6scan.dnsdirect import ServerReply, ask
+from v6scan.fetch import Fetcher, Limits
+from v6scan.net import make_ssl_contexts
 from v6scan.resolver import Answer, Resolver
 from v6scan.settings import RootServer, Settings
 
@@ -30,6 +35,10 @@ class Context:
     resolver: Resolver
     policy: AddressPolicy
     roots: tuple[RootServer, ...]
+    verify_ctx: ssl.SSLContext
+    loose_ctx: ssl.SSLContext
+    fetcher: Fetcher
+    _slots: dict[str, list[Any]] = field(default_factory=dict, repr=False)
     cache_size: int = 100_000
     _cache: OrderedDict[tuple[str, ...], asyncio.Future[Any]] = field(default_factory=OrderedDict,
                                                                        repr=False)
@@ -43,10 +52,42 @@ class Context:
         resolver = Resolver(s.resolvers, timeout=s.dns_timeout, retries=s.dns_retries,
                             max_cname=s.max_cname)
         policy = AddressPolicy.from_strings(s.allow_nets, s.exclude_nets)
-        return cls(s, resolver, policy, s.roots())
+        verify, loose = make_ssl_contexts(str(s.ca_bundle) if s.ca_bundle else None)
+        limits = Limits(connect=s.timeout, first_byte=s.timeout * 2, body=s.body_timeout,
+                        max_body=s.max_body)
+        return cls(s, resolver, policy, s.roots(), verify, loose, Fetcher(verify, limits))
 
     async def close(self) -> None:
         await self.resolver.close()
+        await self.fetcher.aclose()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, address: str) -> AsyncIterator[None]:
+        """Hold a connection slot for ``address`` and its /64 (IPv6) or /24 (IPv4)."""
+        a = ipaddress.ip_address(address)
+        prefix = str(ipaddress.ip_network(f"{a}/{64 if a.version == 6 else 24}", strict=False))
+        keys = ((address, self.settings.per_address_concurrency),
+                (prefix, self.settings.per_prefix_concurrency))
+        registered: list[str] = []
+        acquired: list[str] = []
+        try:
+            for key, limit in keys:
+                entry = self._slots.get(key)
+                if entry is None:
+                    entry = self._slots[key] = [asyncio.Semaphore(limit), 0]
+                entry[1] += 1  # users, waiting or holding: the entry lives while > 0
+                registered.append(key)
+                await entry[0].acquire()
+                acquired.append(key)
+            yield
+        finally:
+            for key in acquired:
+                self._slots[key][0].release()
+            for key in registered:
+                entry = self._slots[key]
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._slots[key]
 
     async def __aenter__(self) -> Context:
         return self

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from v6scan.checks import CHECKS, family_enabled
-from v6scan.checks.dns import check_host, check_name_servers, check_v6_path
+from v6scan.checks.dns import HostDNS, check_host, check_name_servers, check_v6_path
 from v6scan.checks.mail import check_mx
+from v6scan.checks.web import check_self_v6, check_web
 from v6scan.context import Context
 from v6scan.model import Observation, Status, now_iso
 from v6scan.settings import Settings
@@ -49,13 +50,26 @@ async def _guard(ids: tuple[str, ...], name: str, make: Callable[[], Awaitable[l
                 for i in ids]
 
 
+WEB_IDS = ("web.reach", "web.tls", "web.http", "web.same_site", "web.latency")
+
+
 async def _variant(ctx: Context, name: str) -> list[Observation]:
     sel = ctx.settings.check_ids
     obs: list[Observation] = []
-    if family_enabled(sel, "dns.resolve", "dns.aaaa"):
-        obs += await _guard(("dns.resolve", "dns.aaaa"), name,
-                            lambda: _host_obs(ctx, name))
+    host: HostDNS | None = None
+    if family_enabled(sel, "dns.resolve", "dns.aaaa", *WEB_IDS):
+        try:
+            host = await check_host(ctx, name)
+            obs += host.observations
+        except Exception as e:  # recorded like any failing family
+            obs += await _guard(("dns.resolve", "dns.aaaa"), name, _raiser(e))
     tasks = []
+    if host is not None and host.resolved and family_enabled(sel, *WEB_IDS):
+        h = host
+        tasks.append(_guard(WEB_IDS, name, lambda: check_web(ctx, h, sel)))
+    elif family_enabled(sel, *WEB_IDS):
+        why = "the name did not resolve" if host is not None else "DNS failed"
+        obs += [Observation(i, name, Status.SKIPPED, {}, why) for i in WEB_IDS]
     if family_enabled(sel, "dns.ns_aaaa", "dns.ns_reach"):
         tasks.append(_guard(("dns.ns_aaaa", "dns.ns_reach"), name,
                             lambda: check_name_servers(ctx, name)))
@@ -66,12 +80,21 @@ async def _variant(ctx: Context, name: str) -> list[Observation]:
     return [o for o in obs if not sel or o.check in sel]
 
 
-async def _host_obs(ctx: Context, name: str) -> list[Observation]:
-    return (await check_host(ctx, name)).observations
+def _raiser(e: Exception) -> Callable[[], Awaitable[list[Observation]]]:
+    async def again() -> list[Observation]:
+        raise e
+
+    return again
 
 
 async def _one(aw: Awaitable[Observation]) -> list[Observation]:
     return [await aw]
+
+
+async def _self_v6(ctx: Context, name: str) -> Observation:
+    """The sweep's one self-check, recorded with every target so each record stands alone."""
+    obs = await ctx.cached(("self.v6",), lambda: check_self_v6(ctx))
+    return replace(obs, target=name)
 
 
 async def scan_target(ctx: Context, target: Target) -> TargetResult:
@@ -84,6 +107,8 @@ async def scan_target(ctx: Context, target: Target) -> TargetResult:
         parts = [_variant(ctx, n) for n in names]
         if family_enabled(sel, "mail.mx_aaaa"):
             parts.append(_guard(("mail.mx_aaaa",), target.name, lambda: _one(check_mx(ctx, target.name))))
+        if family_enabled(sel, "self.v6"):
+            parts.append(_guard(("self.v6",), target.name, lambda: _one(_self_v6(ctx, target.name))))
         for chunk in await asyncio.gather(*parts):
             result.observations.extend(chunk)
 

@@ -76,7 +76,16 @@ class Settings:
     www: str = "auto"  # auto | always | never
     extra_suffixes: tuple[str, ...] = ()  # public suffixes beyond the PSL (a lab's gov.test)
     per_server_concurrency: int = 8
+    per_address_concurrency: int = 4  # connections at once to one web server address
+    per_prefix_concurrency: int = 16  # ... and to one IPv6 /64 (or IPv4 /24)
     v6_path: bool = True
+    ca_bundle: Path | None = None  # --ca-bundle FILE (default: the system store)
+    self_check: str | None = None  # --self-check ADDR[:PORT]
+    self_check_enabled: bool = True  # --no-self-check turns it off
+    latency_probes: int = 3
+    max_http_addresses: int = 16  # per family: chains followed from this many addresses
+    max_body: int = 1 << 20  # decoded bytes kept per page
+    body_timeout: float = 20.0
     check_ids: tuple[str, ...] = field(default=())  # empty: all
 
     def roots(self) -> tuple[RootServer, ...]:

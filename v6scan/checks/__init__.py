@@ -22,7 +22,13 @@ CHECKS: dict[str, CheckInfo] = {c.id: c for c in (
     CheckInfo("dns.ns_aaaa", "dns", "name servers have IPv6 addresses"),
     CheckInfo("dns.ns_reach", "dns", "every name server address answers over UDP and TCP"),
     CheckInfo("dns.v6_path", "dns", "the name resolves from the root over IPv6 only"),
+    CheckInfo("web.reach", "web", "every address accepts TCP on 80 and 443"),
+    CheckInfo("web.tls", "web", "a valid certificate on every IPv6 address"),
+    CheckInfo("web.http", "web", "the site answers over IPv6, redirects included"),
+    CheckInfo("web.same_site", "web", "the same site over IPv6 and IPv4"),
+    CheckInfo("web.latency", "web", "IPv6 is about as fast and reliable as IPv4"),
     CheckInfo("mail.mx_aaaa", "mail", "mail servers have IPv6 addresses", per_variant=False),
+    CheckInfo("self.v6", "self", "the scanner itself has working IPv6", per_variant=False),
 )}
 
 

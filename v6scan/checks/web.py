@@ -1,0 +1,332 @@
+"""Web checks: ``web.reach``, ``web.tls``, ``web.http``, ``web.same_site``, ``web.latency``, ``self.v6``.
+
+Every address from DNS is accounted for: probed when the address policy
+allows it, recorded as ``blocked`` with the reason when it does not.  The
+checks measure; :mod:`v6scan.scoring` decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import statistics
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from v6scan.addresses import classify
+from v6scan.checks.dns import HostDNS
+from v6scan.context import Context
+from v6scan.fetch import Chain, Page
+from v6scan.model import JSON, Observation, Status, Stopwatch
+from v6scan.net import Probe, tcp_connect, tls_handshake
+from v6scan.resolver import parse_server
+from v6scan.similarity import compare
+
+__all__ = ["WebState", "check_reach", "check_self_v6", "check_tls", "check_web"]
+
+PORTS = (80, 443)
+
+
+@dataclass
+class WebState:
+    """What the web checks of one name learned, passed from one check to the next."""
+
+    name: str
+    v6: list[str] = field(default_factory=list)  # usable addresses, in DNS order
+    v4: list[str] = field(default_factory=list)
+    blocked: list[dict[str, JSON]] = field(default_factory=list)
+    reach: dict[tuple[str, int], Probe] = field(default_factory=dict)
+    chains: list[Chain] = field(default_factory=list)
+
+    def family(self, address: str) -> str:
+        return "v6" if ":" in address else "v4"
+
+    def open(self, address: str, port: int) -> bool:
+        p = self.reach.get((address, port))
+        return p is not None and p.status is Status.OK
+
+
+def _state(ctx: Context, host: HostDNS) -> WebState:
+    st = WebState(host.name)
+    for value in [*host.aaaa.values, *host.a.values]:
+        decision = ctx.policy.decide(value)
+        if decision.allowed:
+            (st.v6 if ":" in value else st.v4).append(value)
+        else:
+            st.blocked.append({"address": value, "family": "v6" if ":" in value else "v4",
+                               "status": str(Status.BLOCKED), "reason": decision.reason,
+                               "class": classify(value).kind})
+    return st
+
+
+async def check_reach(ctx: Context, st: WebState) -> Observation:
+    sw = Stopwatch()
+
+    async def probe(addr: str, port: int) -> None:
+        async with ctx.slot(addr):
+            st.reach[(addr, port)] = await tcp_connect(addr, port, ctx.settings.timeout)
+
+    await asyncio.gather(*(probe(a, p) for a in [*st.v6, *st.v4] for p in PORTS))
+    rows: list[dict[str, JSON]] = []
+    for a in [*st.v6, *st.v4]:
+        rows.append({"address": a, "family": st.family(a),
+                     "ports": {str(p): st.reach[(a, p)].to_json() for p in PORTS}})
+    open_v4 = sorted({p for a in st.v4 for p in PORTS if st.open(a, p)})
+    open_v6 = sorted({p for a in st.v6 for p in PORTS if st.open(a, p)})
+    parity = [{"address": a, "port": p, "status": str(st.reach[(a, p)].status)}
+              for a in st.v6 for p in (open_v4 or list(PORTS)) if not st.open(a, p)]
+    ev: dict[str, JSON] = {
+        "addresses": rows,
+        "blocked": st.blocked,
+        "open_ports_v4": open_v4,
+        "open_ports_v6": open_v6,
+        "v6_addresses": len(st.v6),
+        "v6_fully_open": [a for a in st.v6 if all(st.open(a, p) for p in (open_v4 or open_v6))]
+        if (open_v4 or open_v6) else [],
+        "parity_gaps": parity,
+    }
+    if not rows and not st.blocked:
+        return Observation("web.reach", st.name, Status.SKIPPED, ev, "the name has no address",
+                           sw.stop(), sw.started_at)
+    if not rows:
+        return Observation("web.reach", st.name, Status.BLOCKED, ev,
+                           "no address of the name may be contacted", sw.stop(), sw.started_at)
+    return Observation("web.reach", st.name, Status.OK, ev, None, sw.stop(), sw.started_at)
+
+
+async def check_tls(ctx: Context, st: WebState) -> Observation:
+    sw = Stopwatch()
+    targets = [a for a in [*st.v6, *st.v4] if st.open(a, 443)]
+
+    async def one(addr: str) -> dict[str, JSON]:
+        async with ctx.slot(addr):
+            r = await tls_handshake(addr, st.name, ctx.verify_ctx, ctx.loose_ctx, ctx.settings.timeout)
+        return {"family": st.family(addr), **r.to_json()}
+
+    rows = list(await asyncio.gather(*(one(a) for a in targets)))
+    for a in [*st.v6, *st.v4]:
+        if a not in targets:
+            p = st.reach.get((a, 443))
+            rows.append({"family": st.family(a), "address": a, "status": "not_attempted",
+                         "valid": None, "error": f"port 443: {p.status if p else 'not probed'}"})
+
+    def fps(fam: str) -> list[str]:
+        return sorted({r["cert"]["sha256"] for r in rows if r["family"] == fam and r.get("cert")})
+
+    ev: dict[str, JSON] = {
+        "addresses": rows,
+        "v6_valid": [r["address"] for r in rows if r["family"] == "v6" and r["valid"] is True],
+        "v6_invalid": [r["address"] for r in rows if r["family"] == "v6" and r["valid"] is False],
+        "v6_failed": [r["address"] for r in rows if r["family"] == "v6" and r["status"] not in
+                      ("ok", "not_attempted")],
+        "v4_valid": [r["address"] for r in rows if r["family"] == "v4" and r["valid"] is True],
+        "v4_invalid": [r["address"] for r in rows if r["family"] == "v4" and r["valid"] is False],
+        "certificates_v6": fps("v6"),
+        "certificates_v4": fps("v4"),
+    }
+    ev["cert_differs"] = bool(ev["certificates_v6"] and ev["certificates_v4"]
+                              and ev["certificates_v6"] != ev["certificates_v4"])
+    if not targets:
+        return Observation("web.tls", st.name, Status.SKIPPED, ev, "no address accepts on port 443",
+                           sw.stop(), sw.started_at)
+    return Observation("web.tls", st.name, Status.OK, ev, None, sw.stop(), sw.started_at)
+
+
+async def _resolve_hop(ctx: Context, host: str, family: str) -> tuple[str | None, str | None]:
+    ans = await ctx.lookup(host, "AAAA" if family == "v6" else "A")
+    kind = "IPv6" if family == "v6" else "IPv4"
+    if ans.status is Status.NODATA:
+        return None, f"has no {'AAAA' if family == 'v6' else 'A'} record (no {kind})"
+    if ans.status is not Status.OK:
+        return None, f"does not resolve ({ans.status}: {ans.error})"
+    for value in ans.values:
+        if ctx.policy.allows(value):
+            return value, None
+    return None, f"has no usable {kind} address ({'; '.join(classify(v).describe() for v in ans.values)})"
+
+
+def _start_url(st: WebState, addr: str) -> str | None:
+    if st.open(addr, 443):
+        return f"https://{st.name}/"
+    if st.open(addr, 80):
+        return f"http://{st.name}/"
+    return None
+
+
+async def check_http(ctx: Context, st: WebState) -> Observation:
+    sw = Stopwatch()
+    cap = ctx.settings.max_http_addresses
+    chosen = [*st.v6[:cap], *st.v4[:cap]]
+    skipped: list[dict[str, JSON]] = []
+
+    async def one(addr: str) -> Chain | None:
+        url = _start_url(st, addr)
+        if url is None:
+            skipped.append({"address": addr, "family": st.family(addr),
+                            "reason": "neither port 80 nor 443 accepts connections"})
+            return None
+        async with ctx.slot(addr):
+            return await ctx.fetcher.follow(url, addr, st.family(addr),
+                                            lambda h, f: _resolve_hop(ctx, h, f))
+
+    chains = [c for c in await asyncio.gather(*(one(a) for a in chosen)) if c is not None]
+    st.chains = chains
+
+    def ok(c: Chain) -> bool:
+        f = c.final
+        return f is not None and f.http_status is not None and f.http_status < 400
+
+    v6 = [c for c in chains if c.family == "v6"]
+    v4 = [c for c in chains if c.family == "v4"]
+    ev: dict[str, JSON] = {
+        "chains": [c.to_json() for c in chains],
+        "not_fetched": skipped,
+        "v6_ok": [c.hops[0].address for c in v6 if ok(c)],
+        "v6_failed": [c.hops[0].address for c in v6 if not ok(c)],
+        "v4_ok": [c.hops[0].address for c in v4 if ok(c)],
+        "v4_failed": [c.hops[0].address for c in v4 if not ok(c)],
+        "v6_dead_ends": sorted({c.dead_end for c in v6 if c.dead_end}),
+        "addresses_capped_at": cap if len(st.v6) > cap or len(st.v4) > cap else None,
+    }
+    s6 = sorted({c.final.http_status for c in v6 if c.final and c.final.http_status})
+    s4 = sorted({c.final.http_status for c in v4 if c.final and c.final.http_status})
+    ev["final_status_v6"], ev["final_status_v4"] = s6, s4
+    ev["status_differs"] = bool(s6 and s4 and s6 != s4)
+    if not chains:
+        return Observation("web.http", st.name, Status.SKIPPED, ev, "no address serves HTTP or HTTPS",
+                           sw.stop(), sw.started_at)
+    return Observation("web.http", st.name, Status.OK, ev, None, sw.stop(), sw.started_at)
+
+
+def _final_summary(page: Page) -> dict[str, object]:
+    return {"url": page.url, "path": urlsplit(page.url).path or "/", "address": page.address,
+            "http_status": page.http_status, "title": page.title, "size": page.size,
+            "truncated": page.truncated}
+
+
+def check_same_site(st: WebState) -> Observation:
+    sw = Stopwatch()
+    pick: dict[str, Page] = {}
+    for fam in ("v6", "v4"):
+        finals = [c.final for c in st.chains if c.family == fam and c.final is not None]
+        if finals:
+            pick[fam] = finals[0]
+    if len(pick) < 2:
+        missing = " and ".join("IPv6" if f == "v6" else "IPv4" for f in ("v6", "v4") if f not in pick)
+        ev0: dict[str, JSON] = {f: _final_summary(pick[f]) if f in pick else None for f in ("v6", "v4")}
+        return Observation("web.same_site", st.name, Status.SKIPPED, ev0,
+                           f"no final page over {missing} to compare", sw.stop(), sw.started_at)
+    a, b = _final_summary(pick["v6"]), _final_summary(pick["v4"])
+    cmp = compare(a, b, pick["v6"].text, pick["v4"].text)
+    ev: dict[str, JSON] = {
+        "v6": a, "v4": b, "similarity": cmp.similarity, "quick_ratio": cmp.quick_ratio,
+        "same_status": cmp.same_status, "same_title": cmp.same_title,
+        "same_final_path": cmp.same_final_path, "differences": list(cmp.differences),
+    }
+    return Observation("web.same_site", st.name, Status.OK, ev, None, sw.stop(), sw.started_at)
+
+
+async def check_latency(ctx: Context, st: WebState) -> Observation:
+    sw = Stopwatch()
+    n = max(1, ctx.settings.latency_probes)
+    out: dict[str, JSON] = {}
+    medians: dict[str, float] = {}
+
+    async def family(fam: str, addrs: list[str]) -> None:
+        addr = next((a for a in addrs if _start_url(st, a)), None)
+        if addr is None:
+            return
+        url = _start_url(st, addr)
+        assert url is not None
+        probes: list[dict[str, JSON]] = []
+        for _ in range(n):  # one after the other: the probes must not compete with each other
+            async with ctx.slot(addr):
+                page = await ctx.fetcher.get(url, addr, keep_body=False)
+            row: dict[str, JSON] = {"status": str(page.status),
+                                    **{k: round(v, 3) for k, v in page.timings.items()}}
+            if page.error:
+                row["error"] = page.error
+            probes.append(row)
+        good = [p for p in probes if p["status"] == "ok" and "first_byte_ms" in p]
+        totals = [float(p.get("connect_ms", 0)) + float(p.get("tls_ms", 0)) + float(p["first_byte_ms"])
+                  for p in good]
+        out[fam] = {"address": addr, "url": url, "probes": probes,
+                    "success_rate": round(len(good) / n, 3),
+                    "median_ms": round(statistics.median(totals), 3) if totals else None}
+        if totals:
+            medians[fam] = statistics.median(totals)
+
+    await asyncio.gather(family("v6", st.v6), family("v4", st.v4))
+    out = {k: out[k] for k in ("v6", "v4") if k in out}
+    ev: dict[str, JSON] = {"families": out, "probes_per_family": n}
+    if "v6" in medians and "v4" in medians and medians["v4"] > 0:
+        ev["ratio_v6_v4"] = round(medians["v6"] / medians["v4"], 3)
+    if not out:
+        return Observation("web.latency", st.name, Status.SKIPPED, ev, "no address serves HTTP or HTTPS",
+                           sw.stop(), sw.started_at)
+    return Observation("web.latency", st.name, Status.OK, ev, None, sw.stop(), sw.started_at)
+
+
+async def check_web(ctx: Context, host: HostDNS, selected: tuple[str, ...] = ()) -> list[Observation]:
+    """Run the web checks of one name in order: reach, then TLS and HTTP, then comparison, latency."""
+
+    def on(cid: str) -> bool:
+        return not selected or cid in selected
+
+    st = _state(ctx, host)
+    obs = [await check_reach(ctx, st)]
+    parts = []
+    if on("web.tls"):
+        parts.append(check_tls(ctx, st))
+    if on("web.http") or on("web.same_site"):
+        parts.append(check_http(ctx, st))
+    obs += await asyncio.gather(*parts)
+    if on("web.same_site"):
+        obs.append(check_same_site(st))
+    if on("web.latency"):
+        obs.append(await check_latency(ctx, st))
+    return obs
+
+
+async def check_self_v6(ctx: Context) -> Observation:
+    """``self.v6``: does the scanner itself have usable IPv6?
+
+    A route lookup (a connected UDP socket sends nothing) tells whether the
+    machine has an IPv6 route and which source address it would use; with
+    ``--self-check ADDR[:PORT]`` a TCP connect to that address proves it.
+    """
+    sw = Stopwatch()
+    s = ctx.settings
+    ev: dict[str, JSON] = {"configured_probe": s.self_check}
+    if not s.self_check_enabled:
+        return Observation("self.v6", "self", Status.SKIPPED, ev, "the self-check was turned off",
+                           sw.stop(), sw.started_at)
+    probe_addr, probe_port = (parse_server(s.self_check) if s.self_check else ("2001:4860:4860::8888", 443))
+    if ":" not in probe_addr:
+        return Observation("self.v6", "self", Status.ERROR, ev, "the self-check address must be IPv6",
+                           sw.stop(), sw.started_at)
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as u:
+            u.connect((probe_addr, probe_port))  # route lookup only: no packet is sent
+            source = u.getsockname()[0]
+    except OSError as e:
+        ev["route"] = False
+        return Observation("self.v6", "self", Status.UNREACHABLE, ev,
+                           f"this machine has no IPv6 route ({e.strerror})", sw.stop(), sw.started_at)
+    src_class = classify(source)
+    ev.update(route=True, source=source, source_class=src_class.kind)
+    source_ok = src_class.public or ctx.policy.allows(source)
+    if not source_ok:
+        return Observation("self.v6", "self", Status.UNREACHABLE, ev,
+                           f"the IPv6 source address is not global ({src_class.describe()})",
+                           sw.stop(), sw.started_at)
+    if s.self_check:
+        p = await tcp_connect(probe_addr, probe_port, s.timeout)
+        ev["probe"] = {"address": probe_addr, "port": probe_port, **p.to_json()}
+        if p.status is not Status.OK:
+            return Observation("self.v6", "self", p.status, ev,
+                               f"the self-check probe [{probe_addr}]:{probe_port} failed: {p.error}",
+                               sw.stop(), sw.started_at)
+    else:
+        ev["note"] = "route and source address only: give --self-check ADDR[:PORT] to prove connectivity"
+    return Observation("self.v6", "self", Status.OK, ev, None, sw.stop(), sw.started_at)

@@ -1,0 +1,378 @@
+"""HTTP fetches pinned to one address, with httpx; redirects followed by hand.
+
+* Requests go to ``https://[ADDR]:PORT/path`` with ``Host`` and the TLS SNI set
+  to the site's name and the certificate validated for that name.
+* No connection is kept alive, so a connection verified for one name can
+  never serve another (httpx pools by address); ``trust_env=False``.
+* httpcore runs on :class:`v6scan.net.AsyncioBackend`: plain asyncio, no
+  thread-pool lookups, and no name resolution at all.
+* Bodies are read raw and decoded here, with a cap on *decoded* bytes, a
+  refusal of stacked content-encodings, a body deadline and a minimum
+  throughput; the number and size of response headers are capped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import ssl
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpcore
+import httpx
+
+from v6scan import __version__
+from v6scan.model import JSON, Status
+from v6scan.net import AsyncioBackend, classify_error
+
+__all__ = ["USER_AGENT", "Chain", "Fetcher", "Hop", "Limits", "Page", "title_of"]
+
+USER_AGENT = f"v6scan/{__version__} (IPv6 readiness scanner; +https://pypi.org/project/v6scan/)"
+REDIRECTS = {301, 302, 303, 307, 308}
+
+
+@dataclass(frozen=True)
+class Limits:
+    connect: float = 5.0  # TCP connect and TLS handshake, each
+    first_byte: float = 10.0  # request sent -> response headers
+    body: float = 20.0  # the whole body
+    min_rate: float = 2048.0  # bytes/s the body must keep up after ``grace`` seconds
+    grace: float = 3.0
+    max_body: int = 1 << 20  # decoded bytes kept
+    max_headers: int = 100
+    max_header_bytes: int = 32 * 1024
+    max_redirects: int = 10
+
+
+class _Transport(httpx.AsyncHTTPTransport):
+    """httpx's transport with httpcore on our asyncio backend and no keep-alive."""
+
+    def __init__(self, verify: ssl.SSLContext) -> None:
+        super().__init__(verify=verify, http1=True, http2=False, retries=0)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=verify,
+            max_connections=None,
+            max_keepalive_connections=0,
+            keepalive_expiry=0.0,
+            http1=True,
+            http2=False,
+            retries=0,
+            network_backend=AsyncioBackend(),
+        )
+
+
+class BodyError(Exception):
+    def __init__(self, status: Status, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class _Decoder:
+    """Incremental gzip/deflate decoding, never producing more than ``room`` bytes a call."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self.d: Any = None
+        if encoding in ("gzip", "x-gzip"):
+            self.d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self.d = zlib.decompressobj()
+        elif encoding not in ("", "identity"):
+            raise BodyError(Status.HTTP_ERROR, f"unsupported content-encoding {encoding!r}")
+        self.first = True
+
+    def feed(self, chunk: bytes, room: int) -> bytes:
+        if self.d is None:
+            return chunk[:room]
+        try:
+            out = self.d.decompress(chunk, max(room, 1))
+        except zlib.error:
+            if not (self.first and self.encoding == "deflate"):
+                raise BodyError(Status.HTTP_ERROR, "corrupt compressed body") from None
+            self.d = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send
+            try:
+                out = self.d.decompress(chunk, max(room, 1))
+            except zlib.error:
+                raise BodyError(Status.HTTP_ERROR, "corrupt compressed body") from None
+        self.first = False
+        return bytes(out)
+
+
+def _charset(content_type: str, head: bytes) -> str:
+    m = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.I)
+    if not m:
+        m2 = re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", head[:4096], re.I)
+        cs = m2.group(1).decode("ascii", "replace") if m2 else "utf-8"
+    else:
+        cs = m.group(1)
+    try:
+        "".encode(cs)
+    except LookupError:
+        return "utf-8"
+    return cs
+
+
+def title_of(text: str) -> str | None:
+    m = re.search(r"<title[^>]*>(.*?)</title\s*>", text, re.I | re.S)
+    if not m:
+        return None
+    return " ".join(html.unescape(m.group(1)).split())[:300]
+
+
+@dataclass
+class Page:
+    """One HTTP exchange with one address."""
+
+    url: str
+    address: str
+    status: Status
+    http_status: int | None = None
+    location: str | None = None
+    content_type: str | None = None
+    content_encoding: str | None = None
+    body: bytes = b""
+    text: str = ""
+    size: int = 0
+    truncated: bool = False
+    title: str | None = None
+    headers: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    tls: dict[str, JSON] | None = None
+    error: str | None = None
+
+    def to_json(self, with_body: bool = False) -> dict[str, JSON]:
+        out: dict[str, JSON] = {
+            "url": self.url, "address": self.address, "status": str(self.status),
+            "http_status": self.http_status, "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+        for k in ("location", "content_type", "content_encoding", "title", "error"):
+            v = getattr(self, k)
+            if v is not None:
+                out[k] = v
+        if self.http_status is not None:
+            out.update(size=self.size, truncated=self.truncated, headers=self.headers)
+        if self.tls:
+            out["tls"] = self.tls
+        return out
+
+
+@dataclass
+class Hop:
+    page: Page
+    host: str
+
+
+@dataclass
+class Chain:
+    """A redirect chain followed by hand within one address family."""
+
+    family: str
+    start: str
+    hops: list[Page] = field(default_factory=list)
+    error: str | None = None
+    status: Status = Status.OK
+    #: the host a chain ended at because it has no usable address of this family
+    dead_end: str | None = None
+
+    @property
+    def final(self) -> Page | None:
+        if self.hops and self.hops[-1].http_status is not None and self.hops[-1].location is None:
+            return self.hops[-1]
+        return None
+
+    def to_json(self) -> dict[str, JSON]:
+        fin = self.final
+        return {
+            "family": self.family, "start": self.start, "status": str(self.status),
+            "hops": [h.to_json() for h in self.hops],
+            "final": ({"url": fin.url, "http_status": fin.http_status, "title": fin.title,
+                       "size": fin.size, "address": fin.address} if fin else None),
+            **({"error": self.error} if self.error else {}),
+            **({"dead_end": self.dead_end} if self.dead_end else {}),
+        }
+
+
+#: resolve(host, family) -> (address or None, reason when None)
+Resolve = Callable[[str, str], Awaitable[tuple[str | None, str | None]]]
+
+
+class Fetcher:
+    """GETs pinned to an address.  Create inside the event loop; ``aclose`` when done."""
+
+    def __init__(self, verify: ssl.SSLContext, limits: Limits | None = None,
+                 user_agent: str = USER_AGENT) -> None:
+        self.limits = limits or Limits()
+        lim = self.limits
+        self._client = httpx.AsyncClient(
+            transport=_Transport(verify),
+            trust_env=False,
+            follow_redirects=False,
+            timeout=httpx.Timeout(connect=lim.connect, read=lim.first_byte, write=lim.connect,
+                                  pool=lim.connect),
+            headers={"User-Agent": user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+                     "Accept-Encoding": "gzip, deflate", "Accept-Language": "en, zh-CN;q=0.8"},
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get(self, url: str, address: str, *, keep_body: bool = True) -> Page:
+        """GET ``url`` (with its host name) from ``address``; never raises for network trouble."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        bracket = f"[{address}]" if ":" in address else address
+        target = urlunsplit((parts.scheme, f"{bracket}:{port}", parts.path or "/", parts.query, ""))
+        host_header = host if parts.port is None else f"{host}:{parts.port}"
+        marks: dict[str, float] = {}
+        t0 = time.perf_counter()
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            marks[event] = (time.perf_counter() - t0) * 1000
+
+        ext: dict[str, Any] = {"trace": trace}
+        if parts.scheme == "https":
+            ext["sni_hostname"] = host
+        page = Page(url, address, Status.OK)
+        try:
+            async with self._client.stream("GET", target, headers={"Host": host_header},
+                                           extensions=ext) as resp:
+                self._timings(page, marks)
+                page.http_status = resp.status_code
+                raw = resp.headers.raw
+                page.headers = len(raw)
+                if len(raw) > self.limits.max_headers or \
+                        sum(len(k) + len(v) for k, v in raw) > self.limits.max_header_bytes:
+                    raise BodyError(Status.HTTP_ERROR, f"response headers exceed the caps ({len(raw)}"
+                                    f" headers, {sum(len(k) + len(v) for k, v in raw)} bytes)")
+                page.content_type = resp.headers.get("content-type")
+                enc = [e.strip().lower() for e in resp.headers.get("content-encoding", "").split(",")
+                       if e.strip() and e.strip().lower() != "identity"]
+                page.content_encoding = ", ".join(enc) or None
+                ssl_obj = resp.extensions.get("network_stream")
+                if ssl_obj is not None and parts.scheme == "https":
+                    obj = ssl_obj.get_extra_info("ssl_object")
+                    if obj is not None:
+                        page.tls = {"protocol": obj.version(), "cipher": (obj.cipher() or ("",))[0]}
+                if resp.status_code in REDIRECTS and "location" in resp.headers:
+                    page.location = urljoin(url, resp.headers["location"].strip())
+                if len(enc) > 1:
+                    raise BodyError(Status.HTTP_ERROR, f"stacked content-encodings refused: {', '.join(enc)}")
+                await self._read_body(resp, page, enc[0] if enc else "", keep_body)
+        except BodyError as e:
+            page.status, page.error = e.status, e.reason
+        except (httpx.HTTPError, httpcore.ConnectError, OSError, ssl.SSLError) as e:
+            cause = e.__cause__ if isinstance(e, httpx.HTTPError) and e.__cause__ else e
+            page.status, page.error = classify_error(cause)
+            if isinstance(e, httpx.TimeoutException | TimeoutError):
+                page.status = Status.TIMEOUT
+                page.error = f"timed out ({self._phase(marks)})"
+        page.timings.setdefault("total_ms", (time.perf_counter() - t0) * 1000)
+        return page
+
+    @staticmethod
+    def _phase(marks: dict[str, float]) -> str:
+        if "connection.connect_tcp.complete" not in marks:
+            return "connecting"
+        if "connection.start_tls.started" in marks and "connection.start_tls.complete" not in marks:
+            return "during the TLS handshake"
+        if "http11.receive_response_headers.complete" not in marks:
+            return "waiting for the response"
+        return "reading the body"
+
+    @staticmethod
+    def _timings(page: Page, marks: dict[str, float]) -> None:
+        c0 = marks.get("connection.connect_tcp.started", 0.0)
+        c1 = marks.get("connection.connect_tcp.complete")
+        if c1 is not None:
+            page.timings["connect_ms"] = c1 - c0
+        t0, t1 = marks.get("connection.start_tls.started"), marks.get("connection.start_tls.complete")
+        if t0 is not None and t1 is not None:
+            page.timings["tls_ms"] = t1 - t0
+        h0 = marks.get("http11.send_request_headers.started")
+        h1 = marks.get("http11.receive_response_headers.complete")
+        if h0 is not None and h1 is not None:
+            page.timings["first_byte_ms"] = h1 - h0
+
+    async def _read_body(self, resp: httpx.Response, page: Page, encoding: str, keep: bool) -> None:
+        lim = self.limits
+        decoder = _Decoder(encoding)
+        chunks: list[bytes] = []
+        got = raw_bytes = 0
+        start = time.perf_counter()
+        it = resp.aiter_raw().__aiter__()
+        try:
+            async with asyncio.timeout(lim.body):
+                while True:
+                    try:
+                        chunk = await it.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    raw_bytes += len(chunk)
+                    out = decoder.feed(chunk, lim.max_body - got)
+                    got += len(out)
+                    if keep:
+                        chunks.append(out)
+                    if got >= lim.max_body:
+                        page.truncated = True
+                        break
+                    elapsed = time.perf_counter() - start
+                    if elapsed > lim.grace and raw_bytes / elapsed < lim.min_rate:
+                        raise BodyError(Status.TIMEOUT, f"body slower than {lim.min_rate:g} bytes/s"
+                                        f" ({raw_bytes} bytes in {elapsed:.1f} s)")
+        except TimeoutError:
+            raise BodyError(Status.TIMEOUT, f"body not complete within {lim.body:g} s") from None
+        except (httpx.HTTPError, httpcore.ReadError) as e:
+            status, reason = classify_error(e.__cause__ or e)
+            raise BodyError(status, f"body: {reason}") from None
+        finally:
+            await it.aclose()  # type: ignore[attr-defined]
+        page.size = got
+        body = b"".join(chunks)
+        page.body = body
+        page.timings["body_ms"] = (time.perf_counter() - start) * 1000
+        if keep and (page.content_type or "text/html").lower().startswith(("text/", "application/xhtml")):
+            page.text = body.decode(_charset(page.content_type or "", body), "replace")
+            page.title = title_of(page.text)
+
+    async def follow(self, url: str, address: str, family: str, resolve: Resolve) -> Chain:
+        """Follow redirects from ``url`` fetched at ``address``; each new host is re-resolved
+        (``resolve``) and re-checked within ``family``; loops and long chains are stopped."""
+        chain = Chain(family, url)
+        seen: set[str] = set()
+        current_url, current_addr = url, address
+        current_host = urlsplit(url).hostname or ""
+        for _ in range(self.limits.max_redirects + 1):
+            if current_url in seen:
+                chain.status, chain.error = Status.HTTP_ERROR, f"redirect loop back to {current_url}"
+                return chain
+            seen.add(current_url)
+            page = await self.get(current_url, current_addr)
+            chain.hops.append(page)
+            if page.status is not Status.OK:
+                chain.status, chain.error = page.status, page.error
+                return chain
+            if page.location is None:
+                return chain
+            nxt = urlsplit(page.location)
+            if nxt.scheme not in ("http", "https") or not nxt.hostname:
+                chain.status = Status.HTTP_ERROR
+                chain.error = f"redirect to an unsupported location {page.location[:200]!r}"
+                return chain
+            if nxt.hostname != current_host:
+                addr, reason = await resolve(nxt.hostname, family)
+                if addr is None:
+                    chain.status = Status.UNREACHABLE
+                    chain.dead_end = nxt.hostname
+                    chain.error = f"redirect to {nxt.hostname}, which {reason}"
+                    return chain
+                current_addr, current_host = addr, nxt.hostname
+            current_url = page.location
+        chain.status, chain.error = Status.HTTP_ERROR, f"more than {self.limits.max_redirects} redirects"
+        return chain
