@@ -135,7 +135,7 @@ def make_ssl_contexts(ca_bundle: str | None = None) -> tuple[ssl.SSLContext, ssl
     loose = ssl.create_default_context()
     loose.check_hostname = False
     loose.verify_mode = ssl.CERT_NONE
-    loose.minimum_version = ssl.TLSVersion.TLSv1
+    loose.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
     for c in (verify, loose):
         c.set_alpn_protocols(["http/1.1"])
     return verify, loose
