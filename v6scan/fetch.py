@@ -202,6 +202,18 @@ class Chain:
 Resolve = Callable[[str, str], Awaitable[tuple[str | None, str | None]]]
 
 
+async def _stash_location(response: httpx.Response) -> None:
+    """Take ``Location`` away from httpx before it builds a redirect request of its own.
+
+    We follow redirects by hand; httpx would still parse the header, and some
+    hostile values (``javascript:alert(1)``) make it raise outside its own
+    exception tree.
+    """
+    if "location" in response.headers:
+        response.extensions["v6scan.location"] = response.headers["location"]
+        del response.headers["location"]
+
+
 class Fetcher:
     """GETs pinned to an address.  Create inside the event loop; ``aclose`` when done."""
 
@@ -217,6 +229,7 @@ class Fetcher:
                                   pool=lim.connect),
             headers={"User-Agent": user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                      "Accept-Encoding": "gzip, deflate", "Accept-Language": "en, zh-CN;q=0.8"},
+            event_hooks={"response": [_stash_location]},
         )
 
     async def aclose(self) -> None:
@@ -260,8 +273,12 @@ class Fetcher:
                     obj = ssl_obj.get_extra_info("ssl_object")
                     if obj is not None:
                         page.tls = {"protocol": obj.version(), "cipher": (obj.cipher() or ("",))[0]}
-                if resp.status_code in REDIRECTS and "location" in resp.headers:
-                    page.location = urljoin(url, resp.headers["location"].strip())
+                loc = resp.extensions.get("v6scan.location")
+                if resp.status_code in REDIRECTS and loc:
+                    try:
+                        page.location = urljoin(url, str(loc).strip())
+                    except ValueError:
+                        page.location = str(loc).strip()
                 if len(enc) > 1:
                     raise BodyError(Status.HTTP_ERROR, f"stacked content-encodings refused: {', '.join(enc)}")
                 await self._read_body(resp, page, enc[0] if enc else "", keep_body)
@@ -273,6 +290,8 @@ class Fetcher:
             if isinstance(e, httpx.TimeoutException | TimeoutError):
                 page.status = Status.TIMEOUT
                 page.error = f"timed out ({self._phase(marks)})"
+        except (httpx.InvalidURL, httpx.CookieConflict, ValueError, UnicodeError) as e:
+            page.status, page.error = Status.HTTP_ERROR, f"unusable response: {e}"
         page.timings.setdefault("total_ms", (time.perf_counter() - t0) * 1000)
         return page
 
