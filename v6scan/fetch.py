@@ -1,9 +1,12 @@
-"""HTTP fetches pinned to one address, with httpx; redirects followed by hand.
+"""HTTP fetches pinned to one address; redirects followed by hand.
 
 * Requests go to ``https://[ADDR]:PORT/path`` with ``Host`` and the TLS SNI set
   to the site's name and the certificate validated for that name.
-* No connection is kept alive, so a connection verified for one name can
-  never serve another (httpx pools by address); ``trust_env=False``.
+* httpx's own transport layer (httpcore) is used directly, one connection per
+  request: there is no pool, so a connection verified for one name can never
+  serve another (httpx's pool is keyed by address), no environment proxies,
+  and none of httpx's client layers, which cost ~40 % of the throughput here
+  (``benchmarks/web.py``).
 * httpcore runs on :class:`v6scan.net.AsyncioBackend`: plain asyncio, no
   thread-pool lookups, and no name resolution at all.
 * Bodies are read raw and decoded here, with a cap on *decoded* bytes, a
@@ -22,10 +25,9 @@ import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpcore
-import httpx
 
 from v6scan import __version__
 from v6scan.model import JSON, Status
@@ -48,23 +50,6 @@ class Limits:
     max_headers: int = 100
     max_header_bytes: int = 32 * 1024
     max_redirects: int = 10
-
-
-class _Transport(httpx.AsyncHTTPTransport):
-    """httpx's transport with httpcore on our asyncio backend and no keep-alive."""
-
-    def __init__(self, verify: ssl.SSLContext) -> None:
-        super().__init__(verify=verify, http1=True, http2=False, retries=0)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=verify,
-            max_connections=None,
-            max_keepalive_connections=0,
-            keepalive_expiry=0.0,
-            http1=True,
-            http2=False,
-            retries=0,
-            network_backend=AsyncioBackend(),
-        )
 
 
 class BodyError(Exception):
@@ -202,46 +187,39 @@ class Chain:
 Resolve = Callable[[str, str], Awaitable[tuple[str | None, str | None]]]
 
 
-async def _stash_location(response: httpx.Response) -> None:
-    """Take ``Location`` away from httpx before it builds a redirect request of its own.
-
-    We follow redirects by hand; httpx would still parse the header, and some
-    hostile values (``javascript:alert(1)``) make it raise outside its own
-    exception tree.
-    """
-    if "location" in response.headers:
-        response.extensions["v6scan.location"] = response.headers["location"]
-        del response.headers["location"]
-
-
 class Fetcher:
     """GETs pinned to an address.  Create inside the event loop; ``aclose`` when done."""
 
     def __init__(self, verify: ssl.SSLContext, limits: Limits | None = None,
                  user_agent: str = USER_AGENT) -> None:
         self.limits = limits or Limits()
+        self._verify = verify
+        self._backend = AsyncioBackend()
+        self._headers = [
+            (b"User-Agent", user_agent.encode()),
+            (b"Accept", b"text/html,application/xhtml+xml,*/*;q=0.8"),
+            (b"Accept-Encoding", b"gzip, deflate"),
+            (b"Accept-Language", b"en, zh-CN;q=0.8"),
+            (b"Connection", b"close"),
+        ]
         lim = self.limits
-        self._client = httpx.AsyncClient(
-            transport=_Transport(verify),
-            trust_env=False,
-            follow_redirects=False,
-            timeout=httpx.Timeout(connect=lim.connect, read=lim.first_byte, write=lim.connect,
-                                  pool=lim.connect),
-            headers={"User-Agent": user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
-                     "Accept-Encoding": "gzip, deflate", "Accept-Language": "en, zh-CN;q=0.8"},
-            event_hooks={"response": [_stash_location]},
-        )
+        self._timeouts = {"connect": lim.connect, "read": lim.first_byte, "write": lim.connect,
+                          "pool": lim.connect}
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Nothing is pooled: every fetch has closed its own connection."""
 
     async def get(self, url: str, address: str, *, keep_body: bool = True) -> Page:
-        """GET ``url`` (with its host name) from ``address``; never raises for network trouble."""
+        """GET ``url`` (with its host name) from ``address``; never raises for network trouble.
+
+        One httpcore connection per request, to ``address`` only: there is no
+        pool, so a connection verified for one name can never serve another.
+        """
         parts = urlsplit(url)
         host = parts.hostname or ""
+        scheme = parts.scheme.encode()
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        bracket = f"[{address}]" if ":" in address else address
-        target = urlunsplit((parts.scheme, f"{bracket}:{port}", parts.path or "/", parts.query, ""))
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host_header = host if parts.port is None else f"{host}:{parts.port}"
         marks: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -249,51 +227,71 @@ class Fetcher:
         async def trace(event: str, info: dict[str, Any]) -> None:
             marks[event] = (time.perf_counter() - t0) * 1000
 
-        ext: dict[str, Any] = {"trace": trace}
+        ext: dict[str, Any] = {"trace": trace, "timeout": self._timeouts}
         if parts.scheme == "https":
             ext["sni_hostname"] = host
         page = Page(url, address, Status.OK)
+        conn = httpcore.AsyncHTTPConnection(
+            httpcore.Origin(scheme, address.encode(), port), ssl_context=self._verify,
+            keepalive_expiry=0.0, http1=True, http2=False, retries=0, network_backend=self._backend)
         try:
-            async with self._client.stream("GET", target, headers={"Host": host_header},
-                                           extensions=ext) as resp:
-                self._timings(page, marks)
-                page.http_status = resp.status_code
-                raw = resp.headers.raw
-                page.headers = len(raw)
-                if len(raw) > self.limits.max_headers or \
-                        sum(len(k) + len(v) for k, v in raw) > self.limits.max_header_bytes:
-                    raise BodyError(Status.HTTP_ERROR, f"response headers exceed the caps ({len(raw)}"
-                                    f" headers, {sum(len(k) + len(v) for k, v in raw)} bytes)")
-                page.content_type = resp.headers.get("content-type")
-                enc = [e.strip().lower() for e in resp.headers.get("content-encoding", "").split(",")
-                       if e.strip() and e.strip().lower() != "identity"]
-                page.content_encoding = ", ".join(enc) or None
-                ssl_obj = resp.extensions.get("network_stream")
-                if ssl_obj is not None and parts.scheme == "https":
-                    obj = ssl_obj.get_extra_info("ssl_object")
-                    if obj is not None:
-                        page.tls = {"protocol": obj.version(), "cipher": (obj.cipher() or ("",))[0]}
-                loc = resp.extensions.get("v6scan.location")
-                if resp.status_code in REDIRECTS and loc:
-                    try:
-                        page.location = urljoin(url, str(loc).strip())
-                    except ValueError:
-                        page.location = str(loc).strip()
-                if len(enc) > 1:
-                    raise BodyError(Status.HTTP_ERROR, f"stacked content-encodings refused: {', '.join(enc)}")
-                await self._read_body(resp, page, enc[0] if enc else "", keep_body)
+            request = httpcore.Request(
+                b"GET", httpcore.URL(scheme=scheme, host=address.encode(), port=port,
+                                     target=target.encode("ascii", "replace")),
+                headers=[(b"Host", host_header.encode("ascii", "replace")), *self._headers],
+                extensions=ext)
+            resp = await conn.handle_async_request(request)
+            try:
+                await self._handle(resp, page, url, parts.scheme, keep_body, marks)
+            finally:
+                await resp.aclose()
         except BodyError as e:
             page.status, page.error = e.status, e.reason
-        except (httpx.HTTPError, httpcore.ConnectError, OSError, ssl.SSLError) as e:
-            cause = e.__cause__ if isinstance(e, httpx.HTTPError) and e.__cause__ else e
-            page.status, page.error = classify_error(cause)
-            if isinstance(e, httpx.TimeoutException | TimeoutError):
-                page.status = Status.TIMEOUT
-                page.error = f"timed out ({self._phase(marks)})"
-        except (httpx.InvalidURL, httpx.CookieConflict, ValueError, UnicodeError) as e:
+        except (httpcore.TimeoutException, TimeoutError):
+            page.status, page.error = Status.TIMEOUT, f"timed out ({self._phase(marks)})"
+        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol,
+                OSError, ssl.SSLError) as e:
+            page.status, page.error = classify_error(e)
+        except (ValueError, UnicodeError) as e:
             page.status, page.error = Status.HTTP_ERROR, f"unusable response: {e}"
+        finally:
+            await conn.aclose()
         page.timings.setdefault("total_ms", (time.perf_counter() - t0) * 1000)
         return page
+
+    async def _handle(self, resp: httpcore.Response, page: Page, url: str, scheme: str, keep_body: bool,
+                      marks: dict[str, float]) -> None:
+        self._timings(page, marks)
+        page.http_status = resp.status
+        raw = resp.headers
+        page.headers = len(raw)
+        size = sum(len(k) + len(v) for k, v in raw)
+        if len(raw) > self.limits.max_headers or size > self.limits.max_header_bytes:
+            raise BodyError(Status.HTTP_ERROR,
+                            f"response headers exceed the caps ({len(raw)} headers, {size} bytes)")
+        headers: dict[str, str] = {}
+        for k, v in raw:
+            key = k.decode("latin-1").lower()
+            val = v.decode("latin-1")
+            headers[key] = f"{headers[key]}, {val}" if key in headers and key != "location" else val
+        page.content_type = headers.get("content-type")
+        enc = [e.strip().lower() for e in headers.get("content-encoding", "").split(",")
+               if e.strip() and e.strip().lower() != "identity"]
+        page.content_encoding = ", ".join(enc) or None
+        stream = resp.extensions.get("network_stream")
+        if stream is not None and scheme == "https":
+            obj = stream.get_extra_info("ssl_object")
+            if obj is not None:
+                page.tls = {"protocol": obj.version(), "cipher": (obj.cipher() or ("",))[0]}
+        loc = headers.get("location")
+        if resp.status in REDIRECTS and loc:
+            try:
+                page.location = urljoin(url, loc.strip())
+            except ValueError:
+                page.location = loc.strip()
+        if len(enc) > 1:
+            raise BodyError(Status.HTTP_ERROR, f"stacked content-encodings refused: {', '.join(enc)}")
+        await self._read_body(resp, page, enc[0] if enc else "", keep_body)
 
     @staticmethod
     def _phase(marks: dict[str, float]) -> str:
@@ -319,13 +317,13 @@ class Fetcher:
         if h0 is not None and h1 is not None:
             page.timings["first_byte_ms"] = h1 - h0
 
-    async def _read_body(self, resp: httpx.Response, page: Page, encoding: str, keep: bool) -> None:
+    async def _read_body(self, resp: httpcore.Response, page: Page, encoding: str, keep: bool) -> None:
         lim = self.limits
         decoder = _Decoder(encoding)
         chunks: list[bytes] = []
         got = raw_bytes = 0
         start = time.perf_counter()
-        it = resp.aiter_raw().__aiter__()
+        it = resp.aiter_stream().__aiter__()
         try:
             async with asyncio.timeout(lim.body):
                 while True:
@@ -347,11 +345,9 @@ class Fetcher:
                                         f" ({raw_bytes} bytes in {elapsed:.1f} s)")
         except TimeoutError:
             raise BodyError(Status.TIMEOUT, f"body not complete within {lim.body:g} s") from None
-        except (httpx.HTTPError, httpcore.ReadError) as e:
-            status, reason = classify_error(e.__cause__ or e)
+        except (httpcore.NetworkError, httpcore.ProtocolError, OSError, ssl.SSLError) as e:
+            status, reason = classify_error(e)
             raise BodyError(status, f"body: {reason}") from None
-        finally:
-            await it.aclose()  # type: ignore[attr-defined]
         page.size = got
         body = b"".join(chunks)
         page.body = body
