@@ -1,0 +1,215 @@
+"""Reasons and fix hints, in English and Simplified Chinese.
+
+A reason is a code plus parameters; the text is rendered here, so stored
+verdicts stay language-neutral and any report can be rendered in either
+language.  Parameters come from scanned sites: the renderers here return
+plain text, and every report escapes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = ["LANGS", "MESSAGES", "fix_hint", "render", "ui"]
+
+LANGS = ("en", "zh-CN")
+
+#: code -> language -> (reason template, fix hint)
+MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
+    "self_v6_unusable": {
+        "en": ("The scanner itself has no working IPv6 ({error}); IPv6 results are inconclusive.",
+               "Run the scan from a network with working IPv6, or check --self-check."),
+        "zh-CN": ("扫描器自身没有可用的 IPv6（{error}），IPv6 相关结果无法判定。",
+                  "请在具备可用 IPv6 的网络中运行扫描，或检查 --self-check 设置。"),
+    },
+    "dns_unresolved": {
+        "en": ("{name} does not resolve: {error}.",
+               "Check that the name is delegated and that its name servers answer."),
+        "zh-CN": ("{name} 无法解析：{error}。", "请检查该域名的授权及其权威服务器是否正常应答。"),
+    },
+    "no_aaaa": {
+        "en": ("{name} has no AAAA record: it is not reachable over IPv6.",
+               "Publish an AAAA record for the web server's IPv6 address."),
+        "zh-CN": ("{name} 没有 AAAA 记录，无法通过 IPv6 访问。", "请为网站服务器的 IPv6 地址添加 AAAA 记录。"),
+    },
+    "aaaa_not_usable": {
+        "en": ("{name} publishes only AAAA records that cannot be used on the Internet: {addresses}.",
+               "Replace them with the server's global IPv6 address (2000::/3)."),
+        "zh-CN": ("{name} 的 AAAA 记录均不是可在互联网上使用的地址：{addresses}。",
+                  "请改为服务器的全球单播 IPv6 地址（2000::/3）。"),
+    },
+    "aaaa_some_not_usable": {
+        "en": ("Some AAAA records of {name} cannot be used on the Internet: {addresses}.",
+               "Remove AAAA records with special-purpose addresses."),
+        "zh-CN": ("{name} 的部分 AAAA 记录不可在互联网上使用：{addresses}。", "请删除使用特殊用途地址的 AAAA 记录。"),
+    },
+    "ns_lookup_failed": {
+        "en": ("The name servers of {name} could not be determined: {error}.",
+               "Check the delegation of the zone (lame or broken delegation)."),
+        "zh-CN": ("无法确定 {name} 的权威服务器：{error}。", "请检查该区的授权（可能存在失效授权）。"),
+    },
+    "ns_v6_few": {
+        "en": ("Only {count} of the name servers of {zone} have an IPv6 address ({with_v6}); at least 2 are "
+               "needed.", "Give at least two name servers of the zone an AAAA record."),
+        "zh-CN": ("{zone} 只有 {count} 台权威服务器具有 IPv6 地址（{with_v6}），至少需要 2 台。",
+                  "请为至少两台权威服务器配置 AAAA 记录。"),
+    },
+    "ns_v6_unreachable": {
+        "en": ("Name server addresses did not answer: {failed}.",
+               "Make every name server answer DNS over IPv6 on UDP and TCP port 53."),
+        "zh-CN": ("以下权威服务器地址未应答：{failed}。", "请确保每台权威服务器通过 IPv6 的 UDP 和 TCP 53 端口应答。"),
+    },
+    "v6_path_broken": {
+        "en": ("{name} cannot be resolved over IPv6 only: {reason}.",
+               "Give the servers of {zone} IPv6 addresses (with AAAA glue) that answer."),
+        "zh-CN": ("仅使用 IPv6 无法解析 {name}：{reason}。", "请为 {zone} 的权威服务器配置可应答的 IPv6 地址（含 AAAA 粘连记录）。"),
+    },
+    "web_v6_closed": {
+        "en": ("IPv6 address {address} does not accept port {port} ({status}) although IPv4 does.",
+               "Open port {port} on {address}: web server listening on IPv6, firewall rules."),
+        "zh-CN": ("IPv6 地址 {address} 的 {port} 端口不可连接（{status}），而 IPv4 可以。",
+                  "请在 {address} 上开放 {port} 端口：检查 Web 服务器的 IPv6 监听和防火墙规则。"),
+    },
+    "web_no_v6_server": {
+        "en": ("No IPv6 address of {name} serves the site.",
+               "Make the web server listen on its IPv6 address and allow ports 80 and 443."),
+        "zh-CN": ("{name} 没有任何 IPv6 地址提供网站服务。", "请让 Web 服务器监听 IPv6 地址并放行 80 和 443 端口。"),
+    },
+    "tls_v6_invalid": {
+        "en": ("The certificate on IPv6 address {address} is not valid: {problem}.",
+               "Install the same valid certificate on the IPv6 virtual host as on IPv4."),
+        "zh-CN": ("IPv6 地址 {address} 上的证书无效：{problem}。", "请在 IPv6 虚拟主机上部署与 IPv4 相同的有效证书。"),
+    },
+    "tls_v6_failed": {
+        "en": ("No TLS handshake with IPv6 address {address}: {error}.",
+               "Check the TLS configuration on IPv6 (and, for stalls, the path MTU: ICMPv6 Packet Too Big "
+               "must not be filtered)."),
+        "zh-CN": ("无法与 IPv6 地址 {address} 完成 TLS 握手：{error}。",
+                  "请检查 IPv6 上的 TLS 配置；若握手停滞，请检查路径 MTU（不得过滤 ICMPv6 Packet Too Big）。"),
+    },
+    "tls_cert_differs": {
+        "en": ("IPv6 serves a different certificate ({v6}) than IPv4 ({v4}).",
+               "Serve the same certificate on both address families."),
+        "zh-CN": ("IPv6 提供的证书（{v6}）与 IPv4（{v4}）不同。", "请在两种地址族上使用相同的证书。"),
+    },
+    "http_v6_failed": {
+        "en": ("Fetching the site over IPv6 from {address} failed: {error}.",
+               "Make the site answer over IPv6 as it does over IPv4."),
+        "zh-CN": ("通过 IPv6 从 {address} 获取网站失败：{error}。", "请确保网站通过 IPv6 正常应答，与 IPv4 一致。"),
+    },
+    "http_v6_dead_end": {
+        "en": ("Over IPv6 the site redirects to {host}, which has no usable IPv6.",
+               "Give {host} IPv6 (an AAAA record and a server), or redirect to a host that has it."),
+        "zh-CN": ("通过 IPv6 访问时网站跳转到 {host}，而该主机没有可用的 IPv6。",
+                  "请为 {host} 配置 IPv6（AAAA 记录与服务），或跳转到已支持 IPv6 的主机。"),
+    },
+    "http_status_differs": {
+        "en": ("The final HTTP status differs: {v6} over IPv6, {v4} over IPv4.",
+               "Serve the same content over both address families."),
+        "zh-CN": ("最终 HTTP 状态码不同：IPv6 为 {v6}，IPv4 为 {v4}。", "请在两种地址族上提供相同的内容。"),
+    },
+    "same_site_differs": {
+        "en": ("IPv6 serves a different site: {differences}.",
+               "Point the IPv6 address at the same virtual host as IPv4."),
+        "zh-CN": ("IPv6 提供的是不同的网站：{differences}。", "请将 IPv6 地址指向与 IPv4 相同的虚拟主机。"),
+    },
+    "latency_v6_slow": {
+        "en": ("IPv6 is slower than IPv4: ratio {ratio} (limit {limit}).",
+               "Check IPv6 routing and peering of the hosting network."),
+        "zh-CN": ("IPv6 比 IPv4 慢：时延比 {ratio}（上限 {limit}）。", "请检查托管网络的 IPv6 路由与互联。"),
+    },
+    "latency_v6_failures": {
+        "en": ("Only {rate} of IPv6 probes succeeded.", "Find why IPv6 requests fail intermittently."),
+        "zh-CN": ("IPv6 探测成功率仅为 {rate}。", "请排查 IPv6 请求间歇性失败的原因。"),
+    },
+    "mx_no_v6": {
+        "en": ("Mail servers without usable IPv6: {hosts}.", "Give every MX host an AAAA record and IPv6 SMTP."),
+        "zh-CN": ("以下邮件服务器没有可用的 IPv6：{hosts}。", "请为每个 MX 主机配置 AAAA 记录和 IPv6 SMTP 服务。"),
+    },
+    "mx_null": {
+        "en": ("The domain accepts no mail (null MX).", ""),
+        "zh-CN": ("该域名不接收邮件（空 MX）。", ""),
+    },
+    "check_error": {
+        "en": ("The check could not be completed: {error}.", "Run the scan again; report a bug if it persists."),
+        "zh-CN": ("该检查未能完成：{error}。", "请重新扫描；如持续出现，请报告问题。"),
+    },
+    "not_tested": {
+        "en": ("Not tested: {why}.", ""),
+        "zh-CN": ("未测试：{why}。", ""),
+    },
+    "www_missing": {
+        "en": ("{name} does not exist; only the domain itself was assessed.", ""),
+        "zh-CN": ("{name} 不存在，仅评估了域名本身。", ""),
+    },
+}
+
+_UI: dict[str, dict[str, str]] = {
+    "ready": {"en": "ready", "zh-CN": "就绪"},
+    "partial": {"en": "partial", "zh-CN": "部分支持"},
+    "broken": {"en": "broken", "zh-CN": "故障"},
+    "absent": {"en": "absent", "zh-CN": "未支持"},
+    "error": {"en": "error", "zh-CN": "错误"},
+    "inconclusive": {"en": "inconclusive", "zh-CN": "无法判定"},
+    "pass": {"en": "pass", "zh-CN": "通过"},
+    "warn": {"en": "warning", "zh-CN": "警告"},
+    "fail": {"en": "fail", "zh-CN": "失败"},
+    "info": {"en": "info", "zh-CN": "信息"},
+    "not_tested": {"en": "not tested", "zh-CN": "未测试"},
+    "title": {"en": "IPv6 readiness report", "zh-CN": "IPv6 支持度评测报告"},
+    "summary": {"en": "Summary", "zh-CN": "概览"},
+    "sites": {"en": "Sites", "zh-CN": "网站"},
+    "site": {"en": "Site", "zh-CN": "网站"},
+    "sector": {"en": "Sector", "zh-CN": "行业"},
+    "region": {"en": "Region", "zh-CN": "地区"},
+    "verdict": {"en": "Verdict", "zh-CN": "结论"},
+    "score": {"en": "Score", "zh-CN": "得分"},
+    "average_score": {"en": "Average score", "zh-CN": "平均得分"},
+    "by_sector": {"en": "Readiness by sector", "zh-CN": "按行业统计"},
+    "by_region": {"en": "Readiness by region", "zh-CN": "按地区统计"},
+    "verdicts": {"en": "Verdicts", "zh-CN": "结论分布"},
+    "scores": {"en": "Score distribution", "zh-CN": "得分分布"},
+    "common_failures": {"en": "Most common failures", "zh-CN": "最常见的问题"},
+    "check": {"en": "Check", "zh-CN": "检查项"},
+    "result": {"en": "Result", "zh-CN": "结果"},
+    "reason": {"en": "Reason", "zh-CN": "原因"},
+    "fix": {"en": "How to fix", "zh-CN": "修复建议"},
+    "evidence": {"en": "Evidence", "zh-CN": "证据"},
+    "count": {"en": "Count", "zh-CN": "数量"},
+    "trend": {"en": "Trend across sweeps", "zh-CN": "历次扫描趋势"},
+    "sweep": {"en": "Sweep", "zh-CN": "扫描批次"},
+    "policy": {"en": "Policy", "zh-CN": "评测规则"},
+    "generated": {"en": "Generated", "zh-CN": "生成时间"},
+    "ready_share": {"en": "Ready", "zh-CN": "就绪比例"},
+    "total": {"en": "Total", "zh-CN": "合计"},
+    "none": {"en": "none", "zh-CN": "无"},
+}
+
+
+class _Safe(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _fmt(template: str, params: Mapping[str, object]) -> str:
+    clean = {k: (", ".join(map(str, v)) if isinstance(v, list | tuple) else v) for k, v in params.items()}
+    return template.format_map(_Safe(clean))
+
+
+def render(code: str, params: Mapping[str, object], lang: str = "en") -> str:
+    entry = MESSAGES.get(code)
+    if entry is None:
+        return f"{code}: {dict(params)}"
+    return _fmt(entry.get(lang, entry["en"])[0], params)
+
+
+def fix_hint(code: str, params: Mapping[str, object], lang: str = "en") -> str:
+    entry = MESSAGES.get(code)
+    if entry is None:
+        return ""
+    return _fmt(entry.get(lang, entry["en"])[1], params)
+
+
+def ui(key: str, lang: str = "en") -> str:
+    entry = _UI.get(key)
+    return entry.get(lang, entry["en"]) if entry else key
