@@ -1,0 +1,373 @@
+"""The one module that touches SQLite (through sqlite-utils).
+
+Tables: ``sweeps`` (one row per sweep: when, config, policy, version),
+``targets`` (every target of a sweep with its metadata and whether it is
+done), ``observations`` (every measurement, raw evidence as JSON) and
+``verdicts`` (per target and policy).  Views ``site_verdicts``,
+``check_results``, ``sector_summary`` and ``region_summary`` make the file
+pleasant in datasette or the sqlite3 shell.
+
+WAL mode; one writer; a finished target's observations, its "done" mark and
+its verdict are written in one transaction, so a crash loses no finished
+target and never leaves half of one.  The schema version lives in
+``PRAGMA user_version`` and is migrated forward on open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from v6scan import __version__
+from v6scan.model import JSON, Observation, now_iso
+from v6scan.scoring import Policy, SiteVerdict, score_target
+from v6scan.targets import Target
+
+__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "SweepDiff", "config_hash"]
+
+SCHEMA_VERSION = 1
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+def config_hash(config: Mapping[str, JSON]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _create_v1(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE sweeps (
+            id INTEGER PRIMARY KEY,
+            started TEXT NOT NULL,
+            finished TEXT,
+            status TEXT NOT NULL DEFAULT 'running',
+            policy TEXT NOT NULL,
+            version TEXT NOT NULL,
+            config TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            targets INTEGER NOT NULL DEFAULT 0,
+            note TEXT
+        )""")
+    db.execute("""
+        CREATE TABLE targets (
+            id INTEGER PRIMARY KEY,
+            sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            display TEXT NOT NULL,
+            sector TEXT,
+            region TEXT,
+            organisation TEXT,
+            source TEXT,
+            status TEXT NOT NULL DEFAULT 'pending',
+            started TEXT,
+            finished TEXT,
+            UNIQUE (sweep_id, name)
+        )""")
+    db.execute("""
+        CREATE TABLE observations (
+            id INTEGER PRIMARY KEY,
+            sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+            target_id INTEGER NOT NULL REFERENCES targets(id) ON DELETE CASCADE,
+            check_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            error TEXT,
+            elapsed_ms REAL,
+            started_at TEXT
+        )""")
+    db.execute("""
+        CREATE TABLE verdicts (
+            id INTEGER PRIMARY KEY,
+            sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+            target_id INTEGER NOT NULL REFERENCES targets(id) ON DELETE CASCADE,
+            policy TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            score INTEGER NOT NULL,
+            points REAL,
+            names TEXT NOT NULL,
+            checks TEXT NOT NULL,
+            reasons TEXT NOT NULL,
+            scored_at TEXT NOT NULL,
+            UNIQUE (target_id, policy)
+        )""")
+    for sql in (
+        "CREATE INDEX targets_sweep_status ON targets (sweep_id, status)",
+        "CREATE INDEX observations_target ON observations (target_id)",
+        "CREATE INDEX observations_sweep_check ON observations (sweep_id, check_id, status)",
+        "CREATE INDEX verdicts_sweep_policy ON verdicts (sweep_id, policy, verdict)",
+    ):
+        db.execute(sql)
+    db.execute("""
+        CREATE VIEW site_verdicts AS
+        SELECT v.sweep_id, v.policy, t.name, t.display, t.sector, t.region, t.organisation,
+               v.verdict, v.score, v.points, v.scored_at
+        FROM verdicts v JOIN targets t ON t.id = v.target_id""")
+    db.execute("""
+        CREATE VIEW check_results AS
+        SELECT v.sweep_id, v.policy, t.name, t.sector, t.region, c.key AS check_id,
+               json_extract(c.value, '$.result') AS result,
+               json_extract(c.value, '$.summary') AS summary
+        FROM verdicts v JOIN targets t ON t.id = v.target_id, json_each(v.checks) c""")
+    summary = """
+            CREATE VIEW {dim}_summary AS
+            SELECT v.sweep_id, v.policy, coalesce(t.{dim}, '-') AS {dim}, count(*) AS sites,
+                   sum(v.verdict = 'ready') AS ready, sum(v.verdict = 'partial') AS partial,
+                   sum(v.verdict = 'broken') AS broken, sum(v.verdict = 'absent') AS absent,
+                   sum(v.verdict = 'error') AS error, sum(v.verdict = 'inconclusive') AS inconclusive,
+                   round(avg(v.score), 1) AS average_score
+            FROM verdicts v JOIN targets t ON t.id = v.target_id
+            GROUP BY v.sweep_id, v.policy, coalesce(t.{dim}, '-')"""
+    for dim in ("sector", "region"):  # a fixed pair of column names, not input
+        db.execute(summary.format(dim=dim))
+
+
+MIGRATIONS = {1: _create_v1}
+
+
+@dataclass(frozen=True)
+class SweepDiff:
+    a: int
+    b: int
+    policy: str
+    gained: list[dict[str, Any]]  # verdict improved to ready
+    lost: list[dict[str, Any]]  # was ready, is not any more
+    changed: list[dict[str, Any]]  # every verdict change
+    checks: list[dict[str, Any]]  # per-check result changes
+    only_a: list[str]
+    only_b: list[str]
+
+
+_RANK = {"inconclusive": 0, "error": 1, "absent": 2, "broken": 3, "partial": 4, "ready": 5}
+
+
+class Store:
+    """A sweep database.  ``Store(path)`` creates or migrates it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.db = sqlite_utils.Database(self.path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- schema
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.schema_version
+        if current > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has schema version {current}; this v6scan ({__version__}) knows"
+                             f" up to {SCHEMA_VERSION}: upgrade v6scan")
+        if current == 0 and self.db.table_names():
+            raise StoreError(f"{self.path} is not a v6scan database (it has other tables)")
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            with self.db.conn:
+                MIGRATIONS[version](self.db)
+                self.db.execute(f"PRAGMA user_version={version}")
+
+    # ---------------------------------------------------------------- sweeps
+    def start_sweep(self, targets: Sequence[Target], config: Mapping[str, JSON], policy: str) -> int:
+        """Record a new sweep and all its targets (status ``pending``); return its id."""
+        with self.db.conn:
+            sweep_id = self.db.table("sweeps").insert({
+                "started": now_iso(), "status": "running", "policy": policy, "version": __version__,
+                "config": json.dumps(dict(config), sort_keys=True, default=str),
+                "config_hash": config_hash(config), "targets": len(targets),
+            }).last_pk
+            assert sweep_id is not None
+            self.db.table("targets").insert_all(
+                ({"sweep_id": sweep_id, "position": i, "name": t.name, "display": t.display,
+                  "sector": t.sector, "region": t.region, "organisation": t.organisation,
+                  "source": t.source, "status": "pending"} for i, t in enumerate(targets)),
+                batch_size=1000)
+        return int(sweep_id)
+
+    def sweep(self, sweep_id: int) -> dict[str, Any]:
+        try:
+            return dict(self.db.table("sweeps").get(sweep_id))
+        except sqlite_utils.db.NotFoundError:
+            raise StoreError(f"no sweep {sweep_id} in {self.path}") from None
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query("""
+            SELECT s.*, (SELECT count(*) FROM targets t WHERE t.sweep_id = s.id AND t.status = 'done')
+                   AS done
+            FROM sweeps s ORDER BY s.id""")]
+
+    def latest_sweep(self) -> int | None:
+        row = self.db.execute("SELECT max(id) FROM sweeps").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def finish_sweep(self, sweep_id: int, status: str = "finished", note: str | None = None) -> None:
+        with self.db.conn:
+            self.db.table("sweeps").update(sweep_id, {"finished": now_iso(), "status": status, "note": note})
+
+    def pending_targets(self, sweep_id: int) -> list[Target]:
+        """Targets of a sweep that have no recorded result yet, in their original order."""
+        return [Target(r["name"], r["display"], r["sector"], r["region"], r["organisation"], r["source"])
+                for r in self.db.query("SELECT * FROM targets WHERE sweep_id = ? AND status != 'done'"
+                                       " ORDER BY position", [sweep_id])]
+
+    def _target_ids(self, sweep_id: int, names: Iterable[str]) -> dict[str, int]:
+        names = list(names)
+        out: dict[str, int] = {}
+        for i in range(0, len(names), 500):
+            chunk = names[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT name, id FROM targets WHERE sweep_id = ? AND name IN ({marks})"  # noqa: S608
+            for row in self.db.execute(sql, [sweep_id, *chunk]):
+                out[row[0]] = int(row[1])
+        return out
+
+    def record(self, sweep_id: int, batch: Sequence[tuple[str, str, str | None, Sequence[Observation],
+                                                         SiteVerdict | None]]) -> None:
+        """Write finished targets in one transaction: ``(name, started, finished, observations, verdict)``.
+
+        A target already recorded is replaced, so a retried write never duplicates anything.
+        """
+        ids = self._target_ids(sweep_id, [b[0] for b in batch])
+        missing = [b[0] for b in batch if b[0] not in ids]
+        if missing:
+            raise StoreError(f"targets not in sweep {sweep_id}: {missing[:5]}")
+        with self.db.conn:
+            for name, started, finished, observations, verdict in batch:
+                tid = ids[name]
+                self.db.execute("DELETE FROM observations WHERE target_id = ?", [tid])
+                self.db.table("observations").insert_all(
+                    ({"sweep_id": sweep_id, "target_id": tid, "check_id": o.check, "name": o.target,
+                      "status": str(o.status), "evidence": json.dumps(dict(o.evidence), default=str),
+                      "error": o.error, "elapsed_ms": round(o.elapsed_ms, 3), "started_at": o.started_at}
+                     for o in observations), batch_size=500)
+                if verdict is not None:
+                    self._write_verdict(sweep_id, tid, verdict)
+                self.db.execute("UPDATE targets SET status = 'done', started = ?, finished = ? WHERE id = ?",
+                                [started, finished or now_iso(), tid])
+
+    def _write_verdict(self, sweep_id: int, target_id: int, v: SiteVerdict) -> None:
+        self.db.execute("DELETE FROM verdicts WHERE target_id = ? AND policy = ?", [target_id, v.policy])
+        self.db.table("verdicts").insert({
+            "sweep_id": sweep_id, "target_id": target_id, "policy": v.policy, "verdict": v.verdict,
+            "score": v.score, "points": v.points, "names": json.dumps(list(v.names)),
+            "checks": json.dumps(v.checks_json("en"), default=str),
+            "reasons": json.dumps([{"code": r.code, "params": dict(r.params)} for r in v.reasons],
+                                  default=str),
+            "scored_at": now_iso(),
+        })
+
+    # ------------------------------------------------------------------ reads
+    def target_rows(self, sweep_id: int) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query("SELECT * FROM targets WHERE sweep_id = ? ORDER BY position",
+                                               [sweep_id])]
+
+    def observations(self, sweep_id: int) -> Iterator[tuple[dict[str, Any], list[Observation]]]:
+        """(target row, its observations) for every finished target, in order."""
+        current: dict[str, Any] | None = None
+        obs: list[Observation] = []
+        for r in self.db.query("""
+                SELECT t.id AS tid, t.name AS tname, t.display, t.sector, t.region, t.organisation,
+                       t.started, t.finished, o.*
+                FROM targets t JOIN observations o ON o.target_id = t.id
+                WHERE t.sweep_id = ? AND t.status = 'done' ORDER BY t.position, o.id""", [sweep_id]):
+            if current is None or current["tid"] != r["tid"]:
+                if current is not None:
+                    yield current, obs
+                current = {k: r[k] for k in ("tid", "tname", "display", "sector", "region", "organisation",
+                                             "started", "finished")}
+                obs = []
+            obs.append(Observation.from_json({
+                "check": r["check_id"], "target": r["name"], "status": r["status"],
+                "evidence": json.loads(r["evidence"]), "error": r["error"], "elapsed_ms": r["elapsed_ms"],
+                "started_at": r["started_at"]}))
+        if current is not None:
+            yield current, obs
+
+    def verdict_rows(self, sweep_id: int, policy: str | None = None) -> list[dict[str, Any]]:
+        policy = policy or self.sweep(sweep_id)["policy"]
+        rows = []
+        for r in self.db.query("""
+                SELECT t.name, t.display, t.sector, t.region, t.organisation, t.finished, v.*
+                FROM verdicts v JOIN targets t ON t.id = v.target_id
+                WHERE v.sweep_id = ? AND v.policy = ? ORDER BY t.position""", [sweep_id, policy]):
+            row = dict(r)
+            for k in ("checks", "reasons", "names"):
+                row[k] = json.loads(row[k])
+            rows.append(row)
+        return rows
+
+    def policies(self, sweep_id: int) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT policy FROM verdicts WHERE sweep_id = ? ORDER BY policy", [sweep_id])]
+
+    # ------------------------------------------------------------- re-scoring
+    def rescore(self, sweep_id: int, policy: Policy) -> int:
+        """Score every finished target of a sweep again with ``policy`` (no rescanning)."""
+        n = 0
+        batch: list[tuple[int, SiteVerdict]] = []
+        for row, obs in self.observations(sweep_id):
+            batch.append((int(row["tid"]), score_target(row["tname"], obs, policy)))
+            if len(batch) >= 500:
+                n += self._write_verdicts(sweep_id, batch)
+                batch = []
+        return n + self._write_verdicts(sweep_id, batch)
+
+    def _write_verdicts(self, sweep_id: int, batch: list[tuple[int, SiteVerdict]]) -> int:
+        with self.db.conn:
+            for tid, v in batch:
+                self._write_verdict(sweep_id, tid, v)
+        return len(batch)
+
+    # ------------------------------------------------------------------- diff
+    def diff(self, a: int, b: int, policy: str | None = None) -> SweepDiff:
+        """What changed from sweep ``a`` to sweep ``b`` (same policy), site by site and check by check."""
+        policy = policy or self.sweep(b)["policy"]
+        ra = {r["name"]: r for r in self.verdict_rows(a, policy)}
+        rb = {r["name"]: r for r in self.verdict_rows(b, policy)}
+        if not ra or not rb:
+            raise StoreError(f"sweeps {a} and {b} need verdicts under policy {policy!r}"
+                             " (run rescore first)")
+        gained, lost, changed, checks = [], [], [], []
+        for name in ra.keys() & rb.keys():
+            va, vb = ra[name]["verdict"], rb[name]["verdict"]
+            row = {"name": name, "sector": rb[name]["sector"], "region": rb[name]["region"],
+                   "before": va, "after": vb, "score_before": ra[name]["score"],
+                   "score_after": rb[name]["score"]}
+            if va != vb:
+                changed.append(row)
+                if vb == "ready":
+                    gained.append(row)
+                elif va == "ready":
+                    lost.append(row)
+            ca, cb = ra[name]["checks"], rb[name]["checks"]
+            for cid in sorted(ca.keys() | cb.keys()):
+                xa = ca.get(cid, {}).get("result")
+                xb = cb.get(cid, {}).get("result")
+                if xa != xb:
+                    checks.append({"name": name, "check": cid, "before": xa, "after": xb})
+        order = sorted
+        return SweepDiff(a, b, policy, order(gained, key=lambda r: r["name"]),
+                         order(lost, key=lambda r: r["name"]),
+                         order(changed, key=lambda r: (_RANK[r["after"]] - _RANK[r["before"]], r["name"])),
+                         checks, sorted(ra.keys() - rb.keys()), sorted(rb.keys() - ra.keys()))
