@@ -1,0 +1,90 @@
+"""Run a sweep into a store: targets -> checks -> observations -> verdicts -> SQLite.
+
+Finished targets are written in batches, each batch in one transaction, as
+soon as ``batch_size`` targets are done or ``flush_seconds`` have passed, so
+an interrupted sweep loses at most the targets still in flight; ``resume``
+scans only the targets without a result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+
+from v6scan.engine import TargetResult, scan_targets
+from v6scan.model import JSON, Observation
+from v6scan.scoring import Policy, SiteVerdict, score_target
+from v6scan.settings import Settings
+from v6scan.store import Store, StoreError, config_hash
+from v6scan.targets import Target
+
+__all__ = ["resume_sweep", "run_sweep", "settings_config"]
+
+
+def settings_config(settings: Settings) -> dict[str, JSON]:
+    """The settings as recorded with a sweep (and compared on resume)."""
+    return {k: (str(v) if v is not None and not isinstance(v, bool | int | float | str | list | tuple)
+                else (list(v) if isinstance(v, tuple) else v))
+            for k, v in asdict(settings).items()}
+
+
+async def _drain(store: Store, sweep_id: int, targets: Sequence[Target], settings: Settings, policy: Policy,
+                 concurrency: int, batch_size: int, flush_seconds: float,
+                 progress: Callable[[TargetResult, str], None] | None) -> int:
+    batch: list[tuple[str, str, str | None, Sequence[Observation], SiteVerdict | None]] = []
+    last = time.monotonic()
+    done = 0
+    try:
+        async for result in scan_targets(targets, settings, concurrency=concurrency):
+            verdict = score_target(result.target.name, result.observations, policy)
+            batch.append((result.target.name, result.started_at, result.finished_at,
+                          result.observations, verdict))
+            done += 1
+            if progress:
+                progress(result, verdict.verdict)
+            if len(batch) >= batch_size or time.monotonic() - last >= flush_seconds:
+                store.record(sweep_id, batch)
+                batch, last = [], time.monotonic()
+    finally:
+        if batch:
+            store.record(sweep_id, batch)
+    return done
+
+
+async def run_sweep(store: Store, targets: Sequence[Target], settings: Settings, policy: Policy,
+                    *, concurrency: int = 64, batch_size: int = 50, flush_seconds: float = 2.0,
+                    progress: Callable[[TargetResult, str], None] | None = None,
+                    extra_config: Mapping[str, JSON] | None = None) -> int:
+    """Scan ``targets`` as a new sweep; return the sweep id."""
+    config = {**settings_config(settings), **(extra_config or {})}
+    sweep_id = store.start_sweep(targets, config, policy.name)
+    try:
+        await _drain(store, sweep_id, targets, settings, policy, concurrency, batch_size, flush_seconds,
+                     progress)
+    except BaseException:
+        store.finish_sweep(sweep_id, "interrupted")
+        raise
+    store.finish_sweep(sweep_id)
+    return sweep_id
+
+
+async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: Policy,
+                       *, concurrency: int = 64, batch_size: int = 50, flush_seconds: float = 2.0,
+                       progress: Callable[[TargetResult, str], None] | None = None,
+                       extra_config: Mapping[str, JSON] | None = None) -> int:
+    """Scan the targets of ``sweep_id`` that have no result; refuse a different configuration."""
+    sweep = store.sweep(sweep_id)
+    config = {**settings_config(settings), **(extra_config or {})}
+    if config_hash(config) != sweep["config_hash"]:
+        raise StoreError(f"sweep {sweep_id} was started with another configuration; resume it with the"
+                         " same options (or start a new sweep)")
+    pending = store.pending_targets(sweep_id)
+    try:
+        await _drain(store, sweep_id, pending, settings, policy, concurrency, batch_size, flush_seconds,
+                     progress)
+    except BaseException:
+        store.finish_sweep(sweep_id, "interrupted")
+        raise
+    store.finish_sweep(sweep_id)
+    return len(pending)
