@@ -151,7 +151,7 @@ def test_cli_up_exec_status_down_with_scale(tmp_path: Path, lab: Lab) -> None:
         assert dug.stdout.strip() == "2001:db8:80:1::1", dug.stderr
         nx = cli("exec", "--", "dig", "s000095.com.test", "AAAA")
         assert "NXDOMAIN" in nx.stdout
-        assert len(Path(info["targets_file"]).read_text().splitlines()) == 1 + 28 + 2000
+        assert len(Path(info["targets_file"]).read_text().splitlines()) == 1 + len(lab.scenarios) + 2000
         st = json.loads(cli("status").stdout)
         assert all(st["processes"].values()) and all(st["namespaces_present"].values())
         ver = cli("verify")

@@ -436,9 +436,8 @@ def score_target(target: str, observations: Iterable[Observation], policy: Polic
     resolving = [n for n in names_all
                  if any(r.check == "dns.resolve" and r.name == n and r.result == "pass" for r in results)]
     reasons: list[Reason] = []
-    for n in names_all:
-        if n not in resolving and n != target and n.startswith("www."):
-            reasons.append(Reason("www_missing", {"name": n}))
+    notes = [Reason("www_missing", {"name": n}) for n in names_all
+             if n not in resolving and n != target and n.startswith("www.")]
     if self_fail:
         verdict = "inconclusive"
         reasons = [next(x for r in results if r.check == "self.v6" for x in r.reasons)]
@@ -468,6 +467,8 @@ def score_target(target: str, observations: Iterable[Observation], policy: Polic
     else:
         score = min(_weighted([r for r in counted if r.name == n or r.check == "mail.mx_aaaa"], policy)
                     for n in resolving)
+    if verdict not in ("inconclusive", "error"):
+        reasons += notes  # informational, after the findings
     unique = {(r.code, json.dumps(r.params, sort_keys=True, default=str)): r for r in reversed(reasons)}
     ordered = tuple(reversed(list(unique.values())))
     return SiteVerdict(target, policy.name, verdict, score, tuple(resolving or names_all), tuple(results),

@@ -204,6 +204,10 @@ LINK_PAGES = (
     Page("logo.png", "", "PNG"),
 )
 
+#: entity-escaped in the page, so a parser decodes it to live markup: reports must escape it
+HOSTILE_TITLE = ("&lt;/title&gt;&lt;script&gt;document.title='pwned'&lt;/script&gt;"
+                 "&lt;img src=x onerror=&quot;document.body.dataset.pwned=1&quot;&gt;&lt;b&gt;bold&lt;/b&gt;")
+
 BIG_AAAA = tuple(f"2001:db8:80::1:{i:x}" for i in range(50))
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -651,6 +655,19 @@ SCENARIOS: tuple[Scenario, ...] = (
         expect=_merge(
             {"dns": {"v6only.edu.test A": "NODATA"}},
             _ok_expect("v6only.edu.test", _v6(0x23), None, "v6only site"),
+            {"verdict": "ready"},
+        ),
+    ),
+    Scenario(
+        "hostile",
+        "hostile.com.test",
+        "com",
+        "east",
+        "a healthy site whose title is markup meant to run in a report: it must show as text",
+        records=(("hostile.com.test", "AAAA", _v6(0x24)), ("hostile.com.test", "A", _v4(95))),
+        web=_dual("hostile", "hostile.com.test", 0x24, 95, pages=(Page("index.html", HOSTILE_TITLE),)),
+        expect=_merge(
+            _ok_expect("hostile.com.test", _v6(0x24), _v4(95), HOSTILE_TITLE),
             {"verdict": "ready"},
         ),
     ),

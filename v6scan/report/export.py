@@ -1,0 +1,93 @@
+"""Exports: JSON (one document), JSONL (one contract record a line), CSV for spreadsheets, Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from typing import IO, Any
+
+from v6scan.checks import CHECKS
+from v6scan.messages import ui
+from v6scan.model import JSON
+
+__all__ = ["export_csv", "export_json", "export_jsonl", "export_markdown", "formula_safe"]
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def formula_safe(value: object) -> str:
+    """A cell a spreadsheet shows as text: leading = + - @ tab CR (and full-width forms) neutralised."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA):
+        return "'" + text
+    return text
+
+
+def export_json(records: Iterable[dict[str, JSON]], out: IO[str], meta: dict[str, Any] | None = None) -> int:
+    items = list(records)
+    json.dump({"schema": "v6scan.export/1", **(meta or {}), "results": items}, out, ensure_ascii=False,
+              indent=1, default=str)
+    out.write("\n")
+    return len(items)
+
+
+def export_jsonl(records: Iterable[dict[str, JSON]], out: IO[str]) -> int:
+    n = 0
+    for r in records:
+        out.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+        n += 1
+    return n
+
+
+def export_csv(records: Iterable[dict[str, JSON]], out: IO[str]) -> int:
+    cols = ["target", "display", "sector", "region", "organisation", "verdict", "score", "reasons",
+            *CHECKS.keys()]
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(cols)
+    n = 0
+    for r in records:
+        checks = r.get("checks") or {}
+        row = [r.get("target"), r.get("display"), r.get("sector"), r.get("region"), r.get("organisation"),
+               r.get("verdict"), r.get("score"), " | ".join(x["text"] for x in r.get("reasons") or []),
+               *((checks.get(c) or {}).get("result", "") for c in CHECKS)]
+        w.writerow([formula_safe(x) for x in row])
+        n += 1
+    return n
+
+
+def _md(text: object) -> str:
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+
+
+def export_markdown(report: dict[str, Any], out: IO[str]) -> None:
+    lang = report["lang"]
+    out.write(f"# {ui('title', lang)}\n\n")
+    out.write(f"{ui('sweep', lang)} {report['sweep']['id']} · {ui('policy', lang)} `{report['policy']}` · "
+              f"{report['total']} {ui('sites', lang).lower()} · {ui('average_score', lang)} "
+              f"{report['average_score']:.1f}\n\n")
+    out.write(f"| {ui('verdict', lang)} | {ui('count', lang)} |\n|---|---:|\n")
+    for v, n in report["counts"].items():
+        out.write(f"| {ui(v, lang)} | {n} |\n")
+    for key in ("by_sector", "by_region"):
+        out.write(f"\n## {ui(key, lang)}\n\n| | {ui('sites', lang)} | {ui('ready_share', lang)} | "
+                  f"{ui('average_score', lang)} |\n|---|---:|---:|---:|\n")
+        for g in report[key]:
+            out.write(f"| {_md(g['name'])} | {g['sites']} | {g['ready_share']:.0%} |"
+                      f" {g['average_score']:.1f} |\n")
+    out.write(f"\n## {ui('common_failures', lang)}\n\n| {ui('check', lang)} | {ui('count', lang)} | "
+              f"{ui('reason', lang)} |\n|---|---:|---|\n")
+    for f in report["common_failures"]:
+        out.write(f"| `{f['check']}` | {f['count']} | {_md(f['example'])} |\n")
+    out.write(f"\n## {ui('sites', lang)}\n\n| {ui('site', lang)} | {ui('verdict', lang)} |"
+              f" {ui('score', lang)} | {ui('reason', lang)} |\n|---|---|---:|---|\n")
+    for s in report["sites"]:
+        first = s["reasons"][0]["text"] if s["reasons"] else ""
+        out.write(f"| {_md(s['display'])} | {ui(s['verdict'], lang)} | {s['score']} | {_md(first)} |\n")
+
+
+def to_string(fn: Any, *args: Any) -> str:
+    buf = io.StringIO()
+    fn(*args, buf)
+    return buf.getvalue()
