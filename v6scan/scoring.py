@@ -302,7 +302,11 @@ def _latency(o: Observation, p: Policy) -> CheckResult:
     if rate < float(p.t("latency_success_min")):
         reasons.append(Reason("latency_v6_failures", {"rate": f"{rate:.0%}"}))
     ratio = o.evidence.get("ratio_v6_v4")
-    if ratio is not None and float(ratio) > float(p.t("latency_ratio_max")):
+    m6, m4 = fams["v6"].get("median_ms"), (fams.get("v4") or {}).get("median_ms")
+    # a ratio of sub-millisecond timings is noise: only a real difference counts
+    floor = float(p.t("latency_min_difference_ms"))
+    real = m6 is not None and m4 is not None and float(m6) - float(m4) >= floor
+    if ratio is not None and real and float(ratio) > float(p.t("latency_ratio_max")):
         reasons.append(Reason("latency_v6_slow", {"ratio": ratio, "limit": p.t("latency_ratio_max")}))
     if reasons:
         return _r(o.check, o.target, sev, *reasons, severity="partial")
