@@ -5,9 +5,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := nsd unbound nginx-light iproute2 nftables dnsutils curl openssl procps
+APT_PACKAGES := nsd unbound nginx-light iproute2 nftables dnsutils curl openssl procps chromium fonts-noto-cjk
 
-.PHONY: demo test deps venv lint typecheck pytest lab-up lab-down clean
+.PHONY: demo test deps venv lint typecheck pytest lab-up lab-down bench clean
 
 demo: deps venv
 	$(PY) -m tests.lab demo
@@ -44,6 +44,13 @@ typecheck: venv
 pytest: venv
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+# Benchmarks (not part of the tests): DNS against dnsperf, HTTPS against a raw asyncio+ssl loop.
+bench: deps venv
+	@dpkg-query -W -f='$${Status}' dnsperf 2>/dev/null | grep -q "install ok installed" || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dnsperf)
+	$(PY) -m benchmarks.dns
+	$(PY) -m benchmarks.web
 
 lab-up: deps venv
 	$(PY) -m tests.lab up

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,21 +189,31 @@ class Store:
                 MIGRATIONS[version](self.db)
                 self.db.execute(f"PRAGMA user_version={version}")
 
+    def _insert(self, table: str, rows: list[dict[str, Any]]) -> sqlite3.Cursor:
+        """INSERT without committing (sqlite-utils' insert helpers commit on their own, which would
+        split our transactions): the caller's ``with self.db.conn`` commits or rolls back."""
+        if not rows:
+            return self.db.conn.cursor()
+        cols = list(rows[0])
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"  # noqa: S608
+        if len(rows) == 1:
+            return self.db.conn.execute(sql, [rows[0][c] for c in cols])
+        return self.db.conn.executemany(sql, ([r[c] for c in cols] for r in rows))
+
     # ---------------------------------------------------------------- sweeps
     def start_sweep(self, targets: Sequence[Target], config: Mapping[str, JSON], policy: str) -> int:
         """Record a new sweep and all its targets (status ``pending``); return its id."""
+        row = {"started": now_iso(), "status": "running", "policy": policy, "version": __version__,
+               "config": json.dumps(dict(config), sort_keys=True, default=str),
+               "config_hash": config_hash(config), "targets": len(targets)}
         with self.db.conn:
-            sweep_id = self.db.table("sweeps").insert({
-                "started": now_iso(), "status": "running", "policy": policy, "version": __version__,
-                "config": json.dumps(dict(config), sort_keys=True, default=str),
-                "config_hash": config_hash(config), "targets": len(targets),
-            }).last_pk
+            cur = self._insert("sweeps", [row])
+            sweep_id = cur.lastrowid
             assert sweep_id is not None
-            self.db.table("targets").insert_all(
-                ({"sweep_id": sweep_id, "position": i, "name": t.name, "display": t.display,
-                  "sector": t.sector, "region": t.region, "organisation": t.organisation,
-                  "source": t.source, "status": "pending"} for i, t in enumerate(targets)),
-                batch_size=1000)
+            self._insert("targets", [
+                {"sweep_id": sweep_id, "position": i, "name": t.name, "display": t.display,
+                 "sector": t.sector, "region": t.region, "organisation": t.organisation,
+                 "source": t.source, "status": "pending"} for i, t in enumerate(targets)])
         return int(sweep_id)
 
     def sweep(self, sweep_id: int) -> dict[str, Any]:
@@ -223,7 +234,8 @@ class Store:
 
     def finish_sweep(self, sweep_id: int, status: str = "finished", note: str | None = None) -> None:
         with self.db.conn:
-            self.db.table("sweeps").update(sweep_id, {"finished": now_iso(), "status": status, "note": note})
+            self.db.execute("UPDATE sweeps SET finished = ?, status = ?, note = ? WHERE id = ?",
+                            [now_iso(), status, note, sweep_id])
 
     def pending_targets(self, sweep_id: int) -> list[Target]:
         """Targets of a sweep that have no recorded result yet, in their original order."""
@@ -256,11 +268,11 @@ class Store:
             for name, started, finished, observations, verdict in batch:
                 tid = ids[name]
                 self.db.execute("DELETE FROM observations WHERE target_id = ?", [tid])
-                self.db.table("observations").insert_all(
-                    ({"sweep_id": sweep_id, "target_id": tid, "check_id": o.check, "name": o.target,
-                      "status": str(o.status), "evidence": json.dumps(dict(o.evidence), default=str),
-                      "error": o.error, "elapsed_ms": round(o.elapsed_ms, 3), "started_at": o.started_at}
-                     for o in observations), batch_size=500)
+                self._insert("observations", [
+                    {"sweep_id": sweep_id, "target_id": tid, "check_id": o.check, "name": o.target,
+                     "status": str(o.status), "evidence": json.dumps(dict(o.evidence), default=str),
+                     "error": o.error, "elapsed_ms": round(o.elapsed_ms, 3), "started_at": o.started_at}
+                    for o in observations])
                 if verdict is not None:
                     self._write_verdict(sweep_id, tid, verdict)
                 self.db.execute("UPDATE targets SET status = 'done', started = ?, finished = ? WHERE id = ?",
@@ -268,14 +280,14 @@ class Store:
 
     def _write_verdict(self, sweep_id: int, target_id: int, v: SiteVerdict) -> None:
         self.db.execute("DELETE FROM verdicts WHERE target_id = ? AND policy = ?", [target_id, v.policy])
-        self.db.table("verdicts").insert({
+        self._insert("verdicts", [{
             "sweep_id": sweep_id, "target_id": target_id, "policy": v.policy, "verdict": v.verdict,
             "score": v.score, "points": v.points, "names": json.dumps(list(v.names)),
             "checks": json.dumps(v.checks_json("en"), default=str),
             "reasons": json.dumps([{"code": r.code, "params": dict(r.params)} for r in v.reasons],
                                   default=str),
             "scored_at": now_iso(),
-        })
+        }])
 
     # ------------------------------------------------------------------ reads
     def target_rows(self, sweep_id: int) -> list[dict[str, Any]]:

@@ -1,0 +1,161 @@
+"""The SQLite store on a real file: schema, transactions, resume, re-scoring, diff, formula-safe CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from v6scan.model import Observation, Status
+from v6scan.report import export_csv, formula_safe
+from v6scan.scoring import load_policy, score_target
+from v6scan.store import SCHEMA_VERSION, Store, StoreError, config_hash
+from v6scan.targets import Target, parse_target
+
+
+def obs(name: str, aaaa: bool = True) -> list[Observation]:
+    """A minimal, realistic DNS-only observation set."""
+    rows = [{"address": "2a00:1450::1", "public": True, "usable": True, "kind": "global",
+             "name": "a global unicast address"}] if aaaa else []
+    return [
+        Observation("dns.resolve", name, Status.OK, {"a": {}, "aaaa": {}}),
+        Observation("dns.aaaa", name, Status.OK if aaaa else Status.NODATA,
+                    {"addresses": rows, "usable": [r["address"] for r in rows], "not_usable": []}),
+    ]
+
+
+def targets(n: int) -> list[Target]:
+    return [parse_target(f"site{i}.example.org", sector=["gov", "edu"][i % 2], region="north")
+            for i in range(n)]
+
+
+def record(store: Store, sid: int, names: list[str], aaaa: bool = True) -> None:
+    policy = load_policy()
+    store.record(sid, [(n, "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", obs(n, aaaa),
+                        score_target(n, obs(n, aaaa), policy)) for n in names])
+
+
+def test_new_database_has_the_schema(tmp_path: Path) -> None:
+    with Store(tmp_path / "a.db") as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert {"sweeps", "targets", "observations", "verdicts"} <= set(s.db.table_names())
+        views = {"site_verdicts", "check_results", "sector_summary", "region_summary"}
+        assert views <= set(s.db.view_names())
+        assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        fks = {r[2] for r in s.db.execute("PRAGMA foreign_key_list(observations)").fetchall()}
+        assert fks == {"sweeps", "targets"}
+    with Store(tmp_path / "a.db") as s:  # reopening migrates nothing and keeps data
+        assert s.schema_version == SCHEMA_VERSION
+
+
+def test_foreign_and_future_databases_are_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE notes (x)")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="not a v6scan database"):
+        Store(other)
+    future = tmp_path / "future.db"
+    con = sqlite3.connect(future)
+    con.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="upgrade v6scan"):
+        Store(future)
+
+
+def test_record_is_transactional_and_idempotent(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as s:
+        sid = s.start_sweep(targets(4), {"x": 1}, "default")
+        assert [t.name for t in s.pending_targets(sid)] == [f"site{i}.example.org" for i in range(4)]
+        record(s, sid, ["site1.example.org", "site3.example.org"])
+        assert [t.name for t in s.pending_targets(sid)] == ["site0.example.org", "site2.example.org"]
+        record(s, sid, ["site1.example.org"])  # a retried write replaces, never duplicates
+        n = s.db.execute("SELECT count(*) FROM observations o JOIN targets t ON t.id = o.target_id"
+                         " WHERE t.name = 'site1.example.org'").fetchone()[0]
+        assert n == 2
+        # a batch naming an unknown target writes nothing at all
+        with pytest.raises(StoreError, match="not in sweep"):
+            record(s, sid, ["site0.example.org", "nope.example.org"])
+        assert [t.name for t in s.pending_targets(sid)] == ["site0.example.org", "site2.example.org"]
+
+
+def test_a_failing_batch_leaves_no_half_written_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    with Store(tmp_path / "s.db") as s:
+        sid = s.start_sweep(targets(2), {}, "default")
+        real = s._write_verdict
+        calls = {"n": 0}
+
+        def boom(*a: object, **kw: object) -> None:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise RuntimeError("disk full")
+            real(*a, **kw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(s, "_write_verdict", boom)
+        with pytest.raises(RuntimeError):
+            record(s, sid, ["site0.example.org", "site1.example.org"])
+        assert s.db.execute("SELECT count(*) FROM observations").fetchone()[0] == 0
+        assert s.db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 0
+        assert len(s.pending_targets(sid)) == 2
+
+
+def test_a_second_connection_sees_committed_targets_during_a_sweep(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store(path) as writer:
+        sid = writer.start_sweep(targets(3), {}, "default")
+        record(writer, sid, ["site0.example.org"])
+        with Store(path) as reader:  # e.g. a report or `datasette` while the sweep runs
+            assert [r["name"] for r in reader.verdict_rows(sid)] == ["site0.example.org"]
+
+
+def test_rescore_and_diff(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as s:
+        a = s.start_sweep(targets(2), {}, "default")
+        record(s, a, ["site0.example.org", "site1.example.org"])
+        s.finish_sweep(a)
+        b = s.start_sweep(targets(2), {}, "default")
+        record(s, b, ["site0.example.org"], aaaa=False)
+        record(s, b, ["site1.example.org"])
+        s.finish_sweep(b)
+        d = s.diff(a, b)
+        assert [x["name"] for x in d.changed] == ["site0.example.org"]
+        assert d.changed[0]["after"] == "absent"
+        assert s.rescore(a, load_policy("internetnl")) == 2
+        assert set(s.policies(a)) == {"default", "internetnl"}
+        with pytest.raises(StoreError, match="rescore"):
+            s.diff(a, b, "internetnl")
+        assert [x["id"] for x in s.sweeps()] == [a, b] and s.latest_sweep() == b
+        with pytest.raises(StoreError, match="no sweep 99"):
+            s.sweep(99)
+
+
+def test_config_hash_is_order_independent() -> None:
+    assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})
+    assert config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+@pytest.mark.parametrize(("cell", "safe"), [
+    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+1", "'+1"), ("-1+2", "'-1+2"),
+    ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("\uff1d1", "'\uff1d1"),
+    ("plain", "plain"), ("", ""), (None, ""), (42, "42"),
+])
+def test_formula_safe(cell: object, safe: str) -> None:
+    assert formula_safe(cell) == safe
+
+
+@given(st.text(max_size=50))
+def test_csv_cells_never_start_a_formula(text: str) -> None:
+    buf = io.StringIO()
+    export_csv([{"target": text, "display": text, "sector": text, "region": text, "organisation": text,
+                 "verdict": "ready", "score": 1, "reasons": [{"text": text}], "checks": {}}], buf)
+    row = next(csv.DictReader(io.StringIO(buf.getvalue())))
+    for key in ("target", "display", "sector", "region", "organisation", "reasons"):
+        assert not row[key].startswith(("=", "+", "-", "@", "\t", "\r"))
