@@ -2,8 +2,10 @@
 
 ``python -m tests.lab.peers CONFIG.json`` serves, until killed:
 
-* tarpits: sockets that listen but never accept, so the kernel completes the
-  TCP handshake and nothing is ever said;
+* tarpits: the TCP handshake completes and nothing is ever said.  (A socket
+  that listens but never accepts does the same until its accept queue is
+  full; then new handshakes stall instead, so ours accept and hold the
+  connections silently, and a long test session sees the same tarpit.)
 * SMTP peers: ``greets`` (220 banner, EHLO, QUIT) or ``silent`` (accepts and
   never writes).
 
@@ -56,6 +58,16 @@ async def _smtp_greets(name: str, reader: asyncio.StreamReader, writer: asyncio.
         writer.close()
 
 
+async def _hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Accept, say nothing, hang up after a while (or when the client does)."""
+    try:
+        await asyncio.wait_for(reader.read(), 300)
+    except (TimeoutError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
 async def _smtp_silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         await asyncio.wait_for(reader.read(), 120)
@@ -66,10 +78,10 @@ async def _smtp_silent(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
 
 
 async def serve(config: dict[str, list[list[object]]]) -> None:
-    held: list[socket.socket] = []
     servers: list[asyncio.Server] = []
     for addr, port in config.get("tarpit", []):
-        held.append(_listener(str(addr), int(str(port))))
+        sock = _listener(str(addr), int(str(port)), backlog=1024)
+        servers.append(await asyncio.start_server(_hold, sock=sock))
     for addr, mode, name in config.get("smtp", []):
         sock = _listener(str(addr), 25)
         if mode == "greets":
@@ -79,7 +91,7 @@ async def serve(config: dict[str, list[list[object]]]) -> None:
             servers.append(await asyncio.start_server(handler, sock=sock))
         else:
             servers.append(await asyncio.start_server(_smtp_silent, sock=sock))
-    print(f"peers ready: {len(held)} tarpits, {len(servers)} smtp", flush=True)
+    print(f"peers ready: {len(servers)} listeners", flush=True)
     await asyncio.Event().wait()
 
 
