@@ -49,10 +49,10 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "zh-CN": ("无法确定 {name} 的权威服务器：{error}。", "请检查该区的授权（可能存在失效授权）。"),
     },
     "ns_v6_few": {
-        "en": ("Only {count} of the name servers of {zone} have an IPv6 address ({with_v6}); at least 2 are "
-               "needed.", "Give at least two name servers of the zone an AAAA record."),
-        "zh-CN": ("{zone} 只有 {count} 台权威服务器具有 IPv6 地址（{with_v6}），至少需要 2 台。",
-                  "请为至少两台权威服务器配置 AAAA 记录。"),
+        "en": ("Only {count} of the name servers of {zone} have an IPv6 address ({with_v6}); at least {min} "
+               "are needed.", "Give at least {min} name servers of the zone an AAAA record."),
+        "zh-CN": ("{zone} 只有 {count} 台权威服务器具有 IPv6 地址（{with_v6}），至少需要 {min} 台。",
+                  "请为至少 {min} 台权威服务器配置 AAAA 记录。"),
     },
     "ns_v6_unreachable": {
         "en": ("Name server addresses did not answer: {failed}.",
@@ -137,6 +137,11 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
     "not_tested": {
         "en": ("Not tested: {why}.", ""),
         "zh-CN": ("未测试：{why}。", ""),
+    },
+    "required_not_measured": {
+        "en": ("{check} is required by the {policy} policy but was not measured.",
+               "Run the scan with {check} enabled, or use a policy that does not require it."),
+        "zh-CN": ("{policy} 评测规则要求 {check}，但该项未被测量。", "请启用 {check} 后重新扫描，或改用不要求该项的评测规则。"),
     },
     "www_missing": {
         "en": ("{name} does not exist; only the domain itself was assessed.", ""),

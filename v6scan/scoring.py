@@ -15,6 +15,7 @@ Site verdict, first match wins (DESIGN.md section 3):
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -35,6 +36,7 @@ __all__ = [
     "score_target",
 ]
 
+BUILTIN_POLICIES = ("default", "internetnl", "cn-gov")
 VERDICTS = ("inconclusive", "error", "absent", "broken", "partial", "ready")  # worst first
 RESULTS = ("pass", "warn", "fail", "info", "not_tested", "error", "inconclusive")
 _RESULT_RANK = {"fail": 0, "error": 1, "inconclusive": 2, "warn": 3, "not_tested": 4, "info": 5, "pass": 6}
@@ -72,7 +74,8 @@ def load_policy(name_or_path: str | Path = "default", overrides: Mapping[str, An
     """
     text: str
     p = Path(str(name_or_path))
-    if p.suffix == ".json" or p.exists():
+    builtin = isinstance(name_or_path, str) and name_or_path in BUILTIN_POLICIES
+    if not builtin and (p.suffix == ".json" or "/" in str(name_or_path) or p.is_file()):
         text = p.read_text(encoding="utf-8")
     else:
         try:
@@ -183,7 +186,7 @@ def _ns_aaaa(o: Observation, p: Policy) -> CheckResult:
     if len(with_v6) >= int(p.t("ns_v6_min")):
         return _r(o.check, o.target, "pass")
     reason = Reason("ns_v6_few", {"zone": ev.get("zone"), "count": len(with_v6),
-                                  "with_v6": with_v6 or ["-"]})
+                                  "with_v6": with_v6 or ["-"], "min": int(p.t("ns_v6_min"))})
     if with_v6 and p.t("ns_v6_one") == "warn":
         return _r(o.check, o.target, "warn", reason)
     return _r(o.check, o.target, "fail", reason)
@@ -286,8 +289,11 @@ def _same_site(o: Observation, p: Policy) -> CheckResult:
     if o.status is Status.SKIPPED:
         applicable = ev.get("v6") is None  # an IPv6-only site has nothing to be compared with
         return _not_tested(o.check, o.target, o.error or "no pages to compare", applicable=applicable)
-    if float(ev.get("similarity", 0)) >= float(p.t("same_site_min")) and ev.get("same_status"):
-        return _r(o.check, o.target, "pass")
+    if float(ev.get("similarity", 0)) >= float(p.t("same_site_min")):
+        if ev.get("same_status"):
+            return _r(o.check, o.target, "pass")
+        return _r(o.check, o.target, "warn", Reason("same_site_differs", {
+            "differences": ev.get("differences") or ["HTTP status differs"]}))
     return _r(o.check, o.target, "fail", Reason("same_site_differs", {
         "differences": ev.get("differences") or ["similarity below the threshold"]}), severity="broken")
 
@@ -394,12 +400,19 @@ class SiteVerdict:
 
 def _variant_verdict(results: list[CheckResult], policy: Policy) -> str:
     by = {r.check: r for r in results}
+    # a required check that could not be completed leaves the site unassessed: never better
+    if any(policy.required(r.check) and r.result == "error" for r in results):
+        return "error"
     if by.get("dns.aaaa") and by["dns.aaaa"].result == "fail":
         return "absent"
     if any(r.result == "fail" and r.severity == "broken" for r in results):
         return "broken"
     for r in results:
-        if policy.required(r.check) and r.result in ("fail", "warn", "error"):
+        if policy.required(r.check) and (r.result in ("fail", "warn")
+                                         or (r.result == "not_tested" and r.applicable)):
+            return "partial"
+    for cid in policy.checks:  # required by the policy but never measured
+        if policy.required(cid) and cid not in by:
             return "partial"
     return "ready"
 
@@ -415,7 +428,7 @@ def _weighted(results: list[CheckResult], policy: Policy) -> int:
     for cid, conf in policy.checks.items():  # required checks that were never measured count as 0
         if float(conf.get("weight", 0)) > 0 and cid not in {r.check for r in results}:
             den += float(conf["weight"])
-    return round(100 * num / den) if den else 0
+    return math.floor(100 * num / den + 0.5) if den else 0
 
 
 def _points(results: list[CheckResult], policy: Policy) -> tuple[int, float]:
@@ -425,14 +438,14 @@ def _points(results: list[CheckResult], policy: Policy) -> tuple[int, float]:
         if all(by.get(c) is not None and by[c].result == "pass" for c in g["checks"]):
             pts += float(g["points"])
     mx = float(policy.score.get("max") or sum(float(g["points"]) for g in policy.score.get("groups", [])))
-    return (round(100 * pts / mx) if mx else 0), pts
+    return (math.floor(100 * pts / mx + 0.5) if mx else 0), pts
 
 
 def score_target(target: str, observations: Iterable[Observation], policy: Policy) -> SiteVerdict:
     """The verdict for one target from all its observations (every name: the domain and www.)."""
     obs = list(observations)
     results = [evaluate(o, policy) for o in obs]
-    self_fail = any(r.check == "self.v6" and r.result == "fail" for r in results)
+    self_fail = any(r.check == "self.v6" and r.result in ("fail", "error") for r in results)
     if self_fail:
         results = [_r(r.check, r.name, "inconclusive", *r.reasons) if r.check in V6_DEPENDENT else r
                    for r in results]
@@ -445,9 +458,11 @@ def score_target(target: str, observations: Iterable[Observation], policy: Polic
     if self_fail:
         verdict = "inconclusive"
         reasons = [next(x for r in results if r.check == "self.v6" for x in r.reasons)]
+        reasons = [Reason("self_v6_unusable", {"error": reasons[0].params.get("error")})]
     elif not resolving:
         verdict = "error"
-        reasons += [x for r in results if r.check == "dns.resolve" and r.result == "fail" for x in r.reasons]
+        reasons += [x for r in results if r.check == "dns.resolve" and r.result in ("fail", "error")
+                    for x in r.reasons]
     else:
         per: list[str] = []
         for n in resolving:
@@ -455,11 +470,18 @@ def score_target(target: str, observations: Iterable[Observation], policy: Polic
                                                                                          "self.v6"))]
             per.append(_variant_verdict(own, policy))
         verdict = min(per, key=VERDICTS.index)
+        if verdict == "error":
+            reasons += [x for r in results if r.result == "error" for x in r.reasons]
         for r in results:
             if r.name in resolving and r.result in ("fail", "warn", "error"):
                 if verdict == "absent" and r.check != "dns.aaaa":
                     continue  # for an absent site, "no AAAA" says it all
                 reasons += r.reasons
+    if verdict in ("partial", "ready"):
+        measured = {r.check for r in results}
+        for cid in policy.checks:
+            if policy.required(cid) and cid not in measured:
+                reasons.append(Reason("required_not_measured", {"check": cid, "policy": policy.name}))
     counted = [r for r in results if r.name in (resolving or names_all) or r.check in ("mail.mx_aaaa",)]
     points = None
     if verdict in ("inconclusive", "error"):
