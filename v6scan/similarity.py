@@ -53,10 +53,9 @@ def _ratio(a: str, b: str) -> tuple[float, float]:
         return 1.0, 1.0
     quick = difflib.SequenceMatcher(None, a, b, autojunk=False).quick_ratio()
     wa, wb = a.split(" "), b.split(" ")
-    if len(wa) + len(wb) <= 40_000:
-        ratio = difflib.SequenceMatcher(None, wa, wb, autojunk=False).ratio()
-    else:  # too big for the exact word diff: the character-multiset bound
-        ratio = quick
+    # above 40,000 words the exact word diff is too slow: use the character-multiset bound
+    ratio = difflib.SequenceMatcher(None, wa, wb, autojunk=False).ratio() if len(wa) + len(wb) <= 40_000 \
+        else quick
     return ratio, quick
 
 

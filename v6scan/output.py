@@ -1,0 +1,245 @@
+"""Output for ``v6scan check``: text for people, JSON, JUnit XML, SARIF 2.1.0, GitHub annotations.
+
+Each renderer takes :class:`Outcome` objects (a target's observations and
+verdict) and returns text; nothing here does I/O beyond what it is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from v6scan import __version__
+from v6scan.checks import CHECKS
+from v6scan.engine import TargetResult
+from v6scan.messages import ui
+from v6scan.model import JSON
+from v6scan.scoring import VERDICTS, CheckResult, SiteVerdict
+
+__all__ = ["FORMATS", "Outcome", "gate", "record", "render"]
+
+FORMATS = ("text", "json", "jsonl", "junit", "sarif", "github")
+SCHEMA = "v6scan.result/1"
+_SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "E", "inconclusive": "?", "not_tested": "-",
+           "info": "i"}
+_COLOR = {"pass": "green", "warn": "yellow", "fail": "red", "error": "magenta", "inconclusive": "blue",
+          "not_tested": "bright_black", "info": "bright_black", "ready": "green", "partial": "yellow",
+          "broken": "red", "absent": "bright_black", "error_v": "magenta"}
+
+
+@dataclass
+class Outcome:
+    result: TargetResult
+    verdict: SiteVerdict
+
+
+def record(o: Outcome, lang: str = "en") -> dict[str, JSON]:
+    """The output contract's record for one target (DESIGN.md section 4), evidence included."""
+    t = o.result.target
+    by = {(x.check, x.target): x for x in o.result.observations}
+    checks: dict[str, JSON] = {}
+    for cid, c in o.verdict.checks_json(lang).items():
+        for name, d in c["details"]["names"].items():
+            x = by.get((cid, name))
+            if x is not None:
+                d["status"], d["error"], d["evidence"] = str(x.status), x.error, dict(x.evidence)
+        checks[cid] = c
+    return {"schema": SCHEMA, "target": t.name, "display": t.display, "sector": t.sector,
+            "region": t.region, "organisation": t.organisation, "verdict": o.verdict.verdict,
+            "score": o.verdict.score, "policy": o.verdict.policy, "names": list(o.verdict.names),
+            "reasons": [r.to_json(lang) for r in o.verdict.reasons], "checks": checks,
+            "scanned_at": o.result.finished_at, "version": __version__}
+
+
+def gate(outcomes: Sequence[Outcome], fail_on: str | None, min_score: int | None) -> tuple[int, list[str]]:
+    """Exit code and messages: 0 pass, 1 a gate failed, 3 incomplete or inconclusive."""
+    msgs: list[str] = []
+    failed = False
+    for o in outcomes:
+        v = o.verdict
+        if fail_on is not None and v.verdict not in ("error", "inconclusive") and \
+                VERDICTS.index(v.verdict) <= VERDICTS.index(fail_on):
+            failed = True
+            msgs.append(f"gate failed: {v.target} is {v.verdict} (--fail-on {fail_on})")
+        if min_score is not None and v.verdict not in ("error", "inconclusive") and v.score < min_score:
+            failed = True
+            msgs.append(f"gate failed: {v.target} scores {v.score} < {min_score} (--min-score)")
+    if failed:
+        return 1, msgs
+    incomplete = [o.verdict for o in outcomes if o.verdict.verdict in ("error", "inconclusive")]
+    if incomplete:
+        return 3, [f"incomplete: {v.target} is {v.verdict}" for v in incomplete]
+    return 0, msgs
+
+
+def _text(outcomes: Sequence[Outcome], lang: str, color: bool) -> str:
+    import click
+
+    def c(text: str, key: str, bold: bool = False) -> str:
+        return click.style(text, fg=_COLOR.get(key), bold=bold) if color else text
+
+    lines: list[str] = []
+    for o in outcomes:
+        v = o.verdict
+        vkey = "error_v" if v.verdict == "error" else v.verdict
+        lines.append(f"{c(o.result.target.display, 'x', bold=True)}  {c(ui(v.verdict, lang).upper(), vkey, True)}"
+                     f"  {ui('score', lang)} {v.score}/100  ({', '.join(v.names)}; policy {v.policy})")
+        for cid in CHECKS:
+            rs = [r for r in v.results if r.check == cid]
+            if not rs:
+                continue
+            worst = v.worst(cid)
+            assert worst is not None
+            lines.append(f"  {c(_SYMBOL[worst.result], worst.result)} {cid:<14} "
+                         f"{c(ui(worst.result, lang), worst.result)}")
+            for r in rs:
+                if r.result in ("fail", "warn", "error", "inconclusive") and r.name in v.names:
+                    for reason in r.reasons[:5]:
+                        prefix = f"[{r.name}] " if len(v.names) > 1 else ""
+                        lines.append(f"      {prefix}{reason.text(lang)}")
+                        if reason.fix(lang):
+                            lines.append(f"      {c('→ ' + ui('fix', lang) + ':', 'info')} {reason.fix(lang)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _junit(outcomes: Sequence[Outcome], lang: str) -> str:
+    suites = ET.Element("testsuites", name="v6scan")
+    total = fails = errs = skips = 0
+    for o in outcomes:
+        v = o.verdict
+        suite = ET.SubElement(suites, "testsuite", name=o.result.target.name)
+        n = f = e = s = 0
+        for r in v.results:
+            if r.name not in v.names and r.check not in ("mail.mx_aaaa", "self.v6"):
+                continue
+            n += 1
+            case = ET.SubElement(suite, "testcase", classname=f"{v.target}", name=f"{r.check} {r.name}",
+                                 time="0")
+            text = " | ".join(x.text(lang) for x in r.reasons) or r.result
+            if r.result == "fail":
+                f += 1
+                el = ET.SubElement(case, "failure", message=text[:500], type=r.check)
+                el.text = "\n".join(f"{x.text(lang)}\n  fix: {x.fix(lang)}" for x in r.reasons)
+            elif r.result in ("error", "inconclusive"):
+                e += 1
+                ET.SubElement(case, "error", message=text[:500], type=r.result)
+            elif r.result in ("not_tested", "info"):
+                s += 1
+                ET.SubElement(case, "skipped", message=text[:500])
+            elif r.result == "warn":
+                ET.SubElement(case, "system-out").text = f"warning: {text}"
+        suite.set("tests", str(n))
+        suite.set("failures", str(f))
+        suite.set("errors", str(e))
+        suite.set("skipped", str(s))
+        ET.SubElement(suite, "properties").extend([
+            ET.Element("property", name="verdict", value=v.verdict),
+            ET.Element("property", name="score", value=str(v.score)),
+            ET.Element("property", name="policy", value=v.policy)])
+        total, fails, errs, skips = total + n, fails + f, errs + e, skips + s
+    suites.set("tests", str(total))
+    suites.set("failures", str(fails))
+    suites.set("errors", str(errs))
+    suites.set("skipped", str(skips))
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _sarif(outcomes: Sequence[Outcome], lang: str) -> str:
+    rules = [{"id": cid, "name": cid.replace(".", "_"),
+              "shortDescription": {"text": info.title},
+              "helpUri": "https://pypi.org/project/v6scan/",
+              "properties": {"family": info.family}} for cid, info in CHECKS.items()]
+    index = {cid: i for i, cid in enumerate(CHECKS)}
+    results: list[dict[str, JSON]] = []
+    for o in outcomes:
+        v = o.verdict
+        for r in v.results:
+            if r.result not in ("fail", "warn", "error") or (r.name not in v.names and r.check != "mail.mx_aaaa"):
+                continue
+            for reason in r.reasons or ():
+                level = {"fail": "error", "warn": "warning", "error": "note"}[r.result]
+                item: dict[str, JSON] = {
+                    "ruleId": r.check,
+                    "level": level,
+                    "message": {"text": f"{reason.text(lang)} {reason.fix(lang)}".strip()},
+                    "locations": [{"logicalLocations": [{"name": r.name, "fullyQualifiedName": r.name,
+                                                         "kind": "resource"}]}],
+                    "partialFingerprints": {"v6scan/v1": _fingerprint(v.target, r.name, r.check, reason.code)},
+                    "properties": {"verdict": v.verdict, "score": v.score, "reason": reason.code},
+                }
+                if r.check in index:
+                    item["ruleIndex"] = index[r.check]
+                results.append(item)
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "v6scan", "version": __version__, "semanticVersion": __version__,
+                                "informationUri": "https://pypi.org/project/v6scan/", "rules": rules}},
+            "results": results,
+            "properties": {"targets": [{"target": o.verdict.target, "verdict": o.verdict.verdict,
+                                        "score": o.verdict.score} for o in outcomes]},
+        }],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+
+
+def _escape_gh(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_prop(text: str) -> str:
+    return _escape_gh(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github(outcomes: Sequence[Outcome], lang: str) -> tuple[str, str]:
+    """(workflow commands for stdout, Markdown for $GITHUB_STEP_SUMMARY)."""
+    cmds: list[str] = []
+    for o in outcomes:
+        v = o.verdict
+        for r in v.results:
+            if r.result in ("fail", "warn", "error") and (r.name in v.names or r.check == "mail.mx_aaaa"):
+                kind = "error" if r.result in ("fail", "error") else "warning"
+                for reason in r.reasons:
+                    title = _escape_prop(f"{v.target}: {r.check}")
+                    cmds.append(f"::{kind} title={title}::{_escape_gh(reason.text(lang))}")
+    md = ["### v6scan", "", "| site | verdict | score | first reason |", "|---|---|---:|---|"]
+    for o in outcomes:
+        v = o.verdict
+        first = v.reasons[0].text(lang) if v.reasons else ""
+        md.append(f"| {_md(o.result.target.display)} | {v.verdict} | {v.score} | {_md(first)} |")
+    return "\n".join(cmds) + ("\n" if cmds else ""), "\n".join(md) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+
+
+def render(fmt: str, outcomes: Sequence[Outcome], lang: str = "en", color: bool = False) -> str:
+    if fmt == "text":
+        return _text(outcomes, lang, color)
+    if fmt == "json":
+        recs = [record(o, lang) for o in outcomes]
+        return json.dumps(recs[0] if len(recs) == 1 else recs, ensure_ascii=False, indent=1, default=str) + "\n"
+    if fmt == "jsonl":
+        return "".join(json.dumps(record(o, lang), ensure_ascii=False, default=str) + "\n" for o in outcomes)
+    if fmt == "junit":
+        return _junit(outcomes, lang)
+    if fmt == "sarif":
+        return _sarif(outcomes, lang)
+    if fmt == "github":
+        return github(outcomes, lang)[0]
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def results_of(checks: Iterable[CheckResult]) -> list[str]:
+    return [r.result for r in checks]
