@@ -55,14 +55,24 @@ def _load_config(path: Path | None) -> dict[str, Any]:
     return {}
 
 
+#: config keys are the long option names; these are stored under another parameter name
+_PARAM = {"format": "fmt", "sweep": "sweep_id", "resolver": "resolvers", "allow_net": "allow_nets",
+          "public_suffix": "suffixes", "checks": "check_ids", "exclude": "exclude_file", "resume": "resume_id"}
+
+
+def _key(k: str) -> str:
+    k = k.replace("-", "_")
+    return _PARAM.get(k, k)
+
+
 def _default_map(config: dict[str, Any]) -> dict[str, Any]:
     """Top-level keys apply to every command; a [command] table to that command only."""
-    shared = {k.replace("-", "_"): v for k, v in config.items() if not isinstance(v, dict)}
+    shared = {_key(k): v for k, v in config.items() if not isinstance(v, dict)}
     commands = ("check", "scan", "report", "export", "diff", "rescore")
     out: dict[str, Any] = {c: dict(shared) for c in commands}
     for name, table in config.items():
         if isinstance(table, dict) and name in commands:
-            out[name].update({k.replace("-", "_"): v for k, v in table.items()})
+            out[name].update({_key(k): v for k, v in table.items()})
     return out
 
 

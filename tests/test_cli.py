@@ -1,0 +1,252 @@
+"""The command line with CliRunner: help, usage errors, exit codes, config and environment, the
+database commands on a real SQLite file, and the check output formats validated against schemas."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import xmlschema
+from click.testing import CliRunner
+from sarif_pydantic import Sarif
+
+from v6scan import __version__
+from v6scan.cli import cli, main
+from v6scan.engine import TargetResult
+from v6scan.model import Observation, Status
+from v6scan.output import Outcome, gate, github, render
+from v6scan.scoring import Policy, load_policy, score_target
+from v6scan.store import Store
+from v6scan.targets import parse_target
+
+HERE = Path(__file__).parent
+REPO = HERE.parent
+COMMANDS = ["check", "scan", "report", "export", "diff", "rescore", "targets", "targets validate"]
+
+
+def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> object:
+    return CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
+
+
+def site_obs(name: str, v6: bool = True) -> list[Observation]:
+    rows = [{"address": "2a00:1450::1", "public": True, "usable": True, "kind": "global",
+             "name": "a global unicast address"}] if v6 else []
+    return [
+        Observation("dns.resolve", name, Status.OK, {"a": {}, "aaaa": {}}),
+        Observation("dns.aaaa", name, Status.OK if v6 else Status.NODATA,
+                    {"addresses": rows, "usable": [r["address"] for r in rows], "not_usable": []}),
+        Observation("self.v6", name, Status.OK, {}),
+    ]
+
+
+#: these unit tests record DNS checks only: a policy that requires just those
+DNS_ONLY = Policy("dns-only", "DNS checks only (tests)",
+                  {"dns.resolve": {"weight": 0, "required": True}, "dns.aaaa": {"weight": 10, "required": True}},
+                  load_policy().thresholds, {"method": "weighted"})
+
+
+def outcome(name: str, v6: bool = True) -> Outcome:
+    obs = site_obs(name, v6)
+    return Outcome(TargetResult(parse_target(name), [name], obs, finished_at="2026-01-01T00:00:00Z"),
+                   score_target(name, obs, DNS_ONLY))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A database with two sweeps of three sites; one site loses IPv6 in the second."""
+    path = tmp_path / "s.db"
+    ts = [parse_target(f"site{i}.example.org", sector="gov", region="north") for i in range(3)]
+    with Store(path) as s:
+        for sweep in (1, 2):
+            sid = s.start_sweep(ts, {"n": sweep}, DNS_ONLY.name)
+            batch = []
+            for t in ts:
+                v6 = not (sweep == 2 and t.name == "site1.example.org")
+                obs = site_obs(t.name, v6)
+                batch.append((t.name, "2026-01-01T00:00:00Z", None, obs, score_target(t.name, obs, DNS_ONLY)))
+            s.record(sid, batch)
+            s.finish_sweep(sid)
+    return path
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_examples(command: str) -> None:
+    r = run(*command.split(), "--help")
+    assert r.exit_code == 0  # type: ignore[attr-defined]
+    assert "Usage:" in r.output  # type: ignore[attr-defined]
+    if command != "targets":
+        assert "v6scan " in r.output  # type: ignore[attr-defined]  # an example
+
+
+def test_version_and_top_level_help() -> None:
+    r = run("--version")
+    assert r.output.strip() == f"v6scan, version {__version__}"  # type: ignore[attr-defined]
+    r = run("--help")
+    for word in ("Exit codes", "check", "scan", "report", "export", "diff", "rescore", "targets", "V6SCAN_"):
+        assert word in r.output, word  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("args", [
+    ["check"],
+    ["check", "example.org", "--checks", "dns.nope"],
+    ["check", "example.org", "--resolver", "resolver.example"],
+    ["check", "example.org", "--allow-net", "not-a-prefix"],
+    ["check", "example.org", "--policy", "no-such-policy"],
+    ["check", "192.0.2.1"],
+    ["check", "example.org", "--format", "xml"],
+    ["check", "example.org", "--fail-on", "great"],
+    ["check", "example.org", "--min-score", "101"],
+    ["scan", "--db", "x.db"],
+    ["scan", "no-such-file.txt", "--db", "x.db"],
+    ["report", "--db", "no-such.db"],
+    ["export", "--db", "no-such.db"],
+    ["diff", "1", "--db", "no-such.db"],
+    ["rescore", "--db", "no-such.db"],
+    ["targets", "validate"],
+])
+def test_usage_errors_exit_2(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 2, (args, r.output)
+
+
+def test_targets_validate_ships_clean_lists_and_reports_bad_lines(tmp_path: Path) -> None:
+    lists = sorted(str(p) for p in (REPO / "targets").glob("*.csv"))
+    assert lists
+    r = run("targets", "validate", *lists)
+    assert r.exit_code == 0, r.output  # type: ignore[attr-defined]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("example.org\nexample..org\n192.0.2.1\nexample.org\n")
+    r = CliRunner().invoke(cli, ["targets", "validate", str(bad)])
+    assert r.exit_code == 1
+    assert f"{bad}:2" in r.output and f"{bad}:3" in r.output and "duplicate" in r.output
+    assert "1 valid targets, 2 bad lines, 1 duplicates" in r.output
+
+
+def test_report_export_diff_rescore_on_a_real_database(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    r = run("report", "--db", str(db), "--sweep", "1", "--lang", "zh-CN", "-o", str(out))
+    assert r.exit_code == 0 and out.exists()  # type: ignore[attr-defined]
+    assert "IPv6 支持度评测报告" in out.read_text()
+    r = run("export", "--db", str(db), "--format", "jsonl")
+    lines = [json.loads(x) for x in r.output.splitlines()]  # type: ignore[attr-defined]
+    assert [x["target"] for x in lines] == [f"site{i}.example.org" for i in range(3)]
+    assert lines[1]["verdict"] == "absent" and lines[1]["sweep"] == 2  # the latest sweep by default
+    r = run("export", "--db", str(db), "--sweep", "1", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.output)))  # type: ignore[attr-defined]
+    assert [x["verdict"] for x in rows] == ["ready"] * 3
+    r = run("export", "--db", str(db), "--format", "md")
+    assert "| site1.example.org | absent |" in r.output  # type: ignore[attr-defined]
+    r = run("export", "--db", str(db), "--format", "json", "-o", str(tmp_path / "x.json"))
+    assert len(json.loads((tmp_path / "x.json").read_text())["results"]) == 3
+    r = run("diff", "1", "2", "--db", str(db))
+    assert "0 gained readiness, 1 lost it" in r.output  # type: ignore[attr-defined]
+    assert "site1.example.org: ready -> absent" in r.output  # type: ignore[attr-defined]
+    r = run("diff", "1", "2", "--db", str(db), "--format", "json")
+    assert json.loads(r.output)["lost"][0]["name"] == "site1.example.org"  # type: ignore[attr-defined]
+    r = CliRunner().invoke(cli, ["export", "--db", str(db), "--policy", "internetnl"])
+    assert r.exit_code == 2 and "rescore" in r.output
+    r = run("rescore", "--db", str(db), "--policy", "internetnl")
+    assert "3 targets scored with internetnl" in r.output  # type: ignore[attr-defined]
+    r = run("export", "--db", str(db), "--policy", "internetnl", "--format", "jsonl")
+    assert {json.loads(x)["policy"] for x in r.output.splitlines()} == {"internetnl"}  # type: ignore[attr-defined]
+    r = CliRunner().invoke(cli, ["report", "--db", str(db), "--sweep", "9"])
+    assert r.exit_code == 2 and "no sweep 9" in r.output
+
+
+def test_config_file_and_environment(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "v6scan.toml").write_text('[export]\nformat = "csv"\n')
+    r = run("export", "--db", str(db))  # format from ./v6scan.toml
+    assert r.output.startswith("target,display,")  # type: ignore[attr-defined]
+    cfg = tmp_path / "other.toml"
+    cfg.write_text('lang = "zh-CN"\n[export]\nformat = "md"\n')
+    r = run("--config", str(cfg), "export", "--db", str(db))
+    assert "IPv6 支持度评测报告" in r.output  # type: ignore[attr-defined]
+    r = run("export", "--format", "jsonl", env={"V6SCAN_DB": str(db)})
+    assert len(r.output.splitlines()) == 3  # type: ignore[attr-defined]
+    broken = tmp_path / "broken.toml"
+    broken.write_text("this is = = not toml")
+    r = CliRunner().invoke(cli, ["--config", str(broken), "export", "--db", str(db)])
+    assert r.exit_code == 2
+
+
+def test_internal_error_exits_4(monkeypatch: pytest.MonkeyPatch, db: Path, capsys: pytest.CaptureFixture[str]
+                                ) -> None:
+    import v6scan.cli as cli_mod
+
+    def boom(*a: object, **k: object) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(cli_mod, "build_report", boom)
+    monkeypatch.setattr(sys, "argv", ["v6scan", "report", "--db", str(db)])
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code == 4
+    assert "internal error: RuntimeError: simulated bug" in capsys.readouterr().err
+
+
+def test_gates_and_exit_codes() -> None:
+    ready, absent = outcome("a.example.org"), outcome("b.example.org", v6=False)
+    assert gate([ready], None, None)[0] == 0
+    assert gate([ready], "partial", 90)[0] == 0
+    assert gate([absent], None, None)[0] == 0  # no gate: a report, not a judgement
+    code, msgs = gate([ready, absent], "partial", None)
+    assert code == 1 and "b.example.org is absent" in msgs[0]
+    assert gate([ready], None, 101)[0] == 1
+    nx = [Observation("dns.resolve", "c.example.org", Status.NXDOMAIN, {}, "NXDOMAIN")]
+    error = Outcome(TargetResult(parse_target("c.example.org"), ["c.example.org"], nx),
+                    score_target("c.example.org", nx, DNS_ONLY))
+    assert error.verdict.verdict == "error"
+    assert gate([ready, error], "partial", None)[0] == 3  # incomplete: could not be assessed
+
+
+JUNIT_XSD = HERE / "schemas" / "junit.xsd"
+
+
+def test_junit_validates_against_the_schema() -> None:
+    xml = render("junit", [outcome("a.example.org"), outcome("b.example.org", v6=False)])
+    xmlschema.XMLSchema(JUNIT_XSD).validate(xml)
+    root = ET.fromstring(xml)
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["a.example.org", "b.example.org"]
+    failing = suites[1].findall("testcase/failure")
+    assert failing and "no AAAA record" in failing[0].get("message", "")
+    assert int(root.get("failures", "0")) == len(root.findall(".//failure"))
+
+
+def test_sarif_validates_against_the_object_model() -> None:
+    text = render("sarif", [outcome("a.example.org"), outcome("b.example.org", v6=False)])
+    doc = json.loads(text)
+    Sarif.model_validate(doc)  # the SARIF 2.1.0 object model
+    run0 = doc["runs"][0]
+    assert doc["version"] == "2.1.0" and run0["tool"]["driver"]["name"] == "v6scan"
+    ids = [r["id"] for r in run0["tool"]["driver"]["rules"]]
+    assert len(ids) == len(set(ids)) and "dns.aaaa" in ids
+    (res,) = run0["results"]
+    assert res["ruleId"] == "dns.aaaa" and res["level"] == "error"
+    assert ids[res["ruleIndex"]] == "dns.aaaa"
+    assert res["locations"][0]["logicalLocations"][0]["name"] == "b.example.org"
+    again = json.loads(render("sarif", [outcome("b.example.org", v6=False)]))
+    assert again["runs"][0]["results"][0]["partialFingerprints"] == res["partialFingerprints"]  # stable
+
+
+def test_github_annotations_and_summary() -> None:
+    cmds, md = github([outcome("a.example.org"), outcome("b.example.org", v6=False)], "en")
+    assert cmds.startswith("::error title=b.example.org%3A dns.aaaa::b.example.org has no AAAA record")
+    assert "| b.example.org | absent | " in md and "| a.example.org | ready | 100 |" in md
+
+
+def test_json_and_text_outputs() -> None:
+    one = json.loads(render("json", [outcome("a.example.org")]))
+    assert {"target", "sector", "region", "verdict", "score", "checks", "scanned_at", "version"} <= set(one)
+    assert one["checks"]["dns.aaaa"]["details"]["names"]["a.example.org"]["evidence"]["usable"] == ["2a00:1450::1"]
+    many = json.loads(render("json", [outcome("a.example.org"), outcome("b.example.org")]))
+    assert isinstance(many, list) and len(many) == 2
+    text = render("text", [outcome("b.example.org", v6=False)], "zh-CN")
+    assert "未支持" in text and "修复建议" in text
