@@ -250,3 +250,19 @@ def test_json_and_text_outputs() -> None:
     assert isinstance(many, list) and len(many) == 2
     text = render("text", [outcome("b.example.org", v6=False)], "zh-CN")
     assert "未支持" in text and "修复建议" in text
+
+
+def test_readme_commands_and_options_exist() -> None:
+    """The README's recipes only use commands and options that `--help` knows."""
+    import re
+
+    blocks = "\n".join(re.findall(r"```[a-z]*\n(.*?)```", (REPO / "README.md").read_text(), re.S))
+    found = re.findall(r"\bv6scan (\w+)([^\n#]*)", blocks)
+    assert len(found) >= 8
+    for cmd, rest in found:
+        assert cmd in cli.commands, cmd  # type: ignore[attr-defined]
+        if cmd == "targets":
+            continue
+        help_text = run(cmd, "--help").output  # type: ignore[attr-defined]
+        for opt in re.findall(r"(--[a-z][a-z-]+)", rest):
+            assert opt in help_text, (cmd, opt)
