@@ -145,3 +145,28 @@ def test_report_export_diff_from_the_command_line(lab: Lab, sweeps: tuple[Path, 
     r = v6scan(lab, "diff", "1", "2", "--db", str(plain), "--format", "json")
     d = json.loads(r.stdout)
     assert d["changed"] == [] and d["only_a"] == [] and d["only_b"] == []  # the lab is deterministic
+
+
+def test_ctrl_c_drains_in_flight_targets_and_records_where_it_stopped(lab: Lab, tmp_path: Path) -> None:
+    import os
+
+    db = tmp_path / "int.db"
+    proc = subprocess.Popen(["ip", "netns", "exec", lab.client, V6SCAN, "scan", TARGETS, "--db", str(db),
+                             "--concurrency", "3", *common(lab)], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _done(db) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGINT)  # ip netns exec replaced itself with v6scan: same pid
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    assert "finishing the targets in flight" in err and "--resume 1" in err
+    con = sqlite3.connect(db)
+    status, note = con.execute("SELECT status, note FROM sweeps WHERE id = 1").fetchone()
+    done = con.execute("SELECT count(*) FROM targets WHERE status = 'done'").fetchone()[0]
+    verdicts = con.execute("SELECT count(*) FROM verdicts").fetchone()[0]
+    con.close()
+    assert status == "interrupted" and note.startswith("stopped after")
+    assert 3 <= done < len(SCENARIOS) and verdicts == done  # nothing half-recorded
+    r = v6scan(lab, "scan", "--db", str(db), "--resume", "1", *common(lab))
+    assert r.returncode in (0, 3) and _done(db) == len(SCENARIOS)

@@ -10,6 +10,7 @@ import asyncio
 import ipaddress
 import json
 import os
+import signal
 import sys
 import time
 import tomllib
@@ -315,8 +316,11 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
             pending = store.pending_targets(resume_id)
             progress = _Progress(len(pending))
             click.echo(f"resuming sweep {resume_id}: {len(pending)} targets left", err=True)
-            asyncio.run(resume_sweep(store, resume_id, settings, policy, concurrency=kw["concurrency"],
-                                     progress=_emit(progress, fmt, policy, lang)))
+            async def again() -> int:
+                return await resume_sweep(store, resume_id, settings, policy, concurrency=kw["concurrency"],
+                                          progress=_emit(progress, fmt, policy, lang), stop=_drain_on_sigint())
+
+            asyncio.run(again())
             sweep_id = resume_id
         else:
             if not target_files:
@@ -332,7 +336,7 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
 
             async def go() -> int:
                 return await run_sweep(store, targets, settings, policy, concurrency=kw["concurrency"],
-                                       progress=_emit(progress, fmt, policy, lang))
+                                       progress=_emit(progress, fmt, policy, lang), stop=_drain_on_sigint())
 
             box["id"] = asyncio.run(go())
             sweep_id = box["id"]
@@ -344,8 +348,31 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
         sys.exit(3)
     finally:
         store.close()
+    with Store(db) as st:
+        status = st.sweep(sweep_id)["status"]
+    if status == "interrupted":
+        click.echo(f"\nsweep {sweep_id} stopped: in-flight targets finished and were saved;"
+                   f" continue with --resume {sweep_id}", err=True)
+        sys.exit(3)
     click.echo(f"\nsweep {sweep_id} finished: {dict(progress.counts)} -> {db}", err=True)
     sys.exit(3 if progress.counts["error"] or progress.counts["inconclusive"] else 0)
+
+
+def _drain_on_sigint() -> asyncio.Event:
+    """First Ctrl-C (or SIGTERM): start nothing new, let in-flight targets finish. Second: abort."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def first() -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nstopping: finishing the targets in flight (Ctrl-C again to abort) ...", err=True)
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C interrupts for real
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, first)
+    return stop
 
 
 def _emit(progress: _Progress, fmt: str, policy: Policy, lang: str) -> Callable[[TargetResult, str], None]:

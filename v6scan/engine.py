@@ -130,8 +130,11 @@ async def scan_target(ctx: Context, target: Target) -> TargetResult:
 
 
 async def scan_targets(targets: Iterable[Target], settings: Settings | None = None,
-                       concurrency: int = 64) -> AsyncIterator[TargetResult]:
-    """Scan many targets with at most ``concurrency`` in flight; yield results as they finish."""
+                       concurrency: int = 64, stop: asyncio.Event | None = None) -> AsyncIterator[TargetResult]:
+    """Scan many targets with at most ``concurrency`` in flight; yield results as they finish.
+
+    When ``stop`` is set no new target is started; those in flight finish and are yielded.
+    """
     async with Context.create(settings) as ctx:
         queue: asyncio.Queue[TargetResult] = asyncio.Queue()
         tasks: set[asyncio.Task[None]] = set()
@@ -145,6 +148,9 @@ async def scan_targets(targets: Iterable[Target], settings: Settings | None = No
         try:
             while True:
                 while not exhausted and started - yielded < concurrency:
+                    if stop is not None and stop.is_set():
+                        exhausted = True
+                        break
                     t = next(it, None)
                     if t is None:
                         exhausted = True

@@ -8,6 +8,7 @@ scans only the targets without a result.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
@@ -31,12 +32,12 @@ def settings_config(settings: Settings) -> dict[str, JSON]:
 
 async def _drain(store: Store, sweep_id: int, targets: Sequence[Target], settings: Settings, policy: Policy,
                  concurrency: int, batch_size: int, flush_seconds: float,
-                 progress: Callable[[TargetResult, str], None] | None) -> int:
+                 progress: Callable[[TargetResult, str], None] | None, stop: asyncio.Event | None) -> int:
     batch: list[tuple[str, str, str | None, Sequence[Observation], SiteVerdict | None]] = []
     last = time.monotonic()
     done = 0
     try:
-        async for result in scan_targets(targets, settings, concurrency=concurrency):
+        async for result in scan_targets(targets, settings, concurrency=concurrency, stop=stop):
             verdict = score_target(result.target.name, result.observations, policy)
             batch.append((result.target.name, result.started_at, result.finished_at,
                           result.observations, verdict))
@@ -55,24 +56,23 @@ async def _drain(store: Store, sweep_id: int, targets: Sequence[Target], setting
 async def run_sweep(store: Store, targets: Sequence[Target], settings: Settings, policy: Policy,
                     *, concurrency: int = 64, batch_size: int = 50, flush_seconds: float = 2.0,
                     progress: Callable[[TargetResult, str], None] | None = None,
-                    extra_config: Mapping[str, JSON] | None = None) -> int:
-    """Scan ``targets`` as a new sweep; return the sweep id."""
+                    extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None) -> int:
+    """Scan ``targets`` as a new sweep; return the sweep id.
+
+    Setting ``stop`` drains the sweep: no new target starts, those in flight finish and are
+    recorded, and the sweep is marked ``interrupted`` (``resume_sweep`` continues it).
+    """
     config = {**settings_config(settings), **(extra_config or {})}
     sweep_id = store.start_sweep(targets, config, policy.name)
-    try:
-        await _drain(store, sweep_id, targets, settings, policy, concurrency, batch_size, flush_seconds,
-                     progress)
-    except BaseException:
-        store.finish_sweep(sweep_id, "interrupted")
-        raise
-    store.finish_sweep(sweep_id)
+    await _run(store, sweep_id, targets, settings, policy, concurrency, batch_size, flush_seconds, progress,
+               stop)
     return sweep_id
 
 
 async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: Policy,
                        *, concurrency: int = 64, batch_size: int = 50, flush_seconds: float = 2.0,
                        progress: Callable[[TargetResult, str], None] | None = None,
-                       extra_config: Mapping[str, JSON] | None = None) -> int:
+                       extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None) -> int:
     """Scan the targets of ``sweep_id`` that have no result; refuse a different configuration."""
     sweep = store.sweep(sweep_id)
     config = {**settings_config(settings), **(extra_config or {})}
@@ -80,11 +80,20 @@ async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: 
         raise StoreError(f"sweep {sweep_id} was started with another configuration; resume it with the"
                          " same options (or start a new sweep)")
     pending = store.pending_targets(sweep_id)
-    try:
-        await _drain(store, sweep_id, pending, settings, policy, concurrency, batch_size, flush_seconds,
-                     progress)
-    except BaseException:
-        store.finish_sweep(sweep_id, "interrupted")
-        raise
-    store.finish_sweep(sweep_id)
+    await _run(store, sweep_id, pending, settings, policy, concurrency, batch_size, flush_seconds, progress, stop)
     return len(pending)
+
+
+async def _run(store: Store, sweep_id: int, targets: Sequence[Target], settings: Settings, policy: Policy,
+               concurrency: int, batch_size: int, flush_seconds: float,
+               progress: Callable[[TargetResult, str], None] | None, stop: asyncio.Event | None) -> None:
+    try:
+        done = await _drain(store, sweep_id, targets, settings, policy, concurrency, batch_size, flush_seconds,
+                            progress, stop)
+    except BaseException:
+        store.finish_sweep(sweep_id, "interrupted", "aborted")
+        raise
+    if stop is not None and stop.is_set() and done < len(targets):
+        store.finish_sweep(sweep_id, "interrupted", f"stopped after {done} of {len(targets)} targets")
+    else:
+        store.finish_sweep(sweep_id)
