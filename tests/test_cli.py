@@ -266,3 +266,18 @@ def test_readme_commands_and_options_exist() -> None:
         help_text = run(cmd, "--help").output  # type: ignore[attr-defined]
         for opt in re.findall(r"(--[a-z][a-z-]+)", rest):
             assert opt in help_text, (cmd, opt)
+
+
+def test_exclusion_list(tmp_path: Path) -> None:
+    ex = tmp_path / "exclude.txt"
+    ex.write_text("# never scan these\nexample.org\n2001:db8::/32\n")
+    r = CliRunner().invoke(cli, ["check", "https://example.org/", "--exclude", str(ex)])
+    assert r.exit_code == 2 and "exclusion list" in r.output
+    ex.write_text("not a name or prefix!\n")
+    r = CliRunner().invoke(cli, ["check", "example.org", "--exclude", str(ex)])
+    assert r.exit_code == 2 and f"{ex}:1" in r.output
+    targets = tmp_path / "t.txt"
+    targets.write_text("example.org\n")
+    ex.write_text("example.org\n")
+    r = CliRunner().invoke(cli, ["scan", str(targets), "--db", str(tmp_path / "x.db"), "--exclude", str(ex)])
+    assert r.exit_code == 2 and "no valid target" in r.output
