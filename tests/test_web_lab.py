@@ -16,11 +16,11 @@ from v6scan.model import Observation, Status
 from v6scan.targets import parse_target
 
 Obs = dict[tuple[str, str], Observation]
-WEB = ("web.reach", "web.tls", "web.http", "web.same_site", "web.latency", "self.v6")
+WEB = ("web.reach", "web.tls", "web.http", "web.same_site", "web.latency", "web.links", "web.resources", "self.v6")
 SITES = ["healthy.gov.test", "v4only.com.test", "dropped.gov.test", "refused.edu.test", "tarpit.com.test",
          "pmtu.edu.test", "diffcontent.gov.test", "redir6.com.test", "cert-expired.gov.test",
          "cert-wrong-name.gov.test", "cert-untrusted.gov.test", "httponly.edu.test", "twoaaaa.com.test",
-         "v6only.edu.test", "bigdns.com.test"]
+         "v6only.edu.test", "bigdns.com.test", "links.edu.test"]
 
 
 def web_settings(lab: Lab, **kw: Any) -> Any:
@@ -253,3 +253,28 @@ def test_tls_verdicts_match_openssl(lab: Lab, web: Obs) -> None:
             if site == "bigdns.com.test" and compared > 40:
                 break
     assert compared >= 25
+
+
+def test_link_tree_rates_per_level(web: Obs) -> None:
+    """The links scenario: level 2 has 3 internal links (2 over IPv6), level 3 has 4 (3 over IPv6)."""
+    links = web["web.links", "links.edu.test"]
+    ev = links.evidence
+    assert ev["registrable_domain"] == "links.edu.test" and ev["homepage_family"] == "v6"
+    assert (ev["level2"]["links"], ev["level2"]["v6_ok"], ev["level2"]["rate"]) == (3, 2, 0.6667)
+    assert (ev["level3"]["links"], ev["level3"]["v6_ok"], ev["level3"]["rate"]) == (4, 3, 0.75)
+    assert sorted(ev["v4_only"]) == ["https://v4sub.links.edu.test/deep2.html",
+                                     "https://v4sub.links.edu.test/page3.html"]
+    by = {u["url"]: u for u in ev["urls"]}
+    # a 3rd-level link found on an IPv4-only 2nd-level page (read over IPv4 to find it)
+    assert by["https://v6sub.links.edu.test/deep3.html"]["found_on"] == "https://v4sub.links.edu.test/page3.html"
+    assert by["https://v4sub.links.edu.test/page3.html"]["reason"] == "no AAAA record"
+    assert {e["host"]: e["usable_aaaa"] for e in ev["external"]} == {"healthy.gov.test": True,
+                                                                   "v4only.com.test": False}
+    res = web["web.resources", "links.edu.test"]
+    assert res.evidence["v4_only_hosts"] == ["v4sub.links.edu.test"]
+    kinds = {r["host"]: [x["kind"] for x in r["resources"]] for r in res.evidence["hosts"]}
+    assert kinds == {"links.edu.test": ["script"], "v4sub.links.edu.test": ["img"],
+                     "v6sub.links.edu.test": ["stylesheet"]}
+    # a homepage without links or subresources: the checks do not apply
+    assert web["web.links", "healthy.gov.test"].status is Status.SKIPPED
+    assert web["web.resources", "healthy.gov.test"].status is Status.SKIPPED

@@ -50,7 +50,7 @@ async def _guard(ids: tuple[str, ...], name: str, make: Callable[[], Awaitable[l
                 for i in ids]
 
 
-WEB_IDS = ("web.reach", "web.tls", "web.http", "web.same_site", "web.latency")
+WEB_IDS = ("web.reach", "web.tls", "web.http", "web.same_site", "web.latency", "web.links", "web.resources")
 
 
 async def _variant(ctx: Context, name: str) -> list[Observation]:
@@ -77,7 +77,8 @@ async def _variant(ctx: Context, name: str) -> list[Observation]:
         tasks.append(_guard(("dns.v6_path",), name, lambda: _one(check_v6_path(ctx, name))))
     for part in await asyncio.gather(*tasks):
         obs += part
-    return [o for o in obs if not sel or o.check in sel]
+    # dns.resolve is kept whatever the selection: every verdict starts from it
+    return [o for o in obs if not sel or o.check in sel or o.check == "dns.resolve"]
 
 
 def _raiser(e: Exception) -> Callable[[], Awaitable[list[Observation]]]:

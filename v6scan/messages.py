@@ -122,6 +122,17 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Only {rate} of IPv6 probes succeeded.", "Find why IPv6 requests fail intermittently."),
         "zh-CN": ("IPv6 探测成功率仅为 {rate}。", "请排查 IPv6 请求间歇性失败的原因。"),
     },
+    "links_low": {
+        "en": ("Only {ok} of {total} level-{level} links work over IPv6 ({rate}, at least {min} required); "
+               "IPv4-only: {urls}.", "Serve the linked pages from hosts with IPv6 (AAAA records and servers)."),
+        "zh-CN": ("第 {level} 级链接中只有 {ok}/{total} 可通过 IPv6 访问（{rate}，要求至少 {min}）；仅 IPv4：{urls}。",
+                  "请让被链接页面所在主机支持 IPv6（AAAA 记录与服务）。"),
+    },
+    "resources_v4_only": {
+        "en": ("The homepage loads resources from hosts without IPv6: {hosts}.",
+               "Serve scripts, styles, images and fonts from IPv6-capable hosts (or the site itself)."),
+        "zh-CN": ("首页从不支持 IPv6 的主机加载资源：{hosts}。", "请从支持 IPv6 的主机（或网站自身）提供脚本、样式、图片和字体。"),
+    },
     "mx_no_v6": {
         "en": ("Mail servers without usable IPv6: {hosts}.", "Give every MX host an AAAA record and IPv6 SMTP."),
         "zh-CN": ("以下邮件服务器没有可用的 IPv6：{hosts}。", "请为每个 MX 主机配置 AAAA 记录和 IPv6 SMTP 服务。"),

@@ -319,6 +319,33 @@ def _latency(o: Observation, p: Policy) -> CheckResult:
     return _r(o.check, o.target, "pass")
 
 
+def _links(o: Observation, p: Policy) -> CheckResult:
+    ev = o.evidence
+    if o.status is Status.SKIPPED:
+        return _not_tested(o.check, o.target, o.error or "no internal links", applicable=False)
+    reasons: list[Reason] = []
+    for level in (2, 3):
+        lv = ev.get(f"level{level}") or {}
+        rate, minimum = lv.get("rate"), float(p.t(f"links_level{level}_min"))
+        if rate is not None and float(rate) < minimum:
+            urls = [u["url"] for u in ev.get("urls", []) if u.get("level") == level and not u.get("v6_ok")]
+            reasons.append(Reason("links_low", {"level": level, "rate": f"{float(rate):.0%}",
+                                                "min": f"{minimum:.0%}", "ok": lv.get("v6_ok"),
+                                                "total": lv.get("links"), "urls": urls[:5]}))
+    if reasons:
+        return _r(o.check, o.target, "fail", *reasons, severity="partial")
+    return _r(o.check, o.target, "pass")
+
+
+def _resources(o: Observation, p: Policy) -> CheckResult:
+    if o.status is Status.SKIPPED:
+        return _not_tested(o.check, o.target, o.error or "no subresources", applicable=False)
+    hosts = list(o.evidence.get("v4_only_hosts", []))
+    if hosts:
+        return _r(o.check, o.target, "fail", Reason("resources_v4_only", {"hosts": hosts}), severity="partial")
+    return _r(o.check, o.target, "pass")
+
+
 def _mx(o: Observation, p: Policy) -> CheckResult:
     ev = o.evidence
     if o.status is not Status.OK:
@@ -345,6 +372,7 @@ RULES: dict[str, Rule] = {
     "dns.resolve": _dns_resolve, "dns.aaaa": _dns_aaaa, "dns.ns_aaaa": _ns_aaaa,
     "dns.ns_reach": _ns_reach, "dns.v6_path": _v6_path, "web.reach": _web_reach, "web.tls": _web_tls,
     "web.http": _web_http, "web.same_site": _same_site, "web.latency": _latency,
+    "web.links": _links, "web.resources": _resources,
     "mail.mx_aaaa": _mx, "self.v6": _self_v6,
 }
 

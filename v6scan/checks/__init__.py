@@ -27,6 +27,8 @@ CHECKS: dict[str, CheckInfo] = {c.id: c for c in (
     CheckInfo("web.http", "web", "the site answers over IPv6, redirects included"),
     CheckInfo("web.same_site", "web", "the same site over IPv6 and IPv4"),
     CheckInfo("web.latency", "web", "IPv6 is about as fast and reliable as IPv4"),
+    CheckInfo("web.links", "web", "the site's 2nd- and 3rd-level pages work over IPv6"),
+    CheckInfo("web.resources", "web", "the homepage's subresources come from IPv6-capable hosts"),
     CheckInfo("mail.mx_aaaa", "mail", "mail servers have IPv6 addresses", per_variant=False),
     CheckInfo("self.v6", "self", "the scanner itself has working IPv6", per_variant=False),
 )}

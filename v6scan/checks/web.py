@@ -285,6 +285,10 @@ async def check_web(ctx: Context, host: HostDNS, selected: tuple[str, ...] = ())
         obs.append(check_same_site(st))
     if on("web.latency"):
         obs.append(await check_latency(ctx, st))
+    if on("web.links") or on("web.resources"):
+        from v6scan.checks.links import check_links  # links build on this module's state
+
+        obs += [o for o in await check_links(ctx, st) if on(o.check)]
     return obs
 
 
