@@ -113,7 +113,8 @@ PINNED_DEFAULT = {
                "dns.v6_path": {"weight": 5}, "web.reach": {"weight": 15}, "web.tls": {"weight": 10},
                "web.http": {"weight": 15}, "web.same_site": {"weight": 10}, "web.latency": {"weight": 3},
                "mail.mx_aaaa": {"weight": 2},
-               "web.links": {"weight": 0, "required": False}, "web.resources": {"weight": 0, "required": False}},
+               "web.links": {"weight": 0, "required": False}, "web.resources": {"weight": 0, "required": False},
+               "path.pmtu": {"weight": 0, "required": False}},
 }
 def pinned(overrides: dict[str, Any] | None = None) -> Policy:
     """The pinned default policy with further overrides (checks merged per id)."""
@@ -903,7 +904,7 @@ def _blocked(check: str) -> Any:
 
 
 def _unknown_check(obs: list[Observation]) -> list[Observation]:
-    return [*obs, Observation("path.pmtu", DOMAIN, Status.OK, {"full_mss": "ok", "clamped": "ok"})]
+    return [*obs, Observation("web.future_check", DOMAIN, Status.OK, {"something": "measured"})]
 
 
 def _fast_but_double(obs: list[Observation]) -> list[Observation]:
@@ -928,7 +929,7 @@ RULE_EDGES = [
     # a required check that could not be measured (addresses outside --allow-net): not ready
     (_blocked("dns.ns_reach"), "dns.ns_reach", ("not_tested", None, True), "not_tested", "partial", 90),
     (_blocked("dns.v6_path"), "dns.v6_path", ("not_tested", None, True), "not_tested", "partial", 95),
-    (_unknown_check, "path.pmtu", ("info", None, False), "not_tested", "ready", 100),
+    (_unknown_check, "web.future_check", ("info", None, False), "not_tested", "ready", 100),
     (_aaaa_servfail, "dns.aaaa", ("fail", "absent", True), "dns_unresolved", "absent", 80),
     (_fast_but_double, "web.latency", ("pass", None, True), None, "ready", 100),
 ]

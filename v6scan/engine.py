@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from v6scan.checks import CHECKS, family_enabled
 from v6scan.checks.dns import HostDNS, check_host, check_name_servers, check_v6_path
-from v6scan.checks.mail import check_mx
+from v6scan.checks.mail import check_mx, check_mx_reach
 from v6scan.checks.web import check_self_v6, check_web
 from v6scan.context import Context
 from v6scan.model import Observation, Status, now_iso
@@ -50,7 +50,8 @@ async def _guard(ids: tuple[str, ...], name: str, make: Callable[[], Awaitable[l
                 for i in ids]
 
 
-WEB_IDS = ("web.reach", "web.tls", "web.http", "web.same_site", "web.latency", "web.links", "web.resources")
+WEB_IDS = ("web.reach", "web.tls", "web.http", "web.same_site", "web.latency", "web.links", "web.resources",
+           "path.pmtu", "path.icmp")
 
 
 async def _variant(ctx: Context, name: str) -> list[Observation]:
@@ -92,6 +93,14 @@ async def _one(aw: Awaitable[Observation]) -> list[Observation]:
     return [await aw]
 
 
+async def _mail(ctx: Context, name: str, sel: tuple[str, ...]) -> list[Observation]:
+    mx = await check_mx(ctx, name)
+    out = [mx] if family_enabled(sel, "mail.mx_aaaa") else []
+    if family_enabled(sel, "mail.mx_reach"):
+        out.append(await check_mx_reach(ctx, mx))
+    return out
+
+
 async def _self_v6(ctx: Context, name: str) -> Observation:
     """The sweep's one self-check, recorded with every target so each record stands alone."""
     obs = await ctx.cached(("self.v6",), lambda: check_self_v6(ctx))
@@ -106,8 +115,8 @@ async def scan_target(ctx: Context, target: Target) -> TargetResult:
 
     async def work() -> None:
         parts = [_variant(ctx, n) for n in names]
-        if family_enabled(sel, "mail.mx_aaaa"):
-            parts.append(_guard(("mail.mx_aaaa",), target.name, lambda: _one(check_mx(ctx, target.name))))
+        if family_enabled(sel, "mail.mx_aaaa", "mail.mx_reach"):
+            parts.append(_guard(("mail.mx_aaaa", "mail.mx_reach"), target.name, lambda: _mail(ctx, target.name, sel)))
         if family_enabled(sel, "self.v6"):
             parts.append(_guard(("self.v6",), target.name, lambda: _one(_self_v6(ctx, target.name))))
         for chunk in await asyncio.gather(*parts):

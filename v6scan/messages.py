@@ -133,6 +133,26 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
                "Serve scripts, styles, images and fonts from IPv6-capable hosts (or the site itself)."),
         "zh-CN": ("首页从不支持 IPv6 的主机加载资源：{hosts}。", "请从支持 IPv6 的主机（或网站自身）提供脚本、样式、图片和字体。"),
     },
+    "pmtu_blackhole": {
+        "en": ("PMTU blackhole on IPv6 address {address}: full-size packets stall ({phase}, {bytes} bytes "
+               "received) while 1280-byte packets get through.",
+               "Let ICMPv6 Packet Too Big reach the server (firewalls, load balancers), or clamp the TCP MSS "
+               "to 1220 on IPv6."),
+        "zh-CN": ("IPv6 地址 {address} 存在 PMTU 黑洞：满长度报文停滞（{phase}，已收 {bytes} 字节），而 1280 字节报文可通过。",
+                  "请放行到达服务器的 ICMPv6 Packet Too Big（防火墙、负载均衡），或在 IPv6 上将 TCP MSS 限制为 1220。"),
+    },
+    "icmp_silent": {
+        "en": ("IPv6 address {address} does not answer ICMPv6 echo; the last hop that answered is {last_hop}.",
+               "Allow ICMPv6 echo (RFC 4890) so IPv6 problems can be diagnosed."),
+        "zh-CN": ("IPv6 地址 {address} 不响应 ICMPv6 回显；最后一个应答的路由节点是 {last_hop}。",
+                  "请按 RFC 4890 放行 ICMPv6 回显，便于诊断 IPv6 问题。"),
+    },
+    "mx_v6_no_greeting": {
+        "en": ("Mail server {host} does not greet over IPv6 at {address} ({status}).",
+               "Make the SMTP server listen on its IPv6 address and open port 25."),
+        "zh-CN": ("邮件服务器 {host} 在 IPv6 地址 {address} 上没有 SMTP 问候（{status}）。",
+                  "请让 SMTP 服务监听其 IPv6 地址并开放 25 端口。"),
+    },
     "mx_no_v6": {
         "en": ("Mail servers without usable IPv6: {hosts}.", "Give every MX host an AAAA record and IPv6 SMTP."),
         "zh-CN": ("以下邮件服务器没有可用的 IPv6：{hosts}。", "请为每个 MX 主机配置 AAAA 记录和 IPv6 SMTP 服务。"),

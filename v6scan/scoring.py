@@ -40,6 +40,7 @@ BUILTIN_POLICIES = ("default", "internetnl", "cn-gov")
 VERDICTS = ("inconclusive", "error", "absent", "broken", "partial", "ready")  # worst first
 RESULTS = ("pass", "warn", "fail", "info", "not_tested", "error", "inconclusive")
 _RESULT_RANK = {"fail": 0, "error": 1, "inconclusive": 2, "warn": 3, "not_tested": 4, "info": 5, "pass": 6}
+PER_TARGET = ("mail.mx_aaaa", "mail.mx_reach", "self.v6")
 V6_DEPENDENT = {"dns.ns_reach", "dns.v6_path", "web.reach", "web.tls", "web.http", "web.same_site",
                 "web.latency", "web.links", "web.resources", "path.pmtu", "path.icmp", "mail.mx_reach"}
 
@@ -346,6 +347,41 @@ def _resources(o: Observation, p: Policy) -> CheckResult:
     return _r(o.check, o.target, "pass")
 
 
+def _pmtu(o: Observation, p: Policy) -> CheckResult:
+    if o.status is Status.SKIPPED:
+        return _not_tested(o.check, o.target, o.error or "nothing to probe", applicable=False)
+    rows = o.evidence.get("addresses", [])
+    holes = [r for r in rows if r.get("result") == "blackhole"]
+    if holes:
+        reasons = [Reason("pmtu_blackhole", {"address": r["address"], "phase": r["full_mss"].get("phase"),
+                                             "bytes": r["full_mss"].get("bytes")}) for r in holes]
+        ok = [r for r in rows if r.get("result") == "ok"]
+        return _r(o.check, o.target, "fail", *reasons, severity="partial" if ok else "broken")
+    return _r(o.check, o.target, "pass")
+
+
+def _icmp(o: Observation, p: Policy) -> CheckResult:
+    if o.status is Status.SKIPPED:
+        return _not_tested(o.check, o.target, o.error or "skipped", applicable=False)
+    silent = [r for r in o.evidence.get("addresses", []) if not r.get("answered")]
+    if silent:
+        return _r(o.check, o.target, "warn", *[Reason("icmp_silent", {
+            "address": r["address"], "last_hop": r.get("last_hop") or "-"}) for r in silent])
+    return _r(o.check, o.target, "pass")
+
+
+def _mx_reach(o: Observation, p: Policy) -> CheckResult:
+    if o.status is Status.SKIPPED:
+        return _not_tested(o.check, o.target, o.error or "skipped", applicable=False)
+    bad = [s for s in o.evidence.get("servers", []) if s.get("status") != "greets"]
+    if bad:
+        sev = "fail" if p.t("mx_severity") == "fail" else "warn"
+        return _r(o.check, o.target, sev, *[Reason("mx_v6_no_greeting", {
+            "host": s.get("host"), "address": s.get("address"), "status": s.get("status")}) for s in bad],
+            severity="partial")
+    return _r(o.check, o.target, "pass")
+
+
 def _mx(o: Observation, p: Policy) -> CheckResult:
     ev = o.evidence
     if o.status is not Status.OK:
@@ -372,7 +408,8 @@ RULES: dict[str, Rule] = {
     "dns.resolve": _dns_resolve, "dns.aaaa": _dns_aaaa, "dns.ns_aaaa": _ns_aaaa,
     "dns.ns_reach": _ns_reach, "dns.v6_path": _v6_path, "web.reach": _web_reach, "web.tls": _web_tls,
     "web.http": _web_http, "web.same_site": _same_site, "web.latency": _latency,
-    "web.links": _links, "web.resources": _resources,
+    "web.links": _links, "web.resources": _resources, "path.pmtu": _pmtu, "path.icmp": _icmp,
+    "mail.mx_reach": _mx_reach,
     "mail.mx_aaaa": _mx, "self.v6": _self_v6,
 }
 
@@ -494,8 +531,7 @@ def score_target(target: str, observations: Iterable[Observation], policy: Polic
     else:
         per: list[str] = []
         for n in resolving:
-            own = [r for r in results if r.name == n or (r.name == target and r.check in ("mail.mx_aaaa",
-                                                                                         "self.v6"))]
+            own = [r for r in results if r.name == n or (r.name == target and r.check in PER_TARGET)]
             per.append(_variant_verdict(own, policy))
         verdict = min(per, key=VERDICTS.index)
         if verdict == "error":
@@ -510,16 +546,16 @@ def score_target(target: str, observations: Iterable[Observation], policy: Polic
         for cid in policy.checks:
             if policy.required(cid) and cid not in measured:
                 reasons.append(Reason("required_not_measured", {"check": cid, "policy": policy.name}))
-    counted = [r for r in results if r.name in (resolving or names_all) or r.check in ("mail.mx_aaaa",)]
+    counted = [r for r in results if r.name in (resolving or names_all) or r.check in PER_TARGET]
     points = None
     if verdict in ("inconclusive", "error"):
         score = 0
     elif policy.score.get("method") == "points":
-        by_name = [[r for r in counted if r.name == n or r.check == "mail.mx_aaaa"] for n in resolving]
+        by_name = [[r for r in counted if r.name == n or r.check in PER_TARGET] for n in resolving]
         scored = [_points(rs, policy) for rs in by_name] or [(0, 0.0)]
         score, points = min(scored)
     else:
-        score = min(_weighted([r for r in counted if r.name == n or r.check == "mail.mx_aaaa"], policy)
+        score = min(_weighted([r for r in counted if r.name == n or r.check in PER_TARGET], policy)
                     for n in resolving)
     if verdict not in ("inconclusive", "error"):
         reasons += notes  # informational, after the findings

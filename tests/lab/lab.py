@@ -239,6 +239,7 @@ class Lab:
                 echo 0 > /proc/sys/net/ipv6/conf/default/accept_ra
                 echo {forwarding} > /proc/sys/net/ipv6/conf/all/forwarding
                 echo {forwarding} > /proc/sys/net/ipv4/ip_forward
+                echo 0 > /proc/sys/net/ipv6/icmp/ratelimit
                 ip link set lo up
             """)
         batch: dict[str, list[str]] = defaultdict(list)

@@ -29,7 +29,10 @@ CHECKS: dict[str, CheckInfo] = {c.id: c for c in (
     CheckInfo("web.latency", "web", "IPv6 is about as fast and reliable as IPv4"),
     CheckInfo("web.links", "web", "the site's 2nd- and 3rd-level pages work over IPv6"),
     CheckInfo("web.resources", "web", "the homepage's subresources come from IPv6-capable hosts"),
+    CheckInfo("path.pmtu", "path", "no PMTU blackhole on the IPv6 path"),
+    CheckInfo("path.icmp", "path", "the IPv6 addresses answer ICMPv6 echo (else: where the path ends)"),
     CheckInfo("mail.mx_aaaa", "mail", "mail servers have IPv6 addresses", per_variant=False),
+    CheckInfo("mail.mx_reach", "mail", "every mail server greets over IPv6 (SMTP on port 25)", per_variant=False),
     CheckInfo("self.v6", "self", "the scanner itself has working IPv6", per_variant=False),
 )}
 

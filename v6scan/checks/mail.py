@@ -7,12 +7,15 @@ at all means mail goes to the domain's own A/AAAA (RFC 5321 section 5.1).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 
 from v6scan.addresses import classify
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status, Stopwatch
+from v6scan.net import classify_error, open_socket
 
-__all__ = ["check_mx", "mx_v6_targets"]
+__all__ = ["check_mx", "check_mx_reach", "mx_v6_targets"]
 
 
 async def _host(ctx: Context, preference: int | None, host: str) -> dict[str, JSON]:
@@ -70,3 +73,80 @@ def mx_v6_targets(obs: Observation) -> list[tuple[str, str]]:
             if row.get("usable"):
                 out.append((str(host["host"]), str(row["address"])))
     return out
+
+
+async def _smtp(address: str, timeout: float) -> dict[str, JSON]:
+    """Connect to port 25, read the greeting, EHLO, QUIT."""
+    t0 = time.perf_counter()
+    row: dict[str, JSON] = {"address": address}
+    writer: asyncio.StreamWriter | None = None
+    step = "connect"
+    try:
+        sock = await open_socket(address, 25, timeout)
+        reader, writer = await asyncio.open_connection(sock=sock, limit=16384)
+        step = "greeting"
+        async with asyncio.timeout(timeout):
+            banner = await _reply(reader)
+        row["banner"] = banner[-1][:200] if banner else ""
+        if not banner or not banner[-1].startswith("220"):
+            row.update(status="bad_greeting", step=step)
+            return row
+        step = "ehlo"
+        writer.write(b"EHLO v6scan.invalid\r\n")
+        async with asyncio.timeout(timeout):
+            ehlo = await _reply(reader)
+        row["ehlo"] = [x[4:][:80] for x in ehlo][:20]
+        if not ehlo or not ehlo[-1].startswith("250"):
+            row.update(status="bad_ehlo", step=step)
+            return row
+        writer.write(b"QUIT\r\n")
+        with contextlib.suppress(TimeoutError, OSError):
+            async with asyncio.timeout(timeout):
+                await _reply(reader)
+        row.update(status="greets")
+    except TimeoutError:
+        row.update(status="silent" if step != "connect" else "timeout", step=step)
+    except (OSError, ValueError) as e:
+        status, reason = classify_error(e)
+        row.update(status=str(status), step=step, error=reason)
+    finally:
+        if writer is not None:
+            writer.close()
+        row["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+    return row
+
+
+async def _reply(reader: asyncio.StreamReader) -> list[str]:
+    """One SMTP reply: lines up to the one with a space after the code (at most 50 lines)."""
+    lines: list[str] = []
+    while len(lines) < 50:
+        raw = await reader.readline()
+        if not raw:
+            break
+        line = raw.decode("latin-1").rstrip("\r\n")
+        lines.append(line)
+        if len(line) < 4 or line[3] != "-":
+            break
+    return lines
+
+
+async def check_mx_reach(ctx: Context, mx: Observation) -> Observation:
+    """``mail.mx_reach``: SMTP over IPv6 on every usable MX address (greeting, EHLO, QUIT)."""
+    sw = Stopwatch()
+    targets = mx_v6_targets(mx)
+    ev: dict[str, JSON] = {"null_mx": mx.evidence.get("null_mx", False), "servers": []}
+    if mx.evidence.get("implicit_mx"):
+        return Observation("mail.mx_reach", mx.target, Status.SKIPPED, ev,
+                           "the domain publishes no MX: no mail service to test", sw.stop(), sw.started_at)
+    if not targets:
+        why = "no MX host has a usable IPv6 address" if mx.status is Status.OK else f"MX lookup: {mx.status}"
+        return Observation("mail.mx_reach", mx.target, Status.SKIPPED, ev, why, sw.stop(), sw.started_at)
+
+    async def one(host: str, addr: str) -> dict[str, JSON]:
+        async with ctx.slot(addr):
+            return {"host": host, **await _smtp(addr, ctx.settings.timeout)}
+
+    rows = list(await asyncio.gather(*(one(h, a) for h, a in targets)))
+    ev["servers"] = rows
+    ev["not_greeting"] = [f"{r['host']} {r['address']}" for r in rows if r.get("status") != "greets"]
+    return Observation("mail.mx_reach", mx.target, Status.OK, ev, None, sw.stop(), sw.started_at)

@@ -280,6 +280,13 @@ async def check_web(ctx: Context, host: HostDNS, selected: tuple[str, ...] = ())
         parts.append(check_tls(ctx, st))
     if on("web.http") or on("web.same_site"):
         parts.append(check_http(ctx, st))
+    if on("path.pmtu") or on("path.icmp"):
+        from v6scan.checks.path import check_icmp, check_pmtu  # path probes use this module's state
+
+        if on("path.pmtu"):
+            parts.append(check_pmtu(ctx, st))
+        if on("path.icmp"):
+            parts.append(check_icmp(ctx, st))
     obs += await asyncio.gather(*parts)
     if on("web.same_site"):
         obs.append(check_same_site(st))
