@@ -350,6 +350,11 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
         store.close()
     with Store(db) as st:
         status = st.sweep(sweep_id)["status"]
+        to_retry = st.retry_count(sweep_id)
+    if status == "incomplete":
+        click.echo(f"\nsweep {sweep_id}: {to_retry} targets could not be resolved (the resolver did not"
+                   f" answer); run again with --resume {sweep_id}", err=True)
+        sys.exit(3)
     if status == "interrupted":
         click.echo(f"\nsweep {sweep_id} stopped: in-flight targets finished and were saved;"
                    f" continue with --resume {sweep_id}", err=True)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -134,6 +136,20 @@ def _create_v1(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS = {1: _create_v1}
 
+_failpoint_calls = 0
+
+
+def _failpoint(name: str) -> None:
+    """Crash-safety tests: ``V6SCAN_FAILPOINT=store.record:N`` SIGKILLs this process on the Nth
+    pass through the named point, in the middle of a write transaction."""
+    spec = os.environ.get("V6SCAN_FAILPOINT")
+    if not spec or not spec.startswith(name + ":"):
+        return
+    global _failpoint_calls
+    _failpoint_calls += 1
+    if _failpoint_calls >= int(spec.rsplit(":", 1)[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+
 
 @dataclass(frozen=True)
 class SweepDiff:
@@ -237,8 +253,12 @@ class Store:
             self.db.execute("UPDATE sweeps SET finished = ?, status = ?, note = ? WHERE id = ?",
                             [now_iso(), status, note, sweep_id])
 
+    def retry_count(self, sweep_id: int) -> int:
+        return int(self.db.execute("SELECT count(*) FROM targets WHERE sweep_id = ? AND status = 'retry'",
+                                   [sweep_id]).fetchone()[0])
+
     def pending_targets(self, sweep_id: int) -> list[Target]:
-        """Targets of a sweep that have no recorded result yet, in their original order."""
+        """Targets of a sweep without a final result (never scanned, or to retry), in order."""
         return [Target(r["name"], r["display"], r["sector"], r["region"], r["organisation"], r["source"])
                 for r in self.db.query("SELECT * FROM targets WHERE sweep_id = ? AND status != 'done'"
                                        " ORDER BY position", [sweep_id])]
@@ -255,11 +275,15 @@ class Store:
         return out
 
     def record(self, sweep_id: int, batch: Sequence[tuple[str, str, str | None, Sequence[Observation],
-                                                         SiteVerdict | None]]) -> None:
+                                                         SiteVerdict | None]],
+               retry: Iterable[str] = ()) -> None:
         """Write finished targets in one transaction: ``(name, started, finished, observations, verdict)``.
 
         A target already recorded is replaced, so a retried write never duplicates anything.
+        Targets named in ``retry`` are written but stay pending (status ``retry``): the trouble was
+        ours or the resolver's, not the site's, and ``--resume`` scans them again.
         """
+        retry = set(retry)
         ids = self._target_ids(sweep_id, [b[0] for b in batch])
         missing = [b[0] for b in batch if b[0] not in ids]
         if missing:
@@ -275,8 +299,9 @@ class Store:
                     for o in observations])
                 if verdict is not None:
                     self._write_verdict(sweep_id, tid, verdict)
-                self.db.execute("UPDATE targets SET status = 'done', started = ?, finished = ? WHERE id = ?",
-                                [started, finished or now_iso(), tid])
+                _failpoint("store.record")
+                self.db.execute("UPDATE targets SET status = ?, started = ?, finished = ? WHERE id = ?",
+                                ["retry" if name in retry else "done", started, finished or now_iso(), tid])
 
     def _write_verdict(self, sweep_id: int, target_id: int, v: SiteVerdict) -> None:
         self.db.execute("DELETE FROM verdicts WHERE target_id = ? AND policy = ?", [target_id, v.policy])

@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 
 from v6scan.engine import TargetResult, scan_targets
-from v6scan.model import JSON, Observation
+from v6scan.model import JSON, Observation, Status
 from v6scan.scoring import Policy, SiteVerdict, score_target
 from v6scan.settings import Settings
 from v6scan.store import Store, StoreError, config_hash
 from v6scan.targets import Target
 
-__all__ = ["resume_sweep", "run_sweep", "settings_config"]
+__all__ = ["resume_sweep", "retryable", "run_sweep", "settings_config"]
 
 
 def settings_config(settings: Settings) -> dict[str, JSON]:
@@ -34,6 +34,7 @@ async def _drain(store: Store, sweep_id: int, targets: Sequence[Target], setting
                  concurrency: int, batch_size: int, flush_seconds: float,
                  progress: Callable[[TargetResult, str], None] | None, stop: asyncio.Event | None) -> int:
     batch: list[tuple[str, str, str | None, Sequence[Observation], SiteVerdict | None]] = []
+    retry: set[str] = set()
     last = time.monotonic()
     done = 0
     try:
@@ -41,16 +42,24 @@ async def _drain(store: Store, sweep_id: int, targets: Sequence[Target], setting
             verdict = score_target(result.target.name, result.observations, policy)
             batch.append((result.target.name, result.started_at, result.finished_at,
                           result.observations, verdict))
+            if retryable(result.observations):
+                retry.add(result.target.name)
             done += 1
             if progress:
                 progress(result, verdict.verdict)
             if len(batch) >= batch_size or time.monotonic() - last >= flush_seconds:
-                store.record(sweep_id, batch)
-                batch, last = [], time.monotonic()
+                store.record(sweep_id, batch, retry)
+                batch, last, retry = [], time.monotonic(), set()
     finally:
         if batch:
-            store.record(sweep_id, batch)
+            store.record(sweep_id, batch, retry)
     return done
+
+
+def retryable(observations: Sequence[Observation]) -> bool:
+    """The resolver did not answer (or we could not reach it): the site was not really assessed."""
+    return any(o.check == "dns.resolve" and o.status in (Status.TIMEOUT, Status.UNREACHABLE)
+               for o in observations)
 
 
 async def run_sweep(store: Store, targets: Sequence[Target], settings: Settings, policy: Policy,
@@ -95,5 +104,7 @@ async def _run(store: Store, sweep_id: int, targets: Sequence[Target], settings:
         raise
     if stop is not None and stop.is_set() and done < len(targets):
         store.finish_sweep(sweep_id, "interrupted", f"stopped after {done} of {len(targets)} targets")
+    elif (n := store.retry_count(sweep_id)):
+        store.finish_sweep(sweep_id, "incomplete", f"{n} targets to retry (the resolver did not answer)")
     else:
         store.finish_sweep(sweep_id)

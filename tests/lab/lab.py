@@ -473,6 +473,23 @@ http {{
                                    f" (dead: {dead})\n{logs}")
                 time.sleep(0.1)
 
+    def restart(self, name: str, down_for: float = 0.0) -> None:
+        """Kill one lab server (e.g. ``unbound``) and start it again after ``down_for`` seconds."""
+        pid = self.pids[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(down_for)
+        if name == "unbound":
+            conf = self.directory / "unbound" / "unbound.conf"
+            self._start("dns", "unbound", ["unbound", "-d", "-c", str(conf)])
+        else:
+            raise LabError(f"restart of {name} is not supported")
+        self.save()
+        self._wait_listening()
+
     def _log_tail(self, name: str, lines: int = 15) -> str:
         p = self.directory / "logs" / f"{name}.log"
         if not p.exists():
