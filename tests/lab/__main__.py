@@ -16,8 +16,10 @@ def _pick(lab_id: str | None) -> Lab:
     labs = {lab.id: lab for lab in all_labs()}
     if lab_id is None and CURRENT.exists():
         lab_id = CURRENT.read_text().strip()
-    if lab_id is None and len(labs) == 1:
-        lab_id = next(iter(labs))
+    # without an id, only a lab made by `up` is ever chosen: never a test run's lab
+    persistent = [i for i, lab in labs.items() if lab.persistent]
+    if lab_id is None and len(persistent) == 1:
+        lab_id = persistent[0]
     if lab_id is None or lab_id not in labs:
         known = ", ".join(labs) or "none"
         raise SystemExit(f"no such lab: {lab_id!r} (running labs: {known}); use --id")

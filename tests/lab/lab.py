@@ -34,7 +34,7 @@ from typing import Any
 
 from tests.lab import scale as scale_mod
 from tests.lab.pki import make_ca
-from tests.lab.scenarios import SCENARIOS, SELF_CHECK, Endpoint, Page, Scenario
+from tests.lab.scenarios import FORBIDDEN, SCENARIOS, SELF_CHECK, Endpoint, Page, Scenario
 from tests.lab.zones import DROPPED_DNS, NSDS, RESOLVER, build_zones, root_hints_text
 
 __all__ = ["STATE_ROOT", "Lab", "LabError", "all_labs", "lab_unavailable_reason"]
@@ -57,6 +57,8 @@ PREFIXES = {
     "dns": ("2001:db8:53::/48", "203.0.113.0/26"),
     "pmtu": ("2001:db8:1280::/48", "203.0.113.192/26"),
 }
+#: more addresses to count in the client (metadata endpoints not published by any scenario)
+FORBIDDEN_EXTRA = ("169.254.170.2", "168.63.129.16", "fd20:ce::254")
 CLIENT_V6 = "2001:db8:ffff:1::2"
 CLIENT_V4 = "198.51.100.2"
 
@@ -313,6 +315,10 @@ class Lab:
             rules[role] = _nft_table("input", lines)
         # the narrow hop: Packet Too Big never reaches the PMTU server
         rules["pmtu"] = _nft_table("input", ["    icmpv6 type packet-too-big counter drop"])
+        # the client counts every packet it sends to an address a scanner must never contact
+        lines = [f"    {_fam(a)} daddr {a} counter comment \"forbidden {a}\""
+                 for a in sorted({a for addrs in FORBIDDEN.values() for a in addrs} | set(FORBIDDEN_EXTRA))]
+        rules["client"] = _nft_table("output", lines)
         return rules
 
     def _build_services(self) -> None:
@@ -516,6 +522,22 @@ http {{
             if attempt + 1 < retries:
                 time.sleep(1.5)
         return failures
+
+    def forbidden_packets(self) -> dict[str, int]:
+        """Packets the client namespace has sent to each forbidden address (nftables counters)."""
+        out = json.loads(self.exec(["nft", "-j", "list", "ruleset"], check=True).stdout)
+        counts: dict[str, int] = {}
+        for item in out.get("nftables", []):
+            rule = item.get("rule")
+            if rule and str(rule.get("comment", "")).startswith("forbidden "):
+                packets = next(e["counter"]["packets"] for e in rule["expr"] if "counter" in e)
+                counts[rule["comment"].split(" ", 1)[1]] = int(packets)
+        return counts
+
+    def reset_counters(self) -> None:
+        """Zero the client's counters (anonymous rule counters: the table is loaded again)."""
+        rules = self._nft_rules()["client"]
+        self.exec(["nft", "-f", "-"], input="delete table inet v6lab\n" + rules, check=True)
 
     def status(self) -> dict[str, Any]:
         existing = set(_run(["ip", "netns", "list"]).stdout.split())

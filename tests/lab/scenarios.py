@@ -204,6 +204,15 @@ LINK_PAGES = (
     Page("logo.png", "", "PNG"),
 )
 
+#: addresses that sites may publish but a scanner must never contact (DNS records only; the lab
+#: counts packets to them in the client namespace, which must stay at zero)
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "meta": ("169.254.169.254", "fd00:ec2::254", "100.100.100.200"),
+    "loop": ("127.0.0.1", "::1"),
+    "private": ("10.0.0.1", "100.64.0.1", "172.16.0.1", "192.168.0.1", "fe80::2", "fd12:3456:789a::2"),
+    "wrapped": ("::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1", "64:ff9b::7f00:1"),
+}
+
 #: entity-escaped in the page, so a parser decodes it to live markup: reports must escape it
 HOSTILE_TITLE = ("&lt;/title&gt;&lt;script&gt;document.title='pwned'&lt;/script&gt;"
                  "&lt;img src=x onerror=&quot;document.body.dataset.pwned=1&quot;&gt;&lt;b&gt;bold&lt;/b&gt;")
@@ -669,6 +678,37 @@ SCENARIOS: tuple[Scenario, ...] = (
         expect=_merge(
             _ok_expect("hostile.com.test", _v6(0x24), _v4(95), HOSTILE_TITLE),
             {"verdict": "ready"},
+        ),
+    ),
+    *(
+        Scenario(
+            f"forbidden-{kind}",
+            f"forbidden-{kind}.com.test",
+            "com",
+            "west",
+            f"records pointing at addresses a scanner must never contact ({kind})",
+            records=tuple((f"forbidden-{kind}.com.test", "AAAA" if ":" in a else "A", a) for a in addrs),
+            expect={"dns": {f"forbidden-{kind}.com.test {t}": tuple(a for a in addrs if (":" in a) == (t == "AAAA"))
+                            for t in ("AAAA", "A") if any((":" in a) == (t == "AAAA") for a in addrs)},
+                    "verdict": "absent"},
+        )
+        for kind, addrs in FORBIDDEN.items()
+    ),
+    Scenario(
+        "redir-meta",
+        "redir-meta.com.test",
+        "com",
+        "west",
+        "a dual-stack site that redirects to a host resolving to cloud metadata endpoints",
+        records=(("redir-meta.com.test", "AAAA", _v6(0x25)), ("redir-meta.com.test", "A", _v4(96))),
+        web=tuple(Endpoint(a, ("redir-meta.com.test",),
+                           http="redirect:http://forbidden-meta.com.test/latest/meta-data/",
+                           https="redirect:http://forbidden-meta.com.test/latest/meta-data/")
+                  for a in (_v6(0x25), _v4(96))),
+        expect=_merge(
+            {"http": {f"https://redir-meta.com.test/@{_v6(0x25)}":
+                      "301 http://forbidden-meta.com.test/latest/meta-data/"}},
+            {"verdict": "broken"},
         ),
     ),
     Scenario(

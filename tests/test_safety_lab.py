@@ -1,0 +1,91 @@
+"""The address policy, proven by nftables counters in the client namespace: no packet ever goes to
+an address a scanner must not contact, whatever sites publish or redirect to; metadata endpoints
+stay forbidden under a broad --allow-net."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LAB_ALLOW, LAB_SUFFIXES
+from tests.lab import Lab
+from tests.lab.scenarios import FORBIDDEN
+
+V6SCAN = str(Path(sys.executable).parent / "v6scan")
+SITES = [f"forbidden-{k}.com.test" for k in FORBIDDEN] + ["redir-meta.com.test", "bogus-mapped.com.test",
+                                                         "bogus-nat64.com.test"]
+METADATA = ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1")
+
+
+def scan(lab: Lab, allow: tuple[str, ...]) -> dict[str, dict[str, object]]:
+    argv = [V6SCAN, "check", *SITES, "--format", "jsonl", "--timeout", "1", "--www", "never",
+            "--resolver", lab.resolver[0], "--ca-bundle", str(lab.ca_file), "--self-check", lab.self_check]
+    for n in allow:
+        argv += ["--allow-net", n]
+    for s in LAB_SUFFIXES:
+        argv += ["--public-suffix", s]
+    r = lab.exec(argv, timeout=300)
+    assert r.returncode in (0, 3), r.stderr[-2000:]
+    return {d["target"]: d for d in map(json.loads, r.stdout.splitlines())}
+
+
+def evidence(doc: dict[str, object], check: str) -> dict[str, object]:
+    checks = doc["checks"]
+    assert isinstance(checks, dict)
+    return checks[check]["details"]["names"][doc["target"]]["evidence"]  # type: ignore[no-any-return]
+
+
+def test_counters_count(lab: Lab) -> None:
+    """Positive control: the counters do see packets (loopback, inside the client namespace)."""
+    lab.reset_counters()
+    code = ("import socket\nfor fam, a in ((socket.AF_INET, '127.0.0.1'), (socket.AF_INET6, '::1')):\n"
+            "    s = socket.socket(fam, socket.SOCK_DGRAM); s.sendto(b'x', (a, 9)); s.close()\n")
+    lab.python("-c", code, check=True)
+    counts = lab.forbidden_packets()
+    assert counts["127.0.0.1"] >= 1 and counts["::1"] >= 1
+    lab.reset_counters()
+    assert not any(lab.forbidden_packets().values())
+
+
+def test_no_packet_to_forbidden_addresses(lab: Lab) -> None:
+    lab.reset_counters()
+    docs = scan(lab, LAB_ALLOW)
+    counts = lab.forbidden_packets()
+    assert counts and not any(counts.values()), {a: n for a, n in counts.items() if n}
+    # and every such answer is a finding, with the reason
+    meta = evidence(docs["forbidden-meta.com.test"], "dns.aaaa")
+    (row,) = meta["addresses"]  # type: ignore[misc]
+    assert row["usable"] is False and "metadata" in row["blocked_reason"]
+    reach = evidence(docs["forbidden-private.com.test"], "web.reach")
+    blocked = {b["address"] for b in reach["blocked"]}  # type: ignore[union-attr]
+    assert blocked == set(FORBIDDEN["private"])
+    assert docs["forbidden-loop.com.test"]["verdict"] == "absent"
+    chains = evidence(docs["redir-meta.com.test"], "web.http")["chains"]
+    dead = {c["family"]: c.get("dead_end") for c in chains}  # type: ignore[union-attr]
+    assert dead == {"v6": "forbidden-meta.com.test", "v4": "forbidden-meta.com.test"}
+    assert docs["redir-meta.com.test"]["verdict"] == "broken"
+
+
+def test_metadata_stays_forbidden_under_a_broad_allow_net(lab: Lab) -> None:
+    lab.reset_counters()
+    broad = (*LAB_ALLOW, "169.254.0.0/16", "100.64.0.0/10", "fd00::/8", "64:ff9b::/96", "2002::/16",
+             "::ffff:0:0/96", "127.0.0.0/8", "::1/128")
+    docs = scan(lab, broad)
+    counts = lab.forbidden_packets()
+    assert {a: counts[a] for a in METADATA} == dict.fromkeys(METADATA, 0)
+    meta = evidence(docs["forbidden-meta.com.test"], "web.reach")
+    assert {b["address"] for b in meta["blocked"]} == set(FORBIDDEN["meta"])  # type: ignore[union-attr]
+    # what the broad allowance does permit is contacted: the loopback site is reachable now
+    assert counts["127.0.0.1"] > 0 or counts["::1"] > 0
+
+
+@pytest.mark.parametrize("addr", ["169.254.169.254", "fd00:ec2::254", "::ffff:169.254.169.254",
+                                  "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1"])
+def test_policy_never_allows_metadata(addr: str) -> None:
+    from v6scan.addresses import AddressPolicy
+
+    p = AddressPolicy.from_strings(["0.0.0.0/0", "::/0"])
+    assert not p.allows(addr)
