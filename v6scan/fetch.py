@@ -167,8 +167,10 @@ class Chain:
 
     @property
     def final(self) -> Page | None:
-        if self.hops and self.hops[-1].http_status is not None and self.hops[-1].location is None:
-            return self.hops[-1]
+        """The last page, when it arrived whole (a body cut by an error is no final page)."""
+        last = self.hops[-1] if self.hops else None
+        if last is not None and last.status is Status.OK and last.http_status is not None and last.location is None:
+            return last
         return None
 
     def to_json(self) -> dict[str, JSON]:

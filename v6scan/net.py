@@ -71,6 +71,8 @@ def classify_error(exc: BaseException) -> tuple[Status, str]:
             return Status.REFUSED, "connection refused"
         return Status.ERROR, text or "connection failed"
     if isinstance(exc, httpcore.RemoteProtocolError | httpcore.LocalProtocolError):
+        if "Receive buffer too long" in str(exc):
+            return Status.HTTP_ERROR, "response headers exceed the caps (more than 100 KiB)"
         return Status.HTTP_ERROR, f"HTTP protocol error: {exc}"
     if isinstance(exc, httpcore.ReadError | httpcore.WriteError):
         return Status.ERROR, f"connection broken: {exc or exc.__class__.__name__}"

@@ -294,6 +294,8 @@ class Lab:
         for s in SCENARIOS:
             for m in s.smtp:
                 out["srv"].add(m.addr)
+            out["srv"].update(a for a, _, _ in s.hostile)
+            out["srv"].update(s.garbage_dns)
         for nsd in NSDS.values():
             out["dns"].update(nsd.addrs)
         out["dns"].update(RESOLVER)
@@ -435,9 +437,19 @@ http {{
             for port, mode in ((80, e.http), (443, e.https)):
                 if mode == "tarpit" and not e.drop:
                     peers["tarpit"].append([e.addr, port])
+        peers["hostile"], peers["garbage_dns"] = [], []
         for s in SCENARIOS:
             for m in s.smtp:
                 peers["smtp"].append([m.addr, m.mode, m.banner_name])
+            for addr, port, kind in s.hostile:
+                cert: list[object] = ["", ""]
+                if port == 443 and kind != "tls-stall":
+                    key = ((s.target,), "valid")
+                    if key not in certs:
+                        certs[key] = ca.issue(f"{s.id}-peer", (s.target,), "valid")
+                    cert = [str(x) for x in certs[key]]
+                peers["hostile"].append([addr, port, kind, *cert])
+            peers["garbage_dns"] += [[a] for a in s.garbage_dns]
         (d / "peers.json").write_text(json.dumps(peers))
         self._start("srv", "peers", [sys.executable, "-m", "tests.lab.peers", str(d / "peers.json")])
         self.targets_file.write_text(targets_csv(self.scale))
@@ -453,6 +465,8 @@ http {{
         for s in SCENARIOS:
             for m in s.smtp:
                 out["srv"].add((m.addr, 25))
+            out["srv"].update((a, p) for a, p, _ in s.hostile)
+            out["srv"].update((a, 53) for a in s.garbage_dns)
         for nsd in NSDS.values():
             out["dns"].update((a, 53) for a in nsd.addrs)
         out["dns"].update((a, 53) for a in RESOLVER)

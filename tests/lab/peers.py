@@ -9,15 +9,25 @@
 * SMTP peers: ``greets`` (220 banner, EHLO, QUIT) or ``silent`` (accepts and
   never writes).
 
-The config is ``{"tarpit": [[addr, port], ...], "smtp": [[addr, mode, name], ...]}``.
+* hostile web servers (``hostile``: ``[[addr, port, kind, tls_cert, tls_key], ...]``): a 1 GiB
+  body, a gzip bomb, stacked content-encodings, 10,000 headers, an endless redirect chain, a
+  redirect loop, a 1 byte/s trickle, TLS that stalls mid-handshake, a reset after the handshake,
+  markup in headers;
+* a DNS server that answers garbage (``garbage_dns``: ``[[addr], ...]``, UDP and TCP 53).
+
+The config is ``{"tarpit": [[addr, port], ...], "smtp": [[addr, mode, name], ...], ...}``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import socket
+import ssl
+import struct
 import sys
+import zlib
 from pathlib import Path
 
 __all__ = ["main", "serve"]
@@ -77,6 +87,98 @@ async def _smtp_silent(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         writer.close()
 
 
+_ZEROS = b"\0" * 65536
+
+
+def _head(status: str, headers: list[tuple[str, str]]) -> bytes:
+    return (f"HTTP/1.1 {status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n").encode()
+
+
+async def _hostile(kind: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        path = request.split(b" ", 2)[1].decode("latin-1") if b" " in request else "/"
+        if kind == "body1g":
+            writer.write(_head("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(1 << 30))]))
+            for _ in range((1 << 30) // len(_ZEROS)):
+                writer.write(_ZEROS)
+                await writer.drain()
+        elif kind == "gzipbomb":
+            comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            writer.write(_head("200 OK", [("Content-Type", "text/html"), ("Content-Encoding", "gzip"),
+                                          ("Connection", "close")]))
+            for _ in range((1 << 30) // len(_ZEROS)):  # 1 GiB of zeros, about 1 MiB on the wire
+                if chunk := comp.compress(_ZEROS):
+                    writer.write(chunk)
+                    await writer.drain()
+            writer.write(comp.flush())
+        elif kind == "stacked":
+            body = gzip.compress(gzip.compress(b"<title>stacked</title>"))
+            writer.write(_head("200 OK", [("Content-Type", "text/html"), ("Content-Encoding", "gzip, gzip"),
+                                          ("Content-Length", str(len(body)))]) + body)
+        elif kind == "headers10k":
+            writer.write(_head("200 OK", [(f"X-Hostile-{i}", "v") for i in range(10_000)]
+                               + [("Content-Length", "0")]))
+        elif kind == "endless":
+            n = int(path.strip("/") or 0) if path.strip("/").isdigit() else 0
+            writer.write(_head("302 Found", [("Location", f"/{n + 1}"), ("Content-Length", "0")]))
+        elif kind == "loop":
+            writer.write(_head("302 Found", [("Location", "/b" if path == "/" else "/"), ("Content-Length", "0")]))
+        elif kind == "trickle":
+            writer.write(_head("200 OK", [("Content-Type", "text/html"), ("Content-Length", "100000")]))
+            for _ in range(100_000):
+                writer.write(b"x")
+                await writer.drain()
+                await asyncio.sleep(1.0)
+        elif kind == "markup":
+            writer.write(_head("301 Moved", [
+                ("Location", 'https://hostile.com.test/"><script>document.body.dataset.pwned=1</script>'),
+                ("Content-Type", 'text/html; charset="><img src=x onerror=alert(1)>'),
+                ("Server", "<script>alert('server')</script>"), ("Content-Length", "0")]))
+        elif kind == "reset":
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await writer.drain()
+    except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _tls_stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read the ClientHello, send the first bytes of a TLS record, then say nothing more."""
+    try:
+        await asyncio.wait_for(reader.read(1), 30)
+        writer.write(b"\x16\x03\x03\x00\x7a\x02\x00")  # a handshake record header and 2 bytes of 122
+        await writer.drain()
+        await asyncio.wait_for(reader.read(), 300)
+    except (TimeoutError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+class _GarbageDNS(asyncio.DatagramProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        # the query id, then noise: a header claiming records that are not there
+        self.transport.sendto(data[:2] + b"\x81\x80\x00\x01\x00\x05\x00\x00\x00\x00\xc0\x0c\xff\xff" + b"\x07" * 40,
+                              addr)  # type: ignore[attr-defined]
+
+
+async def _garbage_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        await asyncio.wait_for(reader.read(512), 10)
+        writer.write(b"\x00\x20" + b"\xff" * 32)
+        await writer.drain()
+    except (TimeoutError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
 async def serve(config: dict[str, list[list[object]]]) -> None:
     servers: list[asyncio.Server] = []
     for addr, port in config.get("tarpit", []):
@@ -91,6 +193,26 @@ async def serve(config: dict[str, list[list[object]]]) -> None:
             servers.append(await asyncio.start_server(handler, sock=sock))
         else:
             servers.append(await asyncio.start_server(_smtp_silent, sock=sock))
+    for addr, port, kind, cert, key in config.get("hostile", []):
+        sock = _listener(str(addr), int(str(port)), backlog=256)
+        if kind == "tls-stall":
+            servers.append(await asyncio.start_server(_tls_stall, sock=sock))
+            continue
+        ctx = None
+        if cert:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(str(cert), str(key))
+
+        def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, k: str = str(kind)
+                    ) -> asyncio.Future[None]:
+            return asyncio.ensure_future(_hostile(k, r, w))
+
+        servers.append(await asyncio.start_server(handler, sock=sock, ssl=ctx))
+    loop = asyncio.get_running_loop()
+    for (addr,) in config.get("garbage_dns", []):
+        fam = socket.AF_INET6 if ":" in str(addr) else socket.AF_INET
+        await loop.create_datagram_endpoint(_GarbageDNS, local_addr=(str(addr), 53), family=fam)
+        servers.append(await asyncio.start_server(_garbage_tcp, sock=_listener(str(addr), 53)))
     print(f"peers ready: {len(servers)} listeners", flush=True)
     await asyncio.Event().wait()
 

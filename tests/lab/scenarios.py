@@ -113,6 +113,10 @@ class Scenario:
     web: tuple[Endpoint, ...] = ()
     smtp: tuple[Smtp, ...] = ()
     zone: ChildZone | None = None
+    #: hostile peers of tests/lab/peers.py: (address, port, kind)
+    hostile: tuple[tuple[str, int, str], ...] = ()
+    #: garbage DNS servers of tests/lab/peers.py (addresses; UDP and TCP 53)
+    garbage_dns: tuple[str, ...] = ()
     expect: dict[str, dict[str, object] | str] = field(default_factory=dict)
 
 
@@ -710,6 +714,42 @@ SCENARIOS: tuple[Scenario, ...] = (
                       "301 http://forbidden-meta.com.test/latest/meta-data/"}},
             {"verdict": "broken"},
         ),
+    ),
+    *(
+        Scenario(
+            f"hostile-{kind}",
+            f"hostile-{kind}.com.test",
+            "com",
+            "north",
+            f"a hostile web server ({what}); the scan must give a clear result within the deadline",
+            records=((f"hostile-{kind}.com.test", "AAAA", _v6(0x60 + i)),
+                     (f"hostile-{kind}.com.test", "A", _v4(100 + i))),
+            hostile=tuple((a, port, kind) for a in (_v6(0x60 + i), _v4(100 + i))),
+            expect={"tcp": {f"[{_v6(0x60 + i)}]:{port}": "open", f"{_v4(100 + i)}:{port}": "open"},
+                    "verdict": verdict},
+        )
+        for i, (kind, port, what, verdict) in enumerate((
+            ("body1g", 80, "a 1 GiB body", "ready"),
+            ("gzipbomb", 80, "1 GiB of zeros gzipped to about 1 MiB", "ready"),
+            ("stacked", 80, "stacked content-encodings gzip, gzip", "broken"),
+            ("headers10k", 80, "10,000 response headers", "broken"),
+            ("endless", 80, "an endless redirect chain", "broken"),
+            ("loop", 80, "a redirect loop", "broken"),
+            ("trickle", 80, "a body at 1 byte/s", "broken"),
+            ("tls-stall", 443, "TLS that stalls mid-handshake", "broken"),
+            ("reset", 443, "a reset after the TLS handshake", "broken"),
+            ("markup", 80, "markup and script in its headers and redirect", "broken"),
+        ))
+    ),
+    Scenario(
+        "garbage-dns",
+        "garbage.com.test",
+        "com",
+        "north",
+        "the zone's only name server answers garbage (malformed DNS messages over UDP and TCP)",
+        zone=ChildZone("garbage.com.test", (("ns.garbage.com.test", (_v6(0x6F), _v4(111))),), served=False),
+        garbage_dns=(_v6(0x6F), _v4(111)),
+        expect={"dns": {"garbage.com.test AAAA": "SERVFAIL"}, "verdict": "error"},
     ),
     Scenario(
         "cnameloop",

@@ -1,0 +1,107 @@
+"""Hostile peers in the lab: each gives a clear per-target result within the deadline, memory
+stays bounded, and the sweep goes on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LAB_ALLOW, LAB_SUFFIXES
+from tests.lab import Lab
+from tests.lab.lab import REPO
+from tests.lab.scenarios import SCENARIOS
+
+V6SCAN = str(Path(sys.executable).parent / "v6scan")
+HOSTILE = [s for s in SCENARIOS if s.hostile or s.garbage_dns or s.id in ("tarpit", "cnameloop", "hostile")]
+MAX_RSS_MB = 300
+
+
+@pytest.fixture(scope="module")
+def sweep(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    d = tmp_path_factory.mktemp("hostile")
+    targets = d / "hostile.txt"
+    targets.write_text("".join(s.target + "\n" for s in HOSTILE))
+    db = d / "h.db"
+    argv = ["ip", "netns", "exec", lab.client, V6SCAN, "scan", str(targets), "--db", str(db), "--timeout", "2",
+            "--www", "never", "--resolver", lab.resolver[0], "--ca-bundle", str(lab.ca_file), "--root-hints",
+            str(lab.root_hints), "--self-check", lab.self_check]
+    for n in LAB_ALLOW:
+        argv += ["--allow-net", n]
+    for s in LAB_SUFFIXES:
+        argv += ["--public-suffix", s]
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) in (0, 3)
+    return db, int(usage.ru_maxrss / 1024)
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def chain_error(db: Path, site: str, family: str = "v6") -> dict[str, object]:
+    (ev,) = rows(db, "SELECT o.evidence FROM observations o JOIN targets t ON t.id = o.target_id"
+                     f" WHERE t.name = '{site}' AND o.check_id = 'web.http'")[0]
+    return next(c for c in json.loads(str(ev))["chains"] if c["family"] == family)
+
+
+def test_every_hostile_site_gets_its_verdict(sweep: tuple[Path, int]) -> None:
+    db, _ = sweep
+    got = dict(rows(db, "SELECT name, verdict FROM site_verdicts"))
+    assert got == {s.target: s.expect["verdict"] for s in HOSTILE}
+
+
+@pytest.mark.parametrize(("kind", "phrase"), [
+    ("stacked", "stacked content-encodings refused"),
+    ("headers10k", "response headers exceed the caps"),
+    ("endless", "more than 10 redirects"),
+    ("loop", "redirect loop"),
+    ("trickle", "body slower than"),
+    ("tls-stall", "during the TLS handshake"),
+    ("reset", "disconnected without sending a response"),
+])
+def test_each_hostile_behaviour_is_named(sweep: tuple[Path, int], kind: str, phrase: str) -> None:
+    c = chain_error(sweep[0], f"hostile-{kind}.com.test")
+    assert phrase in str(c["error"]), c["error"]
+
+
+@pytest.mark.parametrize("kind", ["body1g", "gzipbomb"])
+def test_huge_bodies_are_cut_at_the_decoded_cap(sweep: tuple[Path, int], kind: str) -> None:
+    c = chain_error(sweep[0], f"hostile-{kind}.com.test")
+    hop = c["hops"][-1]  # type: ignore[index]
+    assert hop["truncated"] is True and hop["size"] == 1 << 20
+
+
+def test_markup_in_headers_is_data(sweep: tuple[Path, int]) -> None:
+    c = chain_error(sweep[0], "hostile-markup.com.test")
+    first = c["hops"][0]  # type: ignore[index]
+    assert "<script>" in first["location"] and first["content_type"].startswith('text/html; charset="><img')
+
+
+def test_garbage_dns_is_a_clear_error(sweep: tuple[Path, int]) -> None:
+    db, _ = sweep
+    obs = dict(rows(db, "SELECT o.check_id, o.status || ' ' || coalesce(o.error, '') FROM observations o"
+                        " JOIN targets t ON t.id = o.target_id WHERE t.name = 'garbage.com.test'"))
+    assert obs["dns.resolve"].startswith("servfail")
+    assert obs["dns.v6_path"].startswith("error") and "answer" in obs["dns.v6_path"]
+
+
+def test_deadlines_and_memory(sweep: tuple[Path, int]) -> None:
+    db, rss_mb = sweep
+    for name, started, finished in rows(db, "SELECT name, started, finished FROM targets"):
+        took = dt.datetime.fromisoformat(str(finished).replace("Z", "+00:00")) - \
+            dt.datetime.fromisoformat(str(started).replace("Z", "+00:00"))
+        assert took.total_seconds() < 120, (name, took)  # the per-target deadline
+    assert rss_mb < MAX_RSS_MB, f"peak RSS {rss_mb} MB"
+    assert rows(db, "SELECT count(*) FROM targets WHERE status = 'done'")[0][0] == len(HOSTILE)
