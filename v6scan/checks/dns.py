@@ -284,6 +284,9 @@ async def _ask_servers(walk: _Walk, zone: str, servers: list[tuple[str, str]], q
         raise _Broken(st, zone, f"the name servers of {zone} answered {last.rcode} over IPv6"
                       " (lame delegation)")
     kinds = {str(t.get("status")) for t in tried}
+    if kinds <= {str(Status.ERROR), str(Status.BLOCKED)} and str(Status.ERROR) in kinds:
+        raise _Broken(Status.ERROR, zone, f"the name servers of {zone} answered with malformed messages ("
+                      + ", ".join(f"{t['ns']} {t['address']}: {t.get('error')}" for t in tried) + ")")
     st = Status.TIMEOUT if kinds <= {str(Status.TIMEOUT), str(Status.BLOCKED)} else Status.UNREACHABLE
     raise _Broken(st, zone, f"no name server of {zone} answered over IPv6 ("
                   + ", ".join(f"{t['ns']} {t['address']}: {t['status']}" for t in tried) + ")")
