@@ -89,3 +89,58 @@ def test_policy_never_allows_metadata(addr: str) -> None:
 
     p = AddressPolicy.from_strings(["0.0.0.0/0", "::/0"])
     assert not p.allows(addr)
+
+
+def test_dry_run_contacts_nothing_but_lists_everything(lab: Lab) -> None:
+    lab.reset_counters()
+    argv = [V6SCAN, "check", "forbidden-private.com.test", "twoaaaa.com.test", "--dry-run", "--www", "never",
+            "--resolver", lab.resolver[0]]
+    for n in LAB_ALLOW:
+        argv += ["--allow-net", n]
+    r = lab.exec(argv, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [x.split("\t") for x in r.stdout.splitlines()]
+    by = {(name, addr): what for name, addr, what in lines}
+    assert by["twoaaaa.com.test", "2001:db8:80::1c"].startswith("would contact (TCP 80/443, TLS, HTTP, ICMPv6")
+    assert by["twoaaaa.com.test", "203.0.113.84"].startswith("would contact (TCP 80/443, TLS, HTTP)")
+    assert by["forbidden-private.com.test", "10.0.0.1"].startswith("never contacted")
+    assert "only the resolver was contacted" in r.stderr
+    assert not any(lab.forbidden_packets().values())
+
+
+def test_user_agent_identifies_the_scanner(lab: Lab) -> None:
+    log = lab.directory / "nginx" / "srv" / "access.log"
+    base = ["check", "v6only.edu.test", "--checks", "web.http", "--www", "never", "--no-self-check",
+            "--resolver", lab.resolver[0], "--ca-bundle", str(lab.ca_file), "--allow-net", "2001:db8::/32"]
+    lab.exec([V6SCAN, *base], timeout=120, check=True)
+    assert "v6scan/" in log.read_text() and "+https://" in log.read_text()
+    lab.exec([V6SCAN, *base, "--user-agent", "ministry-sweep/2 (+mailto:noc@example.org)"], timeout=120,
+             check=True)
+    assert "ministry-sweep/2 (+mailto:noc@example.org)" in log.read_text()
+
+
+def test_excluded_targets_are_recorded_and_never_contacted(lab: Lab, tmp_path: Path) -> None:
+    import sqlite3
+
+    targets = tmp_path / "t.txt"
+    targets.write_text("healthy.gov.test\ntwoaaaa.com.test\n")
+    exclude = tmp_path / "exclude.txt"
+    exclude.write_text("twoaaaa.com.test\n203.0.113.70/32\n")  # a name, and one of healthy's addresses
+    db = tmp_path / "x.db"
+    argv = [V6SCAN, "scan", str(targets), "--db", str(db), "--exclude", str(exclude), "--www", "never",
+            "--checks", "dns.resolve,dns.aaaa,web.reach", "--no-self-check", "--resolver", lab.resolver[0]]
+    for n in LAB_ALLOW:
+        argv += ["--allow-net", n]
+    r = lab.exec(argv, timeout=120)
+    assert r.returncode in (0, 3), r.stderr
+    assert "excluded: twoaaaa.com.test (recorded, not contacted)" in r.stderr
+    con = sqlite3.connect(db)
+    status = dict(con.execute("SELECT name, status FROM targets").fetchall())
+    n_obs = con.execute("SELECT count(*) FROM observations o JOIN targets t ON t.id = o.target_id"
+                        " WHERE t.name = 'twoaaaa.com.test'").fetchone()[0]
+    (reach,) = con.execute("SELECT o.evidence FROM observations o JOIN targets t ON t.id = o.target_id"
+                           " WHERE t.name = 'healthy.gov.test' AND o.check_id = 'web.reach'").fetchone()
+    con.close()
+    assert status == {"healthy.gov.test": "done", "twoaaaa.com.test": "excluded"} and n_obs == 0
+    blocked = {b["address"]: b["reason"] for b in json.loads(reach)["blocked"]}
+    assert "exclusion list" in blocked["203.0.113.70"]  # excluded after resolution too

@@ -159,3 +159,12 @@ def test_csv_cells_never_start_a_formula(text: str) -> None:
     row = next(csv.DictReader(io.StringIO(buf.getvalue())))
     for key in ("target", "display", "sector", "region", "organisation", "reasons"):
         assert not row[key].startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_sweep_order_is_shuffled_but_stable() -> None:
+    from v6scan.sweep import _shuffled
+
+    ts = targets(50)
+    a, b = _shuffled(ts, 7), _shuffled(ts, 7)
+    assert a == b and a != ts and sorted(t.name for t in a) == sorted(t.name for t in ts)
+    assert _shuffled(ts, 8) != a

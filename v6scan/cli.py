@@ -132,6 +132,10 @@ def _scan_options(f: F) -> F:
                      envvar="V6SCAN_LANG", help="Language of reasons and fix hints."),
         click.option("--concurrency", type=click.IntRange(1, 10_000), default=64, show_default=True,
                      envvar="V6SCAN_CONCURRENCY", help="Targets in flight at once."),
+        click.option("--user-agent", envvar="V6SCAN_USER_AGENT", metavar="TEXT",
+                     help="User-Agent to send (default names v6scan, its version and a contact URL)."),
+        click.option("--dry-run", is_flag=True,
+                     help="Resolve the names and list every address that would be contacted; contact none."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -194,6 +198,7 @@ def _settings(kw: dict[str, Any]) -> tuple[Settings, Policy, set[str]]:
         root_hints=kw.get("root_hints"), timeout=float(kw.get("timeout") or 5.0), www=kw.get("www") or "auto",
         extra_suffixes=many("suffixes"), ca_bundle=kw.get("ca_bundle"), self_check=kw.get("self_check"),
         self_check_enabled=not kw.get("no_self_check"), check_ids=_split_ids(kw.get("check_ids")),
+        user_agent=kw.get("user_agent") or None,
     )
     return settings, policy, names
 
@@ -245,6 +250,9 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
         if t.name in excluded:
             raise click.BadParameter(f"{t.name} is on the exclusion list", param_hint="HOSTS")
         targets.append(t)
+    if kw.get("dry_run"):
+        _dry_run(settings, targets)
+        return
     gates = policy.score.get("gates", {}) if isinstance(policy.score, dict) else {}
     fail_on = fail_on or gates.get("fail_on")
     min_score = min_score if min_score is not None else gates.get("min_score")
@@ -329,14 +337,21 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
             for e in tl.errors:
                 click.echo(f"skipped: {e}", err=True)
             targets = [t for t in tl.targets if t.name not in excluded]
+            skipped = [t for t in tl.targets if t.name in excluded]
+            for t in skipped:
+                click.echo(f"excluded: {t.name} (recorded, not contacted)", err=True)
             if not targets:
                 raise click.UsageError("no valid target to scan")
+            if kw.get("dry_run"):
+                _dry_run(settings, targets)
+                return
             progress = _Progress(len(targets))
             box: dict[str, int] = {}
 
             async def go() -> int:
                 return await run_sweep(store, targets, settings, policy, concurrency=kw["concurrency"],
-                                       progress=_emit(progress, fmt, policy, lang), stop=_drain_on_sigint())
+                                       progress=_emit(progress, fmt, policy, lang), stop=_drain_on_sigint(),
+                                       excluded=skipped)
 
             box["id"] = asyncio.run(go())
             sweep_id = box["id"]
@@ -361,6 +376,30 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
         sys.exit(3)
     click.echo(f"\nsweep {sweep_id} finished: {dict(progress.counts)} -> {db}", err=True)
     sys.exit(3 if progress.counts["error"] or progress.counts["inconclusive"] else 0)
+
+
+def _dry_run(settings: Settings, targets: Sequence[Target]) -> None:
+    """Print every address the scan would contact (or not, and why), after DNS only."""
+    from v6scan.checks.dns import check_host
+    from v6scan.targets import variants
+
+    async def go() -> None:
+        async with Context.create(settings) as ctx:
+            for t in targets:
+                for v in variants(t, settings.www, settings.extra_suffixes):
+                    host = await check_host(ctx, v.name)
+                    if not host.resolved:
+                        click.echo(f"{v.name}\t-\tnot contacted: {host.observations[0].error}")
+                    for a in [*host.aaaa.values, *host.a.values]:
+                        d = ctx.policy.decide(a)
+                        probes = "TCP 80/443, TLS, HTTP" + (", ICMPv6 echo" if ":" in a else "")
+                        what = f"would contact ({probes})" if d.allowed else "never contacted"
+                        click.echo(f"{v.name}\t{a}\t{what}: {d.reason}")
+                click.echo(f"{t.name}\t-\tits name servers and mail servers are found and checked against the"
+                           " same policy at scan time")
+
+    asyncio.run(go())
+    click.echo("dry run: only the resolver was contacted", err=True)
 
 
 def _drain_on_sigint() -> asyncio.Event:

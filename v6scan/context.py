@@ -55,7 +55,8 @@ class Context:
         verify, loose = make_ssl_contexts(str(s.ca_bundle) if s.ca_bundle else None)
         limits = Limits(connect=s.timeout, first_byte=s.timeout * 2, body=s.body_timeout,
                         max_body=s.max_body)
-        return cls(s, resolver, policy, s.roots(), verify, loose, Fetcher(verify, limits))
+        fetcher = Fetcher(verify, limits, s.user_agent) if s.user_agent else Fetcher(verify, limits)
+        return cls(s, resolver, policy, s.roots(), verify, loose, fetcher)
 
     async def close(self) -> None:
         await self.resolver.close()

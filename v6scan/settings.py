@@ -86,6 +86,7 @@ class Settings:
     max_http_addresses: int = 16  # per family: chains followed from this many addresses
     max_body: int = 1 << 20  # decoded bytes kept per page
     body_timeout: float = 20.0
+    user_agent: str | None = None  # --user-agent (default: v6scan/VERSION with a contact URL)
     max_links_per_level: int = 50  # web.links: distinct internal URLs fetched per level
     link_delay: float = 0.2  # seconds between two fetches from one host (politeness)
     check_ids: tuple[str, ...] = field(default=())  # empty: all

@@ -217,8 +217,10 @@ class Store:
         return self.db.conn.executemany(sql, ([r[c] for c in cols] for r in rows))
 
     # ---------------------------------------------------------------- sweeps
-    def start_sweep(self, targets: Sequence[Target], config: Mapping[str, JSON], policy: str) -> int:
-        """Record a new sweep and all its targets (status ``pending``); return its id."""
+    def start_sweep(self, targets: Sequence[Target], config: Mapping[str, JSON], policy: str,
+                    excluded: Sequence[Target] = ()) -> int:
+        """Record a new sweep and all its targets (status ``pending``; ``excluded`` ones are recorded
+        with status ``excluded`` and never contacted); return its id."""
         row = {"started": now_iso(), "status": "running", "policy": policy, "version": __version__,
                "config": json.dumps(dict(config), sort_keys=True, default=str),
                "config_hash": config_hash(config), "targets": len(targets)}
@@ -230,6 +232,11 @@ class Store:
                 {"sweep_id": sweep_id, "position": i, "name": t.name, "display": t.display,
                  "sector": t.sector, "region": t.region, "organisation": t.organisation,
                  "source": t.source, "status": "pending"} for i, t in enumerate(targets)])
+            self._insert("targets", [
+                {"sweep_id": sweep_id, "position": len(targets) + i, "name": t.name, "display": t.display,
+                 "sector": t.sector, "region": t.region, "organisation": t.organisation,
+                 "source": t.source, "status": "excluded"} for i, t in enumerate(excluded)
+                if t.name not in {x.name for x in targets}])
         return int(sweep_id)
 
     def sweep(self, sweep_id: int) -> dict[str, Any]:
@@ -260,7 +267,7 @@ class Store:
     def pending_targets(self, sweep_id: int) -> list[Target]:
         """Targets of a sweep without a final result (never scanned, or to retry), in order."""
         return [Target(r["name"], r["display"], r["sector"], r["region"], r["organisation"], r["source"])
-                for r in self.db.query("SELECT * FROM targets WHERE sweep_id = ? AND status != 'done'"
+                for r in self.db.query("SELECT * FROM targets WHERE sweep_id = ? AND status IN ('pending', 'retry')"
                                        " ORDER BY position", [sweep_id])]
 
     def _target_ids(self, sweep_id: int, names: Iterable[str]) -> dict[str, int]:

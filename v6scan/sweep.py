@@ -9,6 +9,7 @@ scans only the targets without a result.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
@@ -65,17 +66,26 @@ def retryable(observations: Sequence[Observation]) -> bool:
 async def run_sweep(store: Store, targets: Sequence[Target], settings: Settings, policy: Policy,
                     *, concurrency: int = 64, batch_size: int = 50, flush_seconds: float = 2.0,
                     progress: Callable[[TargetResult, str], None] | None = None,
-                    extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None) -> int:
+                    extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None,
+                    excluded: Sequence[Target] = ()) -> int:
     """Scan ``targets`` as a new sweep; return the sweep id.
 
     Setting ``stop`` drains the sweep: no new target starts, those in flight finish and are
     recorded, and the sweep is marked ``interrupted`` (``resume_sweep`` continues it).
     """
     config = {**settings_config(settings), **(extra_config or {})}
-    sweep_id = store.start_sweep(targets, config, policy.name)
-    await _run(store, sweep_id, targets, settings, policy, concurrency, batch_size, flush_seconds, progress,
-               stop)
+    sweep_id = store.start_sweep(targets, config, policy.name, excluded)
+    await _run(store, sweep_id, _shuffled(targets, sweep_id), settings, policy, concurrency, batch_size,
+               flush_seconds, progress, stop)
     return sweep_id
+
+
+def _shuffled(targets: Sequence[Target], seed: int) -> list[Target]:
+    """Politeness: a shuffled order spreads neighbouring names (often one provider) over the sweep.
+    Seeded by the sweep id, so a sweep and its resumption use one order."""
+    out = list(targets)
+    random.Random(seed).shuffle(out)  # noqa: S311 (an order, not a secret)
+    return out
 
 
 async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: Policy,
@@ -89,7 +99,8 @@ async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: 
         raise StoreError(f"sweep {sweep_id} was started with another configuration; resume it with the"
                          " same options (or start a new sweep)")
     pending = store.pending_targets(sweep_id)
-    await _run(store, sweep_id, pending, settings, policy, concurrency, batch_size, flush_seconds, progress, stop)
+    await _run(store, sweep_id, _shuffled(pending, sweep_id), settings, policy, concurrency, batch_size,
+               flush_seconds, progress, stop)
     return len(pending)
 
 
