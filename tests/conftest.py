@@ -6,9 +6,15 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.lab import Lab, LabError, lab_unavailable_reason
 from v6scan.settings import Settings
+
+# Property tests run a bounded number of examples, with no per-example deadline: a loaded CI
+# machine must not turn a slow example into a failure.
+settings.register_profile("v6scan", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("v6scan")
 
 
 def lab_required() -> bool:

@@ -90,6 +90,19 @@ async def _smtp_silent(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
 _ZEROS = b"\0" * 65536
 
 
+_BOMB: list[bytes] = []
+
+
+def _bomb() -> bytes:
+    """1 GiB of zeros gzipped (about 4.5 MiB at level 1), made once when the peers start: serving
+    it must not load the lab (compressing it per request would)."""
+    if not _BOMB:
+        comp = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        block = b"\0" * (1 << 20)
+        _BOMB.append(b"".join(comp.compress(block) for _ in range(1024)) + comp.flush())
+    return _BOMB[0]
+
+
 def _head(status: str, headers: list[tuple[str, str]]) -> bytes:
     return (f"HTTP/1.1 {status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n").encode()
 
@@ -104,14 +117,12 @@ async def _hostile(kind: str, reader: asyncio.StreamReader, writer: asyncio.Stre
                 writer.write(_ZEROS)
                 await writer.drain()
         elif kind == "gzipbomb":
-            comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            bomb = _bomb()
             writer.write(_head("200 OK", [("Content-Type", "text/html"), ("Content-Encoding", "gzip"),
-                                          ("Connection", "close")]))
-            for _ in range((1 << 30) // len(_ZEROS)):  # 1 GiB of zeros, about 1 MiB on the wire
-                if chunk := comp.compress(_ZEROS):
-                    writer.write(chunk)
-                    await writer.drain()
-            writer.write(comp.flush())
+                                          ("Content-Length", str(len(bomb)))]))
+            for i in range(0, len(bomb), 65536):
+                writer.write(bomb[i:i + 65536])
+                await writer.drain()
         elif kind == "stacked":
             body = gzip.compress(gzip.compress(b"<title>stacked</title>"))
             writer.write(_head("200 OK", [("Content-Type", "text/html"), ("Content-Encoding", "gzip, gzip"),
@@ -180,6 +191,8 @@ async def _garbage_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
 
 
 async def serve(config: dict[str, list[list[object]]]) -> None:
+    if any(h[2] == "gzipbomb" for h in config.get("hostile", [])):
+        _bomb()  # before listening: the lab waits for the listeners
     servers: list[asyncio.Server] = []
     for addr, port in config.get("tarpit", []):
         sock = _listener(str(addr), int(str(port)), backlog=1024)
