@@ -35,7 +35,8 @@ from v6scan.report import (
     render_html,
     result_records,
 )
-from v6scan.scoring import VERDICTS, Policy, load_policy, score_target
+from v6scan.resolver import parse_server
+from v6scan.scoring import VERDICTS, Policy, SiteVerdict, load_policy, score_target
 from v6scan.settings import Settings
 from v6scan.store import Store, StoreError
 from v6scan.sweep import resume_sweep, run_sweep
@@ -186,8 +187,6 @@ def _settings(kw: dict[str, Any]) -> tuple[Settings, Policy, set[str]]:
         raise click.BadParameter(str(e), param_hint="--policy") from None
     try:
         for r in many("resolvers"):
-            from v6scan.resolver import parse_server
-
             parse_server(r)
         for n in many("allow_nets"):
             ipaddress.ip_network(n, strict=False)
@@ -283,9 +282,9 @@ class _Progress:
         self.counts: Counter[str] = Counter()
         self.tty = sys.stderr.isatty()
 
-    def __call__(self, result: TargetResult, verdict: str) -> None:
+    def __call__(self, result: TargetResult, verdict: SiteVerdict) -> None:
         self.done += 1
-        self.counts[verdict] += 1
+        self.counts[verdict.verdict] += 1
         now = time.monotonic()
         if now - self.last < (0.2 if self.tty else 5.0) and self.done != self.total:
             return
@@ -326,7 +325,7 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
             click.echo(f"resuming sweep {resume_id}: {len(pending)} targets left", err=True)
             async def again() -> int:
                 return await resume_sweep(store, resume_id, settings, policy, concurrency=kw["concurrency"],
-                                          progress=_emit(progress, fmt, policy, lang), stop=_drain_on_sigint())
+                                          progress=_emit(progress, fmt, lang), stop=_drain_on_sigint())
 
             asyncio.run(again())
             sweep_id = resume_id
@@ -346,15 +345,13 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
                 _dry_run(settings, targets)
                 return
             progress = _Progress(len(targets))
-            box: dict[str, int] = {}
 
             async def go() -> int:
                 return await run_sweep(store, targets, settings, policy, concurrency=kw["concurrency"],
-                                       progress=_emit(progress, fmt, policy, lang), stop=_drain_on_sigint(),
+                                       progress=_emit(progress, fmt, lang), stop=_drain_on_sigint(),
                                        excluded=skipped)
 
-            box["id"] = asyncio.run(go())
-            sweep_id = box["id"]
+            sweep_id = asyncio.run(go())
     except StoreError as e:
         raise click.UsageError(str(e)) from None
     except KeyboardInterrupt:
@@ -419,11 +416,10 @@ def _drain_on_sigint() -> asyncio.Event:
     return stop
 
 
-def _emit(progress: _Progress, fmt: str, policy: Policy, lang: str) -> Callable[[TargetResult, str], None]:
-    def cb(result: TargetResult, verdict: str) -> None:
-        if fmt == "jsonl":
-            click.echo(render("jsonl", [Outcome(result, score_target(result.target.name, result.observations,
-                                                                      policy))], lang), nl=False)
+def _emit(progress: _Progress, fmt: str, lang: str) -> Callable[[TargetResult, SiteVerdict], None]:
+    def cb(result: TargetResult, verdict: SiteVerdict) -> None:
+        if fmt == "jsonl":  # the verdict the sweep stores, not a second scoring
+            click.echo(render("jsonl", [Outcome(result, verdict)], lang), nl=False)
         progress(result, verdict)
 
     return cb

@@ -45,9 +45,12 @@ async def _guard(ids: tuple[str, ...], name: str, make: Callable[[], Awaitable[l
     except asyncio.CancelledError:
         raise
     except Exception as e:  # a bug or an unexpected peer: recorded, never propagated
-        tb = traceback.format_exception_only(type(e), e)[-1].strip()
-        return [Observation(i, name, Status.ERROR, {"exception": tb}, f"internal error: {tb}")
-                for i in ids]
+        return _failed(ids, name, e)
+
+
+def _failed(ids: tuple[str, ...], name: str, e: Exception) -> list[Observation]:
+    tb = traceback.format_exception_only(type(e), e)[-1].strip()
+    return [Observation(i, name, Status.ERROR, {"exception": tb}, f"internal error: {tb}") for i in ids]
 
 
 WEB_IDS = ("web.reach", "web.tls", "web.http", "web.same_site", "web.latency", "web.links", "web.resources",
@@ -63,7 +66,7 @@ async def _variant(ctx: Context, name: str) -> list[Observation]:
             host = await check_host(ctx, name)
             obs += host.observations
         except Exception as e:  # recorded like any failing family
-            obs += await _guard(("dns.resolve", "dns.aaaa"), name, _raiser(e))
+            obs += _failed(("dns.resolve", "dns.aaaa"), name, e)
     tasks = []
     if host is not None and host.resolved and family_enabled(sel, *WEB_IDS):
         h = host
@@ -80,13 +83,6 @@ async def _variant(ctx: Context, name: str) -> list[Observation]:
         obs += part
     # dns.resolve is kept whatever the selection: every verdict starts from it
     return [o for o in obs if not sel or o.check in sel or o.check == "dns.resolve"]
-
-
-def _raiser(e: Exception) -> Callable[[], Awaitable[list[Observation]]]:
-    async def again() -> list[Observation]:
-        raise e
-
-    return again
 
 
 async def _one(aw: Awaitable[Observation]) -> list[Observation]:

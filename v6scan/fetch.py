@@ -33,7 +33,7 @@ from v6scan import __version__
 from v6scan.model import JSON, Status
 from v6scan.net import AsyncioBackend, classify_error
 
-__all__ = ["USER_AGENT", "Chain", "Fetcher", "Hop", "Limits", "Page", "title_of"]
+__all__ = ["USER_AGENT", "Chain", "Fetcher", "Limits", "Page", "title_of"]
 
 USER_AGENT = f"v6scan/{__version__} (IPv6 readiness scanner; +https://pypi.org/project/v6scan/)"
 REDIRECTS = {301, 302, 303, 307, 308}
@@ -145,12 +145,6 @@ class Page:
         if self.tls:
             out["tls"] = self.tls
         return out
-
-
-@dataclass
-class Hop:
-    page: Page
-    host: str
 
 
 @dataclass

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["JSON", "Observation", "Status", "Stopwatch", "now_iso", "stopwatch"]
+__all__ = ["JSON", "RESULT_SCHEMA", "Observation", "Status", "Stopwatch", "now_iso"]
+
+#: the versioned name of the output contract's per-target record (DESIGN.md section 4)
+RESULT_SCHEMA = "v6scan.result/1"
 
 #: evidence is plain JSON: dicts, lists, str, int, float, bool, None
 JSON = Any
@@ -92,16 +94,3 @@ class Stopwatch:
     def stop(self) -> float:
         self.elapsed_ms = (time.perf_counter() - self.started) * 1000
         return self.elapsed_ms
-
-    def ms(self) -> float:
-        """Milliseconds since the start, rounded for evidence."""
-        return round((time.perf_counter() - self.started) * 1000, 3)
-
-
-@contextmanager
-def stopwatch() -> Iterator[Stopwatch]:
-    sw = Stopwatch()
-    try:
-        yield sw
-    finally:
-        sw.stop()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import hashlib
 import ipaddress
 import socket
 import ssl
@@ -383,6 +382,3 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
-
-def fingerprint(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -9,20 +9,19 @@ from __future__ import annotations
 import hashlib
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from v6scan import __version__
 from v6scan.checks import CHECKS
 from v6scan.engine import TargetResult
 from v6scan.messages import ui
-from v6scan.model import JSON
-from v6scan.scoring import VERDICTS, CheckResult, SiteVerdict
+from v6scan.model import JSON, RESULT_SCHEMA
+from v6scan.scoring import VERDICTS, SiteVerdict
 
 __all__ = ["FORMATS", "Outcome", "gate", "record", "render"]
 
 FORMATS = ("text", "json", "jsonl", "junit", "sarif", "github")
-SCHEMA = "v6scan.result/1"
 _SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "E", "inconclusive": "?", "not_tested": "-",
            "info": "i"}
 _COLOR = {"pass": "green", "warn": "yellow", "fail": "red", "error": "magenta", "inconclusive": "blue",
@@ -47,7 +46,7 @@ def record(o: Outcome, lang: str = "en") -> dict[str, JSON]:
             if x is not None:
                 d["status"], d["error"], d["evidence"] = str(x.status), x.error, dict(x.evidence)
         checks[cid] = c
-    return {"schema": SCHEMA, "target": t.name, "display": t.display, "sector": t.sector,
+    return {"schema": RESULT_SCHEMA, "target": t.name, "display": t.display, "sector": t.sector,
             "region": t.region, "organisation": t.organisation, "verdict": o.verdict.verdict,
             "score": o.verdict.score, "policy": o.verdict.policy, "names": list(o.verdict.names),
             "reasons": [r.to_json(lang) for r in o.verdict.reasons], "checks": checks,
@@ -240,6 +239,3 @@ def render(fmt: str, outcomes: Sequence[Outcome], lang: str = "en", color: bool 
         return github(outcomes, lang)[0]
     raise ValueError(f"unknown format {fmt!r}")
 
-
-def results_of(checks: Iterable[CheckResult]) -> list[str]:
-    return [r.result for r in checks]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,8 +94,3 @@ class Settings:
         if self.root_hints is None:
             return IANA_ROOT_HINTS
         return parse_root_hints(Path(self.root_hints).read_text())
-
-    def with_checks(self, ids: Iterable[str]) -> Settings:
-        from dataclasses import replace
-
-        return replace(self, check_ids=tuple(ids))

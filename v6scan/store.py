@@ -365,6 +365,14 @@ class Store:
         return [r[0] for r in self.db.execute(
             "SELECT DISTINCT policy FROM verdicts WHERE sweep_id = ? ORDER BY policy", [sweep_id])]
 
+    def trend(self, policy: str) -> list[dict[str, Any]]:
+        """Per sweep with verdicts under ``policy``: sites, share of ready sites, average score."""
+        return [dict(r) for r in self.db.query("""
+            SELECT s.id AS sweep, s.started, count(*) AS sites,
+                   avg(v.verdict = 'ready') AS ready_share, avg(v.score) AS average_score
+            FROM verdicts v JOIN sweeps s ON s.id = v.sweep_id
+            WHERE v.policy = ? GROUP BY s.id ORDER BY s.id""", [policy])]
+
     # ------------------------------------------------------------- re-scoring
     def rescore(self, sweep_id: int, policy: Policy) -> int:
         """Score every finished target of a sweep again with ``policy`` (no rescanning)."""

@@ -33,7 +33,7 @@ def settings_config(settings: Settings) -> dict[str, JSON]:
 
 async def _drain(store: Store, sweep_id: int, targets: Sequence[Target], settings: Settings, policy: Policy,
                  concurrency: int, batch_size: int, flush_seconds: float,
-                 progress: Callable[[TargetResult, str], None] | None, stop: asyncio.Event | None) -> int:
+                 progress: Callable[[TargetResult, SiteVerdict], None] | None, stop: asyncio.Event | None) -> int:
     batch: list[tuple[str, str, str | None, Sequence[Observation], SiteVerdict | None]] = []
     retry: set[str] = set()
     last = time.monotonic()
@@ -47,7 +47,7 @@ async def _drain(store: Store, sweep_id: int, targets: Sequence[Target], setting
                 retry.add(result.target.name)
             done += 1
             if progress:
-                progress(result, verdict.verdict)
+                progress(result, verdict)
             if len(batch) >= batch_size or time.monotonic() - last >= flush_seconds:
                 store.record(sweep_id, batch, retry)
                 batch, last, retry = [], time.monotonic(), set()
@@ -65,7 +65,7 @@ def retryable(observations: Sequence[Observation]) -> bool:
 
 async def run_sweep(store: Store, targets: Sequence[Target], settings: Settings, policy: Policy,
                     *, concurrency: int = 64, batch_size: int = 50, flush_seconds: float = 2.0,
-                    progress: Callable[[TargetResult, str], None] | None = None,
+                    progress: Callable[[TargetResult, SiteVerdict], None] | None = None,
                     extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None,
                     excluded: Sequence[Target] = ()) -> int:
     """Scan ``targets`` as a new sweep; return the sweep id.
@@ -90,7 +90,7 @@ def _shuffled(targets: Sequence[Target], seed: int) -> list[Target]:
 
 async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: Policy,
                        *, concurrency: int = 64, batch_size: int = 50, flush_seconds: float = 2.0,
-                       progress: Callable[[TargetResult, str], None] | None = None,
+                       progress: Callable[[TargetResult, SiteVerdict], None] | None = None,
                        extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None) -> int:
     """Scan the targets of ``sweep_id`` that have no result; refuse a different configuration."""
     sweep = store.sweep(sweep_id)
@@ -106,7 +106,7 @@ async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: 
 
 async def _run(store: Store, sweep_id: int, targets: Sequence[Target], settings: Settings, policy: Policy,
                concurrency: int, batch_size: int, flush_seconds: float,
-               progress: Callable[[TargetResult, str], None] | None, stop: asyncio.Event | None) -> None:
+               progress: Callable[[TargetResult, SiteVerdict], None] | None, stop: asyncio.Event | None) -> None:
     try:
         done = await _drain(store, sweep_id, targets, settings, policy, concurrency, batch_size, flush_seconds,
                             progress, stop)

@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from v6scan.addresses import classify
-from v6scan.checks.web import WebState
+from v6scan.checks.web import WebState, _resolve_hop
 from v6scan.context import Context
 from v6scan.fetch import Chain
 from v6scan.model import JSON, Observation, Status, Stopwatch
@@ -180,7 +180,7 @@ async def check_links(ctx: Context, st: WebState) -> list[Observation]:
             await polite(p.host)
             async with ctx.slot(p.usable_v6):
                 p.v6 = await ctx.fetcher.follow(p.url, p.usable_v6, "v6",
-                                                lambda h, f: _resolve(ctx, h, f))
+                                                lambda h, f: _resolve_hop(ctx, h, f))
             if p.v6.final is not None:
                 p.text = p.v6.final.text
         if not p.text and p.level < 3:  # an IPv4-only page: read it over IPv4 for its links
@@ -188,7 +188,7 @@ async def check_links(ctx: Context, st: WebState) -> list[Observation]:
             if v4 is not None:
                 await polite(p.host)
                 async with ctx.slot(v4):
-                    c = await ctx.fetcher.follow(p.url, v4, "v4", lambda h, f: _resolve(ctx, h, f))
+                    c = await ctx.fetcher.follow(p.url, v4, "v4", lambda h, f: _resolve_hop(ctx, h, f))
                 if c.final is not None:
                     p.text = c.final.text
 
@@ -263,9 +263,3 @@ async def check_links(ctx: Context, st: WebState) -> list[Observation]:
     res_obs = Observation("web.resources", st.name, Status.OK if rows else Status.SKIPPED, res_ev,
                           None if rows else "the homepage loads no subresources", sw2.stop(), sw2.started_at)
     return [links_obs, res_obs]
-
-
-async def _resolve(ctx: Context, host: str, family: str) -> tuple[str | None, str | None]:
-    from v6scan.checks.web import _resolve_hop
-
-    return await _resolve_hop(ctx, host, family)

@@ -9,13 +9,12 @@ from typing import Any
 from v6scan import __version__
 from v6scan.checks import CHECKS
 from v6scan.messages import fix_hint, render
-from v6scan.model import JSON, now_iso
+from v6scan.model import JSON, RESULT_SCHEMA, now_iso
 from v6scan.scoring import VERDICTS
 from v6scan.store import Store
 
-__all__ = ["SCHEMA", "build_report", "result_records"]
+__all__ = ["build_report", "result_records"]
 
-SCHEMA = "v6scan.result/1"
 ORDER = tuple(reversed(VERDICTS))  # ready first, for tables and charts
 
 
@@ -89,13 +88,7 @@ def build_report(store: Store, sweep_id: int | None = None, policy: str | None =
                       "score": r["score"], "points": r["points"], "names": r["names"],
                       "reasons": _reasons(r["reasons"], lang), "checks": checks,
                       "evidence": evidence_by.get(r["name"], {})})
-    trend = []
-    for s in store.sweeps():
-        srows = store.verdict_rows(s["id"], policy) if policy in store.policies(s["id"]) else []
-        if srows:
-            trend.append({"sweep": s["id"], "started": s["started"], "sites": len(srows),
-                          "ready_share": sum(1 for x in srows if x["verdict"] == "ready") / len(srows),
-                          "average_score": sum(x["score"] for x in srows) / len(srows)})
+    trend = store.trend(policy)
     return {
         "lang": lang, "generated": now_iso(), "version": __version__, "policy": policy,
         "sweep": {k: sweep[k] for k in ("id", "started", "finished", "status", "targets", "version")},
@@ -133,7 +126,7 @@ def result_records(store: Store, sweep_id: int | None = None, policy: str | None
             first = next((x["reasons"][0]["text"] for x in names.values() if x["reasons"]), None)
             checks[cid] = {"result": c["result"], "summary": first or c["summary"],
                            "details": {"names": names}}
-        yield {"schema": SCHEMA, "target": trow["tname"], "display": trow["display"],
+        yield {"schema": RESULT_SCHEMA, "target": trow["tname"], "display": trow["display"],
                "sector": trow["sector"], "region": trow["region"], "organisation": trow["organisation"],
                "verdict": v["verdict"], "score": v["score"], "policy": policy, "names": v["names"],
                "reasons": _reasons(v["reasons"], lang), "checks": checks,

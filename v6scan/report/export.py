@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterable
 from typing import IO, Any
@@ -86,8 +85,3 @@ def export_markdown(report: dict[str, Any], out: IO[str]) -> None:
         first = s["reasons"][0]["text"] if s["reasons"] else ""
         out.write(f"| {_md(s['display'])} | {ui(s['verdict'], lang)} | {s['score']} | {_md(first)} |\n")
 
-
-def to_string(fn: Any, *args: Any) -> str:
-    buf = io.StringIO()
-    fn(*args, buf)
-    return buf.getvalue()
