@@ -148,7 +148,7 @@ def test_cli_up_exec_status_down_with_scale(tmp_path: Path, lab: Lab) -> None:
     try:
         assert info["scale"] == 2000
         dug = cli("exec", "--", "dig", "+short", "s000000.gov.test", "AAAA")
-        assert dug.stdout.strip() == "2001:db8:80:1::1", dug.stderr
+        assert dug.stdout.strip() == "2001:db8:80:100::1", dug.stderr
         nx = cli("exec", "--", "dig", "s000095.com.test", "AAAA")
         assert "NXDOMAIN" in nx.stdout
         assert len(Path(info["targets_file"]).read_text().splitlines()) == 1 + len(lab.scenarios) + 2000

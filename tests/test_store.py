@@ -161,10 +161,56 @@ def test_csv_cells_never_start_a_formula(text: str) -> None:
         assert not row[key].startswith(("=", "+", "-", "@", "\t", "\r"))
 
 
-def test_sweep_order_is_shuffled_but_stable() -> None:
-    from v6scan.sweep import _shuffled
-
+def test_sweep_order_is_shuffled_but_stable(tmp_path: Path) -> None:
     ts = targets(50)
-    a, b = _shuffled(ts, 7), _shuffled(ts, 7)
-    assert a == b and a != ts and sorted(t.name for t in a) == sorted(t.name for t in ts)
-    assert _shuffled(ts, 8) != a
+    with Store(tmp_path / "s.db") as s:
+        a = s.start_sweep(ts, {}, "default")
+        order = [t.name for t in s.iter_pending(a, chunk=7)]  # several chunks
+        assert order == [t.name for t in s.iter_pending(a)]  # stable (resume uses the same order)
+        assert order != [t.name for t in ts] and sorted(order) == sorted(t.name for t in ts)
+        b = s.start_sweep(ts, {}, "default")
+        assert [t.name for t in s.iter_pending(b)] != order  # seeded by the sweep
+
+
+def test_pending_targets_stream_while_results_are_written(tmp_path: Path) -> None:
+    """A sweep writes results between two chunk reads: every target is given exactly once, and a
+    finished one is never given again."""
+    with Store(tmp_path / "s.db") as s:
+        sid = s.start_sweep(iter(targets(30)), {}, "default")  # a lazy iterable is enough
+        assert s.sweep(sid)["targets"] == 30 and s.pending_count(sid) == 30
+        seen = []
+        for t in s.iter_pending(sid, chunk=4):
+            seen.append(t.name)
+            s.record(sid, [(t.name, "2026-01-01T00:00:00Z", None,
+                            [Observation("dns.resolve", t.name, Status.NXDOMAIN, {}, "no such name")], None)])
+        assert sorted(seen) == sorted(t.name for t in targets(30)) and len(seen) == len(set(seen))
+        assert s.pending_count(sid) == 0 and list(s.iter_pending(sid)) == []
+
+
+def test_duplicate_names_keep_the_first(tmp_path: Path) -> None:
+    ts = targets(3)
+    with Store(tmp_path / "s.db") as s:
+        sid = s.start_sweep([*ts, Target(ts[0].name, "again", "edu")], {}, "default")
+        rows = s.target_rows(sid)
+        assert len(rows) == 3 and rows[0]["display"] == ts[0].display
+
+
+def test_version_1_database_is_migrated(tmp_path: Path) -> None:
+    """A database written by schema version 1 gains the shuffled order of its targets."""
+    from v6scan.store import MIGRATIONS, shuffle_key
+
+    path = tmp_path / "v1.db"
+    import sqlite_utils
+
+    db = sqlite_utils.Database(path)
+    MIGRATIONS[1](db)
+    db.execute("PRAGMA user_version=1")
+    db.execute("INSERT INTO sweeps (id, started, policy, version, config, config_hash) VALUES"
+               " (1, 'x', 'default', '0', '{}', 'h')")
+    db.execute("INSERT INTO targets (sweep_id, position, name, display) VALUES (1, 0, 'a.org', 'a.org')")
+    db.conn.commit()
+    db.close()
+    with Store(path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert s.db.execute("SELECT shuffle FROM targets").fetchone()[0] == shuffle_key(1, "a.org")
+        assert [t.name for t in s.iter_pending(1)] == ["a.org"]

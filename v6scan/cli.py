@@ -7,7 +7,9 @@ or inconclusive (a target could not be assessed), 4 internal error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import itertools
 import json
 import os
 import signal
@@ -15,7 +17,7 @@ import sys
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,7 +42,7 @@ from v6scan.scoring import VERDICTS, Policy, SiteVerdict, load_policy, score_tar
 from v6scan.settings import Settings
 from v6scan.store import Store, StoreError
 from v6scan.sweep import resume_sweep, run_sweep
-from v6scan.targets import Target, TargetError, TargetList, parse_target, read_targets
+from v6scan.targets import Target, TargetError, TargetList, iter_targets, parse_target, read_targets
 
 __all__ = ["cli", "main"]
 
@@ -133,6 +135,11 @@ def _scan_options(f: F) -> F:
                      envvar="V6SCAN_LANG", help="Language of reasons and fix hints."),
         click.option("--concurrency", type=click.IntRange(1, 10_000), default=64, show_default=True,
                      envvar="V6SCAN_CONCURRENCY", help="Targets in flight at once."),
+        click.option("--per-address", "per_address", type=click.IntRange(1, 1000), default=4, show_default=True,
+                     envvar="V6SCAN_PER_ADDRESS", help="Connections at once to one server address (politeness)."),
+        click.option("--per-prefix", "per_prefix", type=click.IntRange(1, 10_000), default=16, show_default=True,
+                     envvar="V6SCAN_PER_PREFIX",
+                     help="Connections at once to one IPv6 /64 or IPv4 /24 (politeness)."),
         click.option("--user-agent", envvar="V6SCAN_USER_AGENT", metavar="TEXT",
                      help="User-Agent to send (default names v6scan, its version and a contact URL)."),
         click.option("--dry-run", is_flag=True,
@@ -197,9 +204,28 @@ def _settings(kw: dict[str, Any]) -> tuple[Settings, Policy, set[str]]:
         root_hints=kw.get("root_hints"), timeout=float(kw.get("timeout") or 5.0), www=kw.get("www") or "auto",
         extra_suffixes=many("suffixes"), ca_bundle=kw.get("ca_bundle"), self_check=kw.get("self_check"),
         self_check_enabled=not kw.get("no_self_check"), check_ids=_split_ids(kw.get("check_ids")),
-        user_agent=kw.get("user_agent") or None,
+        user_agent=kw.get("user_agent") or None, per_address_concurrency=int(kw.get("per_address") or 4),
+        per_prefix_concurrency=int(kw.get("per_prefix") or 16),
     )
     return settings, policy, names
+
+
+def _stream_targets(args: Sequence[str], excluded: set[str], skipped: list[Target]) -> Iterator[Target]:
+    """The targets of the files, read lazily; bad lines are reported, excluded names set aside."""
+    for a in args:
+        if a != "-" and not Path(a).is_file():
+            raise click.BadParameter(f"{a}: no such file (give target files, or - for stdin)")
+    for a in args:
+        with contextlib.nullcontext(sys.stdin) if a == "-" else \
+                Path(a).open(encoding="utf-8", errors="replace", newline="") as f:
+            for item in iter_targets(f, "<stdin>" if a == "-" else a):
+                if isinstance(item, TargetError):
+                    click.echo(f"skipped: {item}", err=True)
+                elif item.name in excluded:
+                    click.echo(f"excluded: {item.name} (recorded, not contacted)", err=True)
+                    skipped.append(item)
+                else:
+                    yield item
 
 
 def _read_target_args(args: Sequence[str]) -> TargetList:
@@ -303,6 +329,8 @@ class _Progress:
 @click.option("--resume", "resume_id", type=int, metavar="SWEEP", help="Finish an interrupted sweep.")
 @click.option("--format", "fmt", type=click.Choice(["none", "jsonl"]), default="none", show_default=True,
               help="Also print one JSON line per finished target.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, envvar="V6SCAN_WORKERS",
+              help="Scanning processes (one event loop each; about one per core for big sweeps).")
 @_scan_options
 def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: str, **kw: Any) -> None:
     """Sweep many sites into a database; interrupt with Ctrl-C and --resume later.
@@ -320,36 +348,41 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
         if resume_id is not None:
             if target_files:
                 raise click.UsageError("--resume takes the targets from the database: give no files")
-            pending = store.pending_targets(resume_id)
-            progress = _Progress(len(pending))
-            click.echo(f"resuming sweep {resume_id}: {len(pending)} targets left", err=True)
+            left = store.pending_count(resume_id)
+            progress = _Progress(left)
+            click.echo(f"resuming sweep {resume_id}: {left} targets left", err=True)
             async def again() -> int:
                 return await resume_sweep(store, resume_id, settings, policy, concurrency=kw["concurrency"],
-                                          progress=_emit(progress, fmt, lang), stop=_drain_on_sigint())
+                                          progress=_emit(progress, fmt, lang), stop=_drain_on_sigint(),
+                                          workers=kw["workers"])
 
             asyncio.run(again())
             sweep_id = resume_id
         else:
             if not target_files:
                 raise click.UsageError("give target files (or - for stdin), or --resume SWEEP")
-            tl = _read_target_args(target_files)
-            for e in tl.errors:
-                click.echo(f"skipped: {e}", err=True)
-            targets = [t for t in tl.targets if t.name not in excluded]
-            skipped = [t for t in tl.targets if t.name in excluded]
-            for t in skipped:
-                click.echo(f"excluded: {t.name} (recorded, not contacted)", err=True)
-            if not targets:
-                raise click.UsageError("no valid target to scan")
             if kw.get("dry_run"):
-                _dry_run(settings, targets)
+                tl = _read_target_args(target_files)
+                for e in tl.errors:
+                    click.echo(f"skipped: {e}", err=True)
+                _dry_run(settings, [t for t in tl.targets if t.name not in excluded])
                 return
-            progress = _Progress(len(targets))
+            skipped: list[Target] = []  # filled while the targets stream into the store, then recorded
+            stream = _stream_targets(target_files, excluded, skipped)
+            first = next(stream, None)
+            if first is None:
+                raise click.UsageError("no valid target to scan")
+            progress = _Progress(0)
+
+            def loaded(sid: int) -> None:
+                progress.total = store.pending_count(sid)
+                click.echo(f"sweep {sid}: {progress.total} targets", err=True)
 
             async def go() -> int:
-                return await run_sweep(store, targets, settings, policy, concurrency=kw["concurrency"],
-                                       progress=_emit(progress, fmt, lang), stop=_drain_on_sigint(),
-                                       excluded=skipped)
+                return await run_sweep(store, itertools.chain([first], stream), settings, policy,
+                                       concurrency=kw["concurrency"], progress=_emit(progress, fmt, lang),
+                                       stop=_drain_on_sigint(), excluded=skipped, workers=kw["workers"],
+                                       loaded=loaded)
 
             sweep_id = asyncio.run(go())
     except StoreError as e:

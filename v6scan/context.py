@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ipaddress
 import ssl
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 from v6scan.addresses import AddressPolicy
 from v6scan.dnsdirect import ServerReply, ask
 from v6scan.fetch import Fetcher, Limits
-from v6scan.net import make_ssl_contexts
+from v6scan.net import Probe, make_ssl_contexts, tcp_connect
 from v6scan.resolver import Answer, Resolver
 from v6scan.settings import RootServer, Settings
 
@@ -43,6 +44,8 @@ class Context:
     _cache: OrderedDict[tuple[str, ...], asyncio.Future[Any]] = field(default_factory=OrderedDict,
                                                                        repr=False)
     _server_limits: dict[str, asyncio.Semaphore] = field(default_factory=dict, repr=False)
+    _born: dict[tuple[str, ...], float] = field(default_factory=dict, repr=False)
+    _prefixes: dict[str, str] = field(default_factory=dict, repr=False)
     #: zone -> [(ns name, IPv6 address)] learned on IPv6-only walks (dns.v6_path)
     delegations_v6: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
 
@@ -65,8 +68,13 @@ class Context:
     @contextlib.asynccontextmanager
     async def slot(self, address: str) -> AsyncIterator[None]:
         """Hold a connection slot for ``address`` and its /64 (IPv6) or /24 (IPv4)."""
-        a = ipaddress.ip_address(address)
-        prefix = str(ipaddress.ip_network(f"{a}/{64 if a.version == 6 else 24}", strict=False))
+        prefix = self._prefixes.get(address)
+        if prefix is None:
+            a = ipaddress.ip_address(address)
+            prefix = str(ipaddress.ip_network(f"{a}/{64 if a.version == 6 else 24}", strict=False))
+            if len(self._prefixes) > self.cache_size:
+                self._prefixes.clear()
+            self._prefixes[address] = prefix
         keys = ((address, self.settings.per_address_concurrency),
                 (prefix, self.settings.per_prefix_concurrency))
         registered: list[str] = []
@@ -96,15 +104,21 @@ class Context:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def cached(self, key: tuple[str, ...], make: Callable[[], Awaitable[T]]) -> T:
+    async def cached(self, key: tuple[str, ...], make: Callable[[], Awaitable[T]], ttl: float | None = None) -> T:
         """Compute ``make()`` once per key (concurrent callers share it), in a bounded LRU.
 
         The computation runs as its own task, so a caller cancelled by its
         deadline never cancels it for the other callers; a computation that
-        failed is forgotten, so the next caller tries again.
+        failed is forgotten, so the next caller tries again.  With ``ttl`` a
+        result older than ``ttl`` seconds is computed again.
         """
         task = self._cache.get(key)
+        if task is not None and ttl is not None and task.done() and \
+                time.monotonic() - self._born.get(key, 0.0) > ttl:
+            task = None
         if task is None:
+            if ttl is not None:
+                self._born[key] = time.monotonic()
             task = asyncio.ensure_future(make())
             self._cache[key] = task
 
@@ -114,10 +128,23 @@ class Context:
 
             task.add_done_callback(forget_failure)
             while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+                old, _ = self._cache.popitem(last=False)
+                self._born.pop(old, None)
         else:
             self._cache.move_to_end(key)
         return await asyncio.shield(task)
+
+    async def tcp_probe(self, address: str, port: int, started_for: str) -> tuple[Probe, str]:
+        """A TCP connect to ``address``:``port`` within its slot, shared by every target of the sweep
+        that asks within ``settings.probe_ttl`` seconds (one shared address is probed once, and a
+        dead or tarpitting address delays the targets behind it once, not once per target).
+        Returns the probe and the name it was made for."""
+
+        async def probe() -> tuple[Probe, str]:
+            async with self.slot(address):
+                return await tcp_connect(address, port, self.settings.timeout), started_for
+
+        return await self.cached(("tcp", address, str(port)), probe, ttl=self.settings.probe_ttl)
 
     async def lookup(self, name: str, qtype: str) -> Answer:
         """A recursive lookup, cached for the sweep (name-server and MX host addresses)."""

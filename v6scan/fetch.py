@@ -129,6 +129,7 @@ class Page:
     headers: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     tls: dict[str, JSON] | None = None
+    peer_cert: bytes | None = field(default=None, repr=False)  # DER, from a verified handshake
     error: str | None = None
 
     def to_json(self, with_body: bool = False) -> dict[str, JSON]:
@@ -218,15 +219,20 @@ class Fetcher:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host_header = host if parts.port is None else f"{host}:{parts.port}"
         marks: dict[str, float] = {}
+        page = Page(url, address, Status.OK)
         t0 = time.perf_counter()
 
         async def trace(event: str, info: dict[str, Any]) -> None:
             marks[event] = (time.perf_counter() - t0) * 1000
+            if event == "connection.start_tls.complete" and info.get("return_value") is not None:
+                obj = info["return_value"].get_extra_info("ssl_object")
+                if obj is not None:  # a verified handshake: web.tls reads it instead of making its own
+                    page.tls = {"protocol": obj.version(), "cipher": (obj.cipher() or ("",))[0]}
+                    page.peer_cert = obj.getpeercert(binary_form=True)
 
         ext: dict[str, Any] = {"trace": trace, "timeout": self._timeouts}
         if parts.scheme == "https":
             ext["sni_hostname"] = host
-        page = Page(url, address, Status.OK)
         conn = httpcore.AsyncHTTPConnection(
             httpcore.Origin(scheme, address.encode(), port), ssl_context=self._verify,
             keepalive_expiry=0.0, http1=True, http2=False, retries=0, network_backend=self._backend)
@@ -238,7 +244,7 @@ class Fetcher:
                 extensions=ext)
             resp = await conn.handle_async_request(request)
             try:
-                await self._handle(resp, page, url, parts.scheme, keep_body, marks)
+                await self._handle(resp, page, url, keep_body, marks)
             finally:
                 await resp.aclose()
         except BodyError as e:
@@ -255,7 +261,7 @@ class Fetcher:
         page.timings.setdefault("total_ms", (time.perf_counter() - t0) * 1000)
         return page
 
-    async def _handle(self, resp: httpcore.Response, page: Page, url: str, scheme: str, keep_body: bool,
+    async def _handle(self, resp: httpcore.Response, page: Page, url: str, keep_body: bool,
                       marks: dict[str, float]) -> None:
         self._timings(page, marks)
         page.http_status = resp.status
@@ -274,11 +280,6 @@ class Fetcher:
         enc = [e.strip().lower() for e in headers.get("content-encoding", "").split(",")
                if e.strip() and e.strip().lower() != "identity"]
         page.content_encoding = ", ".join(enc) or None
-        stream = resp.extensions.get("network_stream")
-        if stream is not None and scheme == "https":
-            obj = stream.get_extra_info("ssl_object")
-            if obj is not None:
-                page.tls = {"protocol": obj.version(), "cipher": (obj.cipher() or ("",))[0]}
         loc = headers.get("location")
         if resp.status in REDIRECTS and loc:
             try:

@@ -8,7 +8,10 @@ vocabulary (like zgrab2's), so every check words failures the same way.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 import errno
+import functools
 import ipaddress
 import socket
 import ssl
@@ -188,6 +191,19 @@ class CertInfo:
                 "key": self.key}
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(der: bytes) -> CertInfo:
+    return CertInfo.from_der(der)
+
+
+def cert_info(der: bytes) -> CertInfo:
+    """Parsed once per distinct certificate (one certificate often serves many names); the days
+    left are counted now."""
+    info = _parsed(der)
+    days = int((dt.datetime.fromisoformat(info.not_after).timestamp() - time.time()) // 86400)
+    return info if days == info.days_left else dataclasses.replace(info, days_left=days)
+
+
 #: OpenSSL verify codes we name (x509_vfy.h)
 VERIFY_CODES = {
     9: "not_yet_valid", 10: "expired", 18: "self_signed", 19: "self_signed_in_chain",
@@ -251,7 +267,7 @@ async def tls_handshake(address: str, name: str, verify: ssl.SSLContext, loose: 
         cert = None
         if obj is not None:
             der = obj.getpeercert(binary_form=True)
-            cert = CertInfo.from_der(der) if der else None
+            cert = cert_info(der) if der else None
         c = obj.cipher() if obj is not None else None
         return TlsResult(address, name, status, valid, problem, code,
                          obj.version() if obj is not None else None, c[0] if c else None, cert,

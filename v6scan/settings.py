@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 __all__ = ["IANA_ROOT_HINTS", "RootServer", "Settings", "parse_root_hints"]
 
@@ -77,6 +78,7 @@ class Settings:
     per_server_concurrency: int = 8
     per_address_concurrency: int = 4  # connections at once to one web server address
     per_prefix_concurrency: int = 16  # ... and to one IPv6 /64 (or IPv4 /24)
+    probe_ttl: float = 60.0  # seconds a TCP reachability probe of address:port serves every target
     v6_path: bool = True
     ca_bundle: Path | None = None  # --ca-bundle FILE (default: the system store)
     self_check: str | None = None  # --self-check ADDR[:PORT]
@@ -89,6 +91,25 @@ class Settings:
     max_links_per_level: int = 50  # web.links: distinct internal URLs fetched per level
     link_delay: float = 0.2  # seconds between two fetches from one host (politeness)
     check_ids: tuple[str, ...] = field(default=())  # empty: all
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data (worker processes rebuild the settings with :meth:`from_json`)."""
+        return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+                for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Settings:
+        kw: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            v = data[f.name]
+            if isinstance(v, list):
+                v = tuple(v)
+            elif f.name in ("root_hints", "ca_bundle") and v is not None:
+                v = Path(v)
+            kw[f.name] = v
+        return cls(**kw)
 
     def roots(self) -> tuple[RootServer, ...]:
         if self.root_hints is None:

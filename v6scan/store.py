@@ -16,6 +16,7 @@ target and never leaves half of one.  The schema version lives in
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import signal
@@ -34,7 +35,7 @@ from v6scan.targets import Target
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "SweepDiff", "config_hash"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class StoreError(RuntimeError):
@@ -134,7 +135,22 @@ def _create_v1(db: sqlite_utils.Database) -> None:
         db.execute(summary.format(dim=dim))
 
 
-MIGRATIONS = {1: _create_v1}
+def _v2_shuffle(db: sqlite_utils.Database) -> None:
+    """Version 2: each target carries its place in the sweep's shuffled order, so a sweep of a
+    million targets streams them from the database instead of shuffling a list in memory."""
+    db.execute("ALTER TABLE targets ADD COLUMN shuffle INTEGER")
+    for sid, tid, name in db.execute("SELECT sweep_id, id, name FROM targets").fetchall():
+        db.execute("UPDATE targets SET shuffle = ? WHERE id = ?", [shuffle_key(sid, name), tid])
+    db.execute("CREATE INDEX targets_sweep_shuffle ON targets (sweep_id, shuffle, id)")
+
+
+def shuffle_key(sweep_id: int, name: str) -> int:
+    """A target's place in its sweep's order: neighbouring names (often one provider) are spread
+    over the sweep, and the order is the same whenever the sweep is resumed."""
+    return int.from_bytes(hashlib.blake2b(f"{sweep_id}:{name}".encode(), digest_size=7).digest(), "big")
+
+
+MIGRATIONS = {1: _create_v1, 2: _v2_shuffle}
 
 _failpoint_calls = 0
 
@@ -217,26 +233,34 @@ class Store:
         return self.db.conn.executemany(sql, ([r[c] for c in cols] for r in rows))
 
     # ---------------------------------------------------------------- sweeps
-    def start_sweep(self, targets: Sequence[Target], config: Mapping[str, JSON], policy: str,
-                    excluded: Sequence[Target] = ()) -> int:
+    def start_sweep(self, targets: Iterable[Target], config: Mapping[str, JSON], policy: str,
+                    excluded: Iterable[Target] = ()) -> int:
         """Record a new sweep and all its targets (status ``pending``; ``excluded`` ones are recorded
-        with status ``excluded`` and never contacted); return its id."""
+        with status ``excluded`` and never contacted); return its id.
+
+        ``targets`` is consumed lazily and written in one transaction (a million targets stream
+        through without being held in memory); a name seen before keeps its first occurrence.
+        """
         row = {"started": now_iso(), "status": "running", "policy": policy, "version": __version__,
                "config": json.dumps(dict(config), sort_keys=True, default=str),
-               "config_hash": config_hash(config), "targets": len(targets)}
+               "config_hash": config_hash(config), "targets": 0}
         with self.db.conn:
             cur = self._insert("sweeps", [row])
             sweep_id = cur.lastrowid
             assert sweep_id is not None
-            self._insert("targets", [
-                {"sweep_id": sweep_id, "position": i, "name": t.name, "display": t.display,
-                 "sector": t.sector, "region": t.region, "organisation": t.organisation,
-                 "source": t.source, "status": "pending"} for i, t in enumerate(targets)])
-            self._insert("targets", [
-                {"sweep_id": sweep_id, "position": len(targets) + i, "name": t.name, "display": t.display,
-                 "sector": t.sector, "region": t.region, "organisation": t.organisation,
-                 "source": t.source, "status": "excluded"} for i, t in enumerate(excluded)
-                if t.name not in {x.name for x in targets}])
+            position = itertools.count()
+            sql = ("INSERT OR IGNORE INTO targets (sweep_id, position, shuffle, name, display, sector, region,"
+                   " organisation, source, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+            def rows(items: Iterable[Target], status: str) -> Iterator[tuple[Any, ...]]:
+                for t in items:
+                    yield (sweep_id, next(position), shuffle_key(sweep_id, t.name), t.name, t.display, t.sector,
+                           t.region, t.organisation, t.source, status)
+
+            self.db.conn.executemany(sql, rows(targets, "pending"))
+            self.db.conn.executemany(sql, rows(excluded, "excluded"))
+            self.db.execute("UPDATE sweeps SET targets = (SELECT count(*) FROM targets WHERE sweep_id = ?"
+                            " AND status = 'pending') WHERE id = ?", [sweep_id, sweep_id])
         return int(sweep_id)
 
     def sweep(self, sweep_id: int) -> dict[str, Any]:
@@ -263,6 +287,25 @@ class Store:
     def retry_count(self, sweep_id: int) -> int:
         return int(self.db.execute("SELECT count(*) FROM targets WHERE sweep_id = ? AND status = 'retry'",
                                    [sweep_id]).fetchone()[0])
+
+    def pending_count(self, sweep_id: int) -> int:
+        return int(self.db.execute("SELECT count(*) FROM targets WHERE sweep_id = ? AND status IN"
+                                   " ('pending', 'retry')", [sweep_id]).fetchone()[0])
+
+    def iter_pending(self, sweep_id: int, chunk: int = 2000) -> Iterator[Target]:
+        """The targets without a final result, in the sweep's shuffled order, read ``chunk`` at a
+        time (results may be written between two reads; a target is never given twice)."""
+        last: tuple[int, int] = (-1, -1)
+        while True:
+            rows = self.db.execute(
+                "SELECT shuffle, id, name, display, sector, region, organisation, source FROM targets"
+                " WHERE sweep_id = ? AND (shuffle, id) > (?, ?) AND status IN ('pending', 'retry')"
+                " ORDER BY shuffle, id LIMIT ?", [sweep_id, *last, chunk]).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield Target(*r[2:])
+            last = (rows[-1][0], rows[-1][1])
 
     def pending_targets(self, sweep_id: int) -> list[Target]:
         """Targets of a sweep without a final result (never scanned, or to retry), in order."""

@@ -9,9 +9,8 @@ scans only the targets without a result.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 
 from v6scan.engine import TargetResult, scan_targets
@@ -20,6 +19,7 @@ from v6scan.scoring import Policy, SiteVerdict, score_target
 from v6scan.settings import Settings
 from v6scan.store import Store, StoreError, config_hash
 from v6scan.targets import Target
+from v6scan.workers import scan_in_processes
 
 __all__ = ["resume_sweep", "retryable", "run_sweep", "settings_config"]
 
@@ -31,15 +31,18 @@ def settings_config(settings: Settings) -> dict[str, JSON]:
             for k, v in asdict(settings).items()}
 
 
-async def _drain(store: Store, sweep_id: int, targets: Sequence[Target], settings: Settings, policy: Policy,
+async def _drain(store: Store, sweep_id: int, targets: Iterable[Target], settings: Settings, policy: Policy,
                  concurrency: int, batch_size: int, flush_seconds: float,
-                 progress: Callable[[TargetResult, SiteVerdict], None] | None, stop: asyncio.Event | None) -> int:
+                 progress: Callable[[TargetResult, SiteVerdict], None] | None, stop: asyncio.Event | None,
+                 workers: int = 1) -> int:
     batch: list[tuple[str, str, str | None, Sequence[Observation], SiteVerdict | None]] = []
     retry: set[str] = set()
     last = time.monotonic()
     done = 0
     try:
-        async for result in scan_targets(targets, settings, concurrency=concurrency, stop=stop):
+        results = (scan_targets(targets, settings, concurrency=concurrency, stop=stop) if workers <= 1 else
+                   scan_in_processes(targets, settings, concurrency=concurrency, stop=stop, workers=workers))
+        async for result in results:
             verdict = score_target(result.target.name, result.observations, policy)
             batch.append((result.target.name, result.started_at, result.finished_at,
                           result.observations, verdict))
@@ -63,58 +66,55 @@ def retryable(observations: Sequence[Observation]) -> bool:
                for o in observations)
 
 
-async def run_sweep(store: Store, targets: Sequence[Target], settings: Settings, policy: Policy,
+async def run_sweep(store: Store, targets: Iterable[Target], settings: Settings, policy: Policy,
                     *, concurrency: int = 64, batch_size: int = 50, flush_seconds: float = 2.0,
                     progress: Callable[[TargetResult, SiteVerdict], None] | None = None,
                     extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None,
-                    excluded: Sequence[Target] = ()) -> int:
+                    excluded: Iterable[Target] = (), workers: int = 1,
+                    loaded: Callable[[int], None] | None = None) -> int:
     """Scan ``targets`` as a new sweep; return the sweep id.
 
+    ``targets`` may be a lazy iterable: it is streamed into the store first, then the sweep
+    streams the targets back in its shuffled order, so memory does not grow with the list.
     Setting ``stop`` drains the sweep: no new target starts, those in flight finish and are
     recorded, and the sweep is marked ``interrupted`` (``resume_sweep`` continues it).
     """
     config = {**settings_config(settings), **(extra_config or {})}
     sweep_id = store.start_sweep(targets, config, policy.name, excluded)
-    await _run(store, sweep_id, _shuffled(targets, sweep_id), settings, policy, concurrency, batch_size,
-               flush_seconds, progress, stop)
+    if loaded is not None:
+        loaded(sweep_id)
+    await _run(store, sweep_id, settings, policy, concurrency, batch_size, flush_seconds, progress, stop, workers)
     return sweep_id
-
-
-def _shuffled(targets: Sequence[Target], seed: int) -> list[Target]:
-    """Politeness: a shuffled order spreads neighbouring names (often one provider) over the sweep.
-    Seeded by the sweep id, so a sweep and its resumption use one order."""
-    out = list(targets)
-    random.Random(seed).shuffle(out)  # noqa: S311 (an order, not a secret)
-    return out
 
 
 async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: Policy,
                        *, concurrency: int = 64, batch_size: int = 50, flush_seconds: float = 2.0,
                        progress: Callable[[TargetResult, SiteVerdict], None] | None = None,
-                       extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None) -> int:
+                       extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None,
+                       workers: int = 1) -> int:
     """Scan the targets of ``sweep_id`` that have no result; refuse a different configuration."""
     sweep = store.sweep(sweep_id)
     config = {**settings_config(settings), **(extra_config or {})}
     if config_hash(config) != sweep["config_hash"]:
         raise StoreError(f"sweep {sweep_id} was started with another configuration; resume it with the"
                          " same options (or start a new sweep)")
-    pending = store.pending_targets(sweep_id)
-    await _run(store, sweep_id, _shuffled(pending, sweep_id), settings, policy, concurrency, batch_size,
-               flush_seconds, progress, stop)
-    return len(pending)
+    pending = store.pending_count(sweep_id)
+    await _run(store, sweep_id, settings, policy, concurrency, batch_size, flush_seconds, progress, stop, workers)
+    return pending
 
 
-async def _run(store: Store, sweep_id: int, targets: Sequence[Target], settings: Settings, policy: Policy,
+async def _run(store: Store, sweep_id: int, settings: Settings, policy: Policy,
                concurrency: int, batch_size: int, flush_seconds: float,
-               progress: Callable[[TargetResult, SiteVerdict], None] | None, stop: asyncio.Event | None) -> None:
+               progress: Callable[[TargetResult, SiteVerdict], None] | None, stop: asyncio.Event | None,
+               workers: int) -> None:
     try:
-        done = await _drain(store, sweep_id, targets, settings, policy, concurrency, batch_size, flush_seconds,
-                            progress, stop)
+        await _drain(store, sweep_id, store.iter_pending(sweep_id), settings, policy, concurrency, batch_size,
+                     flush_seconds, progress, stop, workers)
     except BaseException:
         store.finish_sweep(sweep_id, "interrupted", "aborted")
         raise
-    if stop is not None and stop.is_set() and done < len(targets):
-        store.finish_sweep(sweep_id, "interrupted", f"stopped after {done} of {len(targets)} targets")
+    if stop is not None and stop.is_set() and (left := store.pending_count(sweep_id) - store.retry_count(sweep_id)):
+        store.finish_sweep(sweep_id, "interrupted", f"stopped with {left} targets not scanned")
     elif (n := store.retry_count(sweep_id)):
         store.finish_sweep(sweep_id, "incomplete", f"{n} targets to retry (the resolver did not answer)")
     else:

@@ -25,6 +25,7 @@ __all__ = [
     "Target",
     "TargetError",
     "TargetList",
+    "iter_targets",
     "normalise_name",
     "parse_target",
     "read_targets",
@@ -201,6 +202,17 @@ def _rows(lines: Iterable[str], source: str) -> Iterator[tuple[str, str, dict[st
         if meta.get("organisation") is None and "organization" in row:
             meta["organisation"] = row["organization"]
         yield where, host or "", meta
+
+
+def iter_targets(lines: Iterable[str], source: str = "<input>") -> Iterator[Target | TargetError]:
+    """Read a target list lazily (a million lines need not fit in memory): each line gives a
+    target or the error that names it.  Repeated names are not removed here (the sweep store
+    keeps the first occurrence)."""
+    for where, host, meta in _rows(lines, source):
+        try:
+            yield parse_target(host, source=where, **meta)
+        except TargetError as e:
+            yield e
 
 
 def read_targets(lines: Iterable[str], source: str = "<input>") -> TargetList:

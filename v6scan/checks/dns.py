@@ -150,15 +150,18 @@ async def _ns_addresses(ctx: Context, ns: str) -> dict[str, JSON]:
 
 
 async def _probe_ns(ctx: Context, zone: str, ns: str, row: dict[str, JSON], family: str,
-                    transport: str, qname: str) -> dict[str, JSON]:
+                    transport: str) -> dict[str, JSON]:
+    """Ask one name-server address for the zone's SOA: reachability is a property of the zone, so
+    every site of a zone shares one probe per address and transport (and the servers are asked
+    once per sweep, not once per site)."""
     out: dict[str, JSON] = {"ns": ns, "address": row["address"], "family": family,
                             "transport": transport}
     if not row["usable"]:
         out.update(status=str(Status.BLOCKED), answered=False, error=row.get("blocked_reason"))
         return out
     addr = str(row["address"])
-    reply = await ctx.cached(("ask", addr, qname, "AAAA", transport),
-                             functools.partial(ctx.ask, addr, qname, "AAAA", transport))
+    reply = await ctx.cached(("ask", addr, zone, "SOA", transport),
+                             functools.partial(ctx.ask, addr, zone, "SOA", transport))
     out.update(reply.to_json())
     out.pop("server", None)
     out["answered"] = reply.answered and reply.rcode in ("NOERROR", "NXDOMAIN")
@@ -199,13 +202,13 @@ async def check_name_servers(ctx: Context, name: str) -> list[Observation]:
         for family, rows in (("v6", s["aaaa"]), ("v4", s["a"])):
             for row in rows:
                 for transport in ("udp", "tcp"):
-                    jobs.append(_probe_ns(ctx, zone.name, str(s["name"]), row, family, transport, name))
+                    jobs.append(_probe_ns(ctx, zone.name, str(s["name"]), row, family, transport))
     probes = list(await asyncio.gather(*jobs))
     v6 = [p for p in probes if p["family"] == "v6" and p["status"] != str(Status.BLOCKED)]
     failed = [p for p in probes if not p["answered"] and p["status"] != str(Status.BLOCKED)]
     reach_ev: dict[str, JSON] = {
         "zone": zone.name,
-        "qname": name,
+        "qname": zone.name,
         "probes": probes,
         "v6_probes": len(v6),
         "v6_answered": sum(1 for p in v6 if p["answered"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import statistics
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -18,7 +19,7 @@ from v6scan.checks.dns import HostDNS
 from v6scan.context import Context
 from v6scan.fetch import Chain, Page
 from v6scan.model import JSON, Observation, Status, Stopwatch
-from v6scan.net import Probe, tcp_connect, tls_handshake
+from v6scan.net import Probe, TlsResult, cert_info, tcp_connect, tls_handshake
 from v6scan.resolver import parse_server
 from v6scan.similarity import compare
 
@@ -36,6 +37,7 @@ class WebState:
     v4: list[str] = field(default_factory=list)
     blocked: list[dict[str, JSON]] = field(default_factory=list)
     reach: dict[tuple[str, int], Probe] = field(default_factory=dict)
+    reach_for: dict[tuple[str, int], str] = field(default_factory=dict)  # a probe shared with this name
     chains: list[Chain] = field(default_factory=list)
 
     def family(self, address: str) -> str:
@@ -59,18 +61,26 @@ def _state(ctx: Context, host: HostDNS) -> WebState:
     return st
 
 
+def _port_json(st: WebState, addr: str, port: int) -> dict[str, JSON]:
+    out = st.reach[(addr, port)].to_json()
+    if (addr, port) in st.reach_for:
+        out["shared_with"] = st.reach_for[(addr, port)]  # the same probe served that target too
+    return out
+
+
 async def check_reach(ctx: Context, st: WebState) -> Observation:
     sw = Stopwatch()
 
     async def probe(addr: str, port: int) -> None:
-        async with ctx.slot(addr):
-            st.reach[(addr, port)] = await tcp_connect(addr, port, ctx.settings.timeout)
+        st.reach[(addr, port)], made_for = await ctx.tcp_probe(addr, port, st.name)
+        if made_for != st.name:
+            st.reach_for[(addr, port)] = made_for
 
     await asyncio.gather(*(probe(a, p) for a in [*st.v6, *st.v4] for p in PORTS))
     rows: list[dict[str, JSON]] = []
     for a in [*st.v6, *st.v4]:
         rows.append({"address": a, "family": st.family(a),
-                     "ports": {str(p): st.reach[(a, p)].to_json() for p in PORTS}})
+                     "ports": {str(p): _port_json(st, a, p) for p in PORTS}})
     open_v4 = sorted({p for a in st.v4 for p in PORTS if st.open(a, p)})
     open_v6 = sorted({p for a in st.v6 for p in PORTS if st.open(a, p)})
     parity = [{"address": a, "port": p, "status": str(st.reach[(a, p)].status)}
@@ -94,11 +104,33 @@ async def check_reach(ctx: Context, st: WebState) -> Observation:
     return Observation("web.reach", st.name, Status.OK, ev, None, sw.stop(), sw.started_at)
 
 
+def _verified_handshakes(st: WebState) -> dict[str, TlsResult]:
+    """The handshakes web.http already made with this name's SNI and a verifying context, by address:
+    one handshake serves both checks (a failed or unverifiable one is made again by web.tls)."""
+    out: dict[str, TlsResult] = {}
+    for c in st.chains:
+        first = c.hops[0] if c.hops else None
+        if first is None or first.peer_cert is None or first.url != f"https://{st.name}/":
+            continue
+        tls = first.tls or {}
+        out[first.address] = TlsResult(
+            first.address, st.name, Status.OK, True, None, None, str(tls.get("protocol") or "") or None,
+            str(tls.get("cipher") or "") or None, cert_info(first.peer_cert),
+            first.timings.get("connect_ms", 0.0) + first.timings.get("tls_ms", 0.0), None)
+    return out
+
+
 async def check_tls(ctx: Context, st: WebState) -> Observation:
+    """``web.tls`` on every address open on 443; run after web.http, whose verified handshakes it reuses."""
     sw = Stopwatch()
     targets = [a for a in [*st.v6, *st.v4] if st.open(a, 443)]
 
+    fetched = _verified_handshakes(st)
+
     async def one(addr: str) -> dict[str, JSON]:
+        r = fetched.get(addr)
+        if r is not None:
+            return {"family": st.family(addr), **r.to_json(), "from": "web.http"}
         async with ctx.slot(addr):
             r = await tls_handshake(addr, st.name, ctx.verify_ctx, ctx.loose_ctx, ctx.settings.timeout)
         return {"family": st.family(addr), **r.to_json()}
@@ -267,6 +299,11 @@ async def check_latency(ctx: Context, st: WebState) -> Observation:
     return Observation("web.latency", st.name, Status.OK, ev, None, sw.stop(), sw.started_at)
 
 
+async def _http_then_tls(ctx: Context, st: WebState, tls: bool) -> list[Observation]:
+    http = await check_http(ctx, st)
+    return [await check_tls(ctx, st), http] if tls else [http]
+
+
 async def check_web(ctx: Context, host: HostDNS, selected: tuple[str, ...] = ()) -> list[Observation]:
     """Run the web checks of one name in order: reach, then TLS and HTTP, then comparison, latency."""
 
@@ -275,11 +312,11 @@ async def check_web(ctx: Context, host: HostDNS, selected: tuple[str, ...] = ())
 
     st = _state(ctx, host)
     obs = [await check_reach(ctx, st)]
-    parts = []
-    if on("web.tls"):
-        parts.append(check_tls(ctx, st))
+    parts: list[Awaitable[Observation | list[Observation]]] = []
     if on("web.http") or on("web.same_site"):
-        parts.append(check_http(ctx, st))
+        parts.append(_http_then_tls(ctx, st, on("web.tls")))
+    elif on("web.tls"):
+        parts.append(check_tls(ctx, st))
     if on("path.pmtu") or on("path.icmp"):
         from v6scan.checks.path import check_icmp, check_pmtu  # path probes use this module's state
 
@@ -287,7 +324,8 @@ async def check_web(ctx: Context, host: HostDNS, selected: tuple[str, ...] = ())
             parts.append(check_pmtu(ctx, st))
         if on("path.icmp"):
             parts.append(check_icmp(ctx, st))
-    obs += await asyncio.gather(*parts)
+    for part in await asyncio.gather(*parts):
+        obs += part if isinstance(part, list) else [part]
     if on("web.same_site"):
         obs.append(check_same_site(st))
     if on("web.latency"):

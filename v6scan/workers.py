@@ -1,0 +1,198 @@
+"""Worker processes: one sweep spread over several event loops (one per core).
+
+The coordinator (the ``scan`` command's process) streams targets to ``N``
+child processes (``python -m v6scan.workers``) as JSON lines on their stdin,
+keeping at most ``concurrency / N`` targets in flight in each, and reads
+results back as JSON lines (the observations' own JSON form).  Scoring and
+the single SQLite writer stay in the coordinator.
+
+A worker that dies is started again and is given its unfinished targets
+again; a target that was in flight in two dying workers is recorded as an
+``error`` (it is not tried a third time), so one poisonous site cannot stop a
+sweep and no target is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import astuple
+from typing import Any
+
+from v6scan.checks import CHECKS
+from v6scan.context import Context
+from v6scan.engine import TargetResult, _failed, scan_target
+from v6scan.model import JSON, Observation, Status, now_iso
+from v6scan.settings import Settings
+from v6scan.targets import Target
+
+__all__ = ["result_from_json", "result_to_json", "scan_in_processes"]
+
+LINE_LIMIT = 64 << 20  # one result line (its evidence) may be large; a hostile site's is capped far below
+MAX_CRASHES = 2  # a target in flight in this many dying workers is recorded as an error
+
+
+def result_to_json(r: TargetResult) -> dict[str, JSON]:
+    return {"target": list(astuple(r.target)), "names": list(r.names), "started_at": r.started_at,
+            "finished_at": r.finished_at, "observations": [o.to_json() for o in r.observations]}
+
+
+def result_from_json(data: dict[str, Any]) -> TargetResult:
+    return TargetResult(Target(*data["target"]), list(data["names"]),
+                        [Observation.from_json(o) for o in data["observations"]],
+                        str(data["started_at"]), data.get("finished_at"))
+
+
+def _crashed(t: Target, settings: Settings) -> TargetResult:
+    why = f"the worker process scanning this target died {MAX_CRASHES} times"
+    obs = [Observation(cid, t.name, Status.ERROR, {"worker_crashes": MAX_CRASHES}, why)
+           for cid in CHECKS if not settings.check_ids or cid in settings.check_ids or cid == "dns.resolve"]
+    return TargetResult(t, [t.name], obs, now_iso(), now_iso())
+
+
+class _Worker:
+    def __init__(self, index: int, proc: asyncio.subprocess.Process) -> None:
+        self.index = index
+        self.proc = proc
+        self.inflight: dict[str, Target] = {}
+        self.reader: asyncio.Task[None] | None = None
+
+    def send(self, t: Target) -> None:
+        assert self.proc.stdin is not None
+        self.inflight[t.name] = t
+        self.proc.stdin.write(json.dumps(list(astuple(t))).encode() + b"\n")
+
+
+async def _start(index: int, settings: Settings, out: asyncio.Queue[tuple[int, _Worker, dict[str, Any] | None]]
+                 ) -> _Worker:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "v6scan.workers", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        limit=LINE_LIMIT)
+    w = _Worker(index, proc)
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps({"settings": settings.to_json()}).encode() + b"\n")
+
+    async def read() -> None:
+        assert proc.stdout is not None
+        try:
+            while line := await proc.stdout.readline():
+                await out.put((index, w, json.loads(line)))
+        except (ValueError, asyncio.LimitOverrunError, ConnectionError):
+            proc.kill()  # a garbled stream: treat the worker as dead
+        await out.put((index, w, None))  # end of this worker's output
+
+    w.reader = asyncio.create_task(read())
+    return w
+
+
+async def scan_in_processes(targets: Iterable[Target], settings: Settings | None = None, *, concurrency: int = 64,
+                            stop: asyncio.Event | None = None, workers: int = 2) -> AsyncIterator[TargetResult]:
+    """Like :func:`v6scan.engine.scan_targets`, spread over ``workers`` processes."""
+    s = settings or Settings()
+    out: asyncio.Queue[tuple[int, _Worker, dict[str, Any] | None]] = asyncio.Queue()
+    pool = [await _start(i, s, out) for i in range(workers)]
+    cap = max(1, -(-concurrency // workers))
+    it = iter(targets)
+    retry: list[Target] = []
+    crashes: dict[str, int] = {}
+    exhausted = False
+
+    def feed() -> None:
+        nonlocal exhausted
+        for w in sorted(pool, key=lambda w: len(w.inflight)):
+            while len(w.inflight) < cap and w.proc.returncode is None:
+                if retry:
+                    w.send(retry.pop())
+                    continue
+                if exhausted or (stop is not None and stop.is_set()):
+                    exhausted = True
+                    return
+                t = next(it, None)
+                if t is None:
+                    exhausted = True
+                    return
+                w.send(t)
+
+    try:
+        feed()
+        while True:
+            if exhausted and not retry and not any(w.inflight for w in pool):
+                return
+            index, w, data = await out.get()
+            if pool[index] is not w:
+                continue  # the last words of a worker already replaced
+            if data is None:  # the worker died: start another and give it the unfinished targets again
+                lost = list(w.inflight.values())
+                w.inflight.clear()
+                with contextlib.suppress(ProcessLookupError):
+                    w.proc.kill()
+                await w.proc.wait()
+                for t in lost:
+                    crashes[t.name] = crashes.get(t.name, 0) + 1
+                    if crashes[t.name] >= MAX_CRASHES:
+                        yield _crashed(t, s)
+                    else:
+                        retry.append(t)
+                pool[index] = await _start(index, s, out)
+            else:
+                result = result_from_json(data)
+                w.inflight.pop(result.target.name, None)
+                yield result
+            feed()
+            for x in pool:
+                if x.proc.stdin is not None and x.proc.returncode is None:
+                    with contextlib.suppress(ConnectionError):
+                        await x.proc.stdin.drain()
+    finally:
+        for w in pool:
+            if w.proc.stdin is not None:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    w.proc.stdin.close()
+        for w in pool:
+            try:
+                await asyncio.wait_for(w.proc.wait(), 5.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    w.proc.kill()
+                await w.proc.wait()
+            if w.reader is not None:
+                w.reader.cancel()
+
+
+# --------------------------------------------------------------------------- the worker side
+
+
+async def _serve() -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout)
+    writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    header = json.loads(await reader.readline())
+    settings = Settings.from_json(header["settings"])
+    tasks: set[asyncio.Task[None]] = set()
+    async with Context.create(settings) as ctx:
+
+        async def one(t: Target) -> None:
+            try:
+                result = await scan_target(ctx, t)
+            except Exception as e:  # a bug: the target is still answered, never lost
+                result = TargetResult(t, [t.name], _failed(tuple(settings.check_ids or CHECKS), t.name, e))
+                result.finished_at = now_iso()
+            writer.write(json.dumps(result_to_json(result), default=str).encode() + b"\n")
+            await writer.drain()
+
+        while line := await reader.readline():
+            task = asyncio.create_task(one(Target(*json.loads(line))))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+    writer.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve())
