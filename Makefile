@@ -45,12 +45,11 @@ pytest: venv
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
-# Benchmarks (not part of the tests): DNS against dnsperf, HTTPS against a raw asyncio+ssl loop.
+# Benchmarks (not part of the tests): one scale-mode lab, one table, written to benchmarks/results/<date>.md.
 bench: deps venv
 	@dpkg-query -W -f='$${Status}' dnsperf 2>/dev/null | grep -q "install ok installed" || \
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dnsperf)
-	$(PY) -m benchmarks.dns
-	$(PY) -m benchmarks.web
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 lab-up: deps venv
 	$(PY) -m tests.lab up

@@ -9,6 +9,7 @@ queries from us at once.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ipaddress
 import ssl
@@ -30,6 +31,45 @@ __all__ = ["Context"]
 T = TypeVar("T")
 
 
+class Pacer:
+    """Admission by event-loop lag: every tick, a few waiting targets start if the loop kept time."""
+
+    TICK = 0.02
+    PER_TICK = 16  # at most 800 target starts a second
+
+    def __init__(self, max_lag: float) -> None:
+        self.max_lag = max_lag
+        self.lag = 0.0
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._task: asyncio.Task[None] | None = None
+
+    async def admit(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting.append(fut)
+        await fut
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(self.TICK)
+            self.lag = max(0.0, loop.time() - t - self.TICK)
+            if self.lag > self.max_lag:
+                continue
+            n = 0
+            while self._waiting and n < self.PER_TICK:
+                fut = self._waiting.popleft()
+                if not fut.done():
+                    fut.set_result(None)
+                    n += 1
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
 @dataclass
 class Context:
     settings: Settings
@@ -46,6 +86,8 @@ class Context:
     _server_limits: dict[str, asyncio.Semaphore] = field(default_factory=dict, repr=False)
     _born: dict[tuple[str, ...], float] = field(default_factory=dict, repr=False)
     _prefixes: dict[str, str] = field(default_factory=dict, repr=False)
+    #: targets in their connection phase at once (set by the runner; DNS of later targets runs ahead)
+    connect_gate: asyncio.Semaphore | None = field(default=None, repr=False)
     #: zone -> [(ns name, IPv6 address)] learned on IPv6-only walks (dns.v6_path)
     delegations_v6: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
 
@@ -61,9 +103,21 @@ class Context:
         fetcher = Fetcher(verify, limits, s.user_agent) if s.user_agent else Fetcher(verify, limits)
         return cls(s, resolver, policy, s.roots(), verify, loose, fetcher)
 
+    _pacer: Pacer | None = field(default=None, repr=False)
+
     async def close(self) -> None:
+        if self._pacer is not None:
+            self._pacer.stop()
         await self.resolver.close()
         await self.fetcher.aclose()
+
+    async def pace(self) -> None:
+        """Wait until this event loop keeps up: a new target starts only while the loop's lag is
+        under ``settings.max_loop_lag`` (an overloaded scanner would time out on its own slowness
+        and blame the sites)."""
+        if self._pacer is None:
+            self._pacer = Pacer(self.settings.max_loop_lag)
+        await self._pacer.admit()
 
     @contextlib.asynccontextmanager
     async def slot(self, address: str) -> AsyncIterator[None]:

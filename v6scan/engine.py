@@ -70,7 +70,7 @@ async def _variant(ctx: Context, name: str) -> list[Observation]:
     tasks = []
     if host is not None and host.resolved and family_enabled(sel, *WEB_IDS):
         h = host
-        tasks.append(_guard(WEB_IDS, name, lambda: check_web(ctx, h, sel)))
+        tasks.append(_guard(WEB_IDS, name, lambda: _connect_phase(ctx, check_web(ctx, h, sel))))
     elif family_enabled(sel, *WEB_IDS):
         why = "the name did not resolve" if host is not None else "DNS failed"
         obs += [Observation(i, name, Status.SKIPPED, {}, why) for i in WEB_IDS]
@@ -83,6 +83,15 @@ async def _variant(ctx: Context, name: str) -> list[Observation]:
         obs += part
     # dns.resolve is kept whatever the selection: every verdict starts from it
     return [o for o in obs if not sel or o.check in sel or o.check == "dns.resolve"]
+
+
+async def _connect_phase(ctx: Context, work: Awaitable[list[Observation]]) -> list[Observation]:
+    """The connection phase of a name waits for a slot of the runner's connection gate, so names
+    whose DNS is done queue here while the DNS of later targets goes on (no lockstep)."""
+    if ctx.connect_gate is None:
+        return await work
+    async with ctx.connect_gate:
+        return await work
 
 
 async def _one(aw: Awaitable[Observation]) -> list[Observation]:
@@ -104,7 +113,11 @@ async def _self_v6(ctx: Context, name: str) -> Observation:
 
 
 async def scan_target(ctx: Context, target: Target) -> TargetResult:
-    """Every enabled check for one target (and its ``www.`` variant), within the deadline."""
+    """Every enabled check for one target (and its ``www.`` variant), within the deadline.
+
+    The target starts when the event loop keeps up (:meth:`Context.pace`); its clock starts then.
+    """
+    await ctx.pace()
     names = [v.name for v in variants(target, ctx.settings.www, ctx.settings.extra_suffixes)]
     result = TargetResult(target, names)
     sel = ctx.settings.check_ids
@@ -137,11 +150,16 @@ async def scan_target(ctx: Context, target: Target) -> TargetResult:
 
 async def scan_targets(targets: Iterable[Target], settings: Settings | None = None,
                        concurrency: int = 64, stop: asyncio.Event | None = None) -> AsyncIterator[TargetResult]:
-    """Scan many targets with at most ``concurrency`` in flight; yield results as they finish.
+    """Scan many targets; yield results as they finish.
 
-    When ``stop`` is set no new target is started; those in flight finish and are yielded.
+    ``concurrency`` names are in their connection phase (TCP, TLS, HTTP) at once, and as many
+    targets again may be resolving ahead of them: DNS and connections are two stages joined by
+    a queue, not a lockstep.  When ``stop`` is set no new target is started; those in flight
+    finish and are yielded.
     """
     async with Context.create(settings) as ctx:
+        ctx.connect_gate = asyncio.Semaphore(concurrency)
+        concurrency *= 2  # admitted targets: those connecting and those resolving ahead
         queue: asyncio.Queue[TargetResult] = asyncio.Queue()
         tasks: set[asyncio.Task[None]] = set()
         it = iter(targets)

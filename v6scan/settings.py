@@ -78,6 +78,7 @@ class Settings:
     per_server_concurrency: int = 8
     per_address_concurrency: int = 4  # connections at once to one web server address
     per_prefix_concurrency: int = 16  # ... and to one IPv6 /64 (or IPv4 /24)
+    max_loop_lag: float = 0.1  # seconds: new targets wait while the event loop lags more than this
     probe_ttl: float = 60.0  # seconds a TCP reachability probe of address:port serves every target
     v6_path: bool = True
     ca_bundle: Path | None = None  # --ca-bundle FILE (default: the system store)

@@ -66,14 +66,14 @@ class _Worker:
         self.proc.stdin.write(json.dumps(list(astuple(t))).encode() + b"\n")
 
 
-async def _start(index: int, settings: Settings, out: asyncio.Queue[tuple[int, _Worker, dict[str, Any] | None]]
-                 ) -> _Worker:
+async def _start(index: int, settings: Settings, out: asyncio.Queue[tuple[int, _Worker, dict[str, Any] | None]],
+                 connect: int) -> _Worker:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "v6scan.workers", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         limit=LINE_LIMIT)
     w = _Worker(index, proc)
     assert proc.stdin is not None
-    proc.stdin.write(json.dumps({"settings": settings.to_json()}).encode() + b"\n")
+    proc.stdin.write(json.dumps({"settings": settings.to_json(), "connect": connect}).encode() + b"\n")
 
     async def read() -> None:
         assert proc.stdout is not None
@@ -93,8 +93,9 @@ async def scan_in_processes(targets: Iterable[Target], settings: Settings | None
     """Like :func:`v6scan.engine.scan_targets`, spread over ``workers`` processes."""
     s = settings or Settings()
     out: asyncio.Queue[tuple[int, _Worker, dict[str, Any] | None]] = asyncio.Queue()
-    pool = [await _start(i, s, out) for i in range(workers)]
-    cap = max(1, -(-concurrency // workers))
+    connect = max(1, -(-concurrency // workers))  # names in their connection phase, per worker
+    cap = 2 * connect  # targets in flight per worker: those connecting and those resolving ahead
+    pool = [await _start(i, s, out, connect) for i in range(workers)]
     it = iter(targets)
     retry: list[Target] = []
     crashes: dict[str, int] = {}
@@ -136,7 +137,7 @@ async def scan_in_processes(targets: Iterable[Target], settings: Settings | None
                         yield _crashed(t, s)
                     else:
                         retry.append(t)
-                pool[index] = await _start(index, s, out)
+                pool[index] = await _start(index, s, out, connect)
             else:
                 result = result_from_json(data)
                 w.inflight.pop(result.target.name, None)
@@ -175,6 +176,7 @@ async def _serve() -> None:
     settings = Settings.from_json(header["settings"])
     tasks: set[asyncio.Task[None]] = set()
     async with Context.create(settings) as ctx:
+        ctx.connect_gate = asyncio.Semaphore(int(header["connect"]))
 
         async def one(t: Target) -> None:
             try:

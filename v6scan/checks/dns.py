@@ -152,8 +152,8 @@ async def _ns_addresses(ctx: Context, ns: str) -> dict[str, JSON]:
 async def _probe_ns(ctx: Context, zone: str, ns: str, row: dict[str, JSON], family: str,
                     transport: str) -> dict[str, JSON]:
     """Ask one name-server address for the zone's SOA: reachability is a property of the zone, so
-    every site of a zone shares one probe per address and transport (and the servers are asked
-    once per sweep, not once per site)."""
+    every site of a zone shares one probe per address and transport for ``probe_ttl`` seconds
+    (the servers are asked once a minute, not once per site)."""
     out: dict[str, JSON] = {"ns": ns, "address": row["address"], "family": family,
                             "transport": transport}
     if not row["usable"]:
@@ -161,7 +161,7 @@ async def _probe_ns(ctx: Context, zone: str, ns: str, row: dict[str, JSON], fami
         return out
     addr = str(row["address"])
     reply = await ctx.cached(("ask", addr, zone, "SOA", transport),
-                             functools.partial(ctx.ask, addr, zone, "SOA", transport))
+                             functools.partial(ctx.ask, addr, zone, "SOA", transport), ttl=ctx.settings.probe_ttl)
     out.update(reply.to_json())
     out.pop("server", None)
     out["answered"] = reply.answered and reply.rcode in ("NOERROR", "NXDOMAIN")
