@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import click
 
-from v6scan import __version__
+from v6scan import __version__, eventloop
 from v6scan.checks import CHECKS
 from v6scan.context import Context
 from v6scan.engine import TargetResult, scan_target
@@ -288,7 +288,7 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
             results = await asyncio.gather(*(scan_target(ctx, t) for t in targets))
         return [Outcome(r, score_target(r.target.name, r.observations, policy)) for r in results]
 
-    outcomes = asyncio.run(go())
+    outcomes = eventloop.run(go())
     text = render(fmt, outcomes, kw["lang"], color=output is None and sys.stdout.isatty())
     if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
@@ -357,7 +357,7 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
                                           progress=_emit(progress, fmt, lang), stop=_drain_on_sigint(),
                                           workers=kw["workers"])
 
-            asyncio.run(again())
+            eventloop.run(again())
             sweep_id = resume_id
         else:
             if not target_files:
@@ -385,7 +385,7 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
                                        stop=_drain_on_sigint(), excluded=skipped, workers=kw["workers"],
                                        loaded=loaded)
 
-            sweep_id = asyncio.run(go())
+            sweep_id = eventloop.run(go())
     except StoreError as e:
         raise click.UsageError(str(e)) from None
     except KeyboardInterrupt:
@@ -429,7 +429,7 @@ def _dry_run(settings: Settings, targets: Sequence[Target]) -> None:
                 click.echo(f"{t.name}\t-\tits name servers and mail servers are found and checked against the"
                            " same policy at scan time")
 
-    asyncio.run(go())
+    eventloop.run(go())
     click.echo("dry run: only the resolver was contacted", err=True)
 
 

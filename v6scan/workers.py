@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import astuple
 from typing import Any
 
+from v6scan import eventloop
 from v6scan.checks import CHECKS
 from v6scan.context import Context
 from v6scan.engine import TargetResult, _failed, scan_target
@@ -197,4 +198,4 @@ async def _serve() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_serve())
+    eventloop.run(_serve())
