@@ -120,6 +120,40 @@ async def open_socket(address: str, port: int, timeout: float, mss: int | None =
     return sock
 
 
+async def _ready(sock: socket.socket, write: bool) -> None:
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not fut.done():
+            fut.set_result(None)
+
+    fd = sock.fileno()
+    (loop.add_writer if write else loop.add_reader)(fd, wake)
+    try:
+        await fut
+    finally:
+        (loop.remove_writer if write else loop.remove_reader)(fd)
+
+
+async def sock_recvfrom(sock: socket.socket, size: int) -> tuple[bytes, Any]:
+    """``recvfrom`` on a non-blocking socket, for any event loop (uvloop has no ``sock_recvfrom``)."""
+    while True:
+        try:
+            return sock.recvfrom(size)
+        except (BlockingIOError, InterruptedError):
+            await _ready(sock, write=False)
+
+
+async def sock_sendto(sock: socket.socket, data: bytes, address: Any) -> int:
+    """``sendto`` on a non-blocking socket, for any event loop."""
+    while True:
+        try:
+            return sock.sendto(data, address)
+        except (BlockingIOError, InterruptedError):
+            await _ready(sock, write=True)
+
+
 async def tcp_connect(address: str, port: int, timeout: float) -> Probe:
     """TCP handshake only: open, record, close."""
     t0 = time.perf_counter()

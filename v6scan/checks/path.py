@@ -32,7 +32,7 @@ from typing import Any
 from v6scan.checks.web import WebState
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status, Stopwatch
-from v6scan.net import classify_error, open_socket
+from v6scan.net import classify_error, open_socket, sock_recvfrom, sock_sendto
 
 __all__ = ["check_icmp", "check_pmtu", "raw_icmp6_socket"]
 
@@ -119,12 +119,11 @@ def raw_icmp6_socket() -> socket.socket | None:
 
 async def _icmp_messages(sock: socket.socket, deadline: float) -> list[tuple[bytes, str]]:
     """Every ICMPv6 message that arrives before ``deadline`` (monotonic seconds)."""
-    loop = asyncio.get_running_loop()
     out: list[tuple[bytes, str]] = []
     while (left := deadline - time.monotonic()) > 0:
         try:
             async with asyncio.timeout(left):
-                data, addr = await loop.sock_recvfrom(sock, 2048)
+                data, addr = await sock_recvfrom(sock, 2048)
         except TimeoutError:
             break
         out.append((data, str(addr[0]).split("%")[0]))
@@ -132,14 +131,13 @@ async def _icmp_messages(sock: socket.socket, deadline: float) -> list[tuple[byt
 
 
 async def _echo(sock: socket.socket, addr: str, ident: int, count: int, timeout: float) -> dict[str, JSON]:
-    loop = asyncio.get_running_loop()
     replies = 0
     rtts: list[float] = []
     for seq in range(1, count + 1):
         t0 = time.monotonic()
         pkt = struct.pack("!BBHHH", 128, 0, 0, ident, seq) + b"v6scan-echo"
         try:
-            await loop.sock_sendto(sock, pkt, (addr, 0))
+            await sock_sendto(sock, pkt, (addr, 0))
         except OSError as e:
             return {"sent": seq, "replies": replies, "error": e.strerror or str(e)}
         def reply(d: bytes, src: str, seq: int = seq) -> bool:
@@ -152,11 +150,10 @@ async def _echo(sock: socket.socket, addr: str, ident: int, count: int, timeout:
 
 
 async def _first(sock: socket.socket, deadline: float, match: Any) -> tuple[bytes, str] | None:
-    loop = asyncio.get_running_loop()
     while (left := deadline - time.monotonic()) > 0:
         try:
             async with asyncio.timeout(left):
-                data, a = await loop.sock_recvfrom(sock, 2048)
+                data, a = await sock_recvfrom(sock, 2048)
         except TimeoutError:
             return None
         src = str(a[0]).split("%")[0]
