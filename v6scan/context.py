@@ -80,7 +80,9 @@ class Context:
     loose_ctx: ssl.SSLContext
     fetcher: Fetcher
     _slots: dict[str, list[Any]] = field(default_factory=dict, repr=False)
-    cache_size: int = 100_000
+    #: entries of the shared LRU (zones, lookups, probes): recent ones are what neighbours share, and
+    #: a million-target sweep must not keep one per site
+    cache_size: int = 20_000
     _cache: OrderedDict[tuple[str, ...], asyncio.Future[Any]] = field(default_factory=OrderedDict,
                                                                        repr=False)
     _server_limits: dict[str, asyncio.Semaphore] = field(default_factory=dict, repr=False)

@@ -114,7 +114,8 @@ async def _run(store: Store, sweep_id: int, settings: Settings, policy: Policy,
         store.finish_sweep(sweep_id, "interrupted", "aborted")
         raise
     if stop is not None and stop.is_set() and (left := store.pending_count(sweep_id) - store.retry_count(sweep_id)):
-        store.finish_sweep(sweep_id, "interrupted", f"stopped with {left} targets not scanned")
+        total = int(store.sweep(sweep_id)["targets"])
+        store.finish_sweep(sweep_id, "interrupted", f"stopped after {total - left} of {total} targets")
     elif (n := store.retry_count(sweep_id)):
         store.finish_sweep(sweep_id, "incomplete", f"{n} targets to retry (the resolver did not answer)")
     else:
