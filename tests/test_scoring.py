@@ -1302,3 +1302,21 @@ def test_a_crashed_check_never_improves_the_verdict(base: tuple[str, ...], crash
                        "internal error: RuntimeError: boom") if o.check in crashed else o for o in site(base)]
     after = score_target(DOMAIN, obs, POLICIES["default"])
     assert rank(after.verdict) <= rank(before.verdict), (before.verdict, after.verdict)
+
+
+@pytest.mark.parametrize("policy", list(POLICIES))
+@PROPS
+@given(flags=mutator_sets)
+def test_a_verdict_survives_the_trip_from_a_worker_process(policy: str, flags: frozenset[str]) -> None:
+    """Worker processes score and send verdicts as JSON data; the coordinator stores what it rebuilds."""
+    from v6scan.model import EncodedEvidence, evidence_json
+    from v6scan.scoring import verdict_from_data, verdict_to_data
+
+    sv = judge(flags, policy)
+    back = verdict_from_data(json.loads(json.dumps(verdict_to_data(sv))))
+    assert canonical(back) == canonical(sv)
+    assert back.checks_json("zh-CN") == json.loads(json.dumps(sv.checks_json("zh-CN"), default=str))
+    for o in site(flags):  # evidence kept as text is read back equal and stored unchanged
+        text = evidence_json(o.evidence)
+        enc = EncodedEvidence(text)
+        assert evidence_json(enc) is text and dict(enc) == json.loads(text)

@@ -17,6 +17,7 @@ from v6scan.checks.mail import check_mx, check_mx_reach
 from v6scan.checks.web import check_self_v6, check_web
 from v6scan.context import Context
 from v6scan.model import Observation, Status, now_iso
+from v6scan.scoring import SiteVerdict
 from v6scan.settings import Settings
 from v6scan.targets import Target, variants
 
@@ -30,6 +31,7 @@ class TargetResult:
     observations: list[Observation] = field(default_factory=list)
     started_at: str = field(default_factory=now_iso)
     finished_at: str | None = None
+    verdict: SiteVerdict | None = None  # when scored where it was scanned (a worker process)
 
     def get(self, check: str, name: str | None = None) -> Observation | None:
         for o in self.observations:

@@ -8,13 +8,14 @@ checks, like zgrab2's module statuses.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["JSON", "RESULT_SCHEMA", "Observation", "Status", "Stopwatch", "now_iso"]
+__all__ = ["JSON", "RESULT_SCHEMA", "EncodedEvidence", "Observation", "Status", "Stopwatch", "evidence_json", "now_iso"]
 
 #: the versioned name of the output contract's per-target record (DESIGN.md section 4)
 RESULT_SCHEMA = "v6scan.result/1"
@@ -42,6 +43,38 @@ class Status(StrEnum):
 
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class EncodedEvidence(Mapping[str, JSON]):
+    """Evidence that arrived as JSON text (from a worker process): kept as text for the store,
+    decoded only if someone reads it."""
+
+    __slots__ = ("_data", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._data: dict[str, JSON] | None = None
+
+    def _decoded(self) -> dict[str, JSON]:
+        if self._data is None:
+            self._data = json.loads(self.text)
+        return self._data
+
+    def __getitem__(self, key: str) -> JSON:
+        return self._decoded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+
+def evidence_json(evidence: Mapping[str, JSON]) -> str:
+    """The evidence as stored: JSON text (encoded once)."""
+    if isinstance(evidence, EncodedEvidence):
+        return evidence.text
+    return json.dumps(dict(evidence), default=str)
 
 
 @dataclass(frozen=True, slots=True)

@@ -463,6 +463,26 @@ class SiteVerdict:
         return out
 
 
+def verdict_to_data(v: SiteVerdict) -> dict[str, JSON]:
+    """A verdict as plain data (worker processes send it to the coordinator); see :func:`verdict_from_data`."""
+    def reasons(rs: Iterable[Reason]) -> list[JSON]:
+        return [[r.code, dict(r.params)] for r in rs]
+
+    return {"target": v.target, "policy": v.policy, "verdict": v.verdict, "score": v.score, "names": list(v.names),
+            "points": v.points, "reasons": reasons(v.reasons),
+            "results": [[r.check, r.name, r.result, reasons(r.reasons), r.severity, r.applicable]
+                        for r in v.results]}
+
+
+def verdict_from_data(d: Mapping[str, Any]) -> SiteVerdict:
+    def reasons(rs: Iterable[Any]) -> tuple[Reason, ...]:
+        return tuple(Reason(code, params) for code, params in rs)
+
+    return SiteVerdict(d["target"], d["policy"], d["verdict"], int(d["score"]), tuple(d["names"]),
+                       tuple(CheckResult(c, n, res, reasons(rs), sev, app) for c, n, res, rs, sev, app in d["results"]),
+                       reasons(d["reasons"]), d.get("points"))
+
+
 def _variant_verdict(results: list[CheckResult], policy: Policy) -> str:
     by = {r.check: r for r in results}
     # a required check that could not be completed leaves the site unassessed: never better

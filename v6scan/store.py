@@ -29,7 +29,7 @@ from typing import Any
 import sqlite_utils
 
 from v6scan import __version__
-from v6scan.model import JSON, Observation, now_iso
+from v6scan.model import JSON, Observation, evidence_json, now_iso
 from v6scan.scoring import Policy, SiteVerdict, score_target
 from v6scan.targets import Target
 
@@ -344,7 +344,7 @@ class Store:
                 self.db.execute("DELETE FROM observations WHERE target_id = ?", [tid])
                 self._insert("observations", [
                     {"sweep_id": sweep_id, "target_id": tid, "check_id": o.check, "name": o.target,
-                     "status": str(o.status), "evidence": json.dumps(dict(o.evidence), default=str),
+                     "status": str(o.status), "evidence": evidence_json(o.evidence),
                      "error": o.error, "elapsed_ms": round(o.elapsed_ms, 3), "started_at": o.started_at}
                     for o in observations])
                 if verdict is not None:

@@ -41,9 +41,10 @@ async def _drain(store: Store, sweep_id: int, targets: Iterable[Target], setting
     done = 0
     try:
         results = (scan_targets(targets, settings, concurrency=concurrency, stop=stop) if workers <= 1 else
-                   scan_in_processes(targets, settings, concurrency=concurrency, stop=stop, workers=workers))
+                   scan_in_processes(targets, settings, concurrency=concurrency, stop=stop, workers=workers,
+                                     policy=policy))
         async for result in results:
-            verdict = score_target(result.target.name, result.observations, policy)
+            verdict = result.verdict or score_target(result.target.name, result.observations, policy)
             batch.append((result.target.name, result.started_at, result.finished_at,
                           result.observations, verdict))
             if retryable(result.observations):

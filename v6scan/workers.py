@@ -26,7 +26,8 @@ from v6scan import eventloop
 from v6scan.checks import CHECKS
 from v6scan.context import Context
 from v6scan.engine import TargetResult, _failed, scan_target
-from v6scan.model import JSON, Observation, Status, now_iso
+from v6scan.model import JSON, EncodedEvidence, Observation, Status, evidence_json, now_iso
+from v6scan.scoring import Policy, score_target, verdict_from_data, verdict_to_data
 from v6scan.settings import Settings
 from v6scan.targets import Target
 
@@ -36,15 +37,22 @@ LINE_LIMIT = 64 << 20  # one result line (its evidence) may be large; a hostile 
 MAX_CRASHES = 2  # a target in flight in this many dying workers is recorded as an error
 
 
-def result_to_json(r: TargetResult) -> dict[str, JSON]:
+def result_to_json(r: TargetResult, policy: Policy | None = None) -> dict[str, JSON]:
+    """A result as one JSON line: each observation's evidence as JSON text (the coordinator stores
+    it as it is), and with ``policy`` the verdict too (scoring is spread over the workers)."""
     return {"target": list(astuple(r.target)), "names": list(r.names), "started_at": r.started_at,
-            "finished_at": r.finished_at, "observations": [o.to_json() for o in r.observations]}
+            "finished_at": r.finished_at,
+            "observations": [[o.check, o.target, str(o.status), evidence_json(o.evidence), o.error,
+                              round(o.elapsed_ms, 3), o.started_at] for o in r.observations],
+            "verdict": verdict_to_data(score_target(r.target.name, r.observations, policy)) if policy else None}
 
 
 def result_from_json(data: dict[str, Any]) -> TargetResult:
-    return TargetResult(Target(*data["target"]), list(data["names"]),
-                        [Observation.from_json(o) for o in data["observations"]],
-                        str(data["started_at"]), data.get("finished_at"))
+    obs = [Observation(c, t, Status(st), EncodedEvidence(ev), err, float(ms), at)
+           for c, t, st, ev, err, ms, at in data["observations"]]
+    verdict = verdict_from_data(data["verdict"]) if data.get("verdict") else None
+    return TargetResult(Target(*data["target"]), list(data["names"]), obs, str(data["started_at"]),
+                        data.get("finished_at"), verdict)
 
 
 def _crashed(t: Target, settings: Settings) -> TargetResult:
@@ -68,13 +76,14 @@ class _Worker:
 
 
 async def _start(index: int, settings: Settings, out: asyncio.Queue[tuple[int, _Worker, dict[str, Any] | None]],
-                 connect: int) -> _Worker:
+                 connect: int, policy: Policy | None) -> _Worker:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "v6scan.workers", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         limit=LINE_LIMIT)
     w = _Worker(index, proc)
     assert proc.stdin is not None
-    proc.stdin.write(json.dumps({"settings": settings.to_json(), "connect": connect}).encode() + b"\n")
+    proc.stdin.write(json.dumps({"settings": settings.to_json(), "connect": connect,
+                                 "policy": policy.to_json() if policy else None}).encode() + b"\n")
 
     async def read() -> None:
         assert proc.stdout is not None
@@ -90,13 +99,15 @@ async def _start(index: int, settings: Settings, out: asyncio.Queue[tuple[int, _
 
 
 async def scan_in_processes(targets: Iterable[Target], settings: Settings | None = None, *, concurrency: int = 64,
-                            stop: asyncio.Event | None = None, workers: int = 2) -> AsyncIterator[TargetResult]:
-    """Like :func:`v6scan.engine.scan_targets`, spread over ``workers`` processes."""
+                            stop: asyncio.Event | None = None, workers: int = 2,
+                            policy: Policy | None = None) -> AsyncIterator[TargetResult]:
+    """Like :func:`v6scan.engine.scan_targets`, spread over ``workers`` processes; with ``policy``
+    each result comes with its verdict (``TargetResult.verdict``), scored in the worker."""
     s = settings or Settings()
     out: asyncio.Queue[tuple[int, _Worker, dict[str, Any] | None]] = asyncio.Queue()
     connect = max(1, -(-concurrency // workers))  # names in their connection phase, per worker
     cap = 2 * connect  # targets in flight per worker: those connecting and those resolving ahead
-    pool = [await _start(i, s, out, connect) for i in range(workers)]
+    pool = [await _start(i, s, out, connect, policy) for i in range(workers)]
     it = iter(targets)
     retry: list[Target] = []
     crashes: dict[str, int] = {}
@@ -138,7 +149,7 @@ async def scan_in_processes(targets: Iterable[Target], settings: Settings | None
                         yield _crashed(t, s)
                     else:
                         retry.append(t)
-                pool[index] = await _start(index, s, out, connect)
+                pool[index] = await _start(index, s, out, connect, policy)
             else:
                 result = result_from_json(data)
                 w.inflight.pop(result.target.name, None)
@@ -175,6 +186,8 @@ async def _serve() -> None:
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
     header = json.loads(await reader.readline())
     settings = Settings.from_json(header["settings"])
+    p = header.get("policy")
+    policy = Policy(p["name"], p["description"], p["checks"], p["thresholds"], p["score"]) if p else None
     tasks: set[asyncio.Task[None]] = set()
     async with Context.create(settings) as ctx:
         ctx.connect_gate = asyncio.Semaphore(int(header["connect"]))
@@ -185,7 +198,7 @@ async def _serve() -> None:
             except Exception as e:  # a bug: the target is still answered, never lost
                 result = TargetResult(t, [t.name], _failed(tuple(settings.check_ids or CHECKS), t.name, e))
                 result.finished_at = now_iso()
-            writer.write(json.dumps(result_to_json(result), default=str).encode() + b"\n")
+            writer.write(json.dumps(result_to_json(result, policy), default=str).encode() + b"\n")
             await writer.drain()
 
         while line := await reader.readline():
