@@ -214,3 +214,32 @@ def test_version_1_database_is_migrated(tmp_path: Path) -> None:
         assert s.schema_version == SCHEMA_VERSION
         assert s.db.execute("SELECT shuffle FROM targets").fetchone()[0] == shuffle_key(1, "a.org")
         assert [t.name for t in s.iter_pending(1)] == ["a.org"]
+
+
+def test_chunks_are_leased_finished_released_and_re_cut_for_retries(tmp_path: Path) -> None:
+    """Cluster sweeps: chunks in the shuffled order, one lease at a time, an expired lease taken over,
+    a dead coordinator's leases released, and a target to retry put in a new chunk."""
+    with Store(tmp_path / "s.db") as s:
+        sid = s.start_sweep(targets(10), {}, "default")
+        assert s.make_chunks(sid, 4) == 3  # 4 + 4 + 2
+        first = s.lease_chunk(sid, 60)
+        assert first is not None and first[0] == 0 and len(first[1]) == 4
+        assert [t.name for t in first[1]] == [t.name for t in s.iter_pending(sid)][:4]
+        second = s.lease_chunk(sid, -1)  # already expired: the next lease may take it over
+        assert second is not None and second[0] == 1
+        again = s.lease_chunk(sid, 60)
+        assert again is not None and again[0] == 1  # the expired lease, before the pending chunk 2
+        third = s.lease_chunk(sid, 60)
+        assert third is not None and third[0] == 2 and s.lease_chunk(sid, 60) is None
+        # chunk 0 finishes, one of its targets to retry
+        names = [t.name for t in first[1]]
+        s.record(sid, [(n, "x", None, [Observation("dns.resolve", n, Status.OK, {})], None) for n in names],
+                 retry={names[0]}, vantage="host-a")
+        s.finish_chunk(sid, 0, "host-a")
+        assert s.chunk_states(sid) == {"done": 1, "leased": 2}
+        assert s.release_leases(sid) == 2  # the coordinator died: --resume releases its leases
+        assert s.make_chunks(sid, 4) == 3  # chunks 1, 2 again, and a new chunk for the retry
+        lease = s.lease_chunk(sid, 60)
+        assert lease is not None and lease[0] == 1
+        assert s.db.execute("SELECT chunk FROM targets WHERE name = ?", [names[0]]).fetchone()[0] == 3
+        assert {r[0] for r in s.db.execute("SELECT vantage FROM observations")} == {"host-a"}

@@ -25,6 +25,7 @@ import click
 
 from v6scan import __version__, eventloop
 from v6scan.checks import CHECKS
+from v6scan.cluster import ClusterError
 from v6scan.context import Context
 from v6scan.engine import TargetResult, scan_target
 from v6scan.output import FORMATS, Outcome, gate, github, render
@@ -332,6 +333,11 @@ class _Progress:
               help="Also print one JSON line per finished target.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, envvar="V6SCAN_WORKERS",
               help="Scanning processes (one event loop each; about one per core for big sweeps).")
+@click.option("--cluster", metavar="tcp://HOST:8786|local:N", envvar="V6SCAN_CLUSTER",
+              help="Run on a Dask distributed scheduler (or a local cluster of N worker processes);"
+                   " needs pip install 'v6scan[cluster]'.")
+@click.option("--chunk-size", type=click.IntRange(1, 100_000), default=200, show_default=True,
+              envvar="V6SCAN_CHUNK_SIZE", help="Targets per cluster task (with --cluster).")
 @_scan_options
 def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: str, **kw: Any) -> None:
     """Sweep many sites into a database; interrupt with Ctrl-C and --resume later.
@@ -355,7 +361,8 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
             async def again() -> int:
                 return await resume_sweep(store, resume_id, settings, policy, concurrency=kw["concurrency"],
                                           progress=_emit(progress, fmt, lang), stop=_drain_on_sigint(),
-                                          workers=kw["workers"])
+                                          workers=kw["workers"], cluster=kw.get("cluster"),
+                                          chunk_size=kw["chunk_size"])
 
             eventloop.run(again())
             sweep_id = resume_id
@@ -383,11 +390,15 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
                 return await run_sweep(store, itertools.chain([first], stream), settings, policy,
                                        concurrency=kw["concurrency"], progress=_emit(progress, fmt, lang),
                                        stop=_drain_on_sigint(), excluded=skipped, workers=kw["workers"],
-                                       loaded=loaded)
+                                       loaded=loaded, cluster=kw.get("cluster"), chunk_size=kw["chunk_size"])
 
             sweep_id = eventloop.run(go())
     except StoreError as e:
         raise click.UsageError(str(e)) from None
+    except ClusterError as e:
+        last = store.latest_sweep() if resume_id is None else resume_id
+        click.echo(f"\n{e}: finished targets are saved; continue with --resume {last}", err=True)
+        sys.exit(3)
     except KeyboardInterrupt:
         last = store.latest_sweep() if resume_id is None else resume_id
         click.echo(f"\ninterrupted: finished targets are saved; continue with --resume {last}", err=True)

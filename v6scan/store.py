@@ -15,6 +15,7 @@ target and never leaves half of one.  The schema version lives in
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import json
@@ -35,7 +36,7 @@ from v6scan.targets import Target
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "SweepDiff", "config_hash"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class StoreError(RuntimeError):
@@ -144,13 +145,37 @@ def _v2_shuffle(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX targets_sweep_shuffle ON targets (sweep_id, shuffle, id)")
 
 
+def _iso(t: dt.datetime) -> str:
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def shuffle_key(sweep_id: int, name: str) -> int:
     """A target's place in its sweep's order: neighbouring names (often one provider) are spread
     over the sweep, and the order is the same whenever the sweep is resumed."""
     return int.from_bytes(hashlib.blake2b(f"{sweep_id}:{name}".encode(), digest_size=7).digest(), "big")
 
 
-MIGRATIONS = {1: _create_v1, 2: _v2_shuffle}
+def _v3_chunks(db: sqlite_utils.Database) -> None:
+    """Version 3: chunks of targets leased to cluster workers, and the vantage point (host) that
+    made each observation."""
+    db.execute("ALTER TABLE targets ADD COLUMN chunk INTEGER")
+    db.execute("ALTER TABLE observations ADD COLUMN vantage TEXT")
+    db.execute("""
+        CREATE TABLE chunks (
+            sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+            chunk INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            targets INTEGER NOT NULL,
+            leased_at TEXT,
+            lease_expires TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            vantage TEXT,
+            PRIMARY KEY (sweep_id, chunk)
+        )""")
+    db.execute("CREATE INDEX targets_sweep_chunk ON targets (sweep_id, chunk)")
+
+
+MIGRATIONS = {1: _create_v1, 2: _v2_shuffle, 3: _v3_chunks}
 
 _failpoint_calls = 0
 
@@ -307,6 +332,69 @@ class Store:
                 yield Target(*r[2:])
             last = (rows[-1][0], rows[-1][1])
 
+    # ---------------------------------------------------------------- chunks (cluster sweeps)
+    def make_chunks(self, sweep_id: int, size: int) -> int:
+        """Put every target without a final result and without an open chunk into new chunks of
+        ``size`` (in the sweep's shuffled order); return how many chunks are open (pending or leased).
+        A target to retry whose chunk is done gets a new chunk."""
+        with self.db.conn:
+            self.db.execute("""UPDATE targets SET chunk = NULL WHERE sweep_id = ? AND status IN ('pending', 'retry')
+                               AND chunk IN (SELECT chunk FROM chunks WHERE sweep_id = ? AND state = 'done')""",
+                            [sweep_id, sweep_id])
+            nxt = int(self.db.execute("SELECT coalesce(max(chunk) + 1, 0) FROM chunks WHERE sweep_id = ?",
+                                      [sweep_id]).fetchone()[0])
+            while True:
+                ids = [r[0] for r in self.db.execute(
+                    "SELECT id FROM targets WHERE sweep_id = ? AND chunk IS NULL AND status IN ('pending', 'retry')"
+                    " ORDER BY shuffle, id LIMIT ?", [sweep_id, size]).fetchall()]
+                if not ids:
+                    break
+                self.db.conn.executemany("UPDATE targets SET chunk = ? WHERE id = ?", [(nxt, i) for i in ids])
+                self.db.execute("INSERT INTO chunks (sweep_id, chunk, targets) VALUES (?, ?, ?)",
+                                [sweep_id, nxt, len(ids)])
+                nxt += 1
+        return int(self.db.execute("SELECT count(*) FROM chunks WHERE sweep_id = ? AND state != 'done'",
+                                   [sweep_id]).fetchone()[0])
+
+    def release_leases(self, sweep_id: int) -> int:
+        """Chunks leased by a coordinator that is gone go back to pending (``--resume``)."""
+        with self.db.conn:
+            return self.db.execute("UPDATE chunks SET state = 'pending' WHERE sweep_id = ? AND state = 'leased'",
+                                   [sweep_id]).rowcount
+
+    def lease_chunk(self, sweep_id: int, seconds: float) -> tuple[int, list[Target]] | None:
+        """Lease the next pending chunk (or one whose lease expired) for ``seconds``: its number and
+        the targets in it still without a final result."""
+        now = dt.datetime.now(dt.UTC)
+        with self.db.conn:
+            row = self.db.execute(
+                "SELECT chunk FROM chunks WHERE sweep_id = ? AND (state = 'pending' OR (state = 'leased'"
+                " AND lease_expires < ?)) ORDER BY chunk LIMIT 1", [sweep_id, _iso(now)]).fetchone()
+            if row is None:
+                return None
+            chunk = int(row[0])
+            self.db.execute("UPDATE chunks SET state = 'leased', leased_at = ?, lease_expires = ?,"
+                            " attempts = attempts + 1 WHERE sweep_id = ? AND chunk = ?",
+                            [_iso(now), _iso(now + dt.timedelta(seconds=seconds)), sweep_id, chunk])
+        targets = [Target(*r) for r in self.db.execute(
+            "SELECT name, display, sector, region, organisation, source FROM targets WHERE sweep_id = ?"
+            " AND chunk = ? AND status IN ('pending', 'retry') ORDER BY shuffle, id", [sweep_id, chunk])]
+        return chunk, targets
+
+    def finish_chunk(self, sweep_id: int, chunk: int, vantage: str | None) -> None:
+        with self.db.conn:
+            self.db.execute("UPDATE chunks SET state = 'done', lease_expires = NULL, vantage = ?"
+                            " WHERE sweep_id = ? AND chunk = ?", [vantage, sweep_id, chunk])
+
+    def release_chunk(self, sweep_id: int, chunk: int) -> None:
+        with self.db.conn:
+            self.db.execute("UPDATE chunks SET state = 'pending', lease_expires = NULL WHERE sweep_id = ?"
+                            " AND chunk = ? AND state = 'leased'", [sweep_id, chunk])
+
+    def chunk_states(self, sweep_id: int) -> dict[str, int]:
+        return dict(self.db.execute("SELECT state, count(*) FROM chunks WHERE sweep_id = ? GROUP BY state",
+                                    [sweep_id]).fetchall())
+
     def pending_targets(self, sweep_id: int) -> list[Target]:
         """Targets of a sweep without a final result (never scanned, or to retry), in order."""
         return [Target(r["name"], r["display"], r["sector"], r["region"], r["organisation"], r["source"])
@@ -326,8 +414,9 @@ class Store:
 
     def record(self, sweep_id: int, batch: Sequence[tuple[str, str, str | None, Sequence[Observation],
                                                          SiteVerdict | None]],
-               retry: Iterable[str] = ()) -> None:
+               retry: Iterable[str] = (), vantage: str | None = None) -> None:
         """Write finished targets in one transaction: ``(name, started, finished, observations, verdict)``.
+        ``vantage`` names the host that made the observations.
 
         A target already recorded is replaced, so a retried write never duplicates anything.
         Targets named in ``retry`` are written but stay pending (status ``retry``): the trouble was
@@ -345,8 +434,8 @@ class Store:
                 self._insert("observations", [
                     {"sweep_id": sweep_id, "target_id": tid, "check_id": o.check, "name": o.target,
                      "status": str(o.status), "evidence": evidence_json(o.evidence),
-                     "error": o.error, "elapsed_ms": round(o.elapsed_ms, 3), "started_at": o.started_at}
-                    for o in observations])
+                     "error": o.error, "elapsed_ms": round(o.elapsed_ms, 3), "started_at": o.started_at,
+                     "vantage": vantage} for o in observations])
                 if verdict is not None:
                     self._write_verdict(sweep_id, tid, verdict)
                 _failpoint("store.record")

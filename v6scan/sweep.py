@@ -9,6 +9,7 @@ scans only the targets without a result.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
@@ -53,12 +54,15 @@ async def _drain(store: Store, sweep_id: int, targets: Iterable[Target], setting
             if progress:
                 progress(result, verdict)
             if len(batch) >= batch_size or time.monotonic() - last >= flush_seconds:
-                store.record(sweep_id, batch, retry)
+                store.record(sweep_id, batch, retry, vantage=VANTAGE)
                 batch, last, retry = [], time.monotonic(), set()
     finally:
         if batch:
-            store.record(sweep_id, batch, retry)
+            store.record(sweep_id, batch, retry, vantage=VANTAGE)
     return done
+
+
+VANTAGE = socket.gethostname()  # where a single-machine sweep's observations were made
 
 
 def retryable(observations: Sequence[Observation]) -> bool:
@@ -72,7 +76,8 @@ async def run_sweep(store: Store, targets: Iterable[Target], settings: Settings,
                     progress: Callable[[TargetResult, SiteVerdict], None] | None = None,
                     extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None,
                     excluded: Iterable[Target] = (), workers: int = 1,
-                    loaded: Callable[[int], None] | None = None) -> int:
+                    loaded: Callable[[int], None] | None = None, cluster: str | None = None,
+                    chunk_size: int = 200) -> int:
     """Scan ``targets`` as a new sweep; return the sweep id.
 
     ``targets`` may be a lazy iterable: it is streamed into the store first, then the sweep
@@ -84,7 +89,8 @@ async def run_sweep(store: Store, targets: Iterable[Target], settings: Settings,
     sweep_id = store.start_sweep(targets, config, policy.name, excluded)
     if loaded is not None:
         loaded(sweep_id)
-    await _run(store, sweep_id, settings, policy, concurrency, batch_size, flush_seconds, progress, stop, workers)
+    await _run(store, sweep_id, settings, policy, concurrency, batch_size, flush_seconds, progress, stop, workers,
+               cluster, chunk_size)
     return sweep_id
 
 
@@ -92,7 +98,7 @@ async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: 
                        *, concurrency: int = 64, batch_size: int = 50, flush_seconds: float = 2.0,
                        progress: Callable[[TargetResult, SiteVerdict], None] | None = None,
                        extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None,
-                       workers: int = 1) -> int:
+                       workers: int = 1, cluster: str | None = None, chunk_size: int = 200) -> int:
     """Scan the targets of ``sweep_id`` that have no result; refuse a different configuration."""
     sweep = store.sweep(sweep_id)
     config = {**settings_config(settings), **(extra_config or {})}
@@ -100,19 +106,27 @@ async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: 
         raise StoreError(f"sweep {sweep_id} was started with another configuration; resume it with the"
                          " same options (or start a new sweep)")
     pending = store.pending_count(sweep_id)
-    await _run(store, sweep_id, settings, policy, concurrency, batch_size, flush_seconds, progress, stop, workers)
+    await _run(store, sweep_id, settings, policy, concurrency, batch_size, flush_seconds, progress, stop, workers,
+               cluster, chunk_size)
     return pending
 
 
 async def _run(store: Store, sweep_id: int, settings: Settings, policy: Policy,
                concurrency: int, batch_size: int, flush_seconds: float,
                progress: Callable[[TargetResult, SiteVerdict], None] | None, stop: asyncio.Event | None,
-               workers: int) -> None:
+               workers: int, cluster: str | None = None, chunk_size: int = 200) -> None:
     try:
-        await _drain(store, sweep_id, store.iter_pending(sweep_id), settings, policy, concurrency, batch_size,
-                     flush_seconds, progress, stop, workers)
-    except BaseException:
-        store.finish_sweep(sweep_id, "interrupted", "aborted")
+        if cluster:
+            from v6scan.cluster import run_cluster  # Dask is an optional extra
+
+            await run_cluster(store, sweep_id, settings, policy, cluster, chunk_size=chunk_size,
+                              concurrency=concurrency, progress=progress, stop=stop,
+                              retryable=lambda r: retryable(r.observations))
+        else:
+            await _drain(store, sweep_id, store.iter_pending(sweep_id), settings, policy, concurrency, batch_size,
+                         flush_seconds, progress, stop, workers)
+    except BaseException as e:
+        store.finish_sweep(sweep_id, "interrupted", f"stopped: {e}" if str(e) else "aborted")
         raise
     if stop is not None and stop.is_set() and (left := store.pending_count(sweep_id) - store.retry_count(sweep_id)):
         total = int(store.sweep(sweep_id)["targets"])

@@ -1,0 +1,184 @@
+"""Sweeps on Dask distributed (``pip install v6scan[cluster]``): SQLite at the coordinator stays
+the single source of truth.
+
+The coordinator cuts the sweep's unfinished targets into chunks (table ``chunks``: pending,
+leased with an expiry, done), leases a few chunks per worker thread, and submits each as one Dask
+task running :func:`scan_chunk`: the same engine as a single-machine sweep, scoring included.  A
+task gets plain JSON data in (targets, settings, policy) and gives plain JSON data back (results
+with the worker's host name, the vantage point); no code travels but Dask's own reference to
+this module's function.  Results are written chunk by chunk, each in one transaction, as the
+tasks complete.
+
+Failures: Dask reruns the task of a worker that died on another worker, and only a finished
+task's result is written, so each target is recorded once; a coordinator that dies leaves chunks
+leased, and ``--resume`` releases and leases them again; a scheduler that goes away stops the
+sweep cleanly (its leased chunks released, the sweep ``interrupted``), to be resumed later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import astuple
+from typing import Any
+
+from v6scan import eventloop
+from v6scan.engine import TargetResult, scan_targets
+from v6scan.model import JSON
+from v6scan.scoring import Policy, SiteVerdict, score_target
+from v6scan.settings import Settings
+from v6scan.store import Store
+from v6scan.targets import Target
+from v6scan.workers import result_from_json, result_to_json
+
+__all__ = ["ClusterError", "run_cluster", "scan_chunk"]
+
+LEASE_SECONDS = 3600.0
+MAX_ATTEMPTS = 3  # a chunk whose task failed this often is recorded as errors
+
+
+class ClusterError(RuntimeError):
+    """The scheduler is unreachable or went away; the sweep can be resumed."""
+
+
+def scan_chunk(targets: list[list[Any]], settings: dict[str, Any], policy: dict[str, Any],
+               concurrency: int) -> dict[str, JSON]:
+    """Run on a Dask worker: scan one chunk with the single-machine engine and return plain data."""
+    s = Settings.from_json(settings)
+    p = Policy(policy["name"], policy["description"], policy["checks"], policy["thresholds"], policy["score"])
+
+    async def go() -> list[JSON]:
+        return [result_to_json(r, p) async for r in scan_targets((Target(*t) for t in targets), s,
+                                                                   concurrency=concurrency)]
+
+    return {"vantage": socket.gethostname(), "results": eventloop.run(go())}
+
+
+def _connect(address: str) -> tuple[Any, Any]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as e:
+        raise ClusterError("--cluster needs Dask distributed: pip install 'v6scan[cluster]'") from e
+    cluster = None
+    if address.startswith("local:"):
+        try:
+            n = int(address.split(":", 1)[1])
+        except ValueError:
+            raise ClusterError(f"--cluster local:N needs a number of workers, not {address!r}") from None
+        cluster = LocalCluster(n_workers=n, threads_per_worker=2, processes=True,  # type: ignore[no-untyped-call]
+                               dashboard_address=None)
+        address = cluster.scheduler_address
+    try:
+        client = Client(address, timeout="20s")  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as e:
+        if cluster is not None:
+            cluster.close()
+        raise ClusterError(f"cannot reach the Dask scheduler at {address}: {e}") from e
+    return client, cluster
+
+
+async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: Policy, address: str, *,
+                      chunk_size: int = 200, concurrency: int = 64,
+                      progress: Callable[[TargetResult, SiteVerdict], None] | None = None,
+                      stop: asyncio.Event | None = None, retryable: Callable[[TargetResult], bool]) -> None:
+    """Scan the unfinished targets of ``sweep_id`` on the Dask cluster at ``address``
+    (``tcp://HOST:8786``, or ``local:N`` for a LocalCluster of N worker processes)."""
+    from distributed import wait
+
+    client, cluster = await asyncio.to_thread(_connect, address)
+    running: dict[Any, int] = {}
+    try:
+        store.release_leases(sweep_id)
+        store.make_chunks(sweep_id, chunk_size)
+        threads = sum((await asyncio.to_thread(client.nthreads)).values()) or 1
+        limit = 2 * threads  # chunks in flight: every worker thread busy, and one more waiting each
+        settings_json, policy_json = settings.to_json(), policy.to_json()
+
+        def submit_more() -> None:
+            while len(running) < limit and not (stop is not None and stop.is_set()):
+                leased = store.lease_chunk(sweep_id, LEASE_SECONDS)
+                if leased is None:
+                    return
+                chunk, targets = leased
+                if not targets:
+                    store.finish_chunk(sweep_id, chunk, None)
+                    continue
+                fut = client.submit(scan_chunk, [list(astuple(t)) for t in targets], settings_json, policy_json,
+                                    concurrency, key=f"v6scan-{sweep_id}-{chunk}-{uuid.uuid4().hex[:8]}",
+                                    pure=False)
+                running[fut] = chunk
+
+        submit_more()
+        while running:
+            try:
+                done, _ = await asyncio.to_thread(wait, list(running), timeout=5, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # nothing finished in 5 s: look at the scheduler, wait again
+                done = set()
+            except Exception as e:  # distributed cancels every future when the scheduler is lost
+                raise ClusterError(f"lost the Dask scheduler ({type(e).__name__})") from e
+            if client.status not in ("running", "connecting"):
+                raise ClusterError("the Dask scheduler went away")
+            for fut in done:
+                chunk = running.pop(fut)
+                if fut.status == "finished":
+                    data = fut.result()
+                    _write(store, sweep_id, policy, data, progress, retryable)
+                    store.finish_chunk(sweep_id, chunk, str(data["vantage"]))
+                elif fut.status == "cancelled":
+                    raise ClusterError("the Dask scheduler went away (tasks cancelled)")
+                else:  # the task failed (a bug, or its workers kept dying): try again, then give up
+                    _failed_chunk(store, sweep_id, chunk, policy, fut, progress)
+            submit_more()
+    except (OSError, TimeoutError) as e:
+        raise ClusterError(f"lost the Dask scheduler: {e}") from e
+    finally:
+        for chunk in running.values():
+            store.release_chunk(sweep_id, chunk)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(client.close)
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(cluster.close)
+
+
+def _write(store: Store, sweep_id: int, policy: Policy, data: dict[str, Any],
+           progress: Callable[[TargetResult, SiteVerdict], None] | None,
+           retryable: Callable[[TargetResult], bool]) -> None:
+    results = [result_from_json(r) for r in data["results"]]
+    batch = []
+    for r in results:
+        verdict = r.verdict or score_target(r.target.name, r.observations, policy)
+        batch.append((r.target.name, r.started_at, r.finished_at, r.observations, verdict))
+    store.record(sweep_id, batch, {r.target.name for r in results if retryable(r)}, vantage=str(data["vantage"]))
+    if progress is not None:
+        for r, (*_, verdict) in zip(results, batch, strict=True):
+            assert verdict is not None
+            progress(r, verdict)
+
+
+def _failed_chunk(store: Store, sweep_id: int, chunk: int, policy: Policy, fut: Any,
+                  progress: Callable[[TargetResult, SiteVerdict], None] | None) -> None:
+    attempts = int(store.db.execute("SELECT attempts FROM chunks WHERE sweep_id = ? AND chunk = ?",
+                                    [sweep_id, chunk]).fetchone()[0])
+    if attempts < MAX_ATTEMPTS:
+        store.release_chunk(sweep_id, chunk)
+        return
+    from v6scan.engine import _failed
+    from v6scan.model import now_iso
+
+    error = RuntimeError(f"the chunk's task failed {attempts} times on the cluster: {fut.exception()!r}")
+    targets = [Target(*r) for r in store.db.execute(
+        "SELECT name, display, sector, region, organisation, source FROM targets WHERE sweep_id = ? AND chunk = ?"
+        " AND status IN ('pending', 'retry')", [sweep_id, chunk])]
+    batch = []
+    for t in targets:
+        r = TargetResult(t, [t.name], _failed(("dns.resolve",), t.name, error), now_iso(), now_iso())
+        batch.append((t.name, r.started_at, r.finished_at, r.observations, score_target(t.name, r.observations,
+                                                                                         policy)))
+        if progress is not None:
+            progress(r, batch[-1][4])
+    store.record(sweep_id, batch)
+    store.finish_chunk(sweep_id, chunk, None)
