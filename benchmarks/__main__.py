@@ -127,6 +127,8 @@ def main() -> None:
         one = sweep(lab, args.sites, concurrency=args.concurrency, extra=["--workers", "1"])
         say(f"standard sweep of {args.sites} sites, 2 worker processes ...")
         two = sweep(lab, args.sites, concurrency=args.concurrency, extra=["--workers", "2"])
+        say(f"standard sweep of {args.sites} sites, Dask LocalCluster of 2 worker processes ...")
+        dask2 = sweep(lab, args.sites, concurrency=args.concurrency, extra=["--cluster", "local:2"])
         best = max(one, two, key=lambda r: r.rate)
         say("DNS: our resolver layer vs dnsperf ...")
         names = [h for h, *_ in scale_mod.sites(20_000)]
@@ -157,6 +159,7 @@ def main() -> None:
             "|---|---|---|---|",
             *sweep_rows("standard sweep, 1 process", one),
             *sweep_rows("standard sweep, --workers 2", two),
+            *sweep_rows("standard sweep, --cluster local:2 (Dask)", dask2),
             *(row(f"DNS: ours ({loop}) / dnsperf", f"{rate / perf:.2f} ({rate:.0f} vs {perf:.0f} lookups/s)",
                   f">= {GOALS['dns']}", rate / perf >= GOALS["dns"]) for loop, rate in dns.items()),
             *(row(f"HTTPS over IPv6: ours ({loop}) / raw asyncio+ssl loop (asyncio)",

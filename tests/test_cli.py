@@ -281,3 +281,13 @@ def test_exclusion_list(tmp_path: Path) -> None:
     ex.write_text("example.org\n")
     r = CliRunner().invoke(cli, ["scan", str(targets), "--db", str(tmp_path / "x.db"), "--exclude", str(ex)])
     assert r.exit_code == 2 and "no valid target" in r.output
+
+
+def test_cluster_without_dask_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask is an optional extra: without it --cluster says how to install it, and nothing is swept."""
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    targets = tmp_path / "t.txt"
+    targets.write_text("example.org\n")
+    r = CliRunner().invoke(cli, ["scan", str(targets), "--db", str(tmp_path / "s.db"), "--cluster", "local:2"])
+    assert r.exit_code == 2 and "pip install 'v6scan[cluster]'" in r.output
+    assert not (tmp_path / "s.db").exists()

@@ -158,3 +158,28 @@ def test_scheduler_going_away_stops_cleanly_and_resume_finishes(lab: Lab, dask_c
     assert _done(db) == len(SCENARIOS)
     _once(db)
     assert _verdicts(db, 1) == _verdicts(single, 1)
+
+
+def test_a_killed_coordinator_resumes_with_its_leases_taken_back(lab: Lab, dask_cluster: DaskCluster, single: Path,
+                                                                 tmp_path: Path) -> None:
+    """SIGKILL the coordinator (the scan command) mid-sweep: its chunks stay leased in SQLite;
+    --resume releases and leases them again, and the sweep ends with every target exactly once."""
+    db = tmp_path / "coordinator.db"
+    proc = subprocess.Popen(["ip", "netns", "exec", lab.client, V6SCAN, "scan", TARGETS, "--db", str(db),
+                             "--concurrency", "4", "--cluster", dask_cluster.address, "--chunk-size", "3",
+                             *common(lab)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _done(db) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    con = sqlite3.connect(db)
+    leased = con.execute("SELECT count(*) FROM chunks WHERE state = 'leased'").fetchone()[0]
+    con.close()
+    assert leased > 0 and _done(db) < len(SCENARIOS), "the kill came too late to test taking leases back"
+    r = lab.exec([V6SCAN, "scan", "--db", str(db), "--resume", "1", "--cluster", dask_cluster.address,
+                  "--chunk-size", "3", *common(lab)], timeout=600)
+    assert r.returncode in (0, 3), r.stderr
+    assert _done(db) == len(SCENARIOS)
+    _once(db)
+    assert _verdicts(db, 1) == _verdicts(single, 1)

@@ -348,6 +348,11 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
       v6scan scan --db sweep.db --resume 3
     """
     settings, policy, excluded = _settings(kw)
+    if kw.get("cluster"):
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise click.UsageError("--cluster needs Dask distributed: pip install 'v6scan[cluster]'") from None
     store = Store(db)
     progress: _Progress
     lang = kw["lang"]

@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import astuple
 from typing import Any
 
 from v6scan import eventloop
-from v6scan.engine import TargetResult, scan_targets
-from v6scan.model import JSON
+from v6scan.checks import CHECKS
+from v6scan.context import Context
+from v6scan.engine import TargetResult, _failed, scan_target
+from v6scan.model import JSON, now_iso
 from v6scan.scoring import Policy, SiteVerdict, score_target
 from v6scan.settings import Settings
 from v6scan.store import Store
@@ -44,17 +48,72 @@ class ClusterError(RuntimeError):
     """The scheduler is unreachable or went away; the sweep can be resumed."""
 
 
+class _ProcessLoop:
+    """One event loop per worker process, on its own thread, shared by every chunk the process runs
+    (Dask runs tasks on several threads): one Context (caches, pacing, politeness limits) and no
+    event loops competing for the interpreter lock."""
+
+    _lock = threading.Lock()
+    _instance: _ProcessLoop | None = None
+
+    def __init__(self) -> None:
+        self.loop = eventloop.new_loop()
+        self.contexts: dict[str, Context] = {}
+        threading.Thread(target=self.loop.run_forever, name="v6scan-loop", daemon=True).start()
+
+    @classmethod
+    def get(cls) -> _ProcessLoop:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def context(self, settings: Settings, connect: int) -> Context:
+        """Runs on the loop: the process's context for these settings."""
+        key = json.dumps(settings.to_json(), sort_keys=True)
+        ctx = self.contexts.get(key)
+        if ctx is None:
+            ctx = self.contexts[key] = Context.create(settings)
+            ctx.connect_gate = asyncio.Semaphore(connect)
+        return ctx
+
+
+def _threads_here() -> int:
+    try:
+        from distributed import get_worker
+
+        w = get_worker()
+        return int(getattr(w, "nthreads", None) or w.state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return 1
+
+
 def scan_chunk(targets: list[list[Any]], settings: dict[str, Any], policy: dict[str, Any],
                concurrency: int) -> dict[str, JSON]:
-    """Run on a Dask worker: scan one chunk with the single-machine engine and return plain data."""
+    """Run on a Dask worker: scan one chunk with the single-machine engine and return plain data.
+    ``concurrency`` names of this chunk connect at once (the process's gate is that times its threads)."""
     s = Settings.from_json(settings)
     p = Policy(policy["name"], policy["description"], policy["checks"], policy["thresholds"], policy["score"])
+    pl = _ProcessLoop.get()
+    connect = concurrency * _threads_here()
 
     async def go() -> list[JSON]:
-        return [result_to_json(r, p) async for r in scan_targets((Target(*t) for t in targets), s,
-                                                                   concurrency=concurrency)]
+        ctx = pl.context(s, connect)
+        admitted = asyncio.Semaphore(2 * concurrency)  # those connecting and those resolving ahead
 
-    return {"vantage": socket.gethostname(), "results": eventloop.run(go())}
+        async def one(t: Target) -> JSON:
+            async with admitted:
+                try:
+                    result = await scan_target(ctx, t)
+                except Exception as e:  # a bug: the target is still answered, never lost
+                    result = TargetResult(t, [t.name], _failed(tuple(s.check_ids or CHECKS), t.name, e),
+                                          finished_at=now_iso())
+            return result_to_json(result, p)
+
+        return list(await asyncio.gather(*(one(Target(*t)) for t in targets)))
+
+    results = asyncio.run_coroutine_threadsafe(go(), pl.loop).result()
+    return {"vantage": socket.gethostname(), "results": results}
 
 
 def _connect(address: str) -> tuple[Any, Any]:
@@ -95,6 +154,7 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
         store.make_chunks(sweep_id, chunk_size)
         threads = sum((await asyncio.to_thread(client.nthreads)).values()) or 1
         limit = 2 * threads  # chunks in flight: every worker thread busy, and one more waiting each
+        per_task = max(8, -(-concurrency // threads))  # the cluster as a whole keeps ~concurrency in flight
         settings_json, policy_json = settings.to_json(), policy.to_json()
 
         def submit_more() -> None:
@@ -107,7 +167,7 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
                     store.finish_chunk(sweep_id, chunk, None)
                     continue
                 fut = client.submit(scan_chunk, [list(astuple(t)) for t in targets], settings_json, policy_json,
-                                    concurrency, key=f"v6scan-{sweep_id}-{chunk}-{uuid.uuid4().hex[:8]}",
+                                    per_task, key=f"v6scan-{sweep_id}-{chunk}-{uuid.uuid4().hex[:8]}",
                                     pure=False)
                 running[fut] = chunk
 
@@ -166,9 +226,6 @@ def _failed_chunk(store: Store, sweep_id: int, chunk: int, policy: Policy, fut: 
     if attempts < MAX_ATTEMPTS:
         store.release_chunk(sweep_id, chunk)
         return
-    from v6scan.engine import _failed
-    from v6scan.model import now_iso
-
     error = RuntimeError(f"the chunk's task failed {attempts} times on the cluster: {fut.exception()!r}")
     targets = [Target(*r) for r in store.db.execute(
         "SELECT name, display, sector, region, organisation, source FROM targets WHERE sweep_id = ? AND chunk = ?"

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["run"]
+__all__ = ["new_loop", "run"]
 
 T = TypeVar("T")
 
 
-def run(main: Coroutine[Any, Any, T]) -> T:
+def _factory() -> Callable[[], asyncio.AbstractEventLoop]:
     choice = os.environ.get("V6SCAN_EVENT_LOOP", "auto").strip().lower()
     if choice not in ("auto", "asyncio", "uvloop"):
         raise ValueError(f"V6SCAN_EVENT_LOOP must be auto, asyncio or uvloop, not {choice!r}")
@@ -28,6 +28,15 @@ def run(main: Coroutine[Any, Any, T]) -> T:
             if choice == "uvloop":
                 raise
         else:
-            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                return runner.run(main)
-    return asyncio.run(main)
+            return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop of the chosen kind (for a loop run on its own thread)."""
+    return _factory()()
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    with asyncio.Runner(loop_factory=_factory()) as runner:
+        return runner.run(main)
