@@ -102,6 +102,19 @@ def _once(db: Path) -> None:
     assert vantage and None not in vantage  # every observation names the host that made it
 
 
+def _scan_until_some_done(lab: Lab, cluster: DaskCluster, db: Path, stderr: int = subprocess.PIPE
+                          ) -> subprocess.Popen[str]:
+    """Start a cluster sweep of the lab's sites (chunks of 3) and return once 3 targets are done."""
+    proc = subprocess.Popen(["ip", "netns", "exec", lab.client, V6SCAN, "scan", TARGETS, "--db", str(db),
+                             "--concurrency", "4", "--cluster", cluster.address, "--chunk-size", "3",
+                             *common(lab)], cwd=REPO, stdout=subprocess.DEVNULL, text=True,
+                            stderr=stderr)
+    deadline = time.monotonic() + 120
+    while _done(db) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    return proc
+
+
 def test_cluster_sweep_equals_the_single_machine_sweep(lab: Lab, dask_cluster: DaskCluster, single: Path,
                                                        tmp_path: Path) -> None:
     db = tmp_path / "cluster.db"
@@ -116,12 +129,7 @@ def test_cluster_sweep_equals_the_single_machine_sweep(lab: Lab, dask_cluster: D
 def test_a_killed_dask_worker_loses_no_target(lab: Lab, dask_cluster: DaskCluster, single: Path,
                                               tmp_path: Path) -> None:
     db = tmp_path / "killed.db"
-    proc = subprocess.Popen(["ip", "netns", "exec", lab.client, V6SCAN, "scan", TARGETS, "--db", str(db),
-                             "--concurrency", "4", "--cluster", dask_cluster.address, "--chunk-size", "3",
-                             *common(lab)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while _done(db) < 3 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
+    proc = _scan_until_some_done(lab, dask_cluster, db)
     assert proc.poll() is None and _done(db) < len(SCENARIOS), "the sweep ended before the kill"
     dask_cluster.workers[0].send_signal(signal.SIGKILL)
     _, err = proc.communicate(timeout=600)
@@ -134,12 +142,7 @@ def test_a_killed_dask_worker_loses_no_target(lab: Lab, dask_cluster: DaskCluste
 def test_scheduler_going_away_stops_cleanly_and_resume_finishes(lab: Lab, dask_cluster: DaskCluster, single: Path,
                                                                 tmp_path: Path) -> None:
     db = tmp_path / "nosched.db"
-    proc = subprocess.Popen(["ip", "netns", "exec", lab.client, V6SCAN, "scan", TARGETS, "--db", str(db),
-                             "--concurrency", "4", "--cluster", dask_cluster.address, "--chunk-size", "3",
-                             *common(lab)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while _done(db) < 3 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
+    proc = _scan_until_some_done(lab, dask_cluster, db)
     dask_cluster.stop()  # scheduler and workers gone
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 3 and "--resume 1" in err, err
@@ -165,12 +168,7 @@ def test_a_killed_coordinator_resumes_with_its_leases_taken_back(lab: Lab, dask_
     """SIGKILL the coordinator (the scan command) mid-sweep: its chunks stay leased in SQLite;
     --resume releases and leases them again, and the sweep ends with every target exactly once."""
     db = tmp_path / "coordinator.db"
-    proc = subprocess.Popen(["ip", "netns", "exec", lab.client, V6SCAN, "scan", TARGETS, "--db", str(db),
-                             "--concurrency", "4", "--cluster", dask_cluster.address, "--chunk-size", "3",
-                             *common(lab)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while _done(db) < 3 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
+    proc = _scan_until_some_done(lab, dask_cluster, db, stderr=subprocess.DEVNULL)
     proc.kill()
     proc.wait()
     con = sqlite3.connect(db)

@@ -28,10 +28,9 @@ from dataclasses import astuple
 from typing import Any
 
 from v6scan import eventloop
-from v6scan.checks import CHECKS
 from v6scan.context import Context
-from v6scan.engine import TargetResult, _failed, scan_target
-from v6scan.model import JSON, now_iso
+from v6scan.engine import TargetResult, failed_result, scan_target
+from v6scan.model import JSON
 from v6scan.scoring import Policy, SiteVerdict, score_target
 from v6scan.settings import Settings
 from v6scan.store import Store
@@ -93,7 +92,7 @@ def scan_chunk(targets: list[list[Any]], settings: dict[str, Any], policy: dict[
     """Run on a Dask worker: scan one chunk with the single-machine engine and return plain data.
     ``concurrency`` names of this chunk connect at once (the process's gate is that times its threads)."""
     s = Settings.from_json(settings)
-    p = Policy(policy["name"], policy["description"], policy["checks"], policy["thresholds"], policy["score"])
+    p = Policy.from_json(policy)
     pl = _ProcessLoop.get()
     connect = concurrency * _threads_here()
 
@@ -103,12 +102,7 @@ def scan_chunk(targets: list[list[Any]], settings: dict[str, Any], policy: dict[
 
         async def one(t: Target) -> JSON:
             async with admitted:
-                try:
-                    result = await scan_target(ctx, t)
-                except Exception as e:  # a bug: the target is still answered, never lost
-                    result = TargetResult(t, [t.name], _failed(tuple(s.check_ids or CHECKS), t.name, e),
-                                          finished_at=now_iso())
-            return result_to_json(result, p)
+                return result_to_json(await scan_target(ctx, t), p)
 
         return list(await asyncio.gather(*(one(Target(*t)) for t in targets)))
 
@@ -148,7 +142,7 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
     from distributed import wait
 
     client, cluster = await asyncio.to_thread(_connect, address)
-    running: dict[Any, int] = {}
+    running: dict[Any, tuple[int, list[Target]]] = {}  # future -> (chunk, its targets)
     try:
         store.release_leases(sweep_id)
         store.make_chunks(sweep_id, chunk_size)
@@ -169,7 +163,7 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
                 fut = client.submit(scan_chunk, [list(astuple(t)) for t in targets], settings_json, policy_json,
                                     per_task, key=f"v6scan-{sweep_id}-{chunk}-{uuid.uuid4().hex[:8]}",
                                     pure=False)
-                running[fut] = chunk
+                running[fut] = (chunk, targets)
 
         submit_more()
         while running:
@@ -182,20 +176,26 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
             if client.status not in ("running", "connecting"):
                 raise ClusterError("the Dask scheduler went away")
             for fut in done:
-                chunk = running.pop(fut)
+                chunk, targets = running.pop(fut)
                 if fut.status == "finished":
                     data = fut.result()
-                    _write(store, sweep_id, policy, data, progress, retryable)
+                    _write(store, sweep_id, policy, [result_from_json(r) for r in data["results"]],
+                           str(data["vantage"]), progress, retryable)
                     store.finish_chunk(sweep_id, chunk, str(data["vantage"]))
                 elif fut.status == "cancelled":
                     raise ClusterError("the Dask scheduler went away (tasks cancelled)")
-                else:  # the task failed (a bug, or its workers kept dying): try again, then give up
-                    _failed_chunk(store, sweep_id, chunk, policy, fut, progress)
+                elif (attempts := store.chunk_attempts(sweep_id, chunk)) < MAX_ATTEMPTS:
+                    store.release_chunk(sweep_id, chunk)  # the task failed (a bug, or its workers kept dying)
+                else:  # ... too often: its targets are recorded as errors with the reason, never lost
+                    error = RuntimeError(f"the chunk's task failed {attempts} times: {fut.exception()!r}")
+                    _write(store, sweep_id, policy, [failed_result(t, settings.check_ids, error) for t in targets],
+                           None, progress, retryable)
+                    store.finish_chunk(sweep_id, chunk, None)
             submit_more()
     except (OSError, TimeoutError) as e:
         raise ClusterError(f"lost the Dask scheduler: {e}") from e
     finally:
-        for chunk in running.values():
+        for chunk, _ in running.values():
             store.release_chunk(sweep_id, chunk)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(client.close)
@@ -204,38 +204,17 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
                 await asyncio.to_thread(cluster.close)
 
 
-def _write(store: Store, sweep_id: int, policy: Policy, data: dict[str, Any],
+def _write(store: Store, sweep_id: int, policy: Policy, results: list[TargetResult], vantage: str | None,
            progress: Callable[[TargetResult, SiteVerdict], None] | None,
            retryable: Callable[[TargetResult], bool]) -> None:
-    results = [result_from_json(r) for r in data["results"]]
+    """One chunk's results in one transaction (scored by the worker; else here)."""
     batch = []
     for r in results:
         verdict = r.verdict or score_target(r.target.name, r.observations, policy)
         batch.append((r.target.name, r.started_at, r.finished_at, r.observations, verdict))
-    store.record(sweep_id, batch, {r.target.name for r in results if retryable(r)}, vantage=str(data["vantage"]))
+    store.record(sweep_id, batch, {r.target.name for r in results if retryable(r)}, vantage=vantage)
     if progress is not None:
         for r, (*_, verdict) in zip(results, batch, strict=True):
             assert verdict is not None
             progress(r, verdict)
 
-
-def _failed_chunk(store: Store, sweep_id: int, chunk: int, policy: Policy, fut: Any,
-                  progress: Callable[[TargetResult, SiteVerdict], None] | None) -> None:
-    attempts = int(store.db.execute("SELECT attempts FROM chunks WHERE sweep_id = ? AND chunk = ?",
-                                    [sweep_id, chunk]).fetchone()[0])
-    if attempts < MAX_ATTEMPTS:
-        store.release_chunk(sweep_id, chunk)
-        return
-    error = RuntimeError(f"the chunk's task failed {attempts} times on the cluster: {fut.exception()!r}")
-    targets = [Target(*r) for r in store.db.execute(
-        "SELECT name, display, sector, region, organisation, source FROM targets WHERE sweep_id = ? AND chunk = ?"
-        " AND status IN ('pending', 'retry')", [sweep_id, chunk])]
-    batch = []
-    for t in targets:
-        r = TargetResult(t, [t.name], _failed(("dns.resolve",), t.name, error), now_iso(), now_iso())
-        batch.append((t.name, r.started_at, r.finished_at, r.observations, score_target(t.name, r.observations,
-                                                                                         policy)))
-        if progress is not None:
-            progress(r, batch[-1][4])
-    store.record(sweep_id, batch)
-    store.finish_chunk(sweep_id, chunk, None)

@@ -90,6 +90,7 @@ class Context:
     _prefixes: dict[str, str] = field(default_factory=dict, repr=False)
     #: targets in their connection phase at once (set by the runner; DNS of later targets runs ahead)
     connect_gate: asyncio.Semaphore | None = field(default=None, repr=False)
+    _pacer: Pacer | None = field(default=None, repr=False)
     #: zone -> [(ns name, IPv6 address)] learned on IPv6-only walks (dns.v6_path)
     delegations_v6: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
 
@@ -104,8 +105,6 @@ class Context:
                         max_body=s.max_body)
         fetcher = Fetcher(verify, limits, s.user_agent) if s.user_agent else Fetcher(verify, limits)
         return cls(s, resolver, policy, s.roots(), verify, loose, fetcher)
-
-    _pacer: Pacer | None = field(default=None, repr=False)
 
     async def close(self) -> None:
         if self._pacer is not None:

@@ -21,7 +21,7 @@ from v6scan.scoring import SiteVerdict
 from v6scan.settings import Settings
 from v6scan.targets import Target, variants
 
-__all__ = ["TargetResult", "scan_target", "scan_targets"]
+__all__ = ["TargetResult", "failed_result", "scan_target", "scan_targets"]
 
 
 @dataclass
@@ -53,6 +53,13 @@ async def _guard(ids: tuple[str, ...], name: str, make: Callable[[], Awaitable[l
 def _failed(ids: tuple[str, ...], name: str, e: Exception) -> list[Observation]:
     tb = traceback.format_exception_only(type(e), e)[-1].strip()
     return [Observation(i, name, Status.ERROR, {"exception": tb}, f"internal error: {tb}") for i in ids]
+
+
+def failed_result(target: Target, check_ids: tuple[str, ...], e: Exception) -> TargetResult:
+    """A target that could not be scanned at all (a bug, or the process scanning it died): every
+    selected check is recorded as an error with the reason, so the target is never lost."""
+    ids = tuple(c for c in CHECKS if not check_ids or c in check_ids or c == "dns.resolve")
+    return TargetResult(target, [target.name], _failed(ids, target.name, e), finished_at=now_iso())
 
 
 WEB_IDS = ("web.reach", "web.tls", "web.http", "web.same_site", "web.latency", "web.links", "web.resources",
@@ -146,6 +153,8 @@ async def scan_target(ctx: Context, target: Target) -> TargetResult:
                     result.observations.append(Observation(
                         cid, n, Status.TIMEOUT, {},
                         f"the per-target deadline of {ctx.settings.target_deadline:g} s ran out"))
+    except Exception as e:  # a bug outside the guarded families: the target is answered, never raised
+        return failed_result(target, sel, e)
     result.finished_at = now_iso()
     return result
 

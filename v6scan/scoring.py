@@ -66,6 +66,10 @@ class Policy:
         return {"name": self.name, "description": self.description, "checks": dict(self.checks),
                 "thresholds": dict(self.thresholds), "score": dict(self.score)}
 
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Policy:
+        return cls(d["name"], d["description"], d["checks"], d["thresholds"], d["score"])
+
 
 def load_policy(name_or_path: str | Path = "default", overrides: Mapping[str, Any] | None = None) -> Policy:
     """A built-in policy by name (``default``, ``internetnl``, ``cn-gov``) or a JSON file.

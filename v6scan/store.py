@@ -386,6 +386,10 @@ class Store:
             self.db.execute("UPDATE chunks SET state = 'done', lease_expires = NULL, vantage = ?"
                             " WHERE sweep_id = ? AND chunk = ?", [vantage, sweep_id, chunk])
 
+    def chunk_attempts(self, sweep_id: int, chunk: int) -> int:
+        return int(self.db.execute("SELECT attempts FROM chunks WHERE sweep_id = ? AND chunk = ?",
+                                   [sweep_id, chunk]).fetchone()[0])
+
     def release_chunk(self, sweep_id: int, chunk: int) -> None:
         with self.db.conn:
             self.db.execute("UPDATE chunks SET state = 'pending', lease_expires = NULL WHERE sweep_id = ?"

@@ -35,11 +35,10 @@ def settings_config(settings: Settings) -> dict[str, JSON]:
 async def _drain(store: Store, sweep_id: int, targets: Iterable[Target], settings: Settings, policy: Policy,
                  concurrency: int, batch_size: int, flush_seconds: float,
                  progress: Callable[[TargetResult, SiteVerdict], None] | None, stop: asyncio.Event | None,
-                 workers: int = 1) -> int:
+                 workers: int = 1) -> None:
     batch: list[tuple[str, str, str | None, Sequence[Observation], SiteVerdict | None]] = []
     retry: set[str] = set()
     last = time.monotonic()
-    done = 0
     try:
         results = (scan_targets(targets, settings, concurrency=concurrency, stop=stop) if workers <= 1 else
                    scan_in_processes(targets, settings, concurrency=concurrency, stop=stop, workers=workers,
@@ -50,7 +49,6 @@ async def _drain(store: Store, sweep_id: int, targets: Iterable[Target], setting
                           result.observations, verdict))
             if retryable(result.observations):
                 retry.add(result.target.name)
-            done += 1
             if progress:
                 progress(result, verdict)
             if len(batch) >= batch_size or time.monotonic() - last >= flush_seconds:
@@ -59,7 +57,6 @@ async def _drain(store: Store, sweep_id: int, targets: Iterable[Target], setting
     finally:
         if batch:
             store.record(sweep_id, batch, retry, vantage=VANTAGE)
-    return done
 
 
 VANTAGE = socket.gethostname()  # where a single-machine sweep's observations were made

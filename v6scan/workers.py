@@ -23,10 +23,9 @@ from dataclasses import astuple
 from typing import Any
 
 from v6scan import eventloop
-from v6scan.checks import CHECKS
 from v6scan.context import Context
-from v6scan.engine import TargetResult, _failed, scan_target
-from v6scan.model import JSON, EncodedEvidence, Observation, Status, evidence_json, now_iso
+from v6scan.engine import TargetResult, failed_result, scan_target
+from v6scan.model import JSON, EncodedEvidence, Observation, Status, evidence_json
 from v6scan.scoring import Policy, score_target, verdict_from_data, verdict_to_data
 from v6scan.settings import Settings
 from v6scan.targets import Target
@@ -53,13 +52,6 @@ def result_from_json(data: dict[str, Any]) -> TargetResult:
     verdict = verdict_from_data(data["verdict"]) if data.get("verdict") else None
     return TargetResult(Target(*data["target"]), list(data["names"]), obs, str(data["started_at"]),
                         data.get("finished_at"), verdict)
-
-
-def _crashed(t: Target, settings: Settings) -> TargetResult:
-    why = f"the worker process scanning this target died {MAX_CRASHES} times"
-    obs = [Observation(cid, t.name, Status.ERROR, {"worker_crashes": MAX_CRASHES}, why)
-           for cid in CHECKS if not settings.check_ids or cid in settings.check_ids or cid == "dns.resolve"]
-    return TargetResult(t, [t.name], obs, now_iso(), now_iso())
 
 
 class _Worker:
@@ -146,7 +138,8 @@ async def scan_in_processes(targets: Iterable[Target], settings: Settings | None
                 for t in lost:
                     crashes[t.name] = crashes.get(t.name, 0) + 1
                     if crashes[t.name] >= MAX_CRASHES:
-                        yield _crashed(t, s)
+                        yield failed_result(t, s.check_ids, RuntimeError(
+                            f"the worker process scanning this target died {MAX_CRASHES} times"))
                     else:
                         retry.append(t)
                 pool[index] = await _start(index, s, out, connect, policy)
@@ -186,18 +179,13 @@ async def _serve() -> None:
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
     header = json.loads(await reader.readline())
     settings = Settings.from_json(header["settings"])
-    p = header.get("policy")
-    policy = Policy(p["name"], p["description"], p["checks"], p["thresholds"], p["score"]) if p else None
+    policy = Policy.from_json(header["policy"]) if header.get("policy") else None
     tasks: set[asyncio.Task[None]] = set()
     async with Context.create(settings) as ctx:
         ctx.connect_gate = asyncio.Semaphore(int(header["connect"]))
 
         async def one(t: Target) -> None:
-            try:
-                result = await scan_target(ctx, t)
-            except Exception as e:  # a bug: the target is still answered, never lost
-                result = TargetResult(t, [t.name], _failed(tuple(settings.check_ids or CHECKS), t.name, e))
-                result.finished_at = now_iso()
+            result = await scan_target(ctx, t)
             writer.write(json.dumps(result_to_json(result, policy), default=str).encode() + b"\n")
             await writer.drain()
 
