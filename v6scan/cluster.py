@@ -176,9 +176,12 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
             if client.status not in ("running", "connecting"):
                 raise ClusterError("the Dask scheduler went away")
             for fut in done:
-                chunk, targets = running.pop(fut)
+                chunk, targets = running[fut]  # still released by the finally below if this goes wrong
                 if fut.status == "finished":
-                    data = fut.result()
+                    try:
+                        data = fut.result()
+                    except Exception as e:  # the scheduler went away between the task's end and the gather
+                        raise ClusterError(f"lost the Dask scheduler fetching a result ({type(e).__name__})") from e
                     _write(store, sweep_id, policy, [result_from_json(r) for r in data["results"]],
                            str(data["vantage"]), progress, retryable)
                     store.finish_chunk(sweep_id, chunk, str(data["vantage"]))
@@ -191,6 +194,7 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
                     _write(store, sweep_id, policy, [failed_result(t, settings.check_ids, error) for t in targets],
                            None, progress, retryable)
                     store.finish_chunk(sweep_id, chunk, None)
+                del running[fut]
             submit_more()
     except (OSError, TimeoutError) as e:
         raise ClusterError(f"lost the Dask scheduler: {e}") from e
