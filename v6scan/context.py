@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import ipaddress
 import ssl
 import time
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from v6scan.addresses import AddressPolicy
+from v6scan.attempts import retried
 from v6scan.dnsdirect import ServerReply, ask
 from v6scan.fetch import Fetcher, Limits
 from v6scan.net import Probe, make_ssl_contexts, tcp_connect
@@ -91,6 +93,8 @@ class Context:
     #: targets in their connection phase at once (set by the runner; DNS of later targets runs ahead)
     connect_gate: asyncio.Semaphore | None = field(default=None, repr=False)
     _pacer: Pacer | None = field(default=None, repr=False)
+    #: the latest run of the self-check canary: (when it started, loop time; its outcome)
+    _canary: tuple[float, asyncio.Future[Any]] | None = field(default=None, repr=False)
     #: zone -> [(ns name, IPv6 address)] learned on IPv6-only walks (dns.v6_path)
     delegations_v6: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
 
@@ -103,7 +107,8 @@ class Context:
         verify, loose = make_ssl_contexts(str(s.ca_bundle) if s.ca_bundle else None)
         limits = Limits(connect=s.timeout, first_byte=s.timeout * 2, body=s.body_timeout,
                         max_body=s.max_body)
-        fetcher = Fetcher(verify, limits, s.user_agent) if s.user_agent else Fetcher(verify, limits)
+        fetcher = Fetcher(verify, limits, s.user_agent, s.retry) if s.user_agent else \
+            Fetcher(verify, limits, retry=s.retry)
         return cls(s, resolver, policy, s.roots(), verify, loose, fetcher)
 
     async def close(self) -> None:
@@ -159,13 +164,15 @@ class Context:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def cached(self, key: tuple[str, ...], make: Callable[[], Awaitable[T]], ttl: float | None = None) -> T:
+    async def cached(self, key: tuple[str, ...], make: Callable[[], Awaitable[T]], ttl: float | None = None,
+                     keep: Callable[[T], bool] | None = None) -> T:
         """Compute ``make()`` once per key (concurrent callers share it), in a bounded LRU.
 
         The computation runs as its own task, so a caller cancelled by its
         deadline never cancels it for the other callers; a computation that
-        failed is forgotten, so the next caller tries again.  With ``ttl`` a
-        result older than ``ttl`` seconds is computed again.
+        failed is forgotten, so the next caller tries again (so is a result for
+        which ``keep`` says false).  With ``ttl`` a result older than ``ttl``
+        seconds is computed again.
         """
         task = self._cache.get(key)
         if task is not None and ttl is not None and task.done() and \
@@ -178,7 +185,8 @@ class Context:
             self._cache[key] = task
 
             def forget_failure(t: asyncio.Future[Any], key: tuple[str, ...] = key) -> None:
-                if (t.cancelled() or t.exception() is not None) and self._cache.get(key) is t:
+                failed = t.cancelled() or t.exception() is not None
+                if (failed or (keep is not None and not keep(t.result()))) and self._cache.get(key) is t:
                     del self._cache[key]
 
             task.add_done_callback(forget_failure)
@@ -189,15 +197,45 @@ class Context:
             self._cache.move_to_end(key)
         return await asyncio.shield(task)
 
+    async def canary(self, after: float, make: Callable[[], Awaitable[T]]) -> T:
+        """The outcome of a run of the self-check canary ``make`` that started at ``after`` (loop
+        time) or later.
+
+        One run at a time, shared by every caller it can serve, and at most one start per
+        ``settings.self_check_interval`` seconds: a target that finished at ``t`` waits for the next
+        run after ``t``, so the scanner's own IPv6 is known to have worked *after* the target's
+        probes before their failures are blamed on the site.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            cur = self._canary
+            if cur is not None and cur[0] >= after:
+                return await asyncio.shield(cur[1])
+            if cur is not None and not cur[1].done():
+                await asyncio.wait({cur[1]})
+                continue
+            start = max(loop.time(), cur[0] + self.settings.self_check_interval if cur else 0.0)
+
+            async def run(at: float = start) -> T:
+                await asyncio.sleep(max(0.0, at - loop.time()))
+                return await make()
+
+            self._canary = (start, asyncio.ensure_future(run()))
+
     async def tcp_probe(self, address: str, port: int, started_for: str) -> tuple[Probe, str]:
         """A TCP connect to ``address``:``port`` within its slot, shared by every target of the sweep
         that asks within ``settings.probe_ttl`` seconds (one shared address is probed once, and a
         dead or tarpitting address delays the targets behind it once, not once per target).
         Returns the probe and the name it was made for."""
 
-        async def probe() -> tuple[Probe, str]:
+        async def once() -> Probe:
             async with self.slot(address):
-                return await tcp_connect(address, port, self.settings.timeout), started_for
+                return await tcp_connect(address, port, self.settings.timeout)
+
+        async def probe() -> tuple[Probe, str]:
+            # retried inside the shared computation: other targets see only the final outcome
+            p, n = await retried(once, lambda r: r.status, self.settings.retry)
+            return dataclasses.replace(p, attempts=n), started_for
 
         return await self.cached(("tcp", address, str(port)), probe, ttl=self.settings.probe_ttl)
 
@@ -206,11 +244,20 @@ class Context:
         return await self.cached(("lookup", name, qtype), lambda: self.resolver.query(name, qtype))
 
     async def ask(self, server: str, qname: str, qtype: str, transport: str = "udp",
-                  timeout: float | None = None) -> ServerReply:
-        """A direct query to one server address, within that server's concurrency limit."""
+                  timeout: float | None = None, attempts: int | None = None) -> ServerReply:
+        """A direct query to one server address, within that server's concurrency limit, tried up
+        to ``attempts`` times (default ``settings.attempts``) while no answer comes back."""
         sem = self._server_limits.get(server)
         if sem is None:
             sem = self._server_limits[server] = asyncio.Semaphore(self.settings.per_server_concurrency)
-        async with sem:
-            return await ask(server, qname, qtype, transport,
-                             timeout=timeout if timeout is not None else self.settings.ns_timeout)
+
+        async def once() -> ServerReply:
+            async with sem:
+                return await ask(server, qname, qtype, transport,
+                                 timeout=timeout if timeout is not None else self.settings.ns_timeout)
+
+        retry = self.settings.retry if attempts is None else dataclasses.replace(self.settings.retry,
+                                                                                  attempts=attempts)
+        # an rcode is an answer; only silence, unreachability and garbage are tried again
+        reply, n = await retried(once, lambda r: r.status, retry, transient=lambda r: not r.answered)
+        return dataclasses.replace(reply, attempts=n)

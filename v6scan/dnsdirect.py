@@ -46,6 +46,7 @@ class ServerReply:
     additional: tuple[RR, ...] = ()
     elapsed_ms: float = 0.0
     error: str | None = None
+    attempts: int = 1  # tries made until this reply (see v6scan.attempts)
 
     @property
     def answered(self) -> bool:
@@ -60,6 +61,8 @@ class ServerReply:
             "rcode": self.rcode,
             "aa": self.aa,
             "elapsed_ms": round(self.elapsed_ms, 3),
+            "attempts": self.attempts,
+            "successes": int(self.answered),
         }
         if self.tc:
             out["tc"] = True

@@ -115,10 +115,16 @@ async def _mail(ctx: Context, name: str, sel: tuple[str, ...]) -> list[Observati
     return out
 
 
-async def _self_v6(ctx: Context, name: str) -> Observation:
-    """The sweep's one self-check, recorded with every target so each record stands alone."""
-    obs = await ctx.cached(("self.v6",), lambda: check_self_v6(ctx))
+async def _self_v6(ctx: Context, name: str, after: float) -> Observation:
+    """A run of the self-check canary that started at ``after`` or later, recorded with the target
+    so each record stands alone."""
+    obs = await ctx.canary(after, lambda: check_self_v6(ctx))
     return replace(obs, target=name)
+
+
+def _worse(a: Observation, b: Observation) -> Observation:
+    """Of two self-checks, the failed one (the scanner's IPv6 failed during the target)."""
+    return b if a.status in (Status.OK, Status.SKIPPED) else a
 
 
 async def scan_target(ctx: Context, target: Target) -> TargetResult:
@@ -131,14 +137,25 @@ async def scan_target(ctx: Context, target: Target) -> TargetResult:
     result = TargetResult(target, names)
     sel = ctx.settings.check_ids
 
+    loop = asyncio.get_running_loop()
+    begun = loop.time()
+    canary = family_enabled(sel, "self.v6")
+
     async def work() -> None:
         parts = [_variant(ctx, n) for n in names]
         if family_enabled(sel, "mail.mx_aaaa", "mail.mx_reach"):
             parts.append(_guard(("mail.mx_aaaa", "mail.mx_reach"), target.name, lambda: _mail(ctx, target.name, sel)))
-        if family_enabled(sel, "self.v6"):
-            parts.append(_guard(("self.v6",), target.name, lambda: _one(_self_v6(ctx, target.name))))
+        if canary:  # the scanner's own IPv6 when the target starts (a recent canary run serves)
+            parts.append(_guard(("self.v6",), target.name, lambda: _one(_self_v6(
+                ctx, target.name, begun - ctx.settings.self_check_interval))))
         for chunk in await asyncio.gather(*parts):
             result.observations.extend(chunk)
+        if canary and ctx.settings.self_check_enabled:
+            # ... and once more after its last probe: a vantage that failed meanwhile is the
+            # scanner's problem (self.v6 fails: inconclusive, and a sweep measures it again)
+            after = await _guard(("self.v6",), target.name, lambda: _one(_self_v6(ctx, target.name, loop.time())))
+            i = next(i for i, o in enumerate(result.observations) if o.check == "self.v6")
+            result.observations[i] = _worse(result.observations[i], after[0])
 
     try:
         async with asyncio.timeout(ctx.settings.target_deadline):

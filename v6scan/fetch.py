@@ -30,6 +30,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 
 from v6scan import __version__
+from v6scan.attempts import TRANSIENT, Retry, retried
 from v6scan.model import JSON, Status
 from v6scan.net import AsyncioBackend, classify_error
 
@@ -131,12 +132,15 @@ class Page:
     tls: dict[str, JSON] | None = None
     peer_cert: bytes | None = field(default=None, repr=False)  # DER, from a verified handshake
     error: str | None = None
+    attempts: int = 1  # tries made until this outcome (see v6scan.attempts)
 
     def to_json(self, with_body: bool = False) -> dict[str, JSON]:
         out: dict[str, JSON] = {
             "url": self.url, "address": self.address, "status": str(self.status),
             "http_status": self.http_status, "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
+        if self.attempts > 1:
+            out["attempts"] = self.attempts
         for k in ("location", "content_type", "content_encoding", "title", "error"):
             v = getattr(self, k)
             if v is not None:
@@ -180,6 +184,13 @@ class Chain:
         }
 
 
+def _no_response(page: Page) -> bool:
+    """No response arrived because the connection failed or broke (not a stall after connecting)."""
+    if page.http_status is not None or page.status not in TRANSIENT:
+        return False
+    return page.status is not Status.TIMEOUT or (page.error or "").endswith("(connecting)")
+
+
 #: resolve(host, family) -> (address or None, reason when None)
 Resolve = Callable[[str, str], Awaitable[tuple[str | None, str | None]]]
 
@@ -188,8 +199,9 @@ class Fetcher:
     """GETs pinned to an address.  Create inside the event loop; ``aclose`` when done."""
 
     def __init__(self, verify: ssl.SSLContext, limits: Limits | None = None,
-                 user_agent: str = USER_AGENT) -> None:
+                 user_agent: str = USER_AGENT, retry: Retry | None = None) -> None:
         self.limits = limits or Limits()
+        self.retry = retry or Retry()
         self._verify = verify
         self._backend = AsyncioBackend()
         self._headers = [
@@ -209,9 +221,19 @@ class Fetcher:
     async def get(self, url: str, address: str, *, keep_body: bool = True) -> Page:
         """GET ``url`` (with its host name) from ``address``; never raises for network trouble.
 
-        One httpcore connection per request, to ``address`` only: there is no
-        pool, so a connection verified for one name can never serve another.
+        A request that got no response because the connection could not be made or broke
+        (what a lost packet can cause) is tried up to ``retry.attempts`` times; a response of
+        any kind, or a stall after the connection was made, is final.  ``Page.attempts`` says
+        how many tries were made.
         """
+        page, n = await retried(lambda: self._get(url, address, keep_body), lambda p: p.status,
+                                self.retry, transient=_no_response)
+        page.attempts = n
+        return page
+
+    async def _get(self, url: str, address: str, keep_body: bool) -> Page:
+        """One GET.  One httpcore connection per request, to ``address`` only: there is no
+        pool, so a connection verified for one name can never serve another."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         scheme = parts.scheme.encode()

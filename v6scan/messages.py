@@ -22,6 +22,43 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "zh-CN": ("扫描器自身没有可用的 IPv6（{error}），IPv6 相关结果无法判定。",
                   "请在具备可用 IPv6 的网络中运行扫描，或检查 --self-check 设置。"),
     },
+    "resolver_unusable": {
+        "en": ("The scanner's resolver did not answer for {name} nor for a canary query ({error}); the site"
+               " was not assessed.",
+               "Check the scanner's network and resolver, or give a working one with --resolver ADDR."),
+        "zh-CN": ("扫描器的递归解析服务器未应答 {name}，也未应答探测查询（{error}），该网站未被评估。",
+                  "请检查扫描器的网络和解析服务器，或用 --resolver ADDR 指定可用的解析服务器。"),
+    },
+    "v6_path_roots_unreachable": {
+        "en": ("No root server answered over IPv6 from the scanner's network ({error}): the IPv6-only"
+               " resolution path of {name} could not be tested. This is the scanner's problem, not the site's.",
+               "Run from a network that reaches the root servers over IPv6, or give reachable ones with"
+               " --root-hints FILE."),
+        "zh-CN": ("扫描器所在网络无法通过 IPv6 访问任何根服务器（{error}），无法检测 {name} 的纯 IPv6 解析路径。"
+                  "这是扫描器一方的问题，不是网站的问题。",
+                  "请在能通过 IPv6 访问根服务器的网络中运行，或用 --root-hints FILE 指定可达的根服务器。"),
+    },
+    "probe_retried": {
+        "en": ("Some probes needed more than one try ({successes} of {attempts} attempts answered, {rate}):"
+               " {probes}. Packet loss on the path, or a server that drops some packets.",
+               "If this repeats, look for packet loss or rate limiting towards these addresses."),
+        "zh-CN": ("部分探测需要重试（{attempts} 次尝试中 {successes} 次得到应答，{rate}）：{probes}。"
+                  "路径上存在丢包，或服务器丢弃了部分数据包。",
+                  "如反复出现，请排查到这些地址的丢包或限速。"),
+    },
+    "ipv6_only_site": {
+        "en": ("{name} is IPv6-only (no IPv4 address): there is no IPv4 site to compare with.",
+               "Nothing to fix: an IPv6-only site is not penalised for having no IPv4."),
+        "zh-CN": ("{name} 为纯 IPv6 网站（没有 IPv4 地址），没有可供比较的 IPv4 网站。",
+                  "无需修改：纯 IPv6 网站不会因没有 IPv4 而扣分。"),
+    },
+    "same_site_address_differs": {
+        "en": ("IPv6 address {address} serves a different site than IPv4: {differences}.",
+               "Make every server behind the AAAA records serve the same, current site (a stale or"
+               " misconfigured server?)."),
+        "zh-CN": ("IPv6 地址 {address} 提供的网站与 IPv4 不同：{differences}。",
+                  "请确保 AAAA 记录对应的每台服务器都提供相同的最新网站（是否有过期或配置错误的服务器？）。"),
+    },
     "dns_unresolved": {
         "en": ("{name} does not resolve: {error}.",
                "Check that the name is delegated and that its name servers answer."),

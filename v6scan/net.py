@@ -94,9 +94,11 @@ class Probe:
     status: Status
     elapsed_ms: float
     error: str | None = None
+    attempts: int = 1  # tries made (see v6scan.attempts); the last one is this probe's outcome
 
     def to_json(self) -> dict[str, JSON]:
-        out: dict[str, JSON] = {"status": str(self.status), "elapsed_ms": round(self.elapsed_ms, 3)}
+        out: dict[str, JSON] = {"status": str(self.status), "elapsed_ms": round(self.elapsed_ms, 3),
+                                "attempts": self.attempts, "successes": int(self.status is Status.OK)}
         if self.error:
             out["error"] = self.error
         return out
@@ -258,13 +260,16 @@ class TlsResult:
     cert: CertInfo | None
     elapsed_ms: float
     error: str | None
+    attempts: int = 1
 
     def to_json(self) -> dict[str, JSON]:
         return {
             "address": self.address, "status": str(self.status), "valid": self.valid,
             "problem": self.problem, "verify_code": self.verify_code, "protocol": self.protocol,
             "cipher": self.cipher, "cert": self.cert.to_json() if self.cert else None,
-            "elapsed_ms": round(self.elapsed_ms, 3), **({"error": self.error} if self.error else {}),
+            "elapsed_ms": round(self.elapsed_ms, 3), "attempts": self.attempts,
+            "successes": int(self.status is Status.OK),
+            **({"error": self.error} if self.error else {}),
         }
 
 

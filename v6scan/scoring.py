@@ -144,6 +144,29 @@ def _r(check: str, name: str, result: str, *reasons: Reason, severity: str | Non
     return CheckResult(check, name, result, tuple(reasons), severity, applicable)
 
 
+#: a warn whose only finding is that some probes needed another try: shown, never held against the site
+INTERMITTENT = "intermittent"
+
+
+def _retried(check: str, name: str, p: Policy, rows: Iterable[tuple[str, Mapping[str, Any]]]) -> CheckResult:
+    """``pass``, or a ``warn`` naming the success rate when probes that finally answered needed
+    more than one attempt (packet loss: never a ``fail``, never a lower verdict or score)."""
+    attempts = successes = 0
+    retried: list[str] = []
+    for label, row in rows:
+        n = int(row.get("attempts") or 1)
+        ok = int(row["successes"]) if row.get("successes") is not None else 1
+        attempts, successes = attempts + n, successes + ok
+        if n > 1 and ok:
+            retried.append(f"{label} ({n} tries)")
+    rate = successes / attempts if attempts else 1.0
+    if retried and rate < float(p.t("probe_success_warn")):
+        return _r(check, name, "warn", Reason("probe_retried", {
+            "attempts": attempts, "successes": successes, "rate": f"{rate:.0%}", "probes": retried[:5]}),
+            severity=INTERMITTENT)
+    return _r(check, name, "pass")
+
+
 def _not_tested(check: str, name: str, why: str, applicable: bool = True) -> CheckResult:
     return _r(check, name, "not_tested", Reason("not_tested", {"why": why}), applicable=applicable)
 
@@ -160,6 +183,9 @@ Rule = Callable[[Observation, Policy], CheckResult]
 def _dns_resolve(o: Observation, p: Policy) -> CheckResult:
     if o.status is Status.OK:
         return _r(o.check, o.target, "pass")
+    if o.evidence.get("scanner_side"):  # the scanner's resolver, not the name
+        return _r(o.check, o.target, "inconclusive", Reason("resolver_unusable", {
+            "name": o.target, "error": o.error or str(o.status)}))
     return _r(o.check, o.target, "fail", Reason("dns_unresolved", {"name": o.target, "error": o.error or
                                                                    str(o.status)}))
 
@@ -207,7 +233,7 @@ def _ns_reach(o: Observation, p: Policy) -> CheckResult:
     failed = [f"{x['ns']} {x['address']} {x['transport']}" for x in v6 if not x.get("answered")]
     if failed:
         return _r(o.check, o.target, "fail", Reason("ns_v6_unreachable", {"failed": failed}))
-    return _r(o.check, o.target, "pass")
+    return _retried(o.check, o.target, p, ((f"{x['ns']} {x['address']} {x['transport']}", x) for x in v6))
 
 
 def _v6_path(o: Observation, p: Policy) -> CheckResult:
@@ -216,6 +242,9 @@ def _v6_path(o: Observation, p: Policy) -> CheckResult:
     if o.status is Status.BLOCKED:
         return _not_tested(o.check, o.target, o.error or "blocked")
     ev = o.evidence
+    if ev.get("scanner_side"):  # no root server answers over IPv6 from here: not the site's doing
+        return _r(o.check, o.target, "inconclusive", Reason("v6_path_roots_unreachable", {
+            "name": o.target, "error": ev.get("reason") or o.error}))
     return _r(o.check, o.target, "fail", Reason("v6_path_broken", {
         "name": o.target, "reason": ev.get("reason") or o.error, "zone": ev.get("broken_at")}))
 
@@ -228,7 +257,8 @@ def _web_reach(o: Observation, p: Policy) -> CheckResult:
     any_open = any(v.get("status") == "ok" for r in v6_rows for v in r.get("ports", {}).values())
     gaps = list(ev.get("parity_gaps", []))
     if not gaps:
-        return _r(o.check, o.target, "pass")
+        return _retried(o.check, o.target, p, ((f"{r['address']} port {port}", v) for r in v6_rows
+                                               for port, v in r.get("ports", {}).items()))
     reasons = [Reason("web_v6_closed", {"address": g["address"], "port": g["port"], "status": g["status"]})
                for g in gaps]
     if not any_open:
@@ -263,7 +293,7 @@ def _web_tls(o: Observation, p: Policy) -> CheckResult:
         return _r(o.check, o.target, "warn", Reason("tls_cert_differs", {
             "v6": [x[:16] for x in ev.get("certificates_v6", [])],
             "v4": [x[:16] for x in ev.get("certificates_v4", [])]}))
-    return _r(o.check, o.target, "pass")
+    return _retried(o.check, o.target, p, ((str(r["address"]), r) for r in rows))
 
 
 def _web_http(o: Observation, p: Policy) -> CheckResult:
@@ -286,15 +316,25 @@ def _web_http(o: Observation, p: Policy) -> CheckResult:
     if ev.get("status_differs"):
         return _r(o.check, o.target, "warn", Reason("http_status_differs", {
             "v6": ev.get("final_status_v6"), "v4": ev.get("final_status_v4")}))
-    return _r(o.check, o.target, "pass")
+    return _retried(o.check, o.target, p, ((str(h.get("url")), {**h, "successes": int(h.get("status") == "ok")})
+                                           for c in v6_chains for h in c.get("hops", [])))
 
 
 def _same_site(o: Observation, p: Policy) -> CheckResult:
     ev = o.evidence
     if o.status is Status.SKIPPED:
-        applicable = ev.get("v6") is None  # an IPv6-only site has nothing to be compared with
+        if ev.get("ipv6_only"):  # nothing to compare with: information, never missing points
+            return _r(o.check, o.target, "info", Reason("ipv6_only_site", {"name": o.target}), applicable=False)
+        applicable = ev.get("v6") is None  # no IPv4 page to compare with
         return _not_tested(o.check, o.target, o.error or "no pages to compare", applicable=applicable)
-    if float(ev.get("similarity", 0)) >= float(p.t("same_site_min")):
+    rows = list(ev.get("addresses") or [])
+    minimum = float(p.t("same_site_min"))
+    bad = [r for r in rows if float(r.get("similarity", 0)) < minimum]
+    if len(rows) > 1 and bad:  # one stale server behind a second AAAA is named
+        return _r(o.check, o.target, "fail", *[Reason("same_site_address_differs", {
+            "address": r["address"], "differences": r.get("differences") or ["similarity below the threshold"]})
+            for r in bad], severity="broken" if len(bad) == len(rows) else "partial")
+    if float(ev.get("similarity", 0)) >= minimum:
         if ev.get("same_status"):
             return _r(o.check, o.target, "pass")
         return _r(o.check, o.target, "warn", Reason("same_site_differs", {
@@ -307,6 +347,9 @@ def _latency(o: Observation, p: Policy) -> CheckResult:
     fams = o.evidence.get("families", {})
     if "v6" not in fams:
         return _not_tested(o.check, o.target, "no IPv6 address serves the site")
+    v6_rate = float(fams["v6"].get("success_rate", 0))
+    if o.evidence.get("ipv6_only") and v6_rate >= float(p.t("latency_success_min")):
+        return _r(o.check, o.target, "info", Reason("ipv6_only_site", {"name": o.target}), applicable=False)
     sev = "fail" if p.t("latency_severity") == "fail" else "warn"
     reasons: list[Reason] = []
     rate = float(fams["v6"].get("success_rate", 0))
@@ -377,13 +420,14 @@ def _icmp(o: Observation, p: Policy) -> CheckResult:
 def _mx_reach(o: Observation, p: Policy) -> CheckResult:
     if o.status is Status.SKIPPED:
         return _not_tested(o.check, o.target, o.error or "skipped", applicable=False)
-    bad = [s for s in o.evidence.get("servers", []) if s.get("status") != "greets"]
+    servers = list(o.evidence.get("servers", []))
+    bad = [s for s in servers if s.get("status") != "greets"]
     if bad:
         sev = "fail" if p.t("mx_severity") == "fail" else "warn"
         return _r(o.check, o.target, sev, *[Reason("mx_v6_no_greeting", {
             "host": s.get("host"), "address": s.get("address"), "status": s.get("status")}) for s in bad],
             severity="partial")
-    return _r(o.check, o.target, "pass")
+    return _retried(o.check, o.target, p, ((f"{s.get('host')} {s.get('address')}", s) for s in servers))
 
 
 def _mx(o: Observation, p: Policy) -> CheckResult:
@@ -497,6 +541,8 @@ def _variant_verdict(results: list[CheckResult], policy: Policy) -> str:
     if any(r.result == "fail" and r.severity == "broken" for r in results):
         return "broken"
     for r in results:
+        if r.severity == INTERMITTENT:
+            continue  # answered after a retry: the site works
         if policy.required(r.check) and (r.result in ("fail", "warn")
                                          or (r.result == "not_tested" and r.applicable)):
             return "partial"
@@ -510,10 +556,10 @@ def _weighted(results: list[CheckResult], policy: Policy) -> int:
     num = den = 0.0
     for r in results:
         w = policy.weight(r.check)
-        if w <= 0 or not r.applicable:
-            continue
+        if w <= 0 or not r.applicable or r.result == "inconclusive":
+            continue  # not applicable, or not measurable from here: neither earned nor lost
         den += w
-        num += w * {"pass": 1.0, "warn": 0.5}.get(r.result, 0.0)
+        num += w * (1.0 if r.severity == INTERMITTENT else {"pass": 1.0, "warn": 0.5}.get(r.result, 0.0))
     for cid, conf in policy.checks.items():  # required checks that were never measured count as 0
         if float(conf.get("weight", 0)) > 0 and cid not in {r.check for r in results}:
             den += float(conf["weight"])
@@ -544,10 +590,16 @@ def score_target(target: str, observations: Iterable[Observation], policy: Polic
     reasons: list[Reason] = []
     notes = [Reason("www_missing", {"name": n}) for n in names_all
              if n not in resolving and n != target and n.startswith("www.")]
+    notes += [Reason("ipv6_only_site", {"name": o.target}) for o in obs
+              if o.check == "web.reach" and o.target in resolving and o.evidence.get("ipv6_only")]
     if self_fail:
         verdict = "inconclusive"
         reasons = [next(x for r in results if r.check == "self.v6" for x in r.reasons)]
         reasons = [Reason("self_v6_unusable", {"error": reasons[0].params.get("error")})]
+    elif not resolving and any(r.check == "dns.resolve" and r.result == "inconclusive" for r in results):
+        verdict = "inconclusive"  # the scanner's resolver answered nothing: the site was not assessed
+        reasons += [x for r in results if r.check == "dns.resolve" and r.result == "inconclusive"
+                    for x in r.reasons]
     elif not resolving:
         verdict = "error"
         reasons += [x for r in results if r.check == "dns.resolve" and r.result in ("fail", "error")
@@ -561,7 +613,7 @@ def score_target(target: str, observations: Iterable[Observation], policy: Polic
         if verdict == "error":
             reasons += [x for r in results if r.result == "error" for x in r.reasons]
         for r in results:
-            if r.name in resolving and r.result in ("fail", "warn", "error"):
+            if r.name in resolving and r.result in ("fail", "warn", "error", "inconclusive"):
                 if verdict == "absent" and r.check != "dns.aaaa":
                     continue  # for an absent site, "no AAAA" says it all
                 reasons += r.reasons

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from v6scan.attempts import Retry
+
 __all__ = ["IANA_ROOT_HINTS", "RootServer", "Settings", "parse_root_hints"]
 
 
@@ -71,6 +73,9 @@ class Settings:
     dns_timeout: float = 2.0
     dns_retries: int = 2
     ns_timeout: float = 2.0
+    attempts: int = 3  # tries of a decisive probe (connect, handshake, fetch, DNS query, greeting)
+    retry_backoff: float = 0.25  # seconds before the second try, doubled before each later one
+    self_check_interval: float = 1.0  # seconds between two runs of the self-check canary
     max_cname: int = 16
     target_deadline: float = 120.0
     www: str = "auto"  # auto | always | never
@@ -111,6 +116,10 @@ class Settings:
                 v = Path(v)
             kw[f.name] = v
         return cls(**kw)
+
+    @property
+    def retry(self) -> Retry:
+        return Retry(self.attempts, self.retry_backoff)
 
     def roots(self) -> tuple[RootServer, ...]:
         if self.root_hints is None:

@@ -2,8 +2,9 @@
 
 Bodies are normalised before comparing: per-request values (CSP nonces,
 anti-CSRF tokens, ASP.NET ``__VIEWSTATE``/``__EVENTVALIDATION``, long
-random-looking tokens, timestamps) are stripped, markup is reduced to its
-text and tag skeleton, and at most ``MAX_COMPARE`` characters are used.
+random-looking tokens, timestamps) are stripped, every run of digits compares
+equal (counters, clocks, request ids, rotating items), and at most
+``MAX_COMPARE`` characters are used.
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ _PATTERNS = [
     re.compile(r"\b1[5-9]\d{8}(\d{3})?\b"),  # unix timestamps (s or ms)
 ]
 _WS = re.compile(r"\s+")
+#: what is left of counters, clocks, ids and rotating items once the patterns above ran: every run of
+#: digits compares equal (a page that differs only in its numbers is the same site)
+_DIGITS = re.compile(r"\d+")
 
 
 def normalise(text: str) -> str:
     t = text[:MAX_COMPARE]
     for p in _PATTERNS:
         t = p.sub(" ", t)
+    t = _DIGITS.sub("0", t)
     return _WS.sub(" ", t).strip()
 
 

@@ -75,18 +75,40 @@ def _combined_status(a: Answer, aaaa: Answer) -> tuple[Status, str | None]:
     return Status.ERROR, a.error or aaaa.error
 
 
+#: a lookup that failed this way may be the resolver's fault rather than the name's
+_RESOLVER_SUSPECT = (Status.TIMEOUT, Status.UNREACHABLE, Status.SERVFAIL, Status.REFUSED, Status.ERROR)
+#: the canary's answers that prove the resolver works
+_RESOLVER_ALIVE = (Status.OK, Status.NODATA, Status.NXDOMAIN)
+
+
+async def resolver_canary(ctx: Context) -> Answer:
+    """The root's NS asked through the scanner's own resolver: a resolver that cannot answer this
+    cannot answer anything, so a failed lookup is then the scanner's problem, not the site's.
+    Shared by every target for a few seconds."""
+    return await ctx.cached(("resolver-canary",), lambda: ctx.resolver.query(".", "NS"),
+                            ttl=min(5.0, ctx.settings.probe_ttl))
+
+
 async def check_host(ctx: Context, name: str) -> HostDNS:
-    """``dns.resolve`` and ``dns.aaaa`` for one name (A and AAAA looked up once, in parallel)."""
+    """``dns.resolve`` and ``dns.aaaa`` for one name (A and AAAA looked up once, in parallel).
+
+    When neither lookup got an answer about the name, the resolver itself is tested with a canary
+    (:func:`resolver_canary`); if that fails too, the evidence says ``scanner_side: "resolver"``:
+    the target was not assessed, and a sweep measures it again."""
     sw = Stopwatch()
     a, aaaa = await asyncio.gather(ctx.resolver.query(name, "A"), ctx.resolver.query(name, "AAAA"))
     elapsed = sw.stop()
     status, error = _combined_status(a, aaaa)
     chain = list(aaaa.chain if len(aaaa.chain) >= len(a.chain) else a.chain)
-    resolve = Observation(
-        "dns.resolve", name, status,
-        {"a": a.to_json(), "aaaa": aaaa.to_json(), "cname_chain": chain},
-        error, elapsed, sw.started_at,
-    )
+    ev: dict[str, JSON] = {"a": a.to_json(), "aaaa": aaaa.to_json(), "cname_chain": chain}
+    if a.status in _RESOLVER_SUSPECT and aaaa.status in _RESOLVER_SUSPECT:
+        canary = await resolver_canary(ctx)
+        ev["canary"] = {"name": ".", "type": "NS", "status": str(canary.status), "error": canary.error}
+        if canary.status not in _RESOLVER_ALIVE:
+            ev["scanner_side"] = "resolver"
+            error = (f"the scanner's resolver ({', '.join(ctx.resolver.servers) or 'system'}) does not"
+                     f" answer: {error}; it did not answer a canary query either ({canary.error})")
+    resolve = Observation("dns.resolve", name, status, ev, error, elapsed, sw.started_at)
     rows = _address_rows(ctx, aaaa)
     usable = [r["address"] for r in rows if r["usable"]]
     aaaa_ev: dict[str, JSON] = {
@@ -229,9 +251,9 @@ async def check_name_servers(ctx: Context, name: str) -> list[Observation]:
 
 
 class _Broken(Exception):
-    def __init__(self, status: Status, zone: str, reason: str) -> None:
+    def __init__(self, status: Status, zone: str, reason: str, scanner_side: str | None = None) -> None:
         super().__init__(reason)
-        self.status, self.zone, self.reason = status, zone, reason
+        self.status, self.zone, self.reason, self.scanner_side = status, zone, reason, scanner_side
 
 
 def _child_of(name: str, zone: str) -> bool:
@@ -255,30 +277,41 @@ async def _ask_servers(walk: _Walk, zone: str, servers: list[tuple[str, str]], q
     walk.steps.append(step)
     blocked = 0
     last: ServerReply | None = None
+    allowed: list[tuple[str, str]] = []
     for ns, addr in servers[:6]:
         decision = ctx.policy.decide(addr)
-        if not decision.allowed:
+        if decision.allowed:
+            allowed.append((ns, addr))
+        else:
             blocked += 1
             tried.append({"ns": ns, "address": addr, "status": str(Status.BLOCKED),
                           "error": decision.reason})
-            continue
-        walk.queries += 1
-        if walk.queries > walk.max_queries:
-            raise _Broken(Status.ERROR, zone, f"gave up after {walk.max_queries} queries")
-        r = await ctx.cached(("ask", addr, qname, "AAAA", "udp"),
-                             functools.partial(ctx.ask, addr, qname, "AAAA", "udp"))
-        if r.tc:
-            tried.append({"ns": ns, "address": addr, **r.to_json(), "note": "truncated: retried over TCP"})
-            tried[-1].pop("server", None)
-            r = await ctx.cached(("ask", addr, qname, "AAAA", "tcp"),
-                                 functools.partial(ctx.ask, addr, qname, "AAAA", "tcp"))
-        row = {"ns": ns, "address": addr, **r.to_json()}
-        row.pop("server", None)
-        tried.append(row)
-        last = r
-        if r.answered and r.rcode in ("NOERROR", "NXDOMAIN"):
-            step["answered_by"] = f"{ns} ({addr})"
-            return r
+    # rounds over the servers (one query each per round) rather than every try of one server
+    # before the next: a lost packet costs one server's timeout, a dead server is skipped quickly
+    for rnd in range(max(1, ctx.settings.attempts) if allowed else 0):
+        silent = 0
+        for ns, addr in allowed:
+            walk.queries += 1
+            if walk.queries > walk.max_queries:
+                raise _Broken(Status.ERROR, zone, f"gave up after {walk.max_queries} queries")
+            r = await _ask_once(ctx, addr, qname, "udp")
+            if r.tc:
+                tried.append({"ns": ns, "address": addr, **r.to_json(), "note": "truncated: retried over TCP"})
+                tried[-1].pop("server", None)
+                r = await _ask_once(ctx, addr, qname, "tcp")
+            row = {"ns": ns, "address": addr, **r.to_json(), **({"round": rnd + 1} if rnd else {})}
+            row.pop("server", None)
+            tried.append(row)
+            silent += not r.answered
+            if last is None or r.answered or not last.answered:
+                last = r
+            if r.answered and r.rcode in ("NOERROR", "NXDOMAIN"):
+                step["answered_by"] = f"{ns} ({addr})"
+                return r
+        if not silent:
+            break  # every server answered (with an error rcode): asking again changes nothing
+        if rnd + 1 < ctx.settings.attempts:
+            await asyncio.sleep(ctx.settings.retry.pause(rnd + 1))
     if blocked and blocked == len(tried):
         raise _Broken(Status.BLOCKED, zone, f"every IPv6 name server address of {zone} is outside the"
                       " allowed networks")
@@ -295,6 +328,39 @@ async def _ask_servers(walk: _Walk, zone: str, servers: list[tuple[str, str]], q
                   + ", ".join(f"{t['ns']} {t['address']}: {t['status']}" for t in tried) + ")")
 
 
+async def _ask_once(ctx: Context, addr: str, qname: str, transport: str) -> ServerReply:
+    """One query, shared by the walks of every target while it is in flight and kept once answered
+    (a lost packet is not remembered: the next round or target asks again)."""
+    return await ctx.cached(("ask", addr, qname, "AAAA", transport),
+                            functools.partial(ctx.ask, addr, qname, "AAAA", transport, attempts=1),
+                            keep=lambda r: r.answered)
+
+
+async def _roots_v6(ctx: Context) -> list[tuple[str, str]]:
+    """The root servers that answer over IPv6 from here, asked all at once (each tried
+    ``settings.attempts`` times), shared by every walk for ``probe_ttl`` seconds.
+
+    No answer from any of them says nothing about a site: it is this scanner's network (or its
+    root hints) that cannot reach the roots over IPv6."""
+    servers = [(r.name, a) for r in ctx.roots for a in r.addresses if ":" in a]
+    if not servers:
+        raise _Broken(Status.UNREACHABLE, ".", "the root hints have no IPv6 address", scanner_side="roots")
+
+    async def probe() -> list[tuple[str, str]]:
+        allowed = [(n, a) for n, a in servers if ctx.policy.allows(a)]
+        replies = await asyncio.gather(*(ctx.ask(a, ".", "NS", "udp") for _, a in allowed))
+        return [s for s, r in zip(allowed, replies, strict=True) if r.answered]
+
+    answering = await ctx.cached(("roots-v6",), probe, ttl=ctx.settings.probe_ttl)
+    if not answering:
+        raise _Broken(Status.TIMEOUT, ".",
+                      f"no root server answered over IPv6 from this scanner ({len(servers)} addresses in"
+                      " the root hints, each tried"
+                      f" {ctx.settings.attempts} times): the scanner's network or its root hints, not the site",
+                      scanner_side="roots")
+    return answering
+
+
 async def _servers_v6(walk: _Walk, zone: str, ns_names: list[str], glue: list[RR], depth: int,
                       resolving: frozenset[str]) -> list[tuple[str, str]]:
     servers: list[tuple[str, str]] = []
@@ -305,28 +371,27 @@ async def _servers_v6(walk: _Walk, zone: str, ns_names: list[str], glue: list[RR
             try:
                 reply = await _iterate(walk, ns, depth + 1, resolving | {ns})
                 addrs = [r.data for r in reply.answer if r.type == "AAAA"]
-            except _Broken:
+            except _Broken as b:
+                if b.scanner_side:
+                    raise  # the scanner's own trouble is never the zone's missing IPv6
                 addrs = []
         servers += [(ns, a) for a in addrs]
     return servers
 
 
-def _start(ctx: Context, qname: str) -> tuple[str, list[tuple[str, str]]]:
+async def _start(ctx: Context, qname: str) -> tuple[str, list[tuple[str, str]]]:
     """The closest enclosing zone whose IPv6 servers are known already, else the root."""
     labels = qname.split(".")
     for i in range(len(labels)):
         known = ctx.delegations_v6.get(".".join(labels[i:]))
         if known:
             return ".".join(labels[i:]), known
-    servers = [(r.name, a) for r in ctx.roots for a in r.addresses if ":" in a]
-    if not servers:
-        raise _Broken(Status.UNREACHABLE, ".", "the root hints have no IPv6 address")
-    return ".", servers
+    return ".", await _roots_v6(ctx)
 
 
 async def _iterate(walk: _Walk, qname: str, depth: int, resolving: frozenset[str]) -> ServerReply:
     ctx = walk.ctx
-    zone, servers = _start(ctx, qname)
+    zone, servers = await _start(ctx, qname)
     if zone != ".":
         walk.steps.append({"zone": zone, "from_cache": True,
                            "v6_servers": [f"{n} {a}" for n, a in servers]})
@@ -341,7 +406,7 @@ async def _iterate(walk: _Walk, qname: str, depth: int, resolving: frozenset[str
                 if cname_hops > ctx.settings.max_cname:
                     raise _Broken(Status.ERROR, zone, "CNAME chain too long")
                 qname = cname.data
-                zone, servers = _start(ctx, qname)
+                zone, servers = await _start(ctx, qname)
                 continue
             return reply
         ns_rrs = [r for r in reply.authority if r.type == "NS"]
@@ -376,6 +441,8 @@ async def check_v6_path(ctx: Context, name: str) -> Observation:
         reply = await _iterate(walk, name, 0, frozenset())
     except _Broken as b:
         ev.update(result="broken", broken_at=b.zone, reason=b.reason, queries=walk.queries)
+        if b.scanner_side:
+            ev["scanner_side"] = b.scanner_side
         return Observation("dns.v6_path", name, b.status, ev, b.reason, sw.stop(), sw.started_at)
     ev.update(result="reached", rcode=reply.rcode, queries=walk.queries,
               answer=[f"{r.name} {r.type} {r.data}" for r in reply.answer])

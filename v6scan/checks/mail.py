@@ -11,6 +11,7 @@ import contextlib
 import time
 
 from v6scan.addresses import classify
+from v6scan.attempts import retried
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status, Stopwatch
 from v6scan.net import classify_error, open_socket
@@ -73,6 +74,9 @@ def mx_v6_targets(obs: Observation) -> list[tuple[str, str]]:
             if row.get("usable"):
                 out.append((str(host["host"]), str(row["address"])))
     return out
+
+
+_TRANSIENT_SMTP = ("timeout", str(Status.UNREACHABLE), str(Status.ERROR))
 
 
 async def _smtp(address: str, timeout: float) -> dict[str, JSON]:
@@ -142,9 +146,16 @@ async def check_mx_reach(ctx: Context, mx: Observation) -> Observation:
         why = "no MX host has a usable IPv6 address" if mx.status is Status.OK else f"MX lookup: {mx.status}"
         return Observation("mail.mx_reach", mx.target, Status.SKIPPED, ev, why, sw.stop(), sw.started_at)
 
-    async def one(host: str, addr: str) -> dict[str, JSON]:
+    async def once(addr: str) -> dict[str, JSON]:
         async with ctx.slot(addr):
-            return {"host": host, **await _smtp(addr, ctx.settings.timeout)}
+            return await _smtp(addr, ctx.settings.timeout)
+
+    async def one(host: str, addr: str) -> dict[str, JSON]:
+        # a connect that timed out, was unreachable or broke is tried again; a server that
+        # connected and said nothing (silent) or something wrong has answered
+        row, n = await retried(lambda: once(addr), lambda r: Status.OK, ctx.settings.retry,
+                               transient=lambda r: r.get("status") in _TRANSIENT_SMTP)
+        return {"host": host, **row, "attempts": n, "successes": int(row.get("status") == "greets")}
 
     rows = list(await asyncio.gather(*(one(h, a) for h, a in targets)))
     ev["servers"] = rows

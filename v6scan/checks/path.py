@@ -224,7 +224,8 @@ async def check_icmp(ctx: Context, st: WebState) -> Observation:
     try:
         ident = (os.getpid() ^ id(st)) & 0xFFFF
         for i, addr in enumerate(st.v6[: ctx.settings.max_http_addresses]):
-            echo = await _echo(sock, addr, (ident + i) & 0xFFFF, 2, ctx.settings.timeout / 2)
+            echo = await _echo(sock, addr, (ident + i) & 0xFFFF, max(1, ctx.settings.attempts),
+                               ctx.settings.timeout / 2)
             row: dict[str, JSON] = {"address": addr, "echo": echo, "answered": bool(echo.get("replies"))}
             if not row["answered"]:
                 hops = await _trace(sock, addr, 443, 12, min(ctx.settings.timeout, 2.0))

@@ -8,6 +8,7 @@ checks measure; :mod:`v6scan.scoring` decides.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import statistics
 from collections.abc import Awaitable
@@ -15,13 +16,14 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from v6scan.addresses import classify
+from v6scan.attempts import retried
 from v6scan.checks.dns import HostDNS
 from v6scan.context import Context
 from v6scan.fetch import Chain, Page
 from v6scan.model import JSON, Observation, Status, Stopwatch
 from v6scan.net import Probe, TlsResult, cert_info, tcp_connect, tls_handshake
 from v6scan.resolver import parse_server
-from v6scan.similarity import compare
+from v6scan.similarity import Comparison, compare
 
 __all__ = ["WebState", "check_reach", "check_self_v6", "check_tls", "check_web"]
 
@@ -83,16 +85,21 @@ async def check_reach(ctx: Context, st: WebState) -> Observation:
                      "ports": {str(p): _port_json(st, a, p) for p in PORTS}})
     open_v4 = sorted({p for a in st.v4 for p in PORTS if st.open(a, p)})
     open_v6 = sorted({p for a in st.v6 for p in PORTS if st.open(a, p)})
+    # the ports the site serves: those open over IPv4; with nothing open over IPv4 (an IPv6-only
+    # site, or IPv4 down too) those any IPv6 address serves; with nothing open at all, both
+    served = open_v4 or open_v6 or list(PORTS)
     parity = [{"address": a, "port": p, "status": str(st.reach[(a, p)].status)}
-              for a in st.v6 for p in (open_v4 or list(PORTS)) if not st.open(a, p)]
+              for a in st.v6 for p in served if not st.open(a, p)]
     ev: dict[str, JSON] = {
         "addresses": rows,
         "blocked": st.blocked,
         "open_ports_v4": open_v4,
         "open_ports_v6": open_v6,
+        "served_ports": served,
+        "served_ports_from": "v4" if open_v4 else "v6" if open_v6 else "none",
+        "ipv6_only": bool(st.v6) and not st.v4 and not any(b["family"] == "v4" for b in st.blocked),
         "v6_addresses": len(st.v6),
-        "v6_fully_open": [a for a in st.v6 if all(st.open(a, p) for p in (open_v4 or open_v6))]
-        if (open_v4 or open_v6) else [],
+        "v6_fully_open": [a for a in st.v6 if all(st.open(a, p) for p in served)] if (open_v4 or open_v6) else [],
         "parity_gaps": parity,
     }
     if not rows and not st.blocked:
@@ -128,12 +135,16 @@ async def check_tls(ctx: Context, st: WebState) -> Observation:
     fetched = _verified_handshakes(st)
 
     async def one(addr: str) -> dict[str, JSON]:
-        r = fetched.get(addr)
-        if r is not None:
-            return {"family": st.family(addr), **r.to_json(), "from": "web.http"}
-        async with ctx.slot(addr):
-            r = await tls_handshake(addr, st.name, ctx.verify_ctx, ctx.loose_ctx, ctx.settings.timeout)
-        return {"family": st.family(addr), **r.to_json()}
+        done = fetched.get(addr)
+        if done is not None:
+            return {"family": st.family(addr), **done.to_json(), "from": "web.http"}
+
+        async def once() -> TlsResult:
+            async with ctx.slot(addr):
+                return await tls_handshake(addr, st.name, ctx.verify_ctx, ctx.loose_ctx, ctx.settings.timeout)
+
+        r, n = await retried(once, lambda x: x.status, ctx.settings.retry)
+        return {"family": st.family(addr), **dataclasses.replace(r, attempts=n).to_json()}
 
     rows = list(await asyncio.gather(*(one(a) for a in targets)))
     for a in [*st.v6, *st.v4]:
@@ -236,24 +247,70 @@ def _final_summary(page: Page) -> dict[str, object]:
             "truncated": page.truncated}
 
 
+def _cert_sha(chain: Chain) -> str | None:
+    first = chain.hops[0] if chain.hops else None
+    return cert_info(first.peer_cert).sha256 if first is not None and first.peer_cert else None
+
+
+#: distinct IPv4 pages an IPv6 page is compared with (the best match counts)
+MAX_V4_REFERENCES = 4
+
+
 def check_same_site(st: WebState) -> Observation:
+    """``web.same_site``: the final page of every IPv6 address compared with the IPv4 site.
+
+    Each IPv6 address's page is compared with the first IPv4 final page and, when they differ,
+    with up to :data:`MAX_V4_REFERENCES` distinct IPv4 pages (the best match counts: a stale
+    IPv4 server is not an IPv6 problem).  The evidence is a per-address matrix; the top-level
+    fields describe the worst IPv6 address, so one stale server behind a second AAAA is named.
+    """
     sw = Stopwatch()
-    pick: dict[str, Page] = {}
-    for fam in ("v6", "v4"):
-        finals = [c.final for c in st.chains if c.family == fam and c.final is not None]
-        if finals:
-            pick[fam] = finals[0]
-    if len(pick) < 2:
-        missing = " and ".join("IPv6" if f == "v6" else "IPv4" for f in ("v6", "v4") if f not in pick)
-        ev0: dict[str, JSON] = {f: _final_summary(pick[f]) if f in pick else None for f in ("v6", "v4")}
+    v6 = [c for c in st.chains if c.family == "v6" and c.final is not None]
+    refs: list[Chain] = []
+    seen: set[bytes] = set()
+    for c in st.chains:
+        if c.family == "v4" and c.final is not None and c.final.body not in seen and len(refs) < MAX_V4_REFERENCES:
+            seen.add(c.final.body)
+            refs.append(c)
+    if not v6 or not refs:
+        missing = " and ".join(f for f, have in (("IPv6", v6), ("IPv4", refs)) if not have)
+        ev0: dict[str, JSON] = {"v6": _final_summary(v6[0].final) if v6 and v6[0].final else None,
+                                "v4": _final_summary(refs[0].final) if refs and refs[0].final else None,
+                                "ipv6_only": bool(st.v6) and not st.v4}
         return Observation("web.same_site", st.name, Status.SKIPPED, ev0,
                            f"no final page over {missing} to compare", sw.stop(), sw.started_at)
-    a, b = _final_summary(pick["v6"]), _final_summary(pick["v4"])
-    cmp = compare(a, b, pick["v6"].text, pick["v4"].text)
+    rows: list[dict[str, JSON]] = []
+    worst: tuple[float, Page, Page, Comparison] | None = None
+    for c in v6:
+        page = c.final
+        assert page is not None
+        a = _final_summary(page)
+        best: tuple[Comparison, Page] | None = None
+        for ref in refs:
+            rp = ref.final
+            assert rp is not None
+            cmp = compare(a, _final_summary(rp), page.text, rp.text)
+            if best is None or (cmp.similarity, cmp.same_status) > (best[0].similarity, best[0].same_status):
+                best = (cmp, rp)
+            if cmp.similarity >= 1.0 and cmp.same_status:
+                break
+        assert best is not None
+        cmp, rp = best
+        rows.append({"address": c.hops[0].address, "final_address": page.address, "url": page.url,
+                     "http_status": page.http_status, "title": page.title, "size": page.size,
+                     "cert": _cert_sha(c), "compared_with": rp.address, "similarity": cmp.similarity,
+                     "same_status": cmp.same_status, "same_title": cmp.same_title,
+                     "differences": list(cmp.differences)})
+        key = (cmp.similarity, page, rp, cmp)
+        if worst is None or (cmp.similarity, cmp.same_status) < (worst[0], worst[3].same_status):
+            worst = key
+    assert worst is not None
+    _, p6, p4, cmp = worst
     ev: dict[str, JSON] = {
-        "v6": a, "v4": b, "similarity": cmp.similarity, "quick_ratio": cmp.quick_ratio,
-        "same_status": cmp.same_status, "same_title": cmp.same_title,
+        "v6": _final_summary(p6), "v4": _final_summary(p4), "similarity": cmp.similarity,
+        "quick_ratio": cmp.quick_ratio, "same_status": cmp.same_status, "same_title": cmp.same_title,
         "same_final_path": cmp.same_final_path, "differences": list(cmp.differences),
+        "addresses": rows, "v4_references": [r.hops[0].address for r in refs],
     }
     return Observation("web.same_site", st.name, Status.OK, ev, None, sw.stop(), sw.started_at)
 
@@ -290,7 +347,7 @@ async def check_latency(ctx: Context, st: WebState) -> Observation:
 
     await asyncio.gather(family("v6", st.v6), family("v4", st.v4))
     out = {k: out[k] for k in ("v6", "v4") if k in out}
-    ev: dict[str, JSON] = {"families": out, "probes_per_family": n}
+    ev: dict[str, JSON] = {"families": out, "probes_per_family": n, "ipv6_only": bool(st.v6) and not st.v4}
     if "v6" in medians and "v4" in medians and medians["v4"] > 0:
         ev["ratio_v6_v4"] = round(medians["v6"] / medians["v4"], 3)
     if not out:
@@ -347,35 +404,34 @@ async def check_self_v6(ctx: Context) -> Observation:
     sw = Stopwatch()
     s = ctx.settings
     ev: dict[str, JSON] = {"configured_probe": s.self_check}
+
+    def failed(status: Status, why: str) -> Observation:
+        ev["scanner_side"] = "self-check"  # the scanner's own IPv6: never a site's fault
+        return Observation("self.v6", "self", status, ev, why, sw.stop(), sw.started_at)
+
     if not s.self_check_enabled:
         return Observation("self.v6", "self", Status.SKIPPED, ev, "the self-check was turned off",
                            sw.stop(), sw.started_at)
     probe_addr, probe_port = (parse_server(s.self_check) if s.self_check else ("2001:4860:4860::8888", 443))
     if ":" not in probe_addr:
-        return Observation("self.v6", "self", Status.ERROR, ev, "the self-check address must be IPv6",
-                           sw.stop(), sw.started_at)
+        return failed(Status.ERROR, "the self-check address must be IPv6")
     try:
         with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as u:
             u.connect((probe_addr, probe_port))  # route lookup only: no packet is sent
             source = u.getsockname()[0]
     except OSError as e:
         ev["route"] = False
-        return Observation("self.v6", "self", Status.UNREACHABLE, ev,
-                           f"this machine has no IPv6 route ({e.strerror})", sw.stop(), sw.started_at)
+        return failed(Status.UNREACHABLE, f"this machine has no IPv6 route ({e.strerror})")
     src_class = classify(source)
     ev.update(route=True, source=source, source_class=src_class.kind)
     source_ok = src_class.public or ctx.policy.allows(source)
     if not source_ok:
-        return Observation("self.v6", "self", Status.UNREACHABLE, ev,
-                           f"the IPv6 source address is not global ({src_class.describe()})",
-                           sw.stop(), sw.started_at)
+        return failed(Status.UNREACHABLE, f"the IPv6 source address is not global ({src_class.describe()})")
     if s.self_check:
-        p = await tcp_connect(probe_addr, probe_port, s.timeout)
-        ev["probe"] = {"address": probe_addr, "port": probe_port, **p.to_json()}
+        p, n = await retried(lambda: tcp_connect(probe_addr, probe_port, s.timeout), lambda r: r.status, s.retry)
+        ev["probe"] = {"address": probe_addr, "port": probe_port, **dataclasses.replace(p, attempts=n).to_json()}
         if p.status is not Status.OK:
-            return Observation("self.v6", "self", p.status, ev,
-                               f"the self-check probe [{probe_addr}]:{probe_port} failed: {p.error}",
-                               sw.stop(), sw.started_at)
+            return failed(p.status, f"the self-check probe [{probe_addr}]:{probe_port} failed: {p.error}")
     else:
         ev["note"] = "route and source address only: give --self-check ADDR[:PORT] to prove connectivity"
     return Observation("self.v6", "self", Status.OK, ev, None, sw.stop(), sw.started_at)
