@@ -142,11 +142,11 @@ def test_cli_up_exec_status_down_with_scale(tmp_path: Path, lab: Lab) -> None:
         return subprocess.run([sys.executable, "-m", "tests.lab", *args], capture_output=True,
                               text=True, env=env, cwd=REPO, timeout=timeout)
 
-    up = cli("up", "--scale", "2000")
+    up = cli("up", "--scale", "2000", "--loss", "3")
     assert up.returncode == 0, up.stderr
     info = json.loads(up.stdout)
     try:
-        assert info["scale"] == 2000
+        assert info["scale"] == 2000 and info["loss"] == 3
         dug = cli("exec", "--", "dig", "+short", "s000000.gov.test", "AAAA")
         assert dug.stdout.strip() == "2001:db8:80:100::1", dug.stderr
         nx = cli("exec", "--", "dig", "s000095.com.test", "AAAA")
@@ -154,8 +154,11 @@ def test_cli_up_exec_status_down_with_scale(tmp_path: Path, lab: Lab) -> None:
         assert len(Path(info["targets_file"]).read_text().splitlines()) == 1 + len(lab.scenarios) + 2000
         st = json.loads(cli("status").stdout)
         assert all(st["processes"].values()) and all(st["namespaces_present"].values())
-        ver = cli("verify")
+        ver = cli("verify")  # under 3 % loss: probes that miss are tried again
         assert ver.returncode == 0, ver.stdout
+        assert cli("loss", "0").returncode == 0
+        assert json.loads(cli("status").stdout)["loss"] == 0
+        assert cli("loss", "101").returncode != 0
     finally:
         down = cli("down")
     assert down.returncode == 0, down.stderr
@@ -163,6 +166,149 @@ def test_cli_up_exec_status_down_with_scale(tmp_path: Path, lab: Lab) -> None:
     leftovers = subprocess.run(["pgrep", "-f", info["directory"]], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
     assert cli("down").returncode != 0  # nothing left to tear down: says so, no crash
+
+
+def _dns_burst(server: str, n: int = 200, wait: float = 1.5) -> int:
+    """Send ``n`` DNS queries to ``server`` at once; return how many were answered."""
+    import time
+
+    import dns.message
+
+    fam = socket.AF_INET6 if ":" in server else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.05)
+        for i in range(n):
+            s.sendto(dns.message.make_query("healthy.gov.test", "AAAA", id=i).to_wire(), (server, 53))
+        got: set[int] = set()
+        end = time.monotonic() + wait
+        while len(got) < n and time.monotonic() < end:
+            try:
+                got.add(dns.message.from_wire(s.recv(4096)).id)
+            except TimeoutError:
+                continue
+    return len(got & set(range(n)))
+
+
+def _tcp(addr: str, port: int, timeout: float = 1.5) -> str:
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.connect((addr, port))
+        except OSError as e:
+            return type(e).__name__
+    return "open"
+
+
+def _udp_query(server: str, name: str = ".", rtype: str = "SOA", timeout: float = 1.5) -> str:
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.query
+
+    try:
+        r = dns.query.udp(dns.message.make_query(name, rtype), server, timeout=timeout)
+    except dns.exception.Timeout:
+        return "timeout"
+    return "AA" if r.flags & dns.flags.AA else "answer"
+
+
+def test_loss_mode_drops_a_share_of_packets_on_both_families(lab: Lab) -> None:
+    resolvers = list(lab.resolver)
+    assert {":" in a for a in resolvers} == {True, False}
+    try:
+        lab.set_loss(8)
+        lab.set_loss(8)  # idempotent: one rule
+        table = lab.exec(["nft", "list", "table", "inet", "v6lab"], ns="router", check=True).stdout
+        assert table.count("numgen random mod 100 < 8") == 1
+        before = lab.loss_drops()
+        answered = {a: run_in_netns(lab.client, _dns_burst, a) for a in resolvers}
+        drops = lab.loss_drops() - before
+        # a query and its answer each cross the router: ~15 % of 200 are lost per family
+        for a, n in answered.items():
+            assert 140 <= n <= 196, (a, answered)
+        lost = sum(200 - n for n in answered.values())
+        assert drops >= lost > 0, (drops, answered)
+        assert json.loads(lab.state_file.read_text())["loss"] == 8
+        lab.set_loss(0)
+        assert "numgen" not in lab.exec(["nft", "list", "table", "inet", "v6lab"], ns="router").stdout
+        before = lab.loss_drops()
+        assert {a: run_in_netns(lab.client, _dns_burst, a) for a in resolvers} == dict.fromkeys(resolvers, 200)
+        assert lab.loss_drops() == before
+    finally:
+        lab.set_loss(0)
+    with pytest.raises(ValueError):
+        lab.set_loss(101)
+
+
+def test_cut_client_v6_leaves_only_the_resolver(lab: Lab) -> None:
+    host, port = lab.self_check.rsplit(":", 1)
+    self_addr = host.strip("[]")
+    v6_resolver = next(a for a in lab.resolver if ":" in a)
+    assert run_in_netns(lab.client, _tcp, self_addr, int(port)) == "open"
+    try:
+        lab.cut_client_v6(True)
+        lab.cut_client_v6(True)  # idempotent
+        assert run_in_netns(lab.client, _tcp, self_addr, int(port)) == "TimeoutError"
+        assert run_in_netns(lab.client, _tcp, "2001:db8:80::10", 443) == "TimeoutError"
+        # the resolver still answers over IPv6, and through resolv.conf
+        assert run_in_netns(lab.client, _udp_query, v6_resolver, "healthy.gov.test", "AAAA") == "answer"
+        assert lab.exec(["dig", "+short", "healthy.gov.test", "AAAA"]).stdout.split() == ["2001:db8:80::10"]
+        # IPv4 is untouched, and the forbidden-address counters are still there
+        assert run_in_netns(lab.client, _tcp, "203.0.113.70", 443) == "open"
+        assert lab.forbidden_packets()
+    finally:
+        lab.cut_client_v6(False)
+    lab.cut_client_v6(False)
+    assert run_in_netns(lab.client, _tcp, self_addr, int(port)) == "open"
+    assert "v6lab_cut" not in lab.exec(["nft", "list", "tables"], check=True).stdout
+
+
+def test_unreachable_root_hints_fail_over_ipv6_only(lab: Lab) -> None:
+    def parse(path: Path) -> dict[tuple[str, str], str]:
+        out = {}
+        for line in path.read_text().splitlines():
+            owner, _, rtype, data = line.split()
+            if rtype in ("A", "AAAA"):
+                out[(owner, rtype)] = data
+        return out
+
+    real, cut = parse(lab.root_hints), parse(lab.unreachable_root_hints)
+    assert real.keys() == cut.keys() and len(real) == 4
+    for (owner, rtype), addr in cut.items():
+        if rtype == "A":
+            assert addr == real[(owner, "A")]
+            assert run_in_netns(lab.client, _udp_query, addr) == "AA"
+        else:
+            assert addr != real[(owner, "AAAA")]
+            assert run_in_netns(lab.client, _udp_query, addr, timeout=1.0) == "timeout"
+    # the real roots, and the resolver, are unaffected
+    assert run_in_netns(lab.client, _udp_query, real[("a.lab-root.", "AAAA")]) == "AA"
+    assert lab.exec(["dig", "+short", "healthy.gov.test", "AAAA"]).stdout.split() == ["2001:db8:80::10"]
+
+
+def test_dynamic_page_differs_on_every_request_with_a_stable_title(lab: Lab) -> None:
+    from tests.lab.verify import fetch, probe_dynamic
+
+    for addr in ("2001:db8:80::28", "203.0.113.97"):
+        key = f"https://dynamic.gov.test/@{addr}"
+        assert run_in_netns(lab.client, probe_dynamic, str(lab.ca_file), key) == "differs"
+        got = run_in_netns(lab.client, fetch, str(lab.ca_file), key)
+        assert not isinstance(got, str)
+        status, headers, body = got
+        page = body.decode()
+        assert status == "200" and any(h.lower().startswith("content-type: text/html") for h in headers)
+        assert "<title>Ministry of Dynamic Affairs</title>" in page
+        assert "$" not in page  # every nginx variable was filled in
+        for marker in ('name="csrf-token" content="', 'name="csrfmiddlewaretoken" value="',
+                       '<script nonce="', "?sid=", "generated at 20", 'id="item-'):
+            assert marker in page, marker
+    # the second AAAA of stale.com.test serves another site than the first AAAA and the A
+    from tests.lab.verify import probe_http
+
+    titles = {a: run_in_netns(lab.client, probe_http, str(lab.ca_file), f"https://stale.com.test/@{a}")
+              for a in ("2001:db8:80::29", "2001:db8:80::2a", "203.0.113.98")}
+    assert titles["2001:db8:80::29"] == titles["203.0.113.98"] != titles["2001:db8:80::2a"]
 
 
 @pytest.mark.parametrize(("env", "required"), [

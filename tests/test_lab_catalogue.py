@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 
 import dns.name
@@ -10,9 +11,9 @@ import dns.zone
 import pytest
 
 from tests.lab import scale
-from tests.lab.lab import LINKS, PREFIXES, targets_csv
-from tests.lab.scenarios import SCENARIOS, SELF_CHECK
-from tests.lab.zones import NSDS, RESOLVER, build_zones
+from tests.lab.lab import LINKS, PREFIXES, _dynamic_locations, _write_pages, nginx_string, targets_csv
+from tests.lab.scenarios import SCENARIOS, SELF_CHECK, Page, by_id
+from tests.lab.zones import NSDS, RESOLVER, ROOT_HINTS, UNREACHABLE_ROOT_HINTS, build_zones
 
 LAB_NETS = [ipaddress.ip_network(n) for n in ("2001:db8::/32", "198.51.100.0/24", "203.0.113.0/24")]
 FORBIDDEN = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "fd00::/64")]
@@ -23,6 +24,8 @@ REQUIRED = {
     "cert-expired", "cert-wrong-name", "cert-untrusted", "httponly", "twoaaaa", "cdn-v6", "cdn-v4",
     "bogus-mapped", "bogus-linklocal", "bogus-ula", "bogus-nat64", "nxdomain", "lame", "v4ns",
     "deadns", "bigdns", "mail", "v6only",
+    # field truth: odd-but-valid sites
+    "v6only-https", "v6only-http", "dynamic", "stale-aaaa",
 }
 
 
@@ -46,7 +49,7 @@ def test_every_scenario_expects_something_and_has_a_verdict() -> None:
         assert s.expect.get("verdict") in verdicts, s.id
         probes = set(s.expect) - {"verdict"}
         assert probes, f"{s.id} has no observation to verify"
-        assert probes <= {"dns", "tcp", "tls", "http", "pmtu", "smtp"}, s.id
+        assert probes <= {"dns", "tcp", "tls", "http", "pmtu", "smtp", "dynamic"}, s.id
 
 
 def test_only_lab_prefixes_are_used_for_real_addresses() -> None:
@@ -136,3 +139,71 @@ def test_scale_proportions() -> None:
 def test_committed_target_list_matches_the_catalogue() -> None:
     committed = (Path(__file__).parents[1] / "targets" / "lab.csv").read_text()
     assert committed == targets_csv(0), "regenerate targets/lab.csv from tests.lab.lab.targets_csv"
+
+
+def _records(sid: str, rtype: str) -> list[str]:
+    return [d for _, t, d in by_id()[sid].records if t == rtype]
+
+
+def test_ipv6_only_sites_serve_one_port_each() -> None:
+    for sid, name, serving in (("v6only-https", "v6only443.edu.test", 443),
+                               ("v6only-http", "v6only80.edu.test", 80)):
+        s = by_id()[sid]
+        assert s.target == name and not _records(sid, "A") and len(_records(sid, "AAAA")) == 1
+        (e,) = s.web
+        modes = {80: e.http, 443: e.https}
+        assert modes[serving] == "page" and modes[{80: 443, 443: 80}[serving]] == "refuse"
+        assert s.expect["verdict"] == "ready"
+
+
+def test_dynamic_site_is_one_template_on_both_families() -> None:
+    s = by_id()["dynamic"]
+    assert len(_records("dynamic", "AAAA")) == 1 and len(_records("dynamic", "A")) == 1
+    v6, v4 = s.web
+    assert v6.pages == v4.pages and v6.http == v4.http == "redirect:https://dynamic.gov.test/"
+    index = next(p for p in v6.pages if p.path == "index.html")
+    assert index.dynamic
+    text = index.head + index.body
+    for var in ("$request_id", "$msec", "$time_iso8601"):
+        assert var in text
+    # only these nginx variables: any other "$" would make nginx refuse the configuration
+    assert set(re.findall(r"\$(\w*)", text)) == {"request_id", "msec", "time_iso8601"}
+    assert {"dynamic": {f"https://dynamic.gov.test/@{e.addr}": "differs" for e in s.web}}.items() \
+        <= s.expect.items()
+    assert s.expect["verdict"] == "ready"
+
+
+def test_dynamic_pages_become_nginx_return_directives(tmp_path: Path) -> None:
+    assert nginx_string('a "b" \\ $x\nc') == '"a \\"b\\" \\\\ $x\\nc"'
+    pages = (Page("index.html", "T", "<p>$request_id</p>", head='<meta content="$msec">', dynamic=True),
+             Page("about.html", "About", "static"))
+    locs = _dynamic_locations(pages)
+    assert [loc.split(" {")[0].strip() for loc in locs] == ["location = /index.html", "location = /"]
+    assert all("default_type text/html; return 200 \"<!doctype html>" in loc for loc in locs)
+    assert '<meta content=\\"$msec\\">' in locs[0] and "<p>$request_id</p>" in locs[0]
+    _write_pages(tmp_path, pages)
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["about.html"]
+
+
+def test_stale_aaaa_serves_another_site_on_its_second_address() -> None:
+    s = by_id()["stale-aaaa"]
+    aaaa, a = _records("stale-aaaa", "AAAA"), _records("stale-aaaa", "A")
+    assert len(aaaa) == 2 and len(a) == 1
+    pages = {e.addr: e.pages for e in s.web}
+    assert pages[aaaa[0]] == pages[a[0]] != pages[aaaa[1]]
+    old, new = pages[aaaa[1]][0], pages[aaaa[0]][0]
+    assert old.title != new.title and old.body != new.body
+    http = s.expect["http"]
+    assert isinstance(http, dict) and http[f"https://stale.com.test/@{aaaa[1]}"] == f"200 title={old.title}"
+    assert s.expect["verdict"] == "partial"
+
+
+def test_unreachable_root_hints_keep_ipv4_and_replace_ipv6() -> None:
+    assert [n for n, _ in UNREACHABLE_ROOT_HINTS] == [n for n, _ in ROOT_HINTS]
+    served = {a for nsd in NSDS.values() for a in nsd.addrs}
+    for (_, real), (_, cut) in zip(ROOT_HINTS, UNREACHABLE_ROOT_HINTS, strict=True):
+        assert [a for a in real if ":" not in a] == [a for a in cut if ":" not in a]
+        for a in cut:
+            assert _in_lab(a)
+            if ":" in a:
+                assert a not in served and a not in real

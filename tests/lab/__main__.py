@@ -1,4 +1,4 @@
-"""Command line of the lab: ``python -m tests.lab up|down|status|verify|exec -- CMD``."""
+"""Command line of the lab: ``python -m tests.lab up|down|status|verify|loss|exec -- CMD``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _pick(lab_id: str | None) -> Lab:
     return labs[lab_id]
 
 
-def _up_with_keeper(scale: int, verify: bool, lab_id: str | None) -> dict[str, object]:
+def _up_with_keeper(scale: int, verify: bool, lab_id: str | None, loss: int = 0) -> dict[str, object]:
     """Build a persistent lab from a forked *keeper* process and return its description.
 
     The keeper is the parent (and subreaper) of every lab server, so when
@@ -39,7 +39,7 @@ def _up_with_keeper(scale: int, verify: bool, lab_id: str | None) -> dict[str, o
         os.close(r)
         os.setsid()
         try:
-            lab = Lab.up(scale=scale, persistent=True, verify=verify, lab_id=lab_id)
+            lab = Lab.up(scale=scale, persistent=True, verify=verify, lab_id=lab_id, loss=loss)
             msg: dict[str, object] = {"ok": True, "lab": lab.describe()}
         except BaseException as e:  # reported to the parent, which exits non-zero
             msg = {"ok": False, "error": str(e)}
@@ -69,6 +69,16 @@ def _up_with_keeper(scale: int, verify: bool, lab_id: str | None) -> dict[str, o
     return dict(msg["lab"])
 
 
+def _percent(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if not 0 <= n <= 100:
+        raise argparse.ArgumentTypeError(f"not a percentage 0..100: {text!r}")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tests.lab", description=__doc__)
     p.add_argument("--id", help="lab id (default: the one `up` made last)")
@@ -76,11 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="build the lab, start its servers, verify it, keep it running")
     up.add_argument("--scale", type=int, default=0, metavar="N", help="add N generated sites")
     up.add_argument("--no-verify", action="store_true", help="skip the self-check")
+    up.add_argument("--loss", type=_percent, default=0, metavar="N",
+                    help="drop N %% of forwarded packets at random (after the self-check)")
     down = sub.add_parser("down", help="tear a lab down (idempotent)")
     down.add_argument("--all", action="store_true", help="every lab on this machine")
     sub.add_parser("status", help="print the lab's description and health as JSON")
     sub.add_parser("demo", help="up, self-check, sweep the lab with v6scan, report, down")
     sub.add_parser("verify", help="run the self-check again")
+    loss = sub.add_parser("loss", help="set the random packet loss at the router (0 removes it)")
+    loss.add_argument("percent", type=_percent, metavar="N")
     ex = sub.add_parser("exec", help="run a command in the client namespace")
     ex.add_argument("--ns", default="client", help="client|router|srv|dns|pmtu")
     ex.add_argument("argv", nargs=argparse.REMAINDER)
@@ -88,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.cmd == "up":
-            info = _up_with_keeper(args.scale, not args.no_verify, args.id)
+            info = _up_with_keeper(args.scale, not args.no_verify, args.id, args.loss)
             CURRENT.write_text(info["id"])
             print(json.dumps(info, indent=2))
             print(f"lab {info['id']} is up; run commands in its client namespace with:\n"
@@ -111,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             failures = _pick(args.id).verify()
             print("\n".join(failures) or "lab self-check: every scenario behaves as expected")
             return 1 if failures else 0
+        elif args.cmd == "loss":
+            lab = _pick(args.id)
+            lab.set_loss(args.percent)
+            print(f"lab {lab.id}: {args.percent} % loss at the router"
+                  f" ({lab.loss_drops()} packets dropped so far)", file=sys.stderr)
         elif args.cmd == "exec":
             cmd = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
             if not cmd:

@@ -11,6 +11,16 @@ Only 2001:db8::/32, 198.51.100.0/24 and 203.0.113.0/24 are used.  The router
 knows routes to the lab's prefixes and nothing else, so the client has no
 way out of the lab.  Servers' service addresses live on their namespace's
 ``lo`` as /128 and /32 routes on the router point at them.
+
+Field conditions for tests (all nftables, all reversible while the lab runs):
+
+* ``Lab.set_loss(N)`` drops N % of the packets the router forwards, both
+  families alike (``numgen random mod 100 < N``); ``Lab.loss_drops()`` reads
+  the drop counter.
+* ``Lab.unreachable_root_hints`` names the lab roots with their real IPv4
+  addresses and IPv6 addresses the router drops: no root is reachable over IPv6.
+* ``Lab.cut_client_v6(True)`` cuts the client's IPv6 off from everything but
+  the lab resolver (a vantage point whose IPv6 fails mid-sweep).
 """
 
 from __future__ import annotations
@@ -35,7 +45,14 @@ from typing import Any
 from tests.lab import scale as scale_mod
 from tests.lab.pki import make_ca
 from tests.lab.scenarios import FORBIDDEN, SCENARIOS, SELF_CHECK, Endpoint, Page, Scenario
-from tests.lab.zones import DROPPED_DNS, NSDS, RESOLVER, build_zones, root_hints_text
+from tests.lab.zones import (
+    DROPPED_DNS,
+    NSDS,
+    RESOLVER,
+    UNREACHABLE_ROOT_HINTS,
+    build_zones,
+    root_hints_text,
+)
 
 __all__ = ["STATE_ROOT", "Lab", "LabError", "all_labs", "lab_unavailable_reason"]
 
@@ -61,6 +78,12 @@ PREFIXES = {
 FORBIDDEN_EXTRA = ("169.254.170.2", "168.63.129.16", "fd20:ce::254")
 CLIENT_V6 = "2001:db8:ffff:1::2"
 CLIENT_V4 = "198.51.100.2"
+#: the router's firewall: dropped root addresses (``unreachable_root_hints``) and the loss chain
+ROUTER_TABLE = "v6lab"
+LOSS_CHAIN = "loss"
+LOSS_COUNTER = "loss_drops"
+#: the client's table for ``cut_client_v6`` (apart from the forbidden-address counters' table)
+CUT_TABLE = "v6lab_cut"
 
 
 class LabError(RuntimeError):
@@ -100,6 +123,10 @@ class Lab:
     owner_pid: int = field(default_factory=os.getpid)
     pids: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    #: percent of forwarded packets the router drops at random (``set_loss``)
+    loss: int = 0
+    #: the client's IPv6 is cut off from everything but the resolver (``cut_client_v6``)
+    v6_cut: bool = False
 
     # ----------------------------------------------------------------- naming
     @property
@@ -122,6 +149,17 @@ class Lab:
     @property
     def root_hints(self) -> Path:
         return self.directory / "root.hints"
+
+    @property
+    def unreachable_root_hints(self) -> Path:
+        """Root hints like :attr:`root_hints`, but whose IPv6 root addresses never answer.
+
+        The roots keep their real IPv4 addresses; their IPv6 addresses are unused ones the
+        router drops, so a resolution walk over IPv6 only from these hints times out at the
+        root, as on a network that cannot reach the root servers over IPv6.  The lab resolver
+        and every other server are unaffected.
+        """
+        return self.directory / "root-unreachable.hints"
 
     @property
     def targets_file(self) -> Path:
@@ -148,12 +186,15 @@ class Lab:
             "resolver": list(self.resolver),
             "ca_file": str(self.ca_file),
             "root_hints": str(self.root_hints),
+            "unreachable_root_hints": str(self.unreachable_root_hints),
             "self_check": self.self_check,
             "targets_file": str(self.targets_file),
             "scale": self.scale,
             "persistent": self.persistent,
             "directory": str(self.directory),
             "scenarios": len(SCENARIOS),
+            "loss": self.loss,
+            "v6_cut": self.v6_cut,
         }
 
     def save(self) -> None:
@@ -199,8 +240,13 @@ class Lab:
     # ------------------------------------------------------------------- up
     @classmethod
     def up(cls, *, scale: int = 0, persistent: bool = False, verify: bool = True,
-           lab_id: str | None = None) -> Lab:
-        """Build a lab, start its servers, verify it, and return it (or raise LabError)."""
+           lab_id: str | None = None, loss: int = 0) -> Lab:
+        """Build a lab, start its servers, verify it, and return it (or raise LabError).
+
+        ``loss`` turns random packet loss on at the router (see :meth:`set_loss`) once the lab
+        has verified itself without it.
+        """
+        _check_percent(loss)
         reason = lab_unavailable_reason()
         if reason:
             raise LabError(reason)
@@ -225,6 +271,8 @@ class Lab:
                 failures = lab.verify(retries=4)
                 if failures:
                     raise LabError("lab self-check failed:\n" + "\n".join(failures))
+            if loss:
+                lab.set_loss(loss)
         except BaseException:
             lab.down()
             raise
@@ -321,6 +369,20 @@ class Lab:
         lines = [f"    {_fam(a)} daddr {a} counter comment \"forbidden {a}\""
                  for a in sorted({a for addrs in FORBIDDEN.values() for a in addrs} | set(FORBIDDEN_EXTRA))]
         rules["client"] = _nft_table("output", lines)
+        # the router: roots nobody reaches over IPv6 (unreachable_root_hints), and an empty
+        # loss chain that set_loss fills
+        unreachable = sorted(a for _, addrs in UNREACHABLE_ROOT_HINTS for a in addrs if ":" in a)
+        rules["router"] = (
+            f"table inet {ROUTER_TABLE} {{\n"
+            f"  counter {LOSS_COUNTER} {{ }}\n"
+            "  chain forward {\n"
+            "    type filter hook forward priority 0; policy accept;\n"
+            f"    ip6 daddr {{ {', '.join(unreachable)} }} counter drop comment \"unreachable roots\"\n"
+            f"    jump {LOSS_CHAIN}\n"
+            "  }\n"
+            f"  chain {LOSS_CHAIN} {{\n  }}\n"
+            "}\n"
+        )
         return rules
 
     def _build_services(self) -> None:
@@ -350,6 +412,7 @@ class Lab:
             (zdir / "nsd.conf").write_text("\n".join(conf) + "\n")
             self._start("dns", f"nsd-{name}", ["nsd", "-d", "-c", str(zdir / "nsd.conf")])
         self.root_hints.write_text(root_hints_text())
+        self.unreachable_root_hints.write_text(root_hints_text(UNREACHABLE_ROOT_HINTS))
         udir = d / "unbound"
         (udir / "unbound.conf").write_text("\n".join([
             "server:",
@@ -395,8 +458,9 @@ class Lab:
                     if mode.startswith("redirect:"):
                         lines.append(f"    location / {{ return 301 {mode.split(':', 1)[1]}; }}")
                     else:
-                        lines += [f"    root {root};", "    index index.html;",
-                                  "    location / { try_files $uri $uri/ =404; }"]
+                        lines += [f"    root {root};", "    index index.html;"]
+                        lines += _dynamic_locations(e.pages)
+                        lines.append("    location / { try_files $uri $uri/ =404; }")
                     blocks.append("  server {\n" + "\n".join(lines) + "\n  }")
             ndir = d / "nginx" / host
             (ndir / "tmp").mkdir(parents=True)
@@ -553,6 +617,63 @@ http {{
         rules = self._nft_rules()["client"]
         self.exec(["nft", "-f", "-"], input="delete table inet v6lab\n" + rules, check=True)
 
+    # ------------------------------------------------------- field conditions
+    def _nft(self, role: str, script: str) -> None:
+        _run(["ip", "netns", "exec", self.ns[role], "nft", "-f", "-"], input=script)
+
+    def set_loss(self, percent: int) -> None:
+        """Drop ``percent`` % of the packets the router forwards, at random, both families.
+
+        nftables ``numgen random mod 100 < N`` on the router's forward hook; 0 removes the
+        rule.  Idempotent, and can be changed while the lab runs; the drop counter
+        (:meth:`loss_drops`) keeps counting across changes.
+        """
+        _check_percent(percent)
+        script = f"flush chain inet {ROUTER_TABLE} {LOSS_CHAIN}\n"
+        if percent:
+            script += (f"add rule inet {ROUTER_TABLE} {LOSS_CHAIN} numgen random mod 100 < {percent}"
+                       f" counter name {LOSS_COUNTER} drop\n")
+        self._nft("router", script)
+        self.loss = percent
+        self.save()
+
+    def loss_drops(self) -> int:
+        """Packets the router has dropped for :meth:`set_loss` since the lab started."""
+        out = _run(["ip", "netns", "exec", self.ns["router"], "nft", "-j", "list", "counter",
+                    "inet", ROUTER_TABLE, LOSS_COUNTER]).stdout
+        for item in json.loads(out).get("nftables", []):
+            if "counter" in item:
+                return int(item["counter"]["packets"])
+        raise LabError(f"no counter {LOSS_COUNTER} on the router")
+
+    def cut_client_v6(self, cut: bool) -> None:
+        """Cut the client's IPv6 off from everything but the lab resolver (and restore it).
+
+        Packets the client sends over IPv6 are dropped (connections time out) unless they
+        go to the lab resolver, over loopback, or are neighbour discovery; IPv4 is
+        untouched.  So the scanner's own IPv6 fails (the self-check address too) while its
+        resolver still answers.  A table of its own (``inet v6lab_cut``, hooked after the
+        forbidden-address counters, which keep counting).  Idempotent.
+        """
+        script = f"table inet {CUT_TABLE} {{ }}\ndelete table inet {CUT_TABLE}\n"
+        if cut:
+            allow = ", ".join(a for a in self.resolver if ":" in a)
+            script += (
+                f"table inet {CUT_TABLE} {{\n"
+                "  chain output {\n"
+                "    type filter hook output priority 10; policy accept;\n"
+                '    oif "lo" accept\n'
+                "    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit }"
+                " accept\n"
+                f"    ip6 daddr {{ {allow} }} accept\n"
+                '    meta nfproto ipv6 counter drop comment "v6 cut"\n'
+                "  }\n"
+                "}\n"
+            )
+        self._nft("client", script)
+        self.v6_cut = cut
+        self.save()
+
     def status(self) -> dict[str, Any]:
         existing = set(_run(["ip", "netns", "list"]).stdout.split())
         return {
@@ -595,22 +716,49 @@ def _nft_table(hook: str, lines: Iterable[str]) -> str:
             f" policy accept;\n{body}\n  }}\n}}\n")
 
 
+def _html(p: Page) -> str:
+    pad = ""
+    if p.pad:
+        unit = "<p>Filler text so that the page is large enough to need many packets.</p>\n"
+        pad = unit * (p.pad // len(unit) + 1)
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{p.title}</title>{p.head}</head>\n<body>\n{p.body}\n{pad}</body></html>\n"
+    )
+
+
 def _write_pages(root: Path, pages: Iterable[Page]) -> None:
     root.mkdir(parents=True, exist_ok=True)
     for p in pages:
+        if p.dynamic:  # served by nginx's return directive (_dynamic_locations)
+            continue
         f = root / p.path
         f.parent.mkdir(parents=True, exist_ok=True)
-        if p.path.endswith(".html"):
-            pad = ""
-            if p.pad:
-                unit = "<p>Filler text so that the page is large enough to need many packets.</p>\n"
-                pad = unit * (p.pad // len(unit) + 1)
-            f.write_text(
-                '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-                f"<title>{p.title}</title></head>\n<body>\n{p.body}\n{pad}</body></html>\n"
-            )
-        else:
-            f.write_text(p.body)
+        f.write_text(_html(p) if p.path.endswith(".html") else p.body)
+
+
+def nginx_string(text: str) -> str:
+    """``text`` as an nginx double-quoted string; ``$variables`` stay live."""
+    return '"' + (text.replace("\\", "\\\\").replace('"', '\\"')
+                  .replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")) + '"'
+
+
+def _dynamic_locations(pages: Iterable[Page]) -> list[str]:
+    """nginx locations rendering the dynamic pages with core ``return 200``, per request."""
+    out: list[str] = []
+    for p in pages:
+        if not p.dynamic:
+            continue
+        body = nginx_string(_html(p) if p.path.endswith(".html") else p.body)
+        ctype = "text/html" if p.path.endswith(".html") else "text/plain"
+        paths = [f"/{p.path}"] + (["/"] if p.path == "index.html" else [])
+        out += [f"    location = {path} {{ default_type {ctype}; return 200 {body}; }}" for path in paths]
+    return out
+
+
+def _check_percent(percent: int) -> None:
+    if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
+        raise ValueError(f"loss must be an integer percentage 0..100, not {percent!r}")
 
 
 def become_subreaper() -> None:

@@ -18,6 +18,8 @@ Expectation vocabulary (what :mod:`tests.lab.verify` measures):
 * ``pmtu``: ``"ADDR SNI" -> "blackhole"``: a TLS handshake stalls with the
   default MSS and completes with the MSS clamped to 1220.
 * ``smtp``: ``"ADDR" -> "greets" | "silent" | "refused"``.
+* ``dynamic``: ``"URL@ADDR" -> "differs"``: two GETs both answer 200 with the same
+  title but different bodies (a page that changes on every request).
 * ``verdict``: the site verdict a correct scanner reaches under the default
   policy (DESIGN.md section 3); used by scanner tests, not by the lab itself.
 """
@@ -28,8 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "DYNAMIC_PAGES",
+    "DYNAMIC_TITLE",
     "SCENARIOS",
     "SECTOR_ZONES",
+    "STALE_CURRENT",
+    "STALE_OLD",
     "ChildZone",
     "Endpoint",
     "Page",
@@ -54,6 +60,12 @@ class Page:
     body: str = ""
     #: extra bytes of filler text, for large pages (PMTU scenario)
     pad: int = 0
+    #: extra markup in ``<head>`` (after the title)
+    head: str = ""
+    #: served by nginx's core ``return 200 "..."`` instead of a file: ``$request_id``,
+    #: ``$msec``, ``$time_iso8601`` (and other nginx variables) in ``head`` and ``body``
+    #: are filled in per request, so the page differs on every request like a CMS's
+    dynamic: bool = False
 
 
 @dataclass(frozen=True)
@@ -222,6 +234,59 @@ HOSTILE_TITLE = ("&lt;/title&gt;&lt;script&gt;document.title='pwned'&lt;/script&
                  "&lt;img src=x onerror=&quot;document.body.dataset.pwned=1&quot;&gt;&lt;b&gt;bold&lt;/b&gt;")
 
 BIG_AAAA = tuple(f"2001:db8:80::1:{i:x}" for i in range(50))
+
+#: the ``dynamic`` scenario: a CMS-like page rendered by nginx on every request.  The title and
+#: the text are stable; tokens, nonces, timestamps, session ids and a rotating item are not.
+DYNAMIC_TITLE = "Ministry of Dynamic Affairs"
+DYNAMIC_PAGES = (
+    Page(
+        "index.html",
+        DYNAMIC_TITLE,
+        '<header><h1>Ministry of Dynamic Affairs</h1>'
+        '<nav><a href="/news.html?sid=$request_id">News</a> '
+        '<a href="/services.html?sid=$request_id">Services</a> '
+        '<a href="/contact.html">Contact</a></nav></header>\n'
+        "<main>\n"
+        + "".join(
+            f"<h2>{h}</h2><p>{t}</p>\n" for h, t in (
+                ("Services for citizens", "Apply for permits, renew documents and book"
+                 " appointments online. Most services are available around the clock."),
+                ("News", "The ministry publishes its annual report on public infrastructure"
+                 " and invites comments from residents until the end of the quarter."),
+                ("Open data", "Statistics on roads, schools and clinics are published every"
+                 " month in open formats, with documentation and change logs."),
+                ("Contact", "Write to the citizens' office or visit one of the regional"
+                 " service centres; opening hours are listed on each centre's page."),
+            )
+        )
+        + '<form method="post" action="/search.html">'
+        '<input type="hidden" name="csrfmiddlewaretoken" value="$request_id">'
+        '<input type="text" name="q"><button type="submit">Search</button></form>\n'
+        '<ul class="featured"><li id="item-$msec">Featured: item-$msec</li></ul>\n'
+        "</main>\n"
+        '<footer><p>Page generated at $time_iso8601 ($msec) for request $request_id.</p>'
+        '<script nonce="$request_id">window.csrfToken = "$request_id";</script></footer>',
+        head='<meta name="csrf-token" content="$request_id">'
+             '<meta name="generator" content="LabCMS 4.2">',
+        dynamic=True,
+    ),
+    *(Page(f"{p}.html", f"{t} - {DYNAMIC_TITLE}", f"<h1>{t}</h1><p>{t} of the ministry.</p>"
+           '<p><a href="/">Home</a></p>')
+      for p, t in (("news", "News"), ("services", "Services"), ("contact", "Contact"))),
+)
+
+#: the ``stale-aaaa`` scenario: the current site and the one a forgotten AAAA still points at
+STALE_CURRENT = (
+    Page("index.html", "stale-aaaa site",
+         "<h1>Example Trading Company</h1>"
+         + "<p>Our 2026 catalogue: garden tools, kitchenware and spare parts, shipped in two days.</p>"
+         * 8),
+)
+STALE_OLD = (
+    Page("index.html", "Example Trading - old website (2019)",
+         "<h1>Website under reconstruction</h1><p>This server is no longer maintained.</p>"
+         + "<p>Please call our office during business hours; the online shop is closed.</p>" * 3),
+)
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
@@ -760,6 +825,81 @@ SCENARIOS: tuple[Scenario, ...] = (
         records=(("cnameloop.com.test", "CNAME", "loop2.com.test."),
                  ("loop2.com.test", "CNAME", "cnameloop.com.test.")),
         expect={"dns": {"cnameloop.com.test AAAA": "SERVFAIL"}, "verdict": "error"},
+    ),
+    Scenario(
+        "v6only-https",
+        "v6only443.edu.test",
+        "edu",
+        "north",
+        "IPv6 only (AAAA, no A), HTTPS only: 443 serves the page, nothing listens on 80",
+        records=(("v6only443.edu.test", "AAAA", _v6(0x26)),),
+        web=(Endpoint(_v6(0x26), ("v6only443.edu.test",), http="refuse",
+                      pages=(_page("v6only-https"),)),),
+        expect=_merge(
+            {"dns": {"v6only443.edu.test AAAA": (_v6(0x26),), "v6only443.edu.test A": "NODATA"},
+             "tcp": {f"[{_v6(0x26)}]:80": "refused", f"[{_v6(0x26)}]:443": "open"},
+             "tls": {f"{_v6(0x26)} v6only443.edu.test": "valid"},
+             "http": {f"https://v6only443.edu.test/@{_v6(0x26)}": "200 title=v6only-https site"}},
+            {"verdict": "ready"},
+        ),
+    ),
+    Scenario(
+        "v6only-http",
+        "v6only80.edu.test",
+        "edu",
+        "south",
+        "IPv6 only (AAAA, no A), plain HTTP only: 80 serves the page, nothing listens on 443",
+        records=(("v6only80.edu.test", "AAAA", _v6(0x27)),),
+        web=(Endpoint(_v6(0x27), ("v6only80.edu.test",), https="refuse",
+                      pages=(_page("v6only-http"),)),),
+        expect=_merge(
+            {"dns": {"v6only80.edu.test AAAA": (_v6(0x27),), "v6only80.edu.test A": "NODATA"},
+             "tcp": {f"[{_v6(0x27)}]:80": "open", f"[{_v6(0x27)}]:443": "refused"},
+             "http": {f"http://v6only80.edu.test/@{_v6(0x27)}": "200 title=v6only-http site"}},
+            {"verdict": "ready"},
+        ),
+    ),
+    Scenario(
+        "dynamic",
+        "dynamic.gov.test",
+        "gov",
+        "east",
+        "dual-stack CMS-like page that differs on every request (CSRF tokens, nonces, timestamps,"
+        " session ids in links, a rotating item); same template on both families",
+        records=(("dynamic.gov.test", "AAAA", _v6(0x28)), ("dynamic.gov.test", "A", _v4(97))),
+        web=_dual("dynamic", "dynamic.gov.test", 0x28, 97, pages=DYNAMIC_PAGES),
+        expect=_merge(
+            {"dns": {"dynamic.gov.test AAAA": (_v6(0x28),), "dynamic.gov.test A": (_v4(97),)}},
+            _ok_expect("dynamic.gov.test", _v6(0x28), _v4(97), DYNAMIC_TITLE),
+            {"dynamic": {f"https://dynamic.gov.test/@{_v6(0x28)}": "differs",
+                         f"https://dynamic.gov.test/@{_v4(97)}": "differs"}},
+            {"verdict": "ready"},
+        ),
+    ),
+    Scenario(
+        "stale-aaaa",
+        "stale.com.test",
+        "com",
+        "west",
+        "two AAAA and one A: the first AAAA and the A serve the current site, the second AAAA"
+        " a stale, different one (some IPv6 users get another site)",
+        records=(
+            ("stale.com.test", "AAAA", _v6(0x29)),
+            ("stale.com.test", "AAAA", _v6(0x2A)),
+            ("stale.com.test", "A", _v4(98)),
+        ),
+        web=(
+            *_dual("stale-aaaa", "stale.com.test", 0x29, 98, pages=STALE_CURRENT),
+            Endpoint(_v6(0x2A), ("stale.com.test",), http="redirect:https://stale.com.test/",
+                     pages=STALE_OLD),
+        ),
+        expect=_merge(
+            {"dns": {"stale.com.test AAAA": tuple(sorted((_v6(0x29), _v6(0x2A)))),
+                     "stale.com.test A": (_v4(98),)}},
+            _ok_expect("stale.com.test", _v6(0x29), _v4(98), STALE_CURRENT[0].title),
+            _ok_expect("stale.com.test", _v6(0x2A), None, STALE_OLD[0].title),
+            {"verdict": "partial"},
+        ),
     ),
 )
 

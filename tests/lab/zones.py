@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from tests.lab.scenarios import SECTOR_ZONES, Scenario
 
-__all__ = ["DROPPED_DNS", "NSDS", "RESOLVER", "ROOT_HINTS", "Nsd", "build_zones", "root_hints_text"]
+__all__ = ["DROPPED_DNS", "NSDS", "RESOLVER", "ROOT_HINTS", "UNREACHABLE_ROOT_HINTS", "Nsd", "build_zones",
+           "root_hints_text"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,13 @@ DROPPED_DNS = ("2001:db8:53::dead",)
 ROOT_HINTS = (
     ("a.lab-root", ("2001:db8:53::1", "203.0.113.1")),
     ("b.lab-root", ("2001:db8:53::2", "203.0.113.2")),
+)
+#: the lab roots with their real IPv4 addresses but IPv6 addresses nobody answers on (the
+#: router drops every packet to them): a vantage point whose network cannot reach any root
+#: server over IPv6 (``Lab.unreachable_root_hints``)
+UNREACHABLE_ROOT_HINTS = (
+    ("a.lab-root", ("2001:db8:53::dead:1", "203.0.113.1")),
+    ("b.lab-root", ("2001:db8:53::dead:2", "203.0.113.2")),
 )
 TLD_NS = (
     ("a.nic.test", ("2001:db8:53::11", "203.0.113.11")),
@@ -78,10 +86,11 @@ def _soa(zone: str, primary: str) -> list[str]:
     return ["$TTL 300", f"{owner} IN SOA {primary}. hostmaster.{primary}. 1 3600 900 604800 60"]
 
 
-def root_hints_text() -> str:
+def root_hints_text(hints: Iterable[tuple[str, tuple[str, ...]]] = ROOT_HINTS) -> str:
     """Root hints in the format Unbound (and a scanner's ``--root-hints``) reads."""
-    lines = [". 3600000 NS a.lab-root.", ". 3600000 NS b.lab-root."]
-    for name, addrs in ROOT_HINTS:
+    hints = list(hints)
+    lines = [f". 3600000 NS {name}." for name, _ in hints]
+    for name, addrs in hints:
         for a in addrs:
             lines.append(f"{name}. 3600000 {'AAAA' if ':' in a else 'A'} {a}")
     return "\n".join(lines) + "\n"
