@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from v6scan.internetnl import score_internetnl
 from v6scan.messages import fix_hint, render
 from v6scan.model import JSON, Observation, Status
 
@@ -626,6 +627,15 @@ def score_target(target: str, observations: Iterable[Observation], policy: Polic
     points = None
     if verdict in ("inconclusive", "error"):
         score = 0
+    elif policy.score.get("method") == "internetnl":
+        # internet.nl's own rules on each resolving name's evidence (v6scan/internetnl.py); the site
+        # gets its worst name.  The mail category uses the target's name servers when there are any.
+        ns_of_target = [o for o in obs if o.target == target and o.check in ("dns.ns_aaaa", "dns.ns_reach")]
+        inl = [score_internetnl([*(o for o in obs if o.target == n or o.check in PER_TARGET),
+                                 *(o for o in ns_of_target if n != target)])
+               for n in resolving]
+        worst = min(inl, key=lambda s: (s.percent, s.points))
+        score, points = worst.percent, worst.points
     elif policy.score.get("method") == "points":
         by_name = [[r for r in counted if r.name == n or r.check in PER_TARGET] for n in resolving]
         scored = [_points(rs, policy) for rs in by_name] or [(0, 0.0)]

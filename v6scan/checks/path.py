@@ -29,6 +29,7 @@ import struct
 import time
 from typing import Any
 
+from v6scan.attempts import retried
 from v6scan.checks.web import WebState
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status, Stopwatch
@@ -84,11 +85,23 @@ async def check_pmtu(ctx: Context, st: WebState) -> Observation:
 
     async def one(addr: str) -> None:
         port = 443 if st.open(addr, 443) else 80
-        async with ctx.slot(addr):
-            full = await _transfer(addr, port, st.name, ctx.loose_ctx, ctx.settings.timeout, None)
-            clamped = await _transfer(addr, port, st.name, ctx.loose_ctx, ctx.settings.timeout, CLAMPED_MSS)
+
+        async def transfer(mss: int | None) -> dict[str, JSON]:
+            # a blackhole stalls every time: a transfer that failed is tried again before it counts
+            async def once() -> dict[str, JSON]:
+                async with ctx.slot(addr):
+                    return await _transfer(addr, port, st.name, ctx.loose_ctx, ctx.settings.timeout, mss)
+
+            out, n = await retried(once, lambda r: Status(str(r["status"])), ctx.settings.retry,
+                                   transient=lambda r: r["status"] != "ok")
+            return {**out, "attempts": n}
+
+        full = await transfer(None)
+        clamped = await transfer(CLAMPED_MSS) if full["status"] != "ok" else {"status": "not_needed"}
         if full["status"] == "ok":
             result = "ok"
+        elif full["phase"] == "connect":
+            result = "inconclusive"  # no connection at all: small packets failed too, not the path MTU
         elif clamped["status"] == "ok":
             result = "blackhole"
         else:
