@@ -298,8 +298,8 @@ def check_same_site(st: WebState) -> Observation:
         cmp, rp = best
         rows.append({"address": c.hops[0].address, "final_address": page.address, "url": page.url,
                      "http_status": page.http_status, "title": page.title, "size": page.size,
-                     "cert": _cert_sha(c), "compared_with": rp.address, "similarity": cmp.similarity, "quick_ratio": cmp.quick_ratio,
-                     "same_status": cmp.same_status, "same_title": cmp.same_title,
+                     "cert": _cert_sha(c), "compared_with": rp.address, "similarity": cmp.similarity,
+                     "quick_ratio": cmp.quick_ratio, "same_status": cmp.same_status, "same_title": cmp.same_title,
                      "differences": list(cmp.differences)})
         key = (cmp.similarity, page, rp, cmp)
         if worst is None or (cmp.similarity, cmp.same_status) < (worst[0], worst[3].same_status):
