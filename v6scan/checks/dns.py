@@ -346,8 +346,11 @@ async def _roots_v6(ctx: Context) -> list[tuple[str, str]]:
     if not servers:
         raise _Broken(Status.UNREACHABLE, ".", "the root hints have no IPv6 address", scanner_side="roots")
 
+    allowed = [(n, a) for n, a in servers if ctx.policy.allows(a)]
+    if not allowed:
+        raise _Broken(Status.BLOCKED, ".", "every IPv6 address of the root hints is outside the allowed networks")
+
     async def probe() -> list[tuple[str, str]]:
-        allowed = [(n, a) for n, a in servers if ctx.policy.allows(a)]
         replies = await asyncio.gather(*(ctx.ask(a, ".", "NS", "udp") for _, a in allowed))
         return [s for s, r in zip(allowed, replies, strict=True) if r.answered]
 
