@@ -1,6 +1,7 @@
 """Crash safety on a 2,000-site lab sweep: SIGKILL at random moments (one inside a write
-transaction) and resume each time; the resolver killed and restarted mid-sweep. The end result
-equals an uninterrupted sweep's, with every target recorded exactly once."""
+transaction) and resume each time; the resolver killed and restarted mid-sweep (its targets
+retried, not failed). The end result equals an uninterrupted sweep's, with every target recorded
+exactly once, and a completed sweep exits 0."""
 
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def state(db: Path) -> dict[str, object]:
 def reference(big_lab: Lab, targets: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     db = tmp_path_factory.mktemp("ref") / "plain.db"
     r = big_lab.exec(args(big_lab, db, str(targets)), timeout=900)
-    assert r.returncode in (0, 3), r.stderr[-2000:]
+    assert r.returncode == 0, r.stderr[-2000:]  # every target has a verdict (NXDOMAIN ones: error)
     s = state(db)
     assert s["done"] == N
     return s
@@ -138,7 +139,7 @@ def test_sigkill_at_random_moments_then_resume(big_lab: Lab, targets: Path, refe
         kills += 1
     assert kills >= 5
     r = big_lab.exec(args(big_lab, db, "--resume", "1"), timeout=900)
-    assert r.returncode in (0, 3), r.stderr[-2000:]
+    assert r.returncode == 0, r.stderr[-2000:]
     final = state(db)
     assert final["done"] == final["targets"] == N
     assert final["dup_targets"] == 0 and final["dup_obs"] == 0 and final["orphans"] == 0
@@ -159,10 +160,14 @@ def test_resolver_killed_and_restarted_mid_sweep(big_lab: Lab, targets: Path, re
     retry = con.execute("SELECT count(*) FROM targets WHERE status = 'retry'").fetchone()[0]
     status = con.execute("SELECT status FROM sweeps WHERE id = 1").fetchone()[0]
     con.close()
+    # dns.resolve marks a lookup the resolver did not answer, when a canary query through it failed
+    # too, as the scanner's fault (evidence scanner_side: "resolver"): those targets are retried
     assert retry > 0, "no target saw the resolver down"
-    assert status == "incomplete" and proc.returncode == 3 and "--resume 1" in err
+    assert status == "incomplete" and proc.returncode == 3, err[-2000:]
+    assert f"incomplete: {retry} targets to retry: the scanner's resolver did not answer" in err
+    assert "continue with --resume 1" in err
     r = big_lab.exec(args(big_lab, db, "--resume", "1"), timeout=900)
-    assert r.returncode in (0, 3), r.stderr[-2000:]
+    assert r.returncode == 0, r.stderr[-2000:]
     final = state(db)
     assert final["done"] == N and final["dup_obs"] == 0
     assert final["verdicts"] == reference["verdicts"]

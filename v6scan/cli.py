@@ -1,7 +1,10 @@
 """The v6scan command line: a thin click layer over the library.
 
 Exit codes: 0 every gate passed, 1 a gate failed, 2 usage error, 3 incomplete
-or inconclusive (a target could not be assessed), 4 internal error.
+(``check``: a site could not be judged, inconclusive or error; ``scan``: targets
+remain unmeasured, the sweep interrupted or targets to retry), 4 internal error.
+A ``scan`` whose every target got a verdict exits 0 whatever the verdicts,
+unless a gate (``--fail-on``, ``--min-score`` or the policy's) fails: 1.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sys
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,7 +45,7 @@ from v6scan.resolver import parse_server
 from v6scan.scoring import VERDICTS, Policy, SiteVerdict, load_policy, score_target
 from v6scan.settings import Settings
 from v6scan.store import Store, StoreError
-from v6scan.sweep import resume_sweep, run_sweep
+from v6scan.sweep import resume_sweep, retryable, run_sweep
 from v6scan.targets import Target, TargetError, TargetList, iter_targets, parse_target, read_targets
 
 __all__ = ["cli", "main"]
@@ -100,9 +103,19 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
       v6scan diff 1 2 --db sweep.db
 
     Every option can also come from the environment (V6SCAN_RESOLVER,
-    V6SCAN_POLICY, ...) or from a TOML config file. Exit codes: 0 gates
-    passed, 1 a gate failed, 2 usage error, 3 incomplete or inconclusive,
-    4 internal error. Shell completion: eval "$(_V6SCAN_COMPLETE=bash_source v6scan)".
+    V6SCAN_POLICY, ...) or from a TOML config file.
+
+    \b
+    Shell completion: eval "$(_V6SCAN_COMPLETE=bash_source v6scan)"
+
+    \b
+    Exit codes:
+      0  done, every gate passed (scan: every target has a verdict, whatever it is)
+      1  a gate failed (--fail-on, --min-score, or the policy's gates)
+      2  usage error
+      3  incomplete: check: a site could not be judged (inconclusive, error);
+         scan: targets remain unmeasured (interrupted, targets to retry) -> --resume
+      4  internal error
     """
     ctx.default_map = _default_map(_load_config(config_file))
 
@@ -246,15 +259,33 @@ def _read_target_args(args: Sequence[str]) -> TargetList:
     return out
 
 
+def _gates(policy: Policy, fail_on: str | None, min_score: int | None) -> tuple[str | None, int | None]:
+    """The gates: the options, else the policy file's ``score.gates`` (``fail_on``, ``min_score``)."""
+    gates = policy.score.get("gates") if isinstance(policy.score, Mapping) else None
+    gates = gates if isinstance(gates, Mapping) else {}
+    fail_on = fail_on or gates.get("fail_on")
+    if fail_on is not None and fail_on not in VERDICTS[2:]:
+        raise click.BadParameter(f"gate fail_on {fail_on!r} in policy {policy.name!r} is not one of"
+                                 f" {', '.join(VERDICTS[2:])}", param_hint="--policy")
+    if min_score is None and gates.get("min_score") is not None:
+        min_score = int(gates["min_score"])
+    return fail_on, min_score
+
+
+def _gate_options(f: F) -> F:
+    f = click.option("--min-score", type=click.IntRange(0, 100), envvar="V6SCAN_MIN_SCORE",
+                     help="Exit 1 if a site scores below N.")(f)
+    f = click.option("--fail-on", type=click.Choice(VERDICTS[2:]), envvar="V6SCAN_FAIL_ON",
+                     help="Exit 1 if a site's verdict is this or worse.")(f)
+    return f
+
+
 @cli.command()
 @click.argument("hosts", nargs=-1, required=True)
 @_scan_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="Output format.")
-@click.option("--fail-on", type=click.Choice(VERDICTS[2:]), envvar="V6SCAN_FAIL_ON",
-              help="Exit 1 if a site's verdict is this or worse.")
-@click.option("--min-score", type=click.IntRange(0, 100), envvar="V6SCAN_MIN_SCORE",
-              help="Exit 1 if a site scores below N.")
+@_gate_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not stdout.")
 def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int | None,
           output: Path | None, **kw: Any) -> None:
@@ -280,9 +311,7 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
     if kw.get("dry_run"):
         _dry_run(settings, targets)
         return
-    gates = policy.score.get("gates", {}) if isinstance(policy.score, dict) else {}
-    fail_on = fail_on or gates.get("fail_on")
-    min_score = min_score if min_score is not None else gates.get("min_score")
+    fail_on, min_score = _gates(policy, fail_on, min_score)
 
     async def go() -> list[Outcome]:
         async with Context.create(settings) as ctx:
@@ -305,6 +334,9 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
 
 
 class _Progress:
+    """The progress line: targets back from the scanners, by verdict, and those to retry (the
+    scanner was at fault: recorded without a verdict, as in the database)."""
+
     def __init__(self, total: int) -> None:
         self.total, self.done, self.t0, self.last = total, 0, time.monotonic(), 0.0
         self.counts: Counter[str] = Counter()
@@ -312,16 +344,28 @@ class _Progress:
 
     def __call__(self, result: TargetResult, verdict: SiteVerdict) -> None:
         self.done += 1
-        self.counts[verdict.verdict] += 1
+        self.counts[RETRY if retryable(result.observations) else verdict.verdict] += 1
         now = time.monotonic()
         if now - self.last < (0.2 if self.tty else 5.0) and self.done != self.total:
             return
         self.last = now
         rate = self.done / max(now - self.t0, 1e-9)
         eta = (self.total - self.done) / rate if rate else 0
-        counts = " ".join(f"{v}={self.counts[v]}" for v in reversed(VERDICTS) if self.counts[v])
-        line = f"{self.done}/{self.total} targets  {rate:.1f}/s  eta {eta:.0f}s  {counts}"
+        line = f"{self.done}/{self.total} targets  {rate:.1f}/s  eta {eta:.0f}s  {_counts(self.counts)}"
         click.echo(("\r\x1b[2K" + line) if self.tty else line, err=True, nl=not self.tty)
+
+
+RETRY = "to-retry"  # the progress line's and summary's name for targets recorded with status retry
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    keys = [*reversed(VERDICTS), RETRY, "not-measured"]
+    return " ".join(f"{k}={counts[k]}" for k in keys if counts.get(k))
+
+
+#: seconds the targets in flight get to finish after the first Ctrl-C / SIGTERM, before they are
+#: cancelled (and left pending for --resume); the whole stop takes well under 5 s
+STOP_GRACE = 2.0
 
 
 @cli.command()
@@ -338,16 +382,38 @@ class _Progress:
                    " needs pip install 'v6scan[cluster]'.")
 @click.option("--chunk-size", type=click.IntRange(1, 100_000), default=200, show_default=True,
               envvar="V6SCAN_CHUNK_SIZE", help="Targets per cluster task (with --cluster).")
+@_gate_options
 @_scan_options
-def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: str, **kw: Any) -> None:
+def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: str, fail_on: str | None,
+         min_score: int | None, **kw: Any) -> None:
     """Sweep many sites into a database; interrupt with Ctrl-C and --resume later.
 
     \b
     TARGET_FILES: plain lists or CSV (host,sector,region,organisation); - reads stdin.
       v6scan scan targets/gov.csv targets/edu.csv --db sweep.db --concurrency 200
       v6scan scan --db sweep.db --resume 3
+      v6scan scan targets/gov.csv --db sweep.db --fail-on broken --min-score 60
+
+    \b
+    Ctrl-C (or SIGTERM): no new target starts, those in flight get 2 s to finish,
+    then they are cancelled and left for --resume (never given a verdict); a second
+    Ctrl-C cancels them at once.  Finished targets are always kept.
+
+    \b
+    Exit codes:
+      0  every target has a verdict, whatever it is (and every gate passed)
+      1  every target has a verdict and a gate failed (--fail-on, --min-score,
+         or the policy's gates); an error verdict (the name does not resolve)
+         fails any gate
+      2  usage error
+      3  targets remain unmeasured: the sweep was interrupted, or targets are to
+         be retried because the scanner was at fault (its resolver did not
+         answer, its own IPv6 self-check failed); or, with a gate, targets are
+         inconclusive; continue with --resume SWEEP
+      4  internal error
     """
     settings, policy, excluded = _settings(kw)
+    fail_on, min_score = _gates(policy, fail_on, min_score)
     if kw.get("cluster"):
         try:
             import distributed  # noqa: F401
@@ -356,6 +422,8 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
     store = Store(db)
     progress: _Progress
     lang = kw["lang"]
+    options = {"concurrency": kw["concurrency"], "workers": kw["workers"], "cluster": kw.get("cluster"),
+               "chunk_size": kw["chunk_size"], "grace": STOP_GRACE}
     try:
         if resume_id is not None:
             if target_files:
@@ -363,11 +431,11 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
             left = store.pending_count(resume_id)
             progress = _Progress(left)
             click.echo(f"resuming sweep {resume_id}: {left} targets left", err=True)
+
             async def again() -> int:
-                return await resume_sweep(store, resume_id, settings, policy, concurrency=kw["concurrency"],
-                                          progress=_emit(progress, fmt, lang), stop=_drain_on_sigint(),
-                                          workers=kw["workers"], cluster=kw.get("cluster"),
-                                          chunk_size=kw["chunk_size"])
+                with _stop_on_signals() as (stop, abort):
+                    return await resume_sweep(store, resume_id, settings, policy, progress=_emit(progress, fmt, lang),
+                                              stop=stop, abort=abort, **options)
 
             eventloop.run(again())
             sweep_id = resume_id
@@ -392,10 +460,10 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
                 click.echo(f"sweep {sid}: {progress.total} targets", err=True)
 
             async def go() -> int:
-                return await run_sweep(store, itertools.chain([first], stream), settings, policy,
-                                       concurrency=kw["concurrency"], progress=_emit(progress, fmt, lang),
-                                       stop=_drain_on_sigint(), excluded=skipped, workers=kw["workers"],
-                                       loaded=loaded, cluster=kw.get("cluster"), chunk_size=kw["chunk_size"])
+                with _stop_on_signals() as (stop, abort):
+                    return await run_sweep(store, itertools.chain([first], stream), settings, policy,
+                                           progress=_emit(progress, fmt, lang), stop=stop, abort=abort,
+                                           excluded=skipped, loaded=loaded, **options)
 
             sweep_id = eventloop.run(go())
     except StoreError as e:
@@ -410,19 +478,47 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
         sys.exit(3)
     finally:
         store.close()
+    sys.exit(_scan_outcome(db, sweep_id, policy, fail_on, min_score))
+
+
+def _scan_outcome(db: Path, sweep_id: int, policy: Policy, fail_on: str | None, min_score: int | None) -> int:
+    """Say how the sweep ended, from the database, and return the exit code."""
     with Store(db) as st:
-        status = st.sweep(sweep_id)["status"]
-        to_retry = st.retry_count(sweep_id)
-    if status == "incomplete":
-        click.echo(f"\nsweep {sweep_id}: {to_retry} targets could not be resolved (the resolver did not"
-                   f" answer); run again with --resume {sweep_id}", err=True)
-        sys.exit(3)
-    if status == "interrupted":
-        click.echo(f"\nsweep {sweep_id} stopped: in-flight targets finished and were saved;"
-                   f" continue with --resume {sweep_id}", err=True)
-        sys.exit(3)
-    click.echo(f"\nsweep {sweep_id} finished: {dict(progress.counts)} -> {db}", err=True)
-    sys.exit(3 if progress.counts["error"] or progress.counts["inconclusive"] else 0)
+        info = st.sweep(sweep_id)
+        status, note = str(info["status"]), info["note"] or ""
+        targets = st.target_counts(sweep_id)
+        counts: Counter[str] = Counter(st.verdict_counts(sweep_id, policy.name))
+        counts[RETRY] = targets.get("retry", 0)
+        counts["not-measured"] = targets.get("pending", 0)
+        summary = _counts(counts)
+        if status in ("interrupted", "incomplete"):
+            click.echo(f"\nsweep {sweep_id} {status}: {note}; continue with --resume {sweep_id}", err=True)
+            if summary:
+                click.echo(f"so far: {summary} -> {db}", err=True)
+            return 3
+        click.echo(f"\nsweep {sweep_id} finished: {summary or 'no targets'} -> {db}", err=True)
+        if fail_on is None and min_score is None:
+            return 0
+        # "this or worse", error included (the name does not resolve: a finding about the site);
+        # inconclusive is not the site's doing (the scanner's own IPv6 failed): never a gate failure
+        worst = [v for v in VERDICTS[:VERDICTS.index(fail_on) + 1] if v != "inconclusive"] if fail_on else []
+        n, rows = st.gate_failures(sweep_id, policy.name, worst, min_score, unjudged=("inconclusive",))
+    for r in rows:
+        why = []
+        if r["verdict"] in worst:
+            why.append(f"is {r['verdict']} (--fail-on {fail_on})")
+        if min_score is not None and r["score"] < min_score:
+            why.append(f"scores {r['score']} < {min_score} (--min-score)")
+        click.echo(f"gate failed: {r['name']} {' and '.join(why)}", err=True)
+    if n > len(rows):
+        click.echo(f"gate failed: ... and {n - len(rows)} more targets", err=True)
+    if n:
+        return 1
+    if counts["inconclusive"]:
+        click.echo(f"incomplete: {counts['inconclusive']} targets are inconclusive (the scanner's own IPv6 did"
+                   " not work): they could not be judged against the gate", err=True)
+        return 3
+    return 0
 
 
 def _dry_run(settings: Settings, targets: Sequence[Target]) -> None:
@@ -449,26 +545,37 @@ def _dry_run(settings: Settings, targets: Sequence[Target]) -> None:
     click.echo("dry run: only the resolver was contacted", err=True)
 
 
-def _drain_on_sigint() -> asyncio.Event:
-    """First Ctrl-C (or SIGTERM): start nothing new, let in-flight targets finish. Second: abort."""
-    stop = asyncio.Event()
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[tuple[asyncio.Event, asyncio.Event]]:
+    """Ctrl-C or SIGTERM: the first sets ``stop`` (start nothing new; the targets in flight get
+    STOP_GRACE seconds, then are cancelled and left for --resume), the second ``abort`` (cancel them
+    now), a third interrupts for real.  Runs inside the event loop."""
+    stop, abort = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
 
-    def first() -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        click.echo("\nstopping: finishing the targets in flight (Ctrl-C again to abort) ...", err=True)
-        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C interrupts for real
+    def signalled() -> None:
+        if not stop.is_set():
+            stop.set()
+            click.echo(f"\nstopping: no new targets; those in flight get {STOP_GRACE:g} s to finish, then are"
+                       " cancelled and left for --resume (Ctrl-C again to stop now) ...", err=True)
+        elif not abort.is_set():
+            abort.set()
+            click.echo("\naborting: cancelling the targets in flight now ...", err=True)
+            loop.remove_signal_handler(signal.SIGINT)  # a third Ctrl-C interrupts for real
 
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, first)
-    return stop
+        loop.add_signal_handler(sig, signalled)
+    try:
+        yield stop, abort
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 def _emit(progress: _Progress, fmt: str, lang: str) -> Callable[[TargetResult, SiteVerdict], None]:
     def cb(result: TargetResult, verdict: SiteVerdict) -> None:
-        if fmt == "jsonl":  # the verdict the sweep stores, not a second scoring
+        # the verdict the sweep stores, not a second scoring; a target to retry has none yet
+        if fmt == "jsonl" and not retryable(result.observations):
             click.echo(render("jsonl", [Outcome(result, verdict)], lang), nl=False)
         progress(result, verdict)
 

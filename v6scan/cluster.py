@@ -168,9 +168,9 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
         submit_more()
         while running:
             try:
-                done, _ = await asyncio.to_thread(wait, list(running), timeout=5, return_when="FIRST_COMPLETED")
-            except TimeoutError:  # nothing finished in 5 s: look at the scheduler, wait again
-                done = set()
+                done, _ = await asyncio.to_thread(wait, list(running), timeout=1, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # nothing finished in 1 s: look at the scheduler, wait again (a short
+                done = set()  # wait: a cancelled sweep does not wait for this thread for long)
             except Exception as e:  # distributed cancels every future when the scheduler is lost
                 raise ClusterError(f"lost the Dask scheduler ({type(e).__name__})") from e
             if client.status not in ("running", "connecting"):
@@ -198,6 +198,11 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
             submit_more()
     except (OSError, TimeoutError) as e:
         raise ClusterError(f"lost the Dask scheduler: {e}") from e
+    except asyncio.CancelledError:  # the sweep was stopped (its grace ran out) or aborted
+        if running:  # the chunks' targets stay pending; the workers may drop the tasks
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.to_thread(client.cancel, list(running)), 2.0)
+        raise
     finally:
         for chunk, _ in running.values():
             store.release_chunk(sweep_id, chunk)

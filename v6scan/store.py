@@ -313,6 +313,51 @@ class Store:
         return int(self.db.execute("SELECT count(*) FROM targets WHERE sweep_id = ? AND status = 'retry'",
                                    [sweep_id]).fetchone()[0])
 
+    def target_counts(self, sweep_id: int) -> dict[str, int]:
+        """How many targets of the sweep are ``done``, ``retry``, ``pending`` and ``excluded``."""
+        return {str(k): int(n) for k, n in self.db.execute(
+            "SELECT status, count(*) FROM targets WHERE sweep_id = ? GROUP BY status", [sweep_id]).fetchall()}
+
+    def retry_causes(self, sweep_id: int) -> dict[str, int]:
+        """Targets to retry per cause: the ``scanner_side`` evidence of their ``dns.resolve`` and
+        ``self.v6`` observations ("resolver", "self-check", ...; ``""`` for a target without one,
+        recorded for retry by an earlier version)."""
+        per: dict[int, set[str]] = {}
+        for tid, cause in self.db.execute(
+                "SELECT t.id, json_extract(o.evidence, '$.scanner_side') FROM targets t"
+                " LEFT JOIN observations o ON o.target_id = t.id AND o.check_id IN ('dns.resolve', 'self.v6')"
+                " WHERE t.sweep_id = ? AND t.status = 'retry'", [sweep_id]):
+            causes = per.setdefault(int(tid), set())
+            if cause:
+                causes.add(str(cause))
+        out: dict[str, int] = {}
+        for causes in per.values():
+            for c in causes or {""}:
+                out[c] = out.get(c, 0) + 1
+        return out
+
+    def verdict_counts(self, sweep_id: int, policy: str) -> dict[str, int]:
+        """Verdicts of the sweep's finished targets under ``policy``."""
+        return {str(k): int(n) for k, n in self.db.execute(
+            "SELECT v.verdict, count(*) FROM verdicts v JOIN targets t ON t.id = v.target_id"
+            " WHERE v.sweep_id = ? AND v.policy = ? AND t.status = 'done' GROUP BY v.verdict",
+            [sweep_id, policy]).fetchall()}
+
+    def gate_failures(self, sweep_id: int, policy: str, verdicts: Sequence[str], min_score: int | None,
+                      unjudged: Sequence[str] = (), limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+        """Finished targets whose verdict under ``policy`` is one of ``verdicts`` or whose score is
+        below ``min_score`` (verdicts in ``unjudged`` never count): how many, and the first ``limit``
+        of them (lowest score first)."""
+        marks = ",".join("?" * len(verdicts)) or "NULL"
+        skip = f" AND v.verdict NOT IN ({','.join('?' * len(unjudged))})" if unjudged else ""
+        where = (" FROM verdicts v JOIN targets t ON t.id = v.target_id WHERE v.sweep_id = ? AND v.policy = ?"
+                 f" AND t.status = 'done'{skip} AND (v.verdict IN ({marks}) OR v.score < ?)")
+        args = [sweep_id, policy, *unjudged, *verdicts, -1 if min_score is None else min_score]
+        n = int(self.db.execute("SELECT count(*)" + where, args).fetchone()[0])
+        rows = [dict(r) for r in self.db.query(
+            "SELECT t.name, v.verdict, v.score" + where + " ORDER BY v.score, t.position LIMIT ?", [*args, limit])]
+        return n, rows
+
     def pending_count(self, sweep_id: int) -> int:
         return int(self.db.execute("SELECT count(*) FROM targets WHERE sweep_id = ? AND status IN"
                                    " ('pending', 'retry')", [sweep_id]).fetchone()[0])
@@ -423,8 +468,9 @@ class Store:
         ``vantage`` names the host that made the observations.
 
         A target already recorded is replaced, so a retried write never duplicates anything.
-        Targets named in ``retry`` are written but stay pending (status ``retry``): the trouble was
-        ours or the resolver's, not the site's, and ``--resume`` scans them again.
+        Targets named in ``retry`` are written without a verdict and stay pending (status
+        ``retry``): the scanner was at fault (its resolver, its own IPv6), not the site, and
+        ``--resume`` scans them again.
         """
         retry = set(retry)
         ids = self._target_ids(sweep_id, [b[0] for b in batch])
@@ -440,7 +486,9 @@ class Store:
                      "status": str(o.status), "evidence": evidence_json(o.evidence),
                      "error": o.error, "elapsed_ms": round(o.elapsed_ms, 3), "started_at": o.started_at,
                      "vantage": vantage} for o in observations])
-                if verdict is not None:
+                if name in retry:  # not assessed: no verdict (nor one from an earlier attempt)
+                    self.db.execute("DELETE FROM verdicts WHERE target_id = ?", [tid])
+                elif verdict is not None:
                     self._write_verdict(sweep_id, tid, verdict)
                 _failpoint("store.record")
                 self.db.execute("UPDATE targets SET status = ?, started = ?, finished = ? WHERE id = ?",

@@ -4,25 +4,31 @@ Finished targets are written in batches, each batch in one transaction, as
 soon as ``batch_size`` targets are done or ``flush_seconds`` have passed, so
 an interrupted sweep loses at most the targets still in flight; ``resume``
 scans only the targets without a result.
+
+Stopping: ``stop`` (the first Ctrl-C) starts nothing new; the targets in flight get ``grace``
+seconds to finish, then they are cancelled and left pending (never given a verdict) for
+``resume``.  ``abort`` (the second Ctrl-C) cancels them at once.  Whatever was finished before is
+written either way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 
 from v6scan.engine import TargetResult, scan_targets
-from v6scan.model import JSON, Observation, Status
+from v6scan.model import JSON, Observation
 from v6scan.scoring import Policy, SiteVerdict, score_target
 from v6scan.settings import Settings
 from v6scan.store import Store, StoreError, config_hash
 from v6scan.targets import Target
 from v6scan.workers import scan_in_processes
 
-__all__ = ["resume_sweep", "retryable", "run_sweep", "settings_config"]
+__all__ = ["SCANNER_SIDE_CHECKS", "describe_causes", "resume_sweep", "retryable", "run_sweep", "settings_config"]
 
 
 def settings_config(settings: Settings) -> dict[str, JSON]:
@@ -32,18 +38,68 @@ def settings_config(settings: Settings) -> dict[str, JSON]:
             for k, v in asdict(settings).items()}
 
 
+#: the checks that say when a failure was the scanner's, not the site's (evidence ``scanner_side``)
+SCANNER_SIDE_CHECKS = ("dns.resolve", "self.v6")
+
+
+def retryable(observations: Sequence[Observation]) -> bool:
+    """The scanner was at fault (its resolver answered nothing, not even a canary name; or its own
+    IPv6 self-check failed while the target was measured): the target was not assessed, so it is
+    recorded with status ``retry`` and ``--resume`` measures it again.  Any other failure, a DNS
+    timeout included, is a finding about the site and gets its verdict."""
+    return any(o.check in SCANNER_SIDE_CHECKS and o.evidence.get("scanner_side") for o in observations)
+
+
+_CAUSES = {
+    "resolver": "the scanner's resolver did not answer",
+    "self-check": "measured while the scanner's own IPv6 failed (self-check)",
+}
+
+
+def describe_causes(causes: Mapping[str, int], total: int) -> str:
+    """``"12 targets to retry: the scanner's resolver did not answer"``, from the number of targets
+    to retry per cause (``""``: recorded without a cause, by an earlier version)."""
+    def text(cause: str) -> str:
+        if not cause:
+            return "recorded for retry by an earlier version of v6scan"
+        return _CAUSES.get(cause, f"the scanner failed ({cause})")
+
+    parts = [text(c) + (f" ({n})" if len(causes) > 1 else "")
+             for c, n in sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return f"{total} target{'' if total == 1 else 's'} to retry: " + "; ".join(parts or ["cause unknown"])
+
+
+class _Flight:
+    """Targets handed to the scanners and results back: the difference was in flight."""
+
+    def __init__(self) -> None:
+        self.taken = self.back = 0
+
+    def count(self, targets: Iterable[Target]) -> Iterator[Target]:
+        for t in targets:
+            self.taken += 1
+            yield t
+
+    @property
+    def in_flight(self) -> int:
+        return self.taken - self.back
+
+
 async def _drain(store: Store, sweep_id: int, targets: Iterable[Target], settings: Settings, policy: Policy,
                  concurrency: int, batch_size: int, flush_seconds: float,
                  progress: Callable[[TargetResult, SiteVerdict], None] | None, stop: asyncio.Event | None,
-                 workers: int = 1) -> None:
+                 workers: int = 1, flight: _Flight | None = None) -> None:
+    flight = flight or _Flight()
+    targets = flight.count(targets)
     batch: list[tuple[str, str, str | None, Sequence[Observation], SiteVerdict | None]] = []
     retry: set[str] = set()
     last = time.monotonic()
+    results = (scan_targets(targets, settings, concurrency=concurrency, stop=stop) if workers <= 1 else
+               scan_in_processes(targets, settings, concurrency=concurrency, stop=stop, workers=workers,
+                                 policy=policy))
     try:
-        results = (scan_targets(targets, settings, concurrency=concurrency, stop=stop) if workers <= 1 else
-                   scan_in_processes(targets, settings, concurrency=concurrency, stop=stop, workers=workers,
-                                     policy=policy))
         async for result in results:
+            flight.back += 1
             verdict = result.verdict or score_target(result.target.name, result.observations, policy)
             batch.append((result.target.name, result.started_at, result.finished_at,
                           result.observations, verdict))
@@ -55,17 +111,16 @@ async def _drain(store: Store, sweep_id: int, targets: Iterable[Target], setting
                 store.record(sweep_id, batch, retry, vantage=VANTAGE)
                 batch, last, retry = [], time.monotonic(), set()
     finally:
+        # a cancelled sweep comes here out of the generator, which has cancelled its targets in
+        # flight (or killed its workers) already; on any other way out, closing it does that now
+        aclose = getattr(results, "aclose", None)
+        if aclose is not None:
+            await aclose()
         if batch:
             store.record(sweep_id, batch, retry, vantage=VANTAGE)
 
 
 VANTAGE = socket.gethostname()  # where a single-machine sweep's observations were made
-
-
-def retryable(observations: Sequence[Observation]) -> bool:
-    """The resolver did not answer (or we could not reach it): the site was not really assessed."""
-    return any(o.check == "dns.resolve" and o.status in (Status.TIMEOUT, Status.UNREACHABLE)
-               for o in observations)
 
 
 async def run_sweep(store: Store, targets: Iterable[Target], settings: Settings, policy: Policy,
@@ -74,20 +129,22 @@ async def run_sweep(store: Store, targets: Iterable[Target], settings: Settings,
                     extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None,
                     excluded: Iterable[Target] = (), workers: int = 1,
                     loaded: Callable[[int], None] | None = None, cluster: str | None = None,
-                    chunk_size: int = 200) -> int:
+                    chunk_size: int = 200, grace: float | None = None, abort: asyncio.Event | None = None) -> int:
     """Scan ``targets`` as a new sweep; return the sweep id.
 
     ``targets`` may be a lazy iterable: it is streamed into the store first, then the sweep
     streams the targets back in its shuffled order, so memory does not grow with the list.
-    Setting ``stop`` drains the sweep: no new target starts, those in flight finish and are
-    recorded, and the sweep is marked ``interrupted`` (``resume_sweep`` continues it).
+    Setting ``stop`` stops the sweep: no new target starts; those in flight finish and are
+    recorded, or with ``grace`` they get that many seconds and are then cancelled and left
+    pending; setting ``abort`` cancels them at once.  The sweep is then marked ``interrupted``
+    (``resume_sweep`` continues it).
     """
     config = {**settings_config(settings), **(extra_config or {})}
     sweep_id = store.start_sweep(targets, config, policy.name, excluded)
     if loaded is not None:
         loaded(sweep_id)
     await _run(store, sweep_id, settings, policy, concurrency, batch_size, flush_seconds, progress, stop, workers,
-               cluster, chunk_size)
+               cluster, chunk_size, grace, abort)
     return sweep_id
 
 
@@ -95,7 +152,8 @@ async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: 
                        *, concurrency: int = 64, batch_size: int = 50, flush_seconds: float = 2.0,
                        progress: Callable[[TargetResult, SiteVerdict], None] | None = None,
                        extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None,
-                       workers: int = 1, cluster: str | None = None, chunk_size: int = 200) -> int:
+                       workers: int = 1, cluster: str | None = None, chunk_size: int = 200,
+                       grace: float | None = None, abort: asyncio.Event | None = None) -> int:
     """Scan the targets of ``sweep_id`` that have no result; refuse a different configuration."""
     sweep = store.sweep(sweep_id)
     config = {**settings_config(settings), **(extra_config or {})}
@@ -104,31 +162,76 @@ async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: 
                          " same options (or start a new sweep)")
     pending = store.pending_count(sweep_id)
     await _run(store, sweep_id, settings, policy, concurrency, batch_size, flush_seconds, progress, stop, workers,
-               cluster, chunk_size)
+               cluster, chunk_size, grace, abort)
     return pending
+
+
+@contextlib.contextmanager
+def _cancel_when(deadline: asyncio.Timeout, stop: asyncio.Event | None, grace: float | None,
+                 abort: asyncio.Event | None) -> Iterator[None]:
+    """Move ``deadline`` to ``grace`` seconds after ``stop`` is set, and to now when ``abort`` is."""
+    loop = asyncio.get_running_loop()
+
+    async def watch(event: asyncio.Event, delay: float) -> None:
+        await event.wait()
+        when = loop.time() + delay
+        current = deadline.when()
+        if current is None or when < current:
+            deadline.reschedule(when)
+
+    watchers = [asyncio.create_task(watch(ev, d)) for ev, d in ((stop, grace), (abort, 0.0))
+                if ev is not None and d is not None]
+    try:
+        yield
+    finally:
+        for w in watchers:
+            w.cancel()
 
 
 async def _run(store: Store, sweep_id: int, settings: Settings, policy: Policy,
                concurrency: int, batch_size: int, flush_seconds: float,
                progress: Callable[[TargetResult, SiteVerdict], None] | None, stop: asyncio.Event | None,
-               workers: int, cluster: str | None = None, chunk_size: int = 200) -> None:
+               workers: int, cluster: str | None = None, chunk_size: int = 200, grace: float | None = None,
+               abort: asyncio.Event | None = None) -> None:
+    flight = _Flight()
+    cancelled = 0
     try:
-        if cluster:
-            from v6scan.cluster import run_cluster  # Dask is an optional extra
+        try:
+            async with asyncio.timeout(None) as deadline:
+                with _cancel_when(deadline, stop, grace, abort):
+                    if cluster:
+                        from v6scan.cluster import run_cluster  # Dask is an optional extra
 
-            await run_cluster(store, sweep_id, settings, policy, cluster, chunk_size=chunk_size,
-                              concurrency=concurrency, progress=progress, stop=stop,
-                              retryable=lambda r: retryable(r.observations))
-        else:
-            await _drain(store, sweep_id, store.iter_pending(sweep_id), settings, policy, concurrency, batch_size,
-                         flush_seconds, progress, stop, workers)
+                        await run_cluster(store, sweep_id, settings, policy, cluster, chunk_size=chunk_size,
+                                          concurrency=concurrency, progress=progress, stop=stop,
+                                          retryable=lambda r: retryable(r.observations))
+                    else:
+                        await _drain(store, sweep_id, store.iter_pending(sweep_id), settings, policy, concurrency,
+                                     batch_size, flush_seconds, progress, stop, workers, flight)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            cancelled = flight.in_flight  # they stay pending (never given a verdict): interrupted
     except BaseException as e:
         store.finish_sweep(sweep_id, "interrupted", f"stopped: {e}" if str(e) else "aborted")
         raise
-    if stop is not None and stop.is_set() and (left := store.pending_count(sweep_id) - store.retry_count(sweep_id)):
-        total = int(store.sweep(sweep_id)["targets"])
-        store.finish_sweep(sweep_id, "interrupted", f"stopped after {total - left} of {total} targets")
-    elif (n := store.retry_count(sweep_id)):
-        store.finish_sweep(sweep_id, "incomplete", f"{n} targets to retry (the resolver did not answer)")
+    _finish(store, sweep_id, cancelled)
+
+
+def _finish(store: Store, sweep_id: int, cancelled: int = 0) -> None:
+    """Mark the sweep by what the database holds: ``finished`` (every target has its verdict),
+    ``interrupted`` (targets never measured, ``cancelled`` of them in flight) or ``incomplete``
+    (only targets to retry are left: the scanner was at fault while measuring them)."""
+    counts = store.target_counts(sweep_id)
+    total = int(store.sweep(sweep_id)["targets"])
+    retry, pending = counts.get("retry", 0), counts.get("pending", 0)
+    causes = describe_causes(store.retry_causes(sweep_id), retry) if retry else ""
+    if pending:
+        note = f"stopped after {total - pending - retry} of {total} targets; {pending} not measured"
+        if cancelled:
+            note += f" ({cancelled} of them cancelled in flight)"
+        store.finish_sweep(sweep_id, "interrupted", note + (f"; {causes}" if causes else ""))
+    elif retry:
+        store.finish_sweep(sweep_id, "incomplete", causes)
     else:
         store.finish_sweep(sweep_id)

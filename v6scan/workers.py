@@ -10,6 +10,13 @@ A worker that dies is started again and is given its unfinished targets
 again; a target that was in flight in two dying workers is recorded as an
 ``error`` (it is not tried a third time), so one poisonous site cannot stop a
 sweep and no target is lost.
+
+Stopping: once ``stop`` is set no target is sent (nor sent again) and a worker
+that dies is not replaced; the iterator ends when the targets in flight are
+back.  Closing it early (the sweep cancelled after its grace period) kills the
+workers at once: their targets in flight were never yielded, so they stay
+pending for ``--resume``.  Workers ignore SIGINT: a Ctrl-C in the terminal
+reaches the whole process group, and the coordinator decides.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import sys
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import astuple
@@ -104,16 +112,22 @@ async def scan_in_processes(targets: Iterable[Target], settings: Settings | None
     retry: list[Target] = []
     crashes: dict[str, int] = {}
     exhausted = False
+    completed = False
+
+    def stopping() -> bool:
+        return stop is not None and stop.is_set()
 
     def feed() -> None:
         nonlocal exhausted
+        if stopping():  # start nothing new, not even a dead worker's targets: they stay pending
+            exhausted = True
+            return
         for w in sorted(pool, key=lambda w: len(w.inflight)):
             while len(w.inflight) < cap and w.proc.returncode is None:
                 if retry:
                     w.send(retry.pop())
                     continue
-                if exhausted or (stop is not None and stop.is_set()):
-                    exhausted = True
+                if exhausted:
                     return
                 t = next(it, None)
                 if t is None:
@@ -124,7 +138,8 @@ async def scan_in_processes(targets: Iterable[Target], settings: Settings | None
     try:
         feed()
         while True:
-            if exhausted and not retry and not any(w.inflight for w in pool):
+            if exhausted and (not retry or stopping()) and not any(w.inflight for w in pool):
+                completed = True
                 return
             index, w, data = await out.get()
             if pool[index] is not w:
@@ -142,7 +157,8 @@ async def scan_in_processes(targets: Iterable[Target], settings: Settings | None
                             f"the worker process scanning this target died {MAX_CRASHES} times"))
                     else:
                         retry.append(t)
-                pool[index] = await _start(index, s, out, connect, policy)
+                if not stopping():  # stopping, its targets stay pending (never yielded) for --resume
+                    pool[index] = await _start(index, s, out, connect, policy)
             else:
                 result = result_from_json(data)
                 w.inflight.pop(result.target.name, None)
@@ -154,6 +170,9 @@ async def scan_in_processes(targets: Iterable[Target], settings: Settings | None
                         await x.proc.stdin.drain()
     finally:
         for w in pool:
+            if not completed:  # cancelled or closed early: what the workers have in flight stays pending
+                with contextlib.suppress(ProcessLookupError):
+                    w.proc.kill()
             if w.proc.stdin is not None:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     w.proc.stdin.close()
@@ -199,4 +218,5 @@ async def _serve() -> None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator stops us (stdin closed, or a kill)
     eventloop.run(_serve())

@@ -84,9 +84,12 @@ _RESOLVER_ALIVE = (Status.OK, Status.NODATA, Status.NXDOMAIN)
 async def resolver_canary(ctx: Context) -> Answer:
     """The root's NS asked through the scanner's own resolver: a resolver that cannot answer this
     cannot answer anything, so a failed lookup is then the scanner's problem, not the site's.
-    Shared by every target for a few seconds."""
+
+    Asked after the target's own lookups failed, and shared by concurrent callers; a failed canary
+    serves every target for a few seconds (an outage re-queues them all), an answer is never reused
+    (an answer from before an outage must not make the outage the sites' fault)."""
     return await ctx.cached(("resolver-canary",), lambda: ctx.resolver.query(".", "NS"),
-                            ttl=min(5.0, ctx.settings.probe_ttl))
+                            ttl=min(5.0, ctx.settings.probe_ttl), keep=lambda a: a.status not in _RESOLVER_ALIVE)
 
 
 async def check_host(ctx: Context, name: str) -> HostDNS:
