@@ -35,6 +35,7 @@ POLICY = load_policy("default")
 #: tests' business and only slow these runs down
 FIELD = [s for s in SCENARIOS if not s.hostile and not s.garbage_dns]
 RUNS = 10
+AT_ONCE = 5
 
 
 def settings(lab: Lab, **kw: Any) -> Any:
@@ -55,7 +56,7 @@ def scan(lab: Lab, names: list[str], **kw: Any) -> dict[str, tuple[TargetResult,
 
 
 def runs(lab: Lab, n: int, why: dict[tuple[str, str], list[str]]) -> list[dict[str, str]]:
-    """``n`` independent runs over every field scenario, two at a time (each its own context);
+    """``n`` independent runs over every field scenario, ``AT_ONCE`` at a time (each its own context);
     ``why`` collects the findings behind each (site, verdict)."""
     targets = [parse_target(s.target) for s in FIELD]
 
@@ -70,8 +71,8 @@ def runs(lab: Lab, n: int, why: dict[tuple[str, str], list[str]]) -> list[dict[s
 
     async def go() -> list[dict[str, str]]:
         done: list[dict[str, str]] = []
-        for _ in range(0, n, 2):
-            done += await asyncio.gather(*(one() for _ in range(min(2, n - len(done)))))
+        while len(done) < n:
+            done += await asyncio.gather(*(one() for _ in range(min(AT_ONCE, n - len(done)))))
         return done
 
     return run_async_in_netns(lab.client, go)

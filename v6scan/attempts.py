@@ -22,6 +22,9 @@ __all__ = ["TRANSIENT", "Retry", "retried"]
 
 T = TypeVar("T")
 
+#: the longest pause between two tries (seconds)
+MAX_PAUSE = 1.0
+
 #: outcomes a lost packet (or a busy path) can produce: worth another attempt
 TRANSIENT = frozenset({Status.TIMEOUT, Status.UNREACHABLE, Status.ERROR})
 
@@ -34,7 +37,7 @@ class Retry:
     backoff: float = 0.25
 
     def pause(self, done: int) -> float:
-        return float(self.backoff * 2.0 ** (done - 1))
+        return float(min(self.backoff * 2.0 ** (done - 1), MAX_PAUSE))
 
 
 async def retried(make: Callable[[], Awaitable[T]], status: Callable[[T], Status], retry: Retry,

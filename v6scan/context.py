@@ -256,8 +256,9 @@ class Context:
                 return await ask(server, qname, qtype, transport,
                                  timeout=timeout if timeout is not None else self.settings.ns_timeout)
 
-        retry = self.settings.retry if attempts is None else dataclasses.replace(self.settings.retry,
-                                                                                  attempts=attempts)
+        if attempts is None:
+            attempts = self.settings.udp_attempts if transport == "udp" else self.settings.attempts
+        retry = dataclasses.replace(self.settings.retry, attempts=attempts)
         # an rcode is an answer; only silence, unreachability and garbage are tried again
         reply, n = await retried(once, lambda r: r.status, retry, transient=lambda r: not r.answered)
         return dataclasses.replace(reply, attempts=n)

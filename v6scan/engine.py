@@ -45,7 +45,11 @@ async def _guard(ids: tuple[str, ...], name: str, make: Callable[[], Awaitable[l
     try:
         return await make()
     except asyncio.CancelledError:
-        raise
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # the deadline or the runner: handled above
+        # a cancelled future inside a library, not a cancellation of ours: these checks failed
+        return _failed(ids, name, RuntimeError("a probe was cancelled unexpectedly"))
     except Exception as e:  # a bug or an unexpected peer: recorded, never propagated
         return _failed(ids, name, e)
 
@@ -195,7 +199,16 @@ async def scan_targets(targets: Iterable[Target], settings: Settings | None = No
         exhausted = False
 
         async def one(t: Target) -> None:
-            await queue.put(await scan_target(ctx, t))
+            try:
+                result = await scan_target(ctx, t)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # the runner is stopping
+                # a cancellation nobody asked for (a cancelled future inside a library): the target
+                # is answered, never lost, and the runner never waits for it forever
+                result = failed_result(t, ctx.settings.check_ids, RuntimeError("a probe was cancelled unexpectedly"))
+            await queue.put(result)
 
         try:
             while True:

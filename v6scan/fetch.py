@@ -185,10 +185,12 @@ class Chain:
 
 
 def _no_response(page: Page) -> bool:
-    """No response arrived because the connection failed or broke (not a stall after connecting)."""
+    """No response arrived because the connection or its TLS handshake failed or broke (what lost
+    packets can cause); a server that was connected and then kept silent has answered."""
     if page.http_status is not None or page.status not in TRANSIENT:
         return False
-    return page.status is not Status.TIMEOUT or (page.error or "").endswith("(connecting)")
+    return page.status is not Status.TIMEOUT or (page.error or "").endswith(("(connecting)",
+                                                                            "(during the TLS handshake)"))
 
 
 #: resolve(host, family) -> (address or None, reason when None)

@@ -287,12 +287,22 @@ async def _handshake(address: str, name: str, context: ssl.SSLContext, timeout: 
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close and wait (at most a second) for the transport to go.
+
+    The wait can end in a CancelledError that nobody asked for: when a TLS connection is aborted
+    (a packet lost at the wrong moment), asyncio may cancel the stream's close-waiter future
+    itself.  That is no reason to abandon the target; a real cancellation of this task
+    (``cancelling()``) still propagates."""
     writer.close()
     try:
         async with asyncio.timeout(1.0):
             await writer.wait_closed()
     except (OSError, TimeoutError, ssl.SSLError):
         pass
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
 
 
 async def tls_handshake(address: str, name: str, verify: ssl.SSLContext, loose: ssl.SSLContext,
@@ -372,12 +382,7 @@ class _Stream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(e)) from e
 
     async def aclose(self) -> None:
-        self._writer.close()
-        try:
-            async with asyncio.timeout(1.0):
-                await self._writer.wait_closed()
-        except (OSError, TimeoutError, ssl.SSLError):
-            pass
+        await _close(self._writer)
 
     async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                         timeout: float | None = None) -> httpcore.AsyncNetworkStream:

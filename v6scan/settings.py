@@ -73,7 +73,8 @@ class Settings:
     dns_timeout: float = 2.0
     dns_retries: int = 2
     ns_timeout: float = 2.0
-    attempts: int = 3  # tries of a decisive probe (connect, handshake, fetch, DNS query, greeting)
+    attempts: int = 3  # tries of a decisive probe (connect, handshake, fetch, greeting)
+    udp_attempts: int = 5  # ... of a DNS query over UDP: one lost datagram is a lost try (TCP retransmits)
     retry_backoff: float = 0.25  # seconds before the second try, doubled before each later one
     self_check_interval: float = 1.0  # seconds between two runs of the self-check canary
     max_cname: int = 16

@@ -291,7 +291,8 @@ async def _ask_servers(walk: _Walk, zone: str, servers: list[tuple[str, str]], q
                           "error": decision.reason})
     # rounds over the servers (one query each per round) rather than every try of one server
     # before the next: a lost packet costs one server's timeout, a dead server is skipped quickly
-    for rnd in range(max(1, ctx.settings.attempts) if allowed else 0):
+    rounds = max(1, ctx.settings.udp_attempts)
+    for rnd in range(rounds if allowed else 0):
         silent = 0
         for ns, addr in allowed:
             walk.queries += 1
@@ -313,7 +314,7 @@ async def _ask_servers(walk: _Walk, zone: str, servers: list[tuple[str, str]], q
                 return r
         if not silent:
             break  # every server answered (with an error rcode): asking again changes nothing
-        if rnd + 1 < ctx.settings.attempts:
+        if rnd + 1 < rounds:
             await asyncio.sleep(ctx.settings.retry.pause(rnd + 1))
     if blocked and blocked == len(tried):
         raise _Broken(Status.BLOCKED, zone, f"every IPv6 name server address of {zone} is outside the"
@@ -362,7 +363,7 @@ async def _roots_v6(ctx: Context) -> list[tuple[str, str]]:
         raise _Broken(Status.TIMEOUT, ".",
                       f"no root server answered over IPv6 from this scanner ({len(servers)} addresses in"
                       " the root hints, each tried"
-                      f" {ctx.settings.attempts} times): the scanner's network or its root hints, not the site",
+                      f" {ctx.settings.udp_attempts} times): the scanner's network or its root hints, not the site",
                       scanner_side="roots")
     return answering
 
