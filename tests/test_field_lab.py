@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,8 @@ from v6scan.context import Context
 from v6scan.engine import TargetResult, scan_target, scan_targets
 from v6scan.model import Observation, Status
 from v6scan.scoring import SiteVerdict, load_policy, score_target
+from v6scan.store import Store
+from v6scan.sweep import resume_sweep, run_sweep
 from v6scan.targets import parse_target
 
 POLICY = load_policy("default")
@@ -248,3 +251,61 @@ def test_a_stale_server_behind_a_second_aaaa_is_named(lab: Lab) -> None:
     assert r is not None and r.result == "fail" and r.severity == "partial"
     assert any(x.code == "same_site_address_differs" and x.params["address"] == stale[0] for x in r.reasons)
     assert verdict.verdict == s.expect["verdict"] == "partial"
+
+
+def test_a_sweep_re_queues_what_it_measured_while_the_scanners_ipv6_was_cut(lab: Lab, tmp_path: Path) -> None:
+    """The scanner's IPv6 is cut in the middle of a sweep and restored: the targets measured during
+    the cut are recorded as ``retry`` (no verdict), never as the sites' failures; the sweep ends
+    ``incomplete`` naming the self-check; ``--resume`` then gives every target its right verdict."""
+    sites = [s for s in FIELD if s.expect["verdict"] in ("ready", "partial", "broken")][:16]
+    targets = [parse_target(s.target) for s in sites]
+    db = tmp_path / "cut.db"
+    policy = POLICY
+
+    async def go() -> int:
+        store = Store(db)
+        try:
+            done: list[str] = []
+
+            def progress(result: TargetResult, verdict: SiteVerdict) -> None:
+                done.append(result.target.name)
+                if len(done) == 4:
+                    lab.cut_client_v6(True)
+
+            try:
+                sid = await run_sweep(store, targets, settings(lab), policy, concurrency=4, batch_size=1,
+                                      progress=progress)
+            finally:
+                lab.cut_client_v6(False)
+            return sid
+        finally:
+            store.close()
+
+    sid = run_async_in_netns(lab.client, go)
+    store = Store(db)
+    try:
+        sweep = store.sweep(sid)
+        assert sweep["status"] == "incomplete" and "self-check" in sweep["note"], dict(sweep)
+        retry = store.retry_count(sid)
+        assert retry >= 4, "the cut went unnoticed"
+        wrong = {r["name"]: r["verdict"] for r in store.verdict_rows(sid)
+                 if r["verdict"] != next(s.expect["verdict"] for s in sites if s.target == r["name"])}
+        assert not wrong, f"verdicts given while the scanner's IPv6 was cut: {wrong}"
+    finally:
+        store.close()
+
+    async def again() -> int:
+        st = Store(db)
+        try:
+            return await resume_sweep(st, sid, settings(lab), policy, concurrency=8)
+        finally:
+            st.close()
+
+    run_async_in_netns(lab.client, again)
+    store = Store(db)
+    try:
+        assert store.sweep(sid)["status"] == "finished" and store.retry_count(sid) == 0
+        got = {r["name"]: r["verdict"] for r in store.verdict_rows(sid)}
+        assert got == {s.target: s.expect["verdict"] for s in sites}
+    finally:
+        store.close()
