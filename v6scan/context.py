@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from v6scan.addresses import AddressPolicy
-from v6scan.attempts import retried
+from v6scan.attempts import TRANSIENT, retried
 from v6scan.dnsdirect import ServerReply, ask
 from v6scan.fetch import Fetcher, Limits
 from v6scan.net import Probe, make_ssl_contexts, tcp_connect
@@ -240,8 +240,10 @@ class Context:
         return await self.cached(("tcp", address, str(port)), probe, ttl=self.settings.probe_ttl)
 
     async def lookup(self, name: str, qtype: str) -> Answer:
-        """A recursive lookup, cached for the sweep (name-server and MX host addresses)."""
-        return await self.cached(("lookup", name, qtype), lambda: self.resolver.query(name, qtype))
+        """A recursive lookup, cached for the sweep (name-server and MX host addresses); an answer
+        that never came (timeout, unreachable) is not kept: the next caller asks again."""
+        return await self.cached(("lookup", name, qtype), lambda: self.resolver.query(name, qtype),
+                                 keep=lambda a: a.status not in TRANSIENT)
 
     async def ask(self, server: str, qname: str, qtype: str, transport: str = "udp",
                   timeout: float | None = None, attempts: int | None = None) -> ServerReply:
