@@ -356,7 +356,7 @@ def test_sweep_of_every_lab_target_loses_nothing(lab: Lab) -> None:
     targets = [parse_target(s.target) for s in lab.scenarios]
 
     async def go() -> list[TargetResult]:
-        return [r async for r in scan_targets(targets, lab_settings(lab, www="never"), concurrency=8)]
+        return [r async for r in scan_targets(targets, lab_settings(lab, www="never", timeout=2.0), concurrency=16)]
 
     results = run_async_in_netns(lab.client, go)
     assert sorted(r.target.name for r in results) == sorted(t.name for t in targets)

@@ -32,6 +32,9 @@ __all__ = ["Context"]
 
 T = TypeVar("T")
 
+#: the shortest TCP connect attempt (seconds): Linux retransmits an unanswered SYN after 1 s
+CONNECT_ATTEMPT_MIN = 1.5
+
 
 class Pacer:
     """Admission by event-loop lag: every tick, a few waiting targets start if the loop kept time."""
@@ -228,13 +231,18 @@ class Context:
         dead or tarpitting address delays the targets behind it once, not once per target).
         Returns the probe and the name it was made for."""
 
+        retry = self.settings.retry
+        # the attempts share the step's budget (each at least CONNECT_ATTEMPT_MIN s, so the kernel
+        # retransmits its SYN inside every attempt): more SYNs than one long connect, in the same time
+        per_attempt = max(self.settings.timeout / max(1, retry.attempts), CONNECT_ATTEMPT_MIN)
+
         async def once() -> Probe:
             async with self.slot(address):
-                return await tcp_connect(address, port, self.settings.timeout)
+                return await tcp_connect(address, port, per_attempt)
 
         async def probe() -> tuple[Probe, str]:
             # retried inside the shared computation: other targets see only the final outcome
-            p, n = await retried(once, lambda r: r.status, self.settings.retry)
+            p, n = await retried(once, lambda r: r.status, retry)
             return dataclasses.replace(p, attempts=n), started_for
 
         return await self.cached(("tcp", address, str(port)), probe, ttl=self.settings.probe_ttl)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import os
 import socket
@@ -86,18 +87,26 @@ async def check_pmtu(ctx: Context, st: WebState) -> Observation:
     async def one(addr: str) -> None:
         port = 443 if st.open(addr, 443) else 80
 
-        async def transfer(mss: int | None) -> dict[str, JSON]:
-            # a blackhole stalls every time: a transfer that failed is tried again before it counts
+        async def transfer(mss: int | None, attempts: int) -> dict[str, JSON]:
             async def once() -> dict[str, JSON]:
                 async with ctx.slot(addr):
                     return await _transfer(addr, port, st.name, ctx.loose_ctx, ctx.settings.timeout, mss)
 
-            out, n = await retried(once, lambda r: Status(str(r["status"])), ctx.settings.retry,
+            out, n = await retried(once, lambda r: Status(str(r["status"])),
+                                   dataclasses.replace(ctx.settings.retry, attempts=attempts),
                                    transient=lambda r: r["status"] != "ok")
             return {**out, "attempts": n}
 
-        full = await transfer(None)
-        clamped = await transfer(CLAMPED_MSS) if full["status"] != "ok" else {"status": "not_needed"}
+        # full size first; if it fails, 1280-byte packets; only when those get through is the full
+        # size tried again (a blackhole stalls every time, a lost packet does not) before the path
+        # is called a blackhole.  A server that fails both ways is no PMTU finding: not retried.
+        full = await transfer(None, 1)
+        clamped: dict[str, JSON] = {"status": "not_needed"}
+        if full["status"] != "ok" and full["phase"] != "connect":
+            clamped = await transfer(CLAMPED_MSS, 1)
+            if clamped["status"] == "ok" and ctx.settings.attempts > 1:
+                again = await transfer(None, ctx.settings.attempts - 1)
+                full = {**again, "attempts": int(again["attempts"]) + 1}
         if full["status"] == "ok":
             result = "ok"
         elif full["phase"] == "connect":
