@@ -94,12 +94,31 @@ def _verdicts(db: Path, sweep: int) -> dict[str, str]:
         con.close()
 
 
+#: the execution modes of a sweep, by the options that choose them
+MODES = {"one process": [], "--workers 2": ["--workers", "2"],
+         "--cluster local:2": ["--cluster", "local:2", "--chunk-size", "5"]}
+_LAB_SWEEPS: dict[tuple[str, str], Path] = {}
+
+
+def lab_sweep(lab: Lab, factory: pytest.TempPathFactory, mode: str) -> Path:
+    """The lab's whole target list swept once per execution mode (``MODES``) and lab, shared by every
+    test that compares with it (the one-process sweep is the reference of several modules); each must
+    finish: every target with a verdict, exit 0.  Sweep 1 of the database returned; tests may add
+    sweeps after it."""
+    key = (lab.client, mode)
+    if key not in _LAB_SWEEPS:
+        db = factory.mktemp("sweep") / "sweep.db"
+        r = v6scan(lab, "scan", TARGETS, "--db", str(db), "--concurrency", "8", *MODES[mode], *common(lab))
+        assert r.returncode == 0, f"{mode}: {r.stderr}"  # every target has a verdict
+        assert "sweep 1 finished: " in r.stderr, r.stderr
+        _LAB_SWEEPS[key] = db
+    return _LAB_SWEEPS[key]
+
+
 @pytest.fixture(scope="module")
 def sweeps(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     d = tmp_path_factory.mktemp("cli")
-    plain, killed = d / "plain.db", d / "killed.db"
-    r = v6scan(lab, "scan", TARGETS, "--db", str(plain), "--concurrency", "8", *common(lab))
-    assert r.returncode == 0, r.stderr  # every target has a verdict
+    plain, killed = lab_sweep(lab, tmp_path_factory, "one process"), d / "killed.db"
     # the same sweep, SIGKILLed part-way, then resumed
     proc = subprocess.Popen(["ip", "netns", "exec", lab.client, V6SCAN, "scan", TARGETS, "--db", str(killed),
                              "--concurrency", "2", *common(lab)], cwd=REPO,
@@ -116,12 +135,21 @@ def sweeps(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
 
 
 def test_resume_after_sigkill_gives_the_same_results(lab: Lab, sweeps: tuple[Path, Path]) -> None:
+    """Resume continues with the sweep's own configuration (resolver, CA, root hints, suffixes, ...
+    stored with it): an option given again that differs is refused, naming it; one that only says how
+    fast the sweep runs (--concurrency) may differ.  (README's recipe as written: the Ctrl-C test.)"""
     plain, killed = sweeps
     before = _done(killed)
-    r = v6scan(lab, "scan", "--db", str(killed), "--resume", "1", "--timeout", "3", *common(lab)[:-2])
-    assert r.returncode == 2 and "another configuration" in r.stderr  # a different config is refused
-    r = v6scan(lab, "scan", "--db", str(killed), "--resume", "1", *common(lab))
+    r = v6scan(lab, "scan", "--db", str(killed), "--resume", "1", "--timeout", "3")
+    assert r.returncode == 2, r.stderr
+    assert "--timeout differs: sweep 1 was started with 2, this command says 3" in r.stderr
+    r = v6scan(lab, "scan", "--db", str(killed), "--resume", "1", *common(lab)[:-2])
+    assert r.returncode == 2 and "--public-suffix differs: sweep 1 was started with gov.test edu.test com.test" \
+        " cdn.test, this command says gov.test edu.test com.test" in r.stderr, r.stderr
+    assert _done(killed) == before  # nothing was scanned
+    r = v6scan(lab, "scan", "--db", str(killed), "--resume", "1", "--concurrency", "8")
     assert r.returncode == 0, r.stderr  # every target has a verdict
+    assert "resuming with --concurrency 8 (sweep 1 was started with 2)" in r.stderr
     assert f"{len(SCENARIOS) - before} targets left" in r.stderr
     assert _done(killed) == len(SCENARIOS)
     con = sqlite3.connect(killed)
@@ -173,7 +201,7 @@ def test_ctrl_c_ends_within_5s_and_resume_completes(lab: Lab, sweeps: tuple[Path
     import os
 
     plain, _ = sweeps
-    db = tmp_path / "int.db"
+    db = tmp_path / "sweep.db"
     proc = subprocess.Popen(["ip", "netns", "exec", lab.client, V6SCAN, "scan", TARGETS, "--db", str(db),
                              "--concurrency", "8", "--workers", str(workers), *common(lab)], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -199,7 +227,9 @@ def test_ctrl_c_ends_within_5s_and_resume_completes(lab: Lab, sweeps: tuple[Path
     assert set(per) <= {"done", "pending", "retry"} and sum(per.values()) == len(SCENARIOS)
     assert 3 <= per["done"] < len(SCENARIOS)
     assert verdicts == per["done"] and stray == 0  # nothing half-recorded, no verdict for the unmeasured
-    r = v6scan(lab, "scan", "--db", str(db), "--resume", "1", *common(lab))
+    # README's recipe as written, in the database's directory: the sweep's own configuration (--workers too)
+    r = subprocess.run(["ip", "netns", "exec", lab.client, V6SCAN, "scan", "--db", "sweep.db", "--resume", "1"],
+                       cwd=db.parent, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr  # every target has its verdict now
     assert f"{len(SCENARIOS) - per['done']} targets left" in r.stderr
     status, _, per, verdicts, stray = _statuses(db)
@@ -239,12 +269,12 @@ def test_a_sweep_the_scanner_could_not_measure_is_incomplete(lab: Lab, tmp_path:
     assert per == {"retry": 2} and verdicts == 0
 
 
-def test_worker_processes_give_the_same_results(lab: Lab, sweeps: tuple[Path, Path], tmp_path: Path) -> None:
-    """--workers 2: the same verdicts as the one-process sweep, every target recorded once."""
+def test_worker_processes_give_the_same_results(lab: Lab, sweeps: tuple[Path, Path],
+                                               tmp_path_factory: pytest.TempPathFactory) -> None:
+    """--workers 2: the same verdicts as the one-process sweep, every target recorded once (per check:
+    tests/test_differential_lab.py)."""
     plain, _ = sweeps
-    db = tmp_path / "workers.db"
-    r = v6scan(lab, "scan", TARGETS, "--db", str(db), "--concurrency", "8", "--workers", "2", *common(lab))
-    assert r.returncode == 0, r.stderr  # every target has a verdict
+    db = lab_sweep(lab, tmp_path_factory, "--workers 2")
     assert _done(db) == len(SCENARIOS)
     assert _verdicts(db, 1) == _verdicts(plain, 1)
 

@@ -20,7 +20,7 @@ import pytest
 from tests.lab import Lab
 from tests.lab.lab import REPO
 from tests.lab.scenarios import SCENARIOS
-from tests.test_cli_lab import TARGETS, V6SCAN, _done, _verdicts, common
+from tests.test_cli_lab import TARGETS, V6SCAN, _done, _verdicts, common, lab_sweep
 
 pytestmark = pytest.mark.lab
 
@@ -82,10 +82,8 @@ def dask_cluster(lab: Lab, tmp_path: Path) -> Iterator[DaskCluster]:
 
 @pytest.fixture(scope="module")
 def single(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("single") / "single.db"
-    r = lab.exec([V6SCAN, "scan", TARGETS, "--db", str(db), "--concurrency", "8", *common(lab)], timeout=600)
-    assert r.returncode == 0, r.stderr
-    return db
+    """The one-process sweep of the lab's sites (shared with tests/test_cli_lab.py)."""
+    return lab_sweep(lab, tmp_path_factory, "one process")
 
 
 def _once(db: Path) -> None:

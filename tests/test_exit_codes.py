@@ -312,3 +312,113 @@ def test_store_keeps_no_verdict_for_a_target_to_retry(tmp_path: Path) -> None:
         assert s.verdict_counts(sid, DNS_ONLY.name) == {}
         assert s.db.execute("SELECT count(*) FROM verdicts").fetchone()[0] == 0
         assert s.retry_causes(sid) == {"resolver": 1}
+
+
+def test_the_retry_budget_gives_every_target_a_verdict_in_the_end(fake: Fake, tmp_path: Path, policy: Path) -> None:
+    """The resolver never comes back: the target is retried at most --max-retries times across resumes
+    (stored with the sweep), then gets its verdict, ``error``, the reason naming the scanner's resolver
+    and the tries; the sweep finishes (0).  A rescore gives the same verdict."""
+    r = scan(tmp_path, policy, str(targets(tmp_path, "ready", "resolverdown")), "--max-retries", "2")
+    assert r.exit_code == 3 and db_state(tmp_path)[2]["resolverdown.example.org"] == "retry"
+    r = scan(tmp_path, policy, "--resume", "1", "--max-retries", "5")  # the budget is the sweep's
+    assert r.exit_code == 2
+    assert "--max-retries differs: sweep 1 was started with 2, this command says 5" in r.output
+    r = scan(tmp_path, policy, "--resume", "1")  # retry 1 -> to-retry again
+    assert r.exit_code == 3 and "to-retry=1" in r.output
+    r = scan(tmp_path, policy, "--resume", "1", "--format", "jsonl")  # retry 2 spent: its verdict now
+    assert r.exit_code == 0, r.output
+    assert "finished: ready=1 error=1 ->" in r.output and "to-retry" not in r.output
+    assert [json.loads(x)["verdict"] for x in r.output.splitlines() if x.startswith("{")] == ["error"]
+    status, note, rows = db_state(tmp_path)
+    assert status == "finished" and note is None and set(rows.values()) == {"done"}
+    with Store(tmp_path / "s.db") as st:
+        assert st.retries_used(1, ["resolverdown.example.org"]) == {"resolverdown.example.org": 2}
+        (row,) = [v for v in st.verdict_rows(1) if v["name"] == "resolverdown.example.org"]
+        text = row["checks"]["dns.resolve"]["summary"]
+        assert row["verdict"] == "error" and row["checks"]["dns.resolve"]["result"] == "fail"
+        assert "the scanner's resolver did not answer, in 3 tries (at most 2 retries" in text, text
+        (_, observations), = [x for x in st.observations(1) if x[0]["tname"] == "resolverdown.example.org"]
+        resolve = next(o for o in observations if o.check == "dns.resolve")
+        assert "scanner_side" not in resolve.evidence and not retryable(observations)
+        assert resolve.evidence["gave_up"] == {"cause": "resolver", "tries": 3, "max_retries": 2}
+        from v6scan.scoring import load_policy
+
+        st.rescore(1, load_policy(policy))
+        assert st.verdict_counts(1, "dns-only") == {"ready": 1, "error": 1}
+
+
+def test_no_retry_budget_and_a_failed_self_check(fake: Fake, tmp_path: Path, policy: Path) -> None:
+    """--max-retries 0: never retried.  The resolver's failure gives ``error``; a failed self-check
+    gives ``inconclusive`` (DESIGN: the scanner had no working IPv6, never the site's fault), with the
+    tries named: both are verdicts, so the sweep finishes."""
+    r = scan(tmp_path, policy, str(targets(tmp_path, "ready", "resolverdown", "selfdown")), "--max-retries", "0")
+    assert r.exit_code == 0, r.output
+    assert "finished: ready=1 error=1 inconclusive=1 ->" in r.output
+    with Store(tmp_path / "s.db") as st:
+        (row,) = [v for v in st.verdict_rows(1) if v["name"] == "selfdown.example.org"]
+        assert row["verdict"] == "inconclusive"
+        assert "in 1 tries (at most 0 retries" in row["checks"]["self.v6"]["summary"]
+
+
+def test_readme_resume_recipe_continues_with_the_sweeps_own_configuration(
+        fake: Fake, tmp_path: Path, policy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``v6scan scan --db sweep.db --resume 1``, as README writes it: no option repeated; the sweep's
+    settings, policy (its file may be gone) and concurrency are reused; an option given again must say
+    the same (from the command line or the environment), but how fast it runs may differ."""
+    seen: list[tuple[float, tuple[str, ...], str]] = []
+    scan_target = fake.scan_target
+
+    async def spy(ctx: Context, target: Target) -> TargetResult:
+        seen.append((ctx.settings.timeout, ctx.settings.resolvers, ctx.settings.www))
+        return await scan_target(ctx, target)
+
+    monkeypatch.setattr(engine, "scan_target", spy)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "list.txt").write_text("ready.example.org\nresolverdown.example.org\n")
+    runner = CliRunner()
+    r = runner.invoke(cli, ["scan", "list.txt", "--db", "sweep.db", "--policy", str(policy), "--resolver",
+                            "127.0.0.1", "--no-self-check", "--www", "never", "--timeout", "2",
+                            "--concurrency", "7"], catch_exceptions=False)
+    assert r.exit_code == 3, r.output
+    policy.unlink()  # the policy is stored with the sweep
+    fake.resolver_up = True
+    r = runner.invoke(cli, ["scan", "--db", "sweep.db", "--resume", "1", "--timeout", "3"])
+    assert r.exit_code == 2
+    assert "--timeout differs: sweep 1 was started with 2, this command says 3" in r.output
+    monkeypatch.setenv("V6SCAN_RESOLVER", "127.0.0.2")
+    r = runner.invoke(cli, ["scan", "--db", "sweep.db", "--resume", "1"])
+    assert r.exit_code == 2
+    assert "--resolver differs: sweep 1 was started with 127.0.0.1, this command says 127.0.0.2 (from" \
+           " $V6SCAN_RESOLVER)" in r.output
+    monkeypatch.delenv("V6SCAN_RESOLVER")
+    r = runner.invoke(cli, ["scan", "--db", "sweep.db", "--resume", "1", "--www", "always"])
+    assert r.exit_code == 2 and "--www differs: sweep 1 was started with never, this command says always" in r.output
+    assert len(seen) == 2  # nothing scanned by a refused resume
+    r = runner.invoke(cli, ["scan", "--db", "sweep.db", "--resume", "1"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert seen[-1] == (2.0, ("127.0.0.1",), "never")  # the sweep's own settings
+    assert "finished: ready=2 ->" in r.output  # scored with the sweep's (deleted) policy file
+    assert "resuming with" not in r.output
+    # how fast it runs may differ (and says so); what it measures may be repeated as it was
+    (tmp_path / "list.txt").write_text("ready.example.org\nresolverdown2.example.org\n")
+    fake.resolver_up = False
+    r = runner.invoke(cli, ["scan", "list.txt", "--db", "sweep.db", "--policy", "default", "--resolver",
+                            "127.0.0.1", "--www", "never", "--concurrency", "7"], catch_exceptions=False)
+    assert r.exit_code == 3
+    fake.resolver_up = True
+    r = runner.invoke(cli, ["scan", "--db", "sweep.db", "--resume", "2", "--concurrency", "3", "--per-address", "2",
+                            "--www", "never", "--policy", "default"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "resuming with --concurrency 3 (sweep 2 was started with 7)" in r.output
+    assert "resuming with --per-address 2 (sweep 2 was started with 4)" in r.output
+
+
+def test_the_library_resume_refuses_other_settings_but_politeness_limits(tmp_path: Path) -> None:
+    from v6scan.settings import Settings
+    from v6scan.sweep import config_differences, settings_config
+
+    stored = {**settings_config(Settings(timeout=5.0, resolvers=("127.0.0.1",))), "max_retries": 3}
+    assert config_differences(stored, Settings(timeout=5.0, resolvers=("127.0.0.1",))) == []
+    assert config_differences(stored, Settings(timeout=2.0, resolvers=("127.0.0.1",), per_address_concurrency=1,
+                                               per_prefix_concurrency=2)) == ["timeout"]
+    assert config_differences({"timeout": 5.0}, Settings(timeout=5.0, attempts=9)) == []  # not recorded: not compared

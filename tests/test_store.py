@@ -243,3 +243,31 @@ def test_chunks_are_leased_finished_released_and_re_cut_for_retries(tmp_path: Pa
         assert lease is not None and lease[0] == 1
         assert s.db.execute("SELECT chunk FROM targets WHERE name = ?", [names[0]]).fetchone()[0] == 3
         assert {r[0] for r in s.db.execute("SELECT vantage FROM observations")} == {"host-a"}
+
+
+def test_version_3_database_is_migrated_with_retry_counts(tmp_path: Path) -> None:
+    """Version 4 counts each target's retries (the sweep's retry budget holds across resumes): a
+    version 3 database gains the column, a target waiting for its retry having used one."""
+    import sqlite_utils
+
+    from v6scan.store import MIGRATIONS
+
+    path = tmp_path / "v3.db"
+    db = sqlite_utils.Database(path)
+    for v in (1, 2, 3):
+        MIGRATIONS[v](db)
+    db.execute("PRAGMA user_version=3")
+    db.execute("INSERT INTO sweeps (id, started, policy, version, config, config_hash) VALUES"
+               " (1, 'x', 'default', '0', '{}', 'h')")
+    for i, (name, status) in enumerate([("a.org", "retry"), ("b.org", "done"), ("c.org", "pending")]):
+        db.execute("INSERT INTO targets (sweep_id, position, name, display, status) VALUES (1, ?, ?, ?, ?)",
+                   [i, name, name, status])
+    db.conn.commit()
+    db.close()
+    with Store(path) as s:
+        assert s.schema_version == SCHEMA_VERSION == 4
+        assert s.retries_used(1, ["a.org", "b.org", "c.org"]) == {"a.org": 1, "b.org": 0, "c.org": 0}
+        # each write for retry spends one; a write with a verdict spends none
+        s.record(1, [("a.org", "x", None, obs("a.org"), None)], retry={"a.org"})
+        s.record(1, [("c.org", "x", None, obs("c.org"), None)])
+        assert s.retries_used(1, ["a.org", "c.org"]) == {"a.org": 2, "c.org": 0}

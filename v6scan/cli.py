@@ -21,10 +21,12 @@ import time
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from v6scan import __version__, eventloop
 from v6scan.checks import CHECKS
@@ -45,7 +47,7 @@ from v6scan.resolver import parse_server
 from v6scan.scoring import VERDICTS, Policy, SiteVerdict, load_policy, score_target
 from v6scan.settings import Settings
 from v6scan.store import Store, StoreError
-from v6scan.sweep import resume_sweep, retryable, run_sweep
+from v6scan.sweep import DEFAULT_MAX_RETRIES, resume_sweep, retryable, run_sweep, settings_config, stored_config
 from v6scan.targets import Target, TargetError, TargetList, iter_targets, parse_target, read_targets
 
 __all__ = ["cli", "main"]
@@ -368,11 +370,141 @@ def _counts(counts: Mapping[str, int]) -> str:
 STOP_GRACE = 2.0
 
 
+#: the options of ``scan`` that make a sweep's configuration, stored with it: ``--resume`` continues
+#: with the stored values, and an option given again must say the same (parameter: option, config keys)
+_SWEEP_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "resolvers": ("--resolver", ("resolvers",)), "ca_bundle": ("--ca-bundle", ("ca_bundle",)),
+    "allow_nets": ("--allow-net", ("allow_nets",)), "exclude_file": ("--exclude", ("exclude_nets", "exclude_names")),
+    "self_check": ("--self-check", ("self_check",)), "no_self_check": ("--no-self-check", ("self_check_enabled",)),
+    "root_hints": ("--root-hints", ("root_hints",)), "timeout": ("--timeout", ("timeout",)),
+    "www": ("--www", ("www",)), "suffixes": ("--public-suffix", ("extra_suffixes",)),
+    "check_ids": ("--checks", ("check_ids",)), "user_agent": ("--user-agent", ("user_agent",)),
+    "policy": ("--policy", ("policy",)), "max_retries": ("--max-retries", ("max_retries",)),
+}
+#: ... and those that only say how fast and how politely the sweep runs, not what it measures: stored
+#: too (``--resume`` reuses them), but an option given again may differ and holds for that run
+_RUN_OPTIONS = {"concurrency": "--concurrency", "workers": "--workers", "cluster": "--cluster",
+                "chunk_size": "--chunk-size"}
+_POLITENESS = {"per_address": ("--per-address", "per_address_concurrency"),
+               "per_prefix": ("--per-prefix", "per_prefix_concurrency")}
+_PATHS = ("root_hints", "ca_bundle")
+
+
+def _absolute(settings: Settings) -> Settings:
+    """File names as absolute paths: a sweep resumed from another directory finds them again."""
+    paths: dict[str, Any] = {k: Path(v).resolve() for k in _PATHS if (v := getattr(settings, k)) is not None}
+    return replace(settings, **paths)
+
+
+def _sweep_config(settings: Settings, policy: Policy, excluded: set[str], max_retries: int) -> dict[str, Any]:
+    return {**settings_config(settings), "max_retries": max_retries, "exclude_names": sorted(excluded),
+            "policy": policy.to_json()}
+
+
+def _canonical(key: str, v: Any) -> str:
+    if key in _PATHS and v is not None:
+        v = str(Path(str(v)).resolve())
+    return json.dumps(v, sort_keys=True, default=str)
+
+
+def _show(key: str, v: Any) -> str:
+    if key == "policy" and isinstance(v, Mapping):
+        return str(v.get("name"))
+    if key == "self_check_enabled":
+        return "the self-check on" if v else "--no-self-check"
+    if isinstance(v, list | tuple):
+        return " ".join(str(x) for x in v) if v else "none"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return "none" if v is None else str(v)
+
+
+def _given(ctx: click.Context, param: str) -> str | None:
+    """Whether an option was given (on the command line, in the environment, in a config file), and where."""
+    source = ctx.get_parameter_source(param)
+    if source in (None, ParameterSource.DEFAULT):
+        return None
+    if source is ParameterSource.ENVIRONMENT:
+        envvar = next((p.envvar for p in ctx.command.params if p.name == param), None)
+        return f" (from ${envvar})" if isinstance(envvar, str) else " (from the environment)"
+    if source is ParameterSource.DEFAULT_MAP:
+        return " (from the config file)"
+    return ""
+
+
+def _resumed(ctx: click.Context, store: Store, sweep_id: int, kw: Mapping[str, Any], settings: Settings,
+             policy: Policy, excluded: set[str]) -> tuple[Settings, Policy, dict[str, Any]]:
+    """The settings, policy and run options to resume ``sweep_id`` with: the sweep's own, stored when
+    it started; options given now must match them (a usage error names the first that does not),
+    but for how fast and how politely it runs (``_RUN_OPTIONS``, ``_POLITENESS``)."""
+    try:
+        info = store.sweep(sweep_id)
+    except StoreError as e:
+        raise click.UsageError(str(e)) from None
+    stored = stored_config(store, sweep_id)
+    mine = _sweep_config(settings, policy, excluded, int(kw["max_retries"]))
+    for param, (option, keys) in _SWEEP_OPTIONS.items():
+        where = _given(ctx, param)
+        if where is None:
+            continue
+        for key in keys:
+            if key == "policy" and key not in stored:  # a sweep started before policies were stored
+                before, now = str(info["policy"]), policy.name
+            elif key not in stored:
+                continue
+            else:
+                before, now = stored[key], mine[key]
+            if _canonical(key, before) != _canonical(key, now):
+                a, b = _show(key, before), _show(key, now)
+                if a == b:
+                    a, b = f"{a} (another version of it)", f"{b} (this version)"
+                raise click.UsageError(
+                    f"{option} differs: sweep {sweep_id} was started with {a}, this command says {b}{where}."
+                    f" Resume it with no options to continue with its own configuration (or start a new sweep)")
+    resumed = Settings.from_json(stored)
+    for param, (option, key) in _POLITENESS.items():
+        if _given(ctx, param) is not None and getattr(settings, key) != getattr(resumed, key):
+            click.echo(f"resuming with {option} {getattr(settings, key)} (sweep {sweep_id} was started with"
+                       f" {getattr(resumed, key)})", err=True)
+            resumed = replace(resumed, **{key: getattr(settings, key)})
+    if "policy" in stored and isinstance(stored["policy"], Mapping):
+        pol = Policy.from_json(stored["policy"])
+    elif _given(ctx, "policy") is not None:
+        pol = policy
+    else:
+        try:
+            pol = load_policy(str(info["policy"]))
+        except (ValueError, OSError, json.JSONDecodeError):
+            raise click.UsageError(f"sweep {sweep_id} was scored with policy {info['policy']!r}, which this"
+                                   " sweep did not store: give it again with --policy FILE") from None
+    run_stored = stored.get("run")
+    run: Mapping[str, Any] = run_stored if isinstance(run_stored, Mapping) else {}
+    options: dict[str, Any] = {}
+    for param, option in _RUN_OPTIONS.items():
+        if _given(ctx, param) is not None or param not in run:
+            options[param] = kw.get(param)
+            if param in run and run[param] != options[param]:
+                click.echo(f"resuming with {option} {options[param]} (sweep {sweep_id} was started with"
+                           f" {run[param]})", err=True)
+        else:
+            options[param] = run[param]
+    return resumed, pol, options
+
+
+def _need_dask(cluster: str | None) -> None:
+    if cluster:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise click.UsageError("--cluster needs Dask distributed: pip install 'v6scan[cluster]'") from None
+
+
 @cli.command()
 @click.argument("target_files", nargs=-1)
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, envvar="V6SCAN_DB",
               help="SQLite file of sweeps (created if missing).")
-@click.option("--resume", "resume_id", type=int, metavar="SWEEP", help="Finish an interrupted sweep.")
+@click.option("--resume", "resume_id", type=int, metavar="SWEEP",
+              help="Finish an interrupted or incomplete sweep, with the configuration it was started with.")
 @click.option("--format", "fmt", type=click.Choice(["none", "jsonl"]), default="none", show_default=True,
               help="Also print one JSON line per finished target.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, envvar="V6SCAN_WORKERS",
@@ -382,10 +514,14 @@ STOP_GRACE = 2.0
                    " needs pip install 'v6scan[cluster]'.")
 @click.option("--chunk-size", type=click.IntRange(1, 100_000), default=200, show_default=True,
               envvar="V6SCAN_CHUNK_SIZE", help="Targets per cluster task (with --cluster).")
+@click.option("--max-retries", type=click.IntRange(0, 100), default=DEFAULT_MAX_RETRIES, show_default=True,
+              envvar="V6SCAN_MAX_RETRIES",
+              help="Times a target the scanner could not measure (its resolver, its own IPv6) is retried"
+                   " across resumes; then it gets its verdict.")
 @_gate_options
 @_scan_options
-def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: str, fail_on: str | None,
-         min_score: int | None, **kw: Any) -> None:
+def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: str,
+         fail_on: str | None, min_score: int | None, **kw: Any) -> None:
     """Sweep many sites into a database; interrupt with Ctrl-C and --resume later.
 
     \b
@@ -393,6 +529,13 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
       v6scan scan targets/gov.csv targets/edu.csv --db sweep.db --concurrency 200
       v6scan scan --db sweep.db --resume 3
       v6scan scan targets/gov.csv --db sweep.db --fail-on broken --min-score 60
+
+    \b
+    --resume continues a sweep with the configuration it was started with (stored
+    in the database): give no other option, or only ones that say the same; how
+    fast and how politely it runs (--concurrency, --workers, --cluster,
+    --chunk-size, --per-address, --per-prefix) may differ, and gates, --format
+    and --lang apply to this command.
 
     \b
     Ctrl-C (or SIGTERM): no new target starts, those in flight get 2 s to finish,
@@ -408,26 +551,30 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
       2  usage error
       3  targets remain unmeasured: the sweep was interrupted, or targets are to
          be retried because the scanner was at fault (its resolver did not
-         answer, its own IPv6 self-check failed); or, with a gate, targets are
+         answer, its own IPv6 self-check failed; at most --max-retries times,
+         then they get their verdict); or, with a gate, targets are
          inconclusive; continue with --resume SWEEP
       4  internal error
     """
     settings, policy, excluded = _settings(kw)
-    fail_on, min_score = _gates(policy, fail_on, min_score)
-    if kw.get("cluster"):
-        try:
-            import distributed  # noqa: F401
-        except ImportError:
-            raise click.UsageError("--cluster needs Dask distributed: pip install 'v6scan[cluster]'") from None
+    settings = _absolute(settings)
+    gates_given = fail_on, min_score
+    fail_on, min_score = _gates(policy, fail_on, min_score)  # again below with a resumed sweep's policy
+    _need_dask(kw.get("cluster"))
     store = Store(db)
     progress: _Progress
     lang = kw["lang"]
-    options = {"concurrency": kw["concurrency"], "workers": kw["workers"], "cluster": kw.get("cluster"),
-               "chunk_size": kw["chunk_size"], "grace": STOP_GRACE}
+    options: dict[str, Any] = {k: kw.get(k) for k in _RUN_OPTIONS}
     try:
         if resume_id is not None:
             if target_files:
                 raise click.UsageError("--resume takes the targets from the database: give no files")
+            settings, policy, options = _resumed(click.get_current_context(), store, resume_id, kw, settings,
+                                                 policy, excluded)
+            _need_dask(options.get("cluster"))
+            fail_on, min_score = _gates(policy, *gates_given)
+        run_options = {**options, "grace": STOP_GRACE}
+        if resume_id is not None:
             left = store.pending_count(resume_id)
             progress = _Progress(left)
             click.echo(f"resuming sweep {resume_id}: {left} targets left", err=True)
@@ -435,7 +582,7 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
             async def again() -> int:
                 with _stop_on_signals() as (stop, abort):
                     return await resume_sweep(store, resume_id, settings, policy, progress=_emit(progress, fmt, lang),
-                                              stop=stop, abort=abort, **options)
+                                              stop=stop, abort=abort, **run_options)
 
             eventloop.run(again())
             sweep_id = resume_id
@@ -454,6 +601,10 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
             if first is None:
                 raise click.UsageError("no valid target to scan")
             progress = _Progress(0)
+            max_retries = int(kw["max_retries"])
+            extra = {k: v for k, v in _sweep_config(settings, policy, excluded, max_retries).items()
+                     if k in ("exclude_names", "policy")}
+            extra["run"] = dict(options)
 
             def loaded(sid: int) -> None:
                 progress.total = store.pending_count(sid)
@@ -463,7 +614,8 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
                 with _stop_on_signals() as (stop, abort):
                     return await run_sweep(store, itertools.chain([first], stream), settings, policy,
                                            progress=_emit(progress, fmt, lang), stop=stop, abort=abort,
-                                           excluded=skipped, loaded=loaded, **options)
+                                           excluded=skipped, loaded=loaded, max_retries=max_retries,
+                                           extra_config=extra, **run_options)
 
             sweep_id = eventloop.run(go())
     except StoreError as e:

@@ -136,9 +136,11 @@ def _connect(address: str) -> tuple[Any, Any]:
 async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: Policy, address: str, *,
                       chunk_size: int = 200, concurrency: int = 64,
                       progress: Callable[[TargetResult, SiteVerdict], None] | None = None,
-                      stop: asyncio.Event | None = None, retryable: Callable[[TargetResult], bool]) -> None:
+                      stop: asyncio.Event | None = None,
+                      settle: Callable[[TargetResult, SiteVerdict], tuple[TargetResult, SiteVerdict, bool]]) -> None:
     """Scan the unfinished targets of ``sweep_id`` on the Dask cluster at ``address``
-    (``tcp://HOST:8786``, or ``local:N`` for a LocalCluster of N worker processes)."""
+    (``tcp://HOST:8786``, or ``local:N`` for a LocalCluster of N worker processes).  ``settle`` is
+    the sweep's rule for a finished target (:func:`v6scan.sweep.settle`: retry, or its verdict)."""
     from distributed import wait
 
     client, cluster = await asyncio.to_thread(_connect, address)
@@ -183,7 +185,7 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
                     except Exception as e:  # the scheduler went away between the task's end and the gather
                         raise ClusterError(f"lost the Dask scheduler fetching a result ({type(e).__name__})") from e
                     _write(store, sweep_id, policy, [result_from_json(r) for r in data["results"]],
-                           str(data["vantage"]), progress, retryable)
+                           str(data["vantage"]), progress, settle)
                     store.finish_chunk(sweep_id, chunk, str(data["vantage"]))
                 elif fut.status == "cancelled":
                     raise ClusterError("the Dask scheduler went away (tasks cancelled)")
@@ -192,7 +194,7 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
                 else:  # ... too often: its targets are recorded as errors with the reason, never lost
                     error = RuntimeError(f"the chunk's task failed {attempts} times: {fut.exception()!r}")
                     _write(store, sweep_id, policy, [failed_result(t, settings.check_ids, error) for t in targets],
-                           None, progress, retryable)
+                           None, progress, settle)
                     store.finish_chunk(sweep_id, chunk, None)
                 del running[fut]
             submit_more()
@@ -215,15 +217,20 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
 
 def _write(store: Store, sweep_id: int, policy: Policy, results: list[TargetResult], vantage: str | None,
            progress: Callable[[TargetResult, SiteVerdict], None] | None,
-           retryable: Callable[[TargetResult], bool]) -> None:
-    """One chunk's results in one transaction (scored by the worker; else here)."""
+           settle: Callable[[TargetResult, SiteVerdict], tuple[TargetResult, SiteVerdict, bool]]) -> None:
+    """One chunk's results in one transaction (scored by the worker; else here), each settled by the
+    sweep's rule (retry, or its verdict) first."""
     batch = []
+    settled: list[tuple[TargetResult, SiteVerdict]] = []
+    retry = set()
     for r in results:
-        verdict = r.verdict or score_target(r.target.name, r.observations, policy)
+        r, verdict, again = settle(r, r.verdict or score_target(r.target.name, r.observations, policy))
         batch.append((r.target.name, r.started_at, r.finished_at, r.observations, verdict))
-    store.record(sweep_id, batch, {r.target.name for r in results if retryable(r)}, vantage=vantage)
+        settled.append((r, verdict))
+        if again:
+            retry.add(r.target.name)
+    store.record(sweep_id, batch, retry, vantage=vantage)
     if progress is not None:
-        for r, (*_, verdict) in zip(results, batch, strict=True):
-            assert verdict is not None
+        for r, verdict in settled:
             progress(r, verdict)
 

@@ -36,7 +36,7 @@ from v6scan.targets import Target
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "SweepDiff", "config_hash"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class StoreError(RuntimeError):
@@ -175,7 +175,15 @@ def _v3_chunks(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX targets_sweep_chunk ON targets (sweep_id, chunk)")
 
 
-MIGRATIONS = {1: _create_v1, 2: _v2_shuffle, 3: _v3_chunks}
+def _v4_retries(db: sqlite_utils.Database) -> None:
+    """Version 4: how many times each target was recorded for retry (the scanner at fault), so a
+    sweep's retry budget (``max_retries`` in its config) holds across resumes.  A target waiting for
+    its retry when the database is migrated has used one."""
+    db.execute("ALTER TABLE targets ADD COLUMN retries INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE targets SET retries = 1 WHERE status = 'retry'")
+
+
+MIGRATIONS = {1: _create_v1, 2: _v2_shuffle, 3: _v3_chunks, 4: _v4_retries}
 
 _failpoint_calls = 0
 
@@ -312,6 +320,17 @@ class Store:
     def retry_count(self, sweep_id: int) -> int:
         return int(self.db.execute("SELECT count(*) FROM targets WHERE sweep_id = ? AND status = 'retry'",
                                    [sweep_id]).fetchone()[0])
+
+    def retries_used(self, sweep_id: int, names: Iterable[str]) -> dict[str, int]:
+        """How many times each of ``names`` was recorded for retry in this sweep (across resumes)."""
+        names = list(names)
+        out: dict[str, int] = {}
+        for i in range(0, len(names), 500):
+            chunk = names[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT name, retries FROM targets WHERE sweep_id = ? AND name IN ({marks})"  # noqa: S608
+            out.update((str(n), int(r)) for n, r in self.db.execute(sql, [sweep_id, *chunk]))
+        return out
 
     def target_counts(self, sweep_id: int) -> dict[str, int]:
         """How many targets of the sweep are ``done``, ``retry``, ``pending`` and ``excluded``."""
@@ -470,7 +489,8 @@ class Store:
         A target already recorded is replaced, so a retried write never duplicates anything.
         Targets named in ``retry`` are written without a verdict and stay pending (status
         ``retry``): the scanner was at fault (its resolver, its own IPv6), not the site, and
-        ``--resume`` scans them again.
+        ``--resume`` scans them again; each such write counts one retry of the target
+        (``targets.retries``, the sweep's retry budget is spent from it).
         """
         retry = set(retry)
         ids = self._target_ids(sweep_id, [b[0] for b in batch])
@@ -491,8 +511,9 @@ class Store:
                 elif verdict is not None:
                     self._write_verdict(sweep_id, tid, verdict)
                 _failpoint("store.record")
-                self.db.execute("UPDATE targets SET status = ?, started = ?, finished = ? WHERE id = ?",
-                                ["retry" if name in retry else "done", started, finished or now_iso(), tid])
+                self.db.execute("UPDATE targets SET status = ?, started = ?, finished = ?, retries = retries + ?"
+                                " WHERE id = ?", ["retry" if name in retry else "done", started,
+                                                  finished or now_iso(), int(name in retry), tid])
 
     def _write_verdict(self, sweep_id: int, target_id: int, v: SiteVerdict) -> None:
         self.db.execute("DELETE FROM verdicts WHERE target_id = ? AND policy = ?", [target_id, v.policy])

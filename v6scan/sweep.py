@@ -15,20 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from v6scan.engine import TargetResult, scan_targets
 from v6scan.model import JSON, Observation
 from v6scan.scoring import Policy, SiteVerdict, score_target
 from v6scan.settings import Settings
-from v6scan.store import Store, StoreError, config_hash
+from v6scan.store import Store, StoreError
 from v6scan.targets import Target
 from v6scan.workers import scan_in_processes
 
-__all__ = ["SCANNER_SIDE_CHECKS", "describe_causes", "resume_sweep", "retryable", "run_sweep", "settings_config"]
+__all__ = ["DEFAULT_MAX_RETRIES", "RESUME_MAY_DIFFER", "SCANNER_SIDE_CHECKS", "config_differences",
+           "describe_causes", "give_up", "resume_sweep", "retryable", "run_sweep", "settings_config", "settle",
+           "stored_config"]
 
 
 def settings_config(settings: Settings) -> dict[str, JSON]:
@@ -48,6 +51,50 @@ def retryable(observations: Sequence[Observation]) -> bool:
     recorded with status ``retry`` and ``--resume`` measures it again.  Any other failure, a DNS
     timeout included, is a finding about the site and gets its verdict."""
     return any(o.check in SCANNER_SIDE_CHECKS and o.evidence.get("scanner_side") for o in observations)
+
+
+#: how many times a target the scanner could not measure is retried across resumes (``--max-retries``)
+DEFAULT_MAX_RETRIES = 3
+
+#: settings that may differ when a sweep is resumed: politeness limits, not what is measured
+RESUME_MAY_DIFFER = frozenset({"per_address_concurrency", "per_prefix_concurrency"})
+
+
+def give_up(observations: Sequence[Observation], tries: int, max_retries: int) -> list[Observation]:
+    """The observations of a target the scanner failed to measure ``tries`` times, its retry budget
+    spent: the scanner-side marks become ``gave_up`` evidence and the error says why and how often,
+    so scoring gives the verdict that failure gives without the mark (``error``: the name was not
+    resolved, the reason naming the scanner's resolver and the tries; a failed self-check stays
+    ``inconclusive``), the same on any later ``rescore``."""
+    out = []
+    for o in observations:
+        cause = o.evidence.get("scanner_side") if o.check in SCANNER_SIDE_CHECKS else None
+        if not cause:
+            out.append(o)
+            continue
+        evidence = {k: v for k, v in o.evidence.items() if k != "scanner_side"}
+        evidence["gave_up"] = {"cause": cause, "tries": tries, "max_retries": max_retries}
+        why = _CAUSES.get(str(cause), f"the scanner failed ({cause})")
+        error = (f"{o.error or o.status}; {why}, in {tries} tries (at most {max_retries} retries across"
+                 " resumes): not retried again")
+        out.append(replace(o, evidence=evidence, error=error))
+    return out
+
+
+def settle(store: Store, sweep_id: int, result: TargetResult, verdict: SiteVerdict, policy: Policy,
+           max_retries: int) -> tuple[TargetResult, SiteVerdict, bool]:
+    """The one rule every execution mode applies to a finished target before it is recorded:
+    ``(result, verdict, retry)``.  A target the scanner was at fault for (:func:`retryable`) is
+    kept for retry while it has retries left (``max_retries`` across resumes, counted in the
+    store); after that it gets its verdict from :func:`give_up`'s observations."""
+    if not retryable(result.observations):
+        return result, verdict, False
+    used = store.retries_used(sweep_id, [result.target.name]).get(result.target.name, 0)
+    if used < max_retries:
+        return result, verdict, True
+    observations = give_up(result.observations, used + 1, max_retries)
+    result = replace(result, observations=observations, verdict=None)
+    return result, score_target(result.target.name, observations, policy), False
 
 
 _CAUSES = {
@@ -88,7 +135,7 @@ class _Flight:
 async def _drain(store: Store, sweep_id: int, targets: Iterable[Target], settings: Settings, policy: Policy,
                  concurrency: int, batch_size: int, flush_seconds: float,
                  progress: Callable[[TargetResult, SiteVerdict], None] | None, stop: asyncio.Event | None,
-                 workers: int = 1, flight: _Flight | None = None) -> None:
+                 workers: int = 1, flight: _Flight | None = None, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
     flight = flight or _Flight()
     targets = flight.count(targets)
     batch: list[tuple[str, str, str | None, Sequence[Observation], SiteVerdict | None]] = []
@@ -101,9 +148,10 @@ async def _drain(store: Store, sweep_id: int, targets: Iterable[Target], setting
         async for result in results:
             flight.back += 1
             verdict = result.verdict or score_target(result.target.name, result.observations, policy)
+            result, verdict, again = settle(store, sweep_id, result, verdict, policy, max_retries)
             batch.append((result.target.name, result.started_at, result.finished_at,
                           result.observations, verdict))
-            if retryable(result.observations):
+            if again:
                 retry.add(result.target.name)
             if progress:
                 progress(result, verdict)
@@ -129,7 +177,8 @@ async def run_sweep(store: Store, targets: Iterable[Target], settings: Settings,
                     extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None,
                     excluded: Iterable[Target] = (), workers: int = 1,
                     loaded: Callable[[int], None] | None = None, cluster: str | None = None,
-                    chunk_size: int = 200, grace: float | None = None, abort: asyncio.Event | None = None) -> int:
+                    chunk_size: int = 200, grace: float | None = None, abort: asyncio.Event | None = None,
+                    max_retries: int = DEFAULT_MAX_RETRIES) -> int:
     """Scan ``targets`` as a new sweep; return the sweep id.
 
     ``targets`` may be a lazy iterable: it is streamed into the store first, then the sweep
@@ -137,15 +186,35 @@ async def run_sweep(store: Store, targets: Iterable[Target], settings: Settings,
     Setting ``stop`` stops the sweep: no new target starts; those in flight finish and are
     recorded, or with ``grace`` they get that many seconds and are then cancelled and left
     pending; setting ``abort`` cancels them at once.  The sweep is then marked ``interrupted``
-    (``resume_sweep`` continues it).
+    (``resume_sweep`` continues it).  A target the scanner was at fault for is retried at most
+    ``max_retries`` times across resumes (stored with the sweep's configuration), then given
+    its verdict (:func:`settle`).
     """
-    config = {**settings_config(settings), **(extra_config or {})}
+    config = {**settings_config(settings), "max_retries": max_retries, **(extra_config or {})}
     sweep_id = store.start_sweep(targets, config, policy.name, excluded)
     if loaded is not None:
         loaded(sweep_id)
     await _run(store, sweep_id, settings, policy, concurrency, batch_size, flush_seconds, progress, stop, workers,
-               cluster, chunk_size, grace, abort)
+               cluster, chunk_size, grace, abort, max_retries)
     return sweep_id
+
+
+def stored_config(store: Store, sweep_id: int) -> dict[str, JSON]:
+    """The configuration a sweep was started with (settings, ``max_retries``, what the caller added)."""
+    config = json.loads(store.sweep(sweep_id)["config"] or "{}")
+    return config if isinstance(config, dict) else {}
+
+
+def config_differences(stored: Mapping[str, JSON], settings: Settings) -> list[str]:
+    """The settings (keys) in which ``settings`` differ from a sweep's stored configuration, those
+    that may differ on resume (:data:`RESUME_MAY_DIFFER`) and those the sweep did not record aside."""
+    now = settings_config(settings)
+    return sorted(k for k, v in now.items() if k in stored and k not in RESUME_MAY_DIFFER
+                  and _canonical(stored[k]) != _canonical(v))
+
+
+def _canonical(v: JSON) -> str:
+    return json.dumps(v, sort_keys=True, default=str)
 
 
 async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: Policy,
@@ -154,15 +223,19 @@ async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: 
                        extra_config: Mapping[str, JSON] | None = None, stop: asyncio.Event | None = None,
                        workers: int = 1, cluster: str | None = None, chunk_size: int = 200,
                        grace: float | None = None, abort: asyncio.Event | None = None) -> int:
-    """Scan the targets of ``sweep_id`` that have no result; refuse a different configuration."""
-    sweep = store.sweep(sweep_id)
-    config = {**settings_config(settings), **(extra_config or {})}
-    if config_hash(config) != sweep["config_hash"]:
-        raise StoreError(f"sweep {sweep_id} was started with another configuration; resume it with the"
-                         " same options (or start a new sweep)")
+    """Scan the targets of ``sweep_id`` that have no result, with its stored retry budget; refuse
+    settings that differ from the sweep's (but for :data:`RESUME_MAY_DIFFER`).  ``extra_config``
+    is not compared (the caller compares what it stored)."""
+    stored = stored_config(store, sweep_id)
+    differ = config_differences(stored, settings)
+    if differ:
+        raise StoreError(f"sweep {sweep_id} was started with another configuration ({', '.join(differ)});"
+                         " resume it with the same settings (or start a new sweep)")
+    budget = stored.get("max_retries", DEFAULT_MAX_RETRIES)
+    max_retries = budget if isinstance(budget, int) else DEFAULT_MAX_RETRIES
     pending = store.pending_count(sweep_id)
     await _run(store, sweep_id, settings, policy, concurrency, batch_size, flush_seconds, progress, stop, workers,
-               cluster, chunk_size, grace, abort)
+               cluster, chunk_size, grace, abort, max_retries)
     return pending
 
 
@@ -192,7 +265,7 @@ async def _run(store: Store, sweep_id: int, settings: Settings, policy: Policy,
                concurrency: int, batch_size: int, flush_seconds: float,
                progress: Callable[[TargetResult, SiteVerdict], None] | None, stop: asyncio.Event | None,
                workers: int, cluster: str | None = None, chunk_size: int = 200, grace: float | None = None,
-               abort: asyncio.Event | None = None) -> None:
+               abort: asyncio.Event | None = None, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
     flight = _Flight()
     cancelled = 0
     try:
@@ -204,10 +277,10 @@ async def _run(store: Store, sweep_id: int, settings: Settings, policy: Policy,
 
                         await run_cluster(store, sweep_id, settings, policy, cluster, chunk_size=chunk_size,
                                           concurrency=concurrency, progress=progress, stop=stop,
-                                          retryable=lambda r: retryable(r.observations))
+                                          settle=lambda r, v: settle(store, sweep_id, r, v, policy, max_retries))
                     else:
                         await _drain(store, sweep_id, store.iter_pending(sweep_id), settings, policy, concurrency,
-                                     batch_size, flush_seconds, progress, stop, workers, flight)
+                                     batch_size, flush_seconds, progress, stop, workers, flight, max_retries)
         except TimeoutError:
             if not deadline.expired():
                 raise
