@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from v6scan.model import Status
 
-__all__ = ["TRANSIENT", "Retry", "retried"]
+__all__ = ["TRANSIENT", "Retry", "cancelled_by_us", "retried"]
 
 T = TypeVar("T")
 
@@ -55,3 +55,11 @@ async def retried(make: Callable[[], Awaitable[T]], status: Callable[[T], Status
         if n >= max(1, retry.attempts) or not worth(out):
             return out, n
         await asyncio.sleep(retry.pause(n))
+
+
+def cancelled_by_us() -> bool:
+    """Whether the running task is being cancelled (a deadline, the runner stopping), as opposed to
+    a CancelledError that reached it from a future someone else cancelled (asyncio cancels a
+    stream's close-waiter when a TLS connection is aborted): only the first must propagate."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -11,6 +11,7 @@ import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 
+from v6scan.attempts import cancelled_by_us
 from v6scan.checks import CHECKS, family_enabled
 from v6scan.checks.dns import HostDNS, check_host, check_name_servers, check_v6_path
 from v6scan.checks.mail import check_mx, check_mx_reach
@@ -45,8 +46,7 @@ async def _guard(ids: tuple[str, ...], name: str, make: Callable[[], Awaitable[l
     try:
         return await make()
     except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
+        if cancelled_by_us():
             raise  # the deadline or the runner: handled above
         # a cancelled future inside a library, not a cancellation of ours: these checks failed
         return _failed(ids, name, RuntimeError("a probe was cancelled unexpectedly"))
@@ -202,8 +202,7 @@ async def scan_targets(targets: Iterable[Target], settings: Settings | None = No
             try:
                 result = await scan_target(ctx, t)
             except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
+                if cancelled_by_us():
                     raise  # the runner is stopping
                 # a cancellation nobody asked for (a cancelled future inside a library): the target
                 # is answered, never lost, and the runner never waits for it forever

@@ -24,6 +24,7 @@ import httpcore
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from v6scan.attempts import cancelled_by_us
 from v6scan.model import JSON, Status
 
 __all__ = [
@@ -300,8 +301,7 @@ async def _close(writer: asyncio.StreamWriter) -> None:
     except (OSError, TimeoutError, ssl.SSLError):
         pass
     except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
+        if cancelled_by_us():
             raise
 
 
