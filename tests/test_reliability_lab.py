@@ -154,7 +154,9 @@ def test_resolver_killed_and_restarted_mid_sweep(big_lab: Lab, targets: Path, re
     deadline = time.monotonic() + 300
     while int(state(db)["done"]) < N // 4 and time.monotonic() < deadline:  # type: ignore[call-overload]
         time.sleep(0.02)
-    big_lab.restart("unbound", down_for=10.0)  # longer than the resolver layer's own retry budget (6 s)
+    # longer than a lookup's retry budget (6 s) plus the canary's (6 s): targets whose canary also
+    # failed are the scanner's; those whose canary saw the resolver back are asked again
+    big_lab.restart("unbound", down_for=20.0)
     _, err = proc.communicate(timeout=900)
     con = sqlite3.connect(db)
     retry = con.execute("SELECT count(*) FROM targets WHERE status = 'retry'").fetchone()[0]

@@ -99,18 +99,35 @@ async def check_host(ctx: Context, name: str) -> HostDNS:
     (:func:`resolver_canary`); if that fails too, the evidence says ``scanner_side: "resolver"``:
     the target was not assessed, and a sweep measures it again."""
     sw = Stopwatch()
-    a, aaaa = await asyncio.gather(ctx.resolver.query(name, "A"), ctx.resolver.query(name, "AAAA"))
+
+    async def lookups() -> tuple[Answer, Answer]:
+        return await asyncio.gather(ctx.resolver.query(name, "A"), ctx.resolver.query(name, "AAAA"))
+
+    a, aaaa = await lookups()
+    canary_ev: dict[str, JSON] | None = None
+    scanner_side = False
+    if a.status in _RESOLVER_SUSPECT and aaaa.status in _RESOLVER_SUSPECT:
+        canary = await resolver_canary(ctx)
+        canary_ev = {"name": ".", "type": "NS", "status": str(canary.status), "error": canary.error}
+        if canary.status not in _RESOLVER_ALIVE:
+            scanner_side = True
+        else:
+            # the resolver answers (again): ask once more before the name is blamed (it may have
+            # been down while the name was asked, and up again by the time of the canary)
+            first = {"a": a.to_json(), "aaaa": aaaa.to_json()}
+            a, aaaa = await lookups()
+            canary_ev["asked_again"] = True
+            canary_ev["first"] = first
     elapsed = sw.stop()
     status, error = _combined_status(a, aaaa)
     chain = list(aaaa.chain if len(aaaa.chain) >= len(a.chain) else a.chain)
     ev: dict[str, JSON] = {"a": a.to_json(), "aaaa": aaaa.to_json(), "cname_chain": chain}
-    if a.status in _RESOLVER_SUSPECT and aaaa.status in _RESOLVER_SUSPECT:
-        canary = await resolver_canary(ctx)
-        ev["canary"] = {"name": ".", "type": "NS", "status": str(canary.status), "error": canary.error}
-        if canary.status not in _RESOLVER_ALIVE:
-            ev["scanner_side"] = "resolver"
-            error = (f"the scanner's resolver ({', '.join(ctx.resolver.servers) or 'system'}) does not"
-                     f" answer: {error}; it did not answer a canary query either ({canary.error})")
+    if canary_ev is not None:
+        ev["canary"] = canary_ev
+    if scanner_side:
+        ev["scanner_side"] = "resolver"
+        error = (f"the scanner's resolver ({', '.join(ctx.resolver.servers) or 'system'}) does not"
+                 f" answer: {error}; it did not answer a canary query either ({canary_ev and canary_ev['error']})")
     resolve = Observation("dns.resolve", name, status, ev, error, elapsed, sw.started_at)
     rows = _address_rows(ctx, aaaa)
     usable = [r["address"] for r in rows if r["usable"]]
