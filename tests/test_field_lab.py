@@ -271,7 +271,7 @@ def test_a_sweep_re_queues_what_it_measured_while_the_scanners_ipv6_was_cut(lab:
     """The scanner's IPv6 is cut in the middle of a sweep and restored: the targets measured during
     the cut are recorded as ``retry`` (no verdict), never as the sites' failures; the sweep ends
     ``incomplete`` naming the self-check; ``--resume`` then gives every target its right verdict."""
-    sites = [s for s in FIELD if s.expect["verdict"] in ("ready", "partial", "broken")][:16]
+    sites = [s for s in FIELD if s.expect["verdict"] in ("ready", "partial", "broken")][:10]
     targets = [parse_target(s.target) for s in sites]
     db = tmp_path / "cut.db"
     policy = POLICY
@@ -301,7 +301,7 @@ def test_a_sweep_re_queues_what_it_measured_while_the_scanners_ipv6_was_cut(lab:
         sweep = store.sweep(sid)
         assert sweep["status"] == "incomplete" and "self-check" in sweep["note"], dict(sweep)
         retry = store.retry_count(sid)
-        assert retry >= 4, "the cut went unnoticed"
+        assert retry >= 2, "the cut went unnoticed"
         wrong = {r["name"]: r["verdict"] for r in store.verdict_rows(sid)
                  if r["verdict"] != next(s.expect["verdict"] for s in sites if s.target == r["name"])}
         assert not wrong, f"verdicts given while the scanner's IPv6 was cut: {wrong}"

@@ -32,9 +32,6 @@ __all__ = ["Context"]
 
 T = TypeVar("T")
 
-#: the shortest TCP connect attempt (seconds): Linux retransmits an unanswered SYN after 1 s
-CONNECT_ATTEMPT_MIN = 1.5
-
 
 class Pacer:
     """Admission by event-loop lag: every tick, a few waiting targets start if the loop kept time."""
@@ -232,9 +229,7 @@ class Context:
         Returns the probe and the name it was made for."""
 
         retry = self.settings.retry
-        # the attempts share the step's budget (each at least CONNECT_ATTEMPT_MIN s, so the kernel
-        # retransmits its SYN inside every attempt): more SYNs than one long connect, in the same time
-        per_attempt = max(self.settings.timeout / max(1, retry.attempts), CONNECT_ATTEMPT_MIN)
+        per_attempt = self.settings.connect_attempt_timeout
 
         async def once() -> Probe:
             async with self.slot(address):

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import html
 import re
 import ssl
@@ -220,7 +221,7 @@ class Fetcher:
     async def aclose(self) -> None:
         """Nothing is pooled: every fetch has closed its own connection."""
 
-    async def get(self, url: str, address: str, *, keep_body: bool = True) -> Page:
+    async def get(self, url: str, address: str, *, keep_body: bool = True, attempts: int | None = None) -> Page:
         """GET ``url`` (with its host name) from ``address``; never raises for network trouble.
 
         A request that got no response because the connection could not be made or broke
@@ -228,8 +229,9 @@ class Fetcher:
         any kind, or a stall after the connection was made, is final.  ``Page.attempts`` says
         how many tries were made.
         """
-        page, n = await retried(lambda: self._get(url, address, keep_body), lambda p: p.status,
-                                self.retry, transient=_no_response)
+        retry = self.retry if attempts is None else dataclasses.replace(self.retry, attempts=attempts)
+        page, n = await retried(lambda: self._get(url, address, keep_body), lambda p: p.status, retry,
+                                transient=_no_response)
         page.attempts = n
         return page
 

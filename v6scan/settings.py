@@ -8,7 +8,10 @@ from typing import Any
 
 from v6scan.attempts import Retry
 
-__all__ = ["IANA_ROOT_HINTS", "RootServer", "Settings", "parse_root_hints"]
+__all__ = ["CONNECT_ATTEMPT_MIN", "IANA_ROOT_HINTS", "RootServer", "Settings", "parse_root_hints"]
+
+#: the shortest TCP connect attempt (seconds): Linux retransmits an unanswered SYN after 1 s
+CONNECT_ATTEMPT_MIN = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,13 @@ class Settings:
     @property
     def retry(self) -> Retry:
         return Retry(self.attempts, self.retry_backoff)
+
+    @property
+    def connect_attempt_timeout(self) -> float:
+        """One TCP connect attempt: the attempts share the step's budget, each at least
+        :data:`CONNECT_ATTEMPT_MIN` s so the kernel retransmits its SYN inside every attempt (more
+        SYNs than one long connect, in the same time)."""
+        return max(self.timeout / max(1, self.attempts), CONNECT_ATTEMPT_MIN)
 
     def roots(self) -> tuple[RootServer, ...]:
         if self.root_hints is None:

@@ -111,13 +111,20 @@ async def check_reach(ctx: Context, st: WebState) -> Observation:
     return Observation("web.reach", st.name, Status.OK, ev, None, sw.stop(), sw.started_at)
 
 
-def _verified_handshakes(st: WebState) -> dict[str, TlsResult]:
+def _verified_handshakes(st: WebState, attempts: int) -> dict[str, TlsResult]:
     """The handshakes web.http already made with this name's SNI and a verifying context, by address:
-    one handshake serves both checks (a failed or unverifiable one is made again by web.tls)."""
+    one handshake serves both checks.  A handshake that stalled in every one of web.http's
+    ``attempts`` serves too (as that timeout); a failed or unverifiable one is made again by web.tls."""
     out: dict[str, TlsResult] = {}
     for c in st.chains:
         first = c.hops[0] if c.hops else None
-        if first is None or first.peer_cert is None or first.url != f"https://{st.name}/":
+        if first is None or first.url != f"https://{st.name}/":
+            continue
+        if first.peer_cert is None:
+            if first.status is Status.TIMEOUT and first.attempts >= attempts and \
+                    (first.error or "").endswith("(during the TLS handshake)"):
+                out[first.address] = TlsResult(first.address, st.name, Status.TIMEOUT, None, None, None, None, None,
+                                               None, first.timings.get("total_ms", 0.0), first.error, first.attempts)
             continue
         tls = first.tls or {}
         out[first.address] = TlsResult(
@@ -132,7 +139,7 @@ async def check_tls(ctx: Context, st: WebState) -> Observation:
     sw = Stopwatch()
     targets = [a for a in [*st.v6, *st.v4] if st.open(a, 443)]
 
-    fetched = _verified_handshakes(st)
+    fetched = _verified_handshakes(st, ctx.settings.attempts)
 
     async def one(addr: str) -> dict[str, JSON]:
         done = fetched.get(addr)
@@ -330,7 +337,8 @@ async def check_latency(ctx: Context, st: WebState) -> Observation:
         probes: list[dict[str, JSON]] = []
         for _ in range(n):  # one after the other: the probes must not compete with each other
             async with ctx.slot(addr):
-                page = await ctx.fetcher.get(url, addr, keep_body=False)
+                # one try per probe: the success rate over repeated probes is what is measured
+                page = await ctx.fetcher.get(url, addr, keep_body=False, attempts=1)
             row: dict[str, JSON] = {"status": str(page.status),
                                     **{k: round(v, 3) for k, v in page.timings.items()}}
             if page.error:
@@ -428,7 +436,8 @@ async def check_self_v6(ctx: Context) -> Observation:
     if not source_ok:
         return failed(Status.UNREACHABLE, f"the IPv6 source address is not global ({src_class.describe()})")
     if s.self_check:
-        p, n = await retried(lambda: tcp_connect(probe_addr, probe_port, s.timeout), lambda r: r.status, s.retry)
+        p, n = await retried(lambda: tcp_connect(probe_addr, probe_port, s.connect_attempt_timeout),
+                             lambda r: r.status, s.retry)
         ev["probe"] = {"address": probe_addr, "port": probe_port, **dataclasses.replace(p, attempts=n).to_json()}
         if p.status is not Status.OK:
             return failed(p.status, f"the self-check probe [{probe_addr}]:{probe_port} failed: {p.error}")
