@@ -323,14 +323,7 @@ class Store:
 
     def retries_used(self, sweep_id: int, names: Iterable[str]) -> dict[str, int]:
         """How many times each of ``names`` was recorded for retry in this sweep (across resumes)."""
-        names = list(names)
-        out: dict[str, int] = {}
-        for i in range(0, len(names), 500):
-            chunk = names[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT name, retries FROM targets WHERE sweep_id = ? AND name IN ({marks})"  # noqa: S608
-            out.update((str(n), int(r)) for n, r in self.db.execute(sql, [sweep_id, *chunk]))
-        return out
+        return self._per_name(sweep_id, names, "retries")
 
     def target_counts(self, sweep_id: int) -> dict[str, int]:
         """How many targets of the sweep are ``done``, ``retry``, ``pending`` and ``excluded``."""
@@ -470,14 +463,17 @@ class Store:
                                        " ORDER BY position", [sweep_id])]
 
     def _target_ids(self, sweep_id: int, names: Iterable[str]) -> dict[str, int]:
+        return self._per_name(sweep_id, names, "id")
+
+    def _per_name(self, sweep_id: int, names: Iterable[str], column: str) -> dict[str, int]:
+        """``column`` (an integer column of ``targets``) of each of ``names``, 500 names a query."""
         names = list(names)
         out: dict[str, int] = {}
         for i in range(0, len(names), 500):
             chunk = names[i:i + 500]
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT name, id FROM targets WHERE sweep_id = ? AND name IN ({marks})"  # noqa: S608
-            for row in self.db.execute(sql, [sweep_id, *chunk]):
-                out[row[0]] = int(row[1])
+            sql = f"SELECT name, {column} FROM targets WHERE sweep_id = ? AND name IN ({marks})"  # noqa: S608
+            out.update((str(n), int(v)) for n, v in self.db.execute(sql, [sweep_id, *chunk]))
         return out
 
     def record(self, sweep_id: int, batch: Sequence[tuple[str, str, str | None, Sequence[Observation],
