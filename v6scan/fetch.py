@@ -186,12 +186,10 @@ class Chain:
 
 
 def _no_response(page: Page) -> bool:
-    """No response arrived because the connection or its TLS handshake failed or broke (what lost
-    packets can cause); a server that was connected and then kept silent has answered."""
-    if page.http_status is not None or page.status not in TRANSIENT:
-        return False
-    return page.status is not Status.TIMEOUT or (page.error or "").endswith(("(connecting)",
-                                                                            "(during the TLS handshake)"))
+    """No response arrived: the connection or its TLS handshake failed, broke or stalled, or the
+    response headers never came (what lost packets can cause, with TCP's backoff); once the
+    headers arrived, the response is final (a body that stalls is the server's)."""
+    return page.http_status is None and page.status in TRANSIENT
 
 
 #: resolve(host, family) -> (address or None, reason when None)
