@@ -71,6 +71,7 @@ class Settings:
     resolvers: tuple[str, ...] = ()  # --resolver ADDR[:PORT]
     allow_nets: tuple[str, ...] = ()  # --allow-net PREFIX
     exclude_nets: tuple[str, ...] = ()  # from --exclude FILE
+    exclude_names: tuple[str, ...] = ()  # ... its names and suffixes: never contacted, anywhere
     root_hints: Path | None = None  # --root-hints FILE
     timeout: float = 5.0  # --timeout SECONDS: one network step
     dns_timeout: float = 2.0
@@ -101,6 +102,13 @@ class Settings:
     max_links_per_level: int = 50  # web.links: distinct internal URLs fetched per level
     link_delay: float = 0.2  # seconds between two fetches from one host (politeness)
     check_ids: tuple[str, ...] = field(default=())  # empty: all
+    # caps on what one site can make the scanner do (README, Safety); evidence says when one was hit
+    max_addresses: int = 16  # addresses probed per name and family (reach, TLS, PMTU, ICMP)
+    max_ns_hosts: int = 16  # name-server hosts per zone
+    max_mx_hosts: int = 10  # MX hosts per domain
+    max_resource_hosts: int = 50  # distinct subresource hosts judged per page
+    max_external_hosts: int = 50  # distinct external link hosts judged per site
+    max_parse: int = 512 * 1024  # characters of a page read for its title, links and comparison
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (worker processes rebuild the settings with :meth:`from_json`)."""
