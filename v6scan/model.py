@@ -37,6 +37,7 @@ class Status(StrEnum):
     TLS_ERROR = "tls_error"
     HTTP_ERROR = "http_error"
     BLOCKED = "blocked"
+    EXCLUDED = "excluded"  # the name is on the user's exclusion list: never contacted
     SKIPPED = "skipped"
     ERROR = "error"
 
