@@ -2,14 +2,39 @@
 
 Each renderer takes :class:`Outcome` objects (a target's observations and
 verdict) and returns text; nothing here does I/O beyond what it is given.
+
+Titles, URLs, hosts, errors and so reason texts come from scanned sites and may hold any
+character.  Each format escapes them where it writes them, with one helper per concern:
+
+* :func:`_term` (text, and inside the others): control characters (C0 with tab, newline and
+  CR, DEL, C1), format characters (bidi overrides and isolates, zero-width), line and paragraph
+  separators and lone surrogates are shown as ``\\x1b``, ``\\u202e``, ``\\ud800``: a site cannot
+  drive the terminal, reorder or hide text, or add a line.  Backslashes are left as they are.
+* :func:`_gh_message`, :func:`_gh_property`: :func:`_term`, then GitHub's workflow-command
+  escapes, so site text can neither end an annotation nor start a command.
+* :func:`_xml` (JUnit): :func:`_term`, and U+FFFE/U+FFFF too: every character left is one
+  XML 1.0 allows; ElementTree escapes the markup.
+* :func:`_md` (the step summary): newlines as spaces, :func:`_term`, ``&<>`` as entities and
+  every other ASCII punctuation character backslash-escaped: no link, image, HTML, table cell,
+  heading, list, emphasis, code span or URL autolink from a site (GitHub still turns a bare
+  e-mail address into a mailto: link that shows that address: no escape prevents it).  The
+  target's own name, a validated host name, keeps its dots and hyphens (:func:`_md_name`).
+* :func:`_json` (JSON, JSONL, SARIF): ``json.dumps`` escapes C0 and quotes; the other
+  characters :func:`_term` escapes become ``\\uXXXX`` JSON escapes (the same string once parsed,
+  safe to print and to split on any line break), but a lone surrogate, which is no Unicode
+  character and cannot be written as UTF-8 (strict parsers reject its JSON escape too), is
+  written as the six characters ``\\udXXX``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+import string
+import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from v6scan import __version__
@@ -27,6 +52,73 @@ _SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "E", "inconclusiv
 _COLOR = {"pass": "green", "warn": "yellow", "fail": "red", "error": "magenta", "inconclusive": "blue",
           "not_tested": "bright_black", "info": "bright_black", "ready": "green", "partial": "yellow",
           "broken": "red", "absent": "bright_black", "error_v": "magenta"}
+
+
+#: Unicode categories shown as escapes: controls, format (bidi, zero-width), surrogates, separators
+_UNSAFE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _visible(ch: str) -> str:
+    if ch in _SHORT:
+        return _SHORT[ch]
+    n = ord(ch)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+def _escaped(text: str, escape: Callable[[str], str]) -> str:
+    if text.isprintable():  # the usual case, at C speed
+        return text
+    return "".join(escape(ch) if unicodedata.category(ch) in _UNSAFE else ch for ch in text)
+
+
+def _term(text: str) -> str:
+    """Site text for a terminal or a log: controls, bidi and separators as visible escapes."""
+    return _escaped(text, _visible)
+
+
+def _xml(text: str) -> str:
+    """Site text for XML 1.0 (markup is ElementTree's): only characters XML allows."""
+    return _term(text).replace("\ufffe", "\\ufffe").replace("\uffff", "\\uffff")
+
+
+def _gh_message(text: str) -> str:
+    """Site text for a workflow command's message: one line, no command of its own."""
+    return _term(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    """Site text for a workflow command's property (``title=``)."""
+    return _gh_message(text).replace(":", "%3A").replace(",", "%2C")
+
+
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _md(text: str) -> str:
+    """Site text for Markdown (a table cell): literal text, on one line."""
+    plain = _term(" ".join(text.splitlines()))
+    return "".join(_MD_ENTITIES.get(ch) or (f"\\{ch}" if ch in string.punctuation else ch) for ch in plain)
+
+
+_HOST_NAME = re.compile(r"[\w.-]+")
+
+
+def _md_name(name: str) -> str:
+    """A target's name for Markdown: a host name as ``targets.normalise_name`` leaves it (letters,
+    digits, ``-``, ``_``, ``.``) stays readable, only ``_`` escaped; anything else as :func:`_md`."""
+    return name.replace("_", "\\_") if _HOST_NAME.fullmatch(name) else _md(name)
+
+
+def _json_char(ch: str) -> str:
+    if 0xD800 <= ord(ch) <= 0xDFFF:
+        return f"\\\\u{ord(ch):04x}"  # a JSON-escaped backslash: the text \udXXX
+    return json.dumps(ch)[1:-1]  # \uXXXX, a surrogate pair beyond the BMP
+
+
+def _json(doc: str) -> str:
+    """A ``json.dumps`` document (``ensure_ascii=False``) safe to print and to write as UTF-8."""
+    return "\n".join(_escaped(line, _json_char) for line in doc.split("\n"))
 
 
 @dataclass
@@ -84,8 +176,9 @@ def _text(outcomes: Sequence[Outcome], lang: str, color: bool) -> str:
     for o in outcomes:
         v = o.verdict
         vkey = "error_v" if v.verdict == "error" else v.verdict
-        lines.append(f"{c(o.result.target.display, 'x', bold=True)}  {c(ui(v.verdict, lang).upper(), vkey, True)}"
-                     f"  {ui('score', lang)} {v.score}/100  ({', '.join(v.names)}; policy {v.policy})")
+        lines.append(f"{c(_term(o.result.target.display), 'x', bold=True)}  "
+                     f"{c(ui(v.verdict, lang).upper(), vkey, True)}  {ui('score', lang)} {v.score}/100  "
+                     f"({_term(', '.join(v.names))}; policy {_term(v.policy)})")
         for cid in CHECKS:
             rs = [r for r in v.results if r.check == cid]
             if not rs:
@@ -97,10 +190,10 @@ def _text(outcomes: Sequence[Outcome], lang: str, color: bool) -> str:
             for r in rs:
                 if r.result in ("fail", "warn", "error", "inconclusive") and r.name in v.names:
                     for reason in r.reasons[:5]:
-                        prefix = f"[{r.name}] " if len(v.names) > 1 else ""
-                        lines.append(f"      {prefix}{reason.text(lang)}")
+                        prefix = f"[{_term(r.name)}] " if len(v.names) > 1 else ""
+                        lines.append(f"      {prefix}{_term(reason.text(lang))}")
                         if reason.fix(lang):
-                            lines.append(f"      {c('→ ' + ui('fix', lang) + ':', 'info')} {reason.fix(lang)}")
+                            lines.append(f"      {c('→ ' + ui('fix', lang) + ':', 'info')} {_term(reason.fix(lang))}")
         lines.append("")
     return "\n".join(lines)
 
@@ -110,19 +203,19 @@ def _junit(outcomes: Sequence[Outcome], lang: str) -> str:
     total = fails = errs = skips = 0
     for o in outcomes:
         v = o.verdict
-        suite = ET.SubElement(suites, "testsuite", name=o.result.target.name)
+        suite = ET.SubElement(suites, "testsuite", name=_xml(o.result.target.name))
         n = f = e = s = 0
         for r in v.results:
             if r.name not in v.names and r.check not in ("mail.mx_aaaa", "self.v6"):
                 continue
             n += 1
-            case = ET.SubElement(suite, "testcase", classname=f"{v.target}", name=f"{r.check} {r.name}",
+            case = ET.SubElement(suite, "testcase", classname=_xml(v.target), name=_xml(f"{r.check} {r.name}"),
                                  time="0")
-            text = " | ".join(x.text(lang) for x in r.reasons) or r.result
+            text = " | ".join(_xml(x.text(lang)) for x in r.reasons) or r.result
             if r.result == "fail":
                 f += 1
                 el = ET.SubElement(case, "failure", message=text[:500], type=r.check)
-                el.text = "\n".join(f"{x.text(lang)}\n  fix: {x.fix(lang)}" for x in r.reasons)
+                el.text = "\n".join(f"{_xml(x.text(lang))}\n  fix: {_xml(x.fix(lang))}" for x in r.reasons)
             elif r.result in ("error", "inconclusive"):
                 e += 1
                 ET.SubElement(case, "error", message=text[:500], type=r.result)
@@ -138,7 +231,7 @@ def _junit(outcomes: Sequence[Outcome], lang: str) -> str:
         props = ET.Element("properties")  # first child of a testsuite, as the schema wants
         props.extend([ET.Element("property", name="verdict", value=v.verdict),
                       ET.Element("property", name="score", value=str(v.score)),
-                      ET.Element("property", name="policy", value=v.policy)])
+                      ET.Element("property", name="policy", value=_xml(v.policy))])
         suite.insert(0, props)
         total, fails, errs, skips = total + n, fails + f, errs + e, skips + s
     suites.set("tests", str(total))
@@ -189,15 +282,7 @@ def _sarif(outcomes: Sequence[Outcome], lang: str) -> str:
                                         "score": o.verdict.score} for o in outcomes]},
         }],
     }
-    return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
-
-
-def _escape_gh(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_prop(text: str) -> str:
-    return _escape_gh(text).replace(":", "%3A").replace(",", "%2C")
+    return _json(json.dumps(doc, ensure_ascii=False, indent=1)) + "\n"
 
 
 def github(outcomes: Sequence[Outcome], lang: str) -> tuple[str, str]:
@@ -209,18 +294,14 @@ def github(outcomes: Sequence[Outcome], lang: str) -> tuple[str, str]:
             if r.result in ("fail", "warn", "error") and (r.name in v.names or r.check == "mail.mx_aaaa"):
                 kind = "error" if r.result in ("fail", "error") else "warning"
                 for reason in r.reasons:
-                    title = _escape_prop(f"{v.target}: {r.check}")
-                    cmds.append(f"::{kind} title={title}::{_escape_gh(reason.text(lang))}")
+                    title = _gh_property(f"{v.target}: {r.check}")
+                    cmds.append(f"::{kind} title={title}::{_gh_message(reason.text(lang))}")
     md = ["### v6scan", "", "| site | verdict | score | first reason |", "|---|---|---:|---|"]
     for o in outcomes:
         v = o.verdict
         first = v.reasons[0].text(lang) if v.reasons else ""
-        md.append(f"| {_md(o.result.target.display)} | {v.verdict} | {v.score} | {_md(first)} |")
+        md.append(f"| {_md_name(o.result.target.display)} | {v.verdict} | {v.score} | {_md(first)} |")
     return "\n".join(cmds) + ("\n" if cmds else ""), "\n".join(md) + "\n"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 
 def render(fmt: str, outcomes: Sequence[Outcome], lang: str = "en", color: bool = False) -> str:
@@ -228,9 +309,10 @@ def render(fmt: str, outcomes: Sequence[Outcome], lang: str = "en", color: bool 
         return _text(outcomes, lang, color)
     if fmt == "json":
         recs = [record(o, lang) for o in outcomes]
-        return json.dumps(recs[0] if len(recs) == 1 else recs, ensure_ascii=False, indent=1, default=str) + "\n"
+        return _json(json.dumps(recs[0] if len(recs) == 1 else recs, ensure_ascii=False, indent=1,
+                                default=str)) + "\n"
     if fmt == "jsonl":
-        return "".join(json.dumps(record(o, lang), ensure_ascii=False, default=str) + "\n" for o in outcomes)
+        return "".join(_json(json.dumps(record(o, lang), ensure_ascii=False, default=str)) + "\n" for o in outcomes)
     if fmt == "junit":
         return _junit(outcomes, lang)
     if fmt == "sarif":
