@@ -13,6 +13,7 @@ from v6scan.addresses import (
     _V4_TABLE,
     _V6_TABLE,
     METADATA,
+    RFC6052_LAYOUTS,
     AddressClass,
     AddressPolicy,
     Decision,
@@ -207,7 +208,8 @@ def test_cases_ipaddress_is_global_gets_wrong_are_not_public(address: str) -> No
         # RFC 6052 /48 layout: v4 in octets 6-7 and 9-10, octet 8 (u) skipped
         ("64:ff9b:1:c633:64:200::", "nat64", "198.51.100.2", "documentation", False),
         ("64:ff9b:1:0a00:0:0100::", "nat64", "10.0.0.1", "private", False),
-        ("64:ff9b:1:808:8:800::", "nat64", "8.8.8.8", "global", True),
+        # 8.8.8.8 under every layout that fits the local-use /48 (/48, /56, /64, /96)
+        ("64:ff9b:1:808:8:808:808:808", "nat64", "8.8.8.8", "global", True),
         ("2002:c000:0204::1", "6to4", "192.0.2.4", "documentation", False),
         ("2002:7f00:1::1", "6to4", "127.0.0.1", "loopback", False),
         ("2002:808:808:1::1", "6to4", "8.8.8.8", "global", True),
@@ -434,7 +436,10 @@ def test_policy_exclude_applies_to_the_embedded_ipv4(
         ("2002:c000:204::1", ("2002::/16",), False),
         ("2002:c000:204::1", ("2002::/16", "192.0.2.0/24"), True),
         ("64:ff9b:1:c633:64:200::", ("64:ff9b:1::/48",), False),
-        ("64:ff9b:1:c633:64:200::", ("64:ff9b:1::/48", "198.51.100.0/24"), True),
+        # read with the /96 layout it embeds 0.0.0.0 (and 51.100.2.0 and 100.2.0.0 with /56 and /64)
+        ("64:ff9b:1:c633:64:200::", ("64:ff9b:1::/48", "198.51.100.0/24"), False),
+        ("64:ff9b:1:c633:64:200::", ("64:ff9b:1::/48", "198.51.100.0/24", "0.0.0.0/8"), True),
+        ("64:ff9b:1:808:8:808:808:808", ("64:ff9b:1::/48",), True),
         ("2001:0:4136:e378:8000:63bf:3fff:fdd2", ("2001::/32",), False),
         ("2001:0:4136:e378:8000:63bf:3fff:fdd2", ("2001::/32", "192.0.2.0/24"), True),
         ("64:ff9b::7f00:1", EVERYWHERE, True),
@@ -633,9 +638,113 @@ def test_prop_nat64_48_form_embeds(x: ipaddress.IPv4Address, suffix: bytes) -> N
     packed = bytes.fromhex("0064ff9b0001") + b[:2] + b"\0" + b[2:] + suffix
     c = classify(ipaddress.IPv6Address(packed))
     assert c.kind == "nat64"
-    assert c.embedded is not None
-    assert c.embedded.address == str(x)
+    assert (48, classify(x)) in c.layouts
+    assert c.embedded is not None and c.embedded in [e for _, e in c.layouts]
+    if not classify(x).public:
+        assert not c.embedded.public
     assert c.public is False
+
+
+# ---------------------------------------------------------------------------
+# NAT64 local use (RFC 8215): every RFC 6052 layout that fits in 64:ff9b:1::/48
+# ---------------------------------------------------------------------------
+
+LOCAL_LAYOUTS = (48, 56, 64, 96)
+
+
+def rfc6052(x: ipaddress.IPv4Address, length: int, filler: bytes = bytes(16),
+            prefix: str = "64:ff9b:1::/48") -> ipaddress.IPv6Address:
+    """``x`` embedded per RFC 6052 section 2.2 under a NAT64 prefix of ``length`` bits inside
+    ``prefix``: the other bits from ``filler``, the "u" octet (bits 64-71) zero."""
+    net = ipaddress.IPv6Network(prefix)
+    b = bytearray(filler)
+    b[:net.prefixlen // 8] = net.network_address.packed[:net.prefixlen // 8]
+    b[8] = 0
+    for i, octet in zip(RFC6052_LAYOUTS[length], x.packed, strict=True):
+        b[i] = octet
+    return ipaddress.IPv6Address(bytes(b))
+
+
+def test_rfc6052_examples() -> None:
+    """The examples of RFC 6052 section 2.4 (192.0.2.33 under 2001:db8:122:344::/length)."""
+    x = ipaddress.IPv4Address("192.0.2.33")
+    prefix = ipaddress.IPv6Address("2001:db8:122:344::").packed
+    expected = {32: "2001:db8:c000:221::", 40: "2001:db8:1c0:2:21::", 48: "2001:db8:122:c000:2:2100::",
+                56: "2001:db8:122:3c0:0:221::", 64: "2001:db8:122:344:c0:2:2100:0",
+                96: "2001:db8:122:344::192.0.2.33"}
+    for length, text in expected.items():
+        b = bytearray(16)
+        b[:length // 8] = prefix[:length // 8]
+        for i, octet in zip(RFC6052_LAYOUTS[length], x.packed, strict=True):
+            b[i] = octet
+        assert ipaddress.IPv6Address(bytes(b)) == ipaddress.IPv6Address(text), length
+
+
+@pytest.mark.parametrize("length", LOCAL_LAYOUTS)
+@pytest.mark.parametrize("inner", ["127.0.0.1", "10.0.0.1", "169.254.169.254"])
+def test_nat64_local_use_forbidden_under_every_layout(length: int, inner: str) -> None:
+    a = rfc6052(ipaddress.IPv4Address(inner), length)
+    c = classify(a)
+    assert c.kind == "nat64" and c.range == "64:ff9b:1::/48"
+    assert (length, classify(inner)) in c.layouts
+    assert not AddressPolicy().allows(a)
+    assert not AddressPolicy.from_strings(["64:ff9b:1::/48"]).allows(a)  # the wrapper alone is not enough
+    if inner == "169.254.169.254":
+        assert c.metadata
+        assert not AddressPolicy.from_strings(EVERYWHERE).allows(a)
+
+
+@pytest.mark.parametrize("length", LOCAL_LAYOUTS)
+def test_nat64_local_use_a_forbidden_reading_names_its_layout(length: int) -> None:
+    """127.0.0.1 in this layout, 8 in every other octet: refused with the NAT64 prefix allowed, and
+    the reason names the (first) layout that reads a forbidden address, and that address."""
+    a = rfc6052(ipaddress.IPv4Address("127.0.0.1"), length, filler=bytes([8] * 16))
+    n, e = next((n, e) for n, e in classify(a).layouts if not e.public)
+    d = AddressPolicy.from_strings(["64:ff9b:1::/48"]).decide(a)
+    assert not d.allowed and f"RFC 6052 /{n} layout" in d.reason and e.address in d.reason, d
+
+
+def test_nat64_local_use_global_under_every_layout_is_nat64_as_before() -> None:
+    a = rfc6052(ipaddress.IPv4Address("8.8.8.8"), 48, filler=bytes([8] * 16))
+    assert str(a) == "64:ff9b:1:808:8:808:808:808"
+    c = classify(a)
+    assert (c.kind, c.public, c.metadata, c.range) == ("nat64", False, False, "64:ff9b:1::/48")
+    assert [(n, e.address) for n, e in c.layouts] == [(n, "8.8.8.8") for n in LOCAL_LAYOUTS]
+    assert c.embedded is not None and c.embedded.address == "8.8.8.8"
+    assert "layouts" not in c.to_json()
+    assert not AddressPolicy().allows(a)  # NAT64 is never native IPv6
+    assert AddressPolicy.from_strings(["64:ff9b:1::/48"]).allows(a)
+
+
+def test_nat64_well_known_prefix_keeps_its_one_layout() -> None:
+    c = classify("64:ff9b::a00:1")
+    assert [(n, e.address) for n, e in c.layouts] == [(96, "10.0.0.1")]
+    assert AddressPolicy.from_strings(["64:ff9b::/96"]).allows("64:ff9b::808:808")
+
+
+FORBIDDEN_V4 = st.one_of(
+    st.sampled_from(NEVER_PUBLIC_V4).flatmap(_v4_in),
+    st.sampled_from([n for n in _META_NETS if n.version == 4]).flatmap(_v4_in),
+    V4,
+)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(FORBIDDEN_V4, st.sampled_from(LOCAL_LAYOUTS), st.binary(min_size=16, max_size=16))
+def test_prop_nat64_local_use_forbidden_v4_gives_forbidden_v6(x: ipaddress.IPv4Address, length: int,
+                                                               filler: bytes) -> None:
+    """Whatever the layout and the other bits: a forbidden IPv4 inside gives a forbidden IPv6, even
+    with the NAT64 prefix allowed; a metadata endpoint inside, even with everything allowed."""
+    a = rfc6052(x, length, filler)
+    c = classify(a)
+    inner = classify(x)
+    assert c.kind == "nat64" and (length, inner) in c.layouts
+    if inner.metadata:
+        assert c.metadata and not AddressPolicy.from_strings(EVERYWHERE).allows(a)
+    if not inner.public:
+        assert not AddressPolicy().allows(a)
+        assert not AddressPolicy.from_strings(["64:ff9b:1::/48"]).allows(a)
+        assert not AddressPolicy.from_strings(["64:ff9b:1::/48", "0.0.0.0/0"], [str(x)]).allows(a)
 
 
 @settings(max_examples=300, deadline=None, database=None)

@@ -12,17 +12,22 @@ from pathlib import Path
 
 import pytest
 import xmlschema
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sarif_pydantic import Sarif
 
+import v6scan.cli as cli_module
+import v6scan.engine as engine
 from v6scan import __version__
 from v6scan.cli import cli, main
+from v6scan.context import Context
 from v6scan.engine import TargetResult
 from v6scan.model import Observation, Status
 from v6scan.output import Outcome, gate, github, render
 from v6scan.scoring import Policy, load_policy, score_target
+from v6scan.settings import Settings
 from v6scan.store import Store
-from v6scan.targets import parse_target
+from v6scan.sweep import stored_config
+from v6scan.targets import Target, parse_target
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
@@ -162,14 +167,16 @@ def test_report_export_diff_rescore_on_a_real_database(db: Path, tmp_path: Path)
 def test_config_file_and_environment(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "v6scan.toml").write_text('[export]\nformat = "csv"\n')
-    r = run("export", "--db", str(db))  # format from ./v6scan.toml
-    assert r.output.startswith("target,display,")  # type: ignore[attr-defined]
+    r = run("export", "--db", str(db))  # format from ./v6scan.toml, which is announced on stderr
+    assert r.stdout.startswith("target,display,")  # type: ignore[attr-defined]
+    assert r.stderr == "v6scan: using config file ./v6scan.toml\n"  # type: ignore[attr-defined]
     cfg = tmp_path / "other.toml"
     cfg.write_text('lang = "zh-CN"\n[export]\nformat = "md"\n')
     r = run("--config", str(cfg), "export", "--db", str(db))
     assert "IPv6 支持度评测报告" in r.output  # type: ignore[attr-defined]
+    assert "using config file" not in r.stderr  # type: ignore[attr-defined]  # given, not picked up
     r = run("export", "--format", "jsonl", env={"V6SCAN_DB": str(db)})
-    assert len(r.output.splitlines()) == 3  # type: ignore[attr-defined]
+    assert len(r.stdout.splitlines()) == 3  # type: ignore[attr-defined]
     broken = tmp_path / "broken.toml"
     broken.write_text("this is = = not toml")
     r = CliRunner().invoke(cli, ["--config", str(broken), "export", "--db", str(db)])
@@ -291,3 +298,209 @@ def test_cluster_without_dask_is_a_usage_error(tmp_path: Path, monkeypatch: pyte
     r = CliRunner().invoke(cli, ["scan", str(targets), "--db", str(tmp_path / "s.db"), "--cluster", "local:2"])
     assert r.exit_code == 2 and "pip install 'v6scan[cluster]'" in r.output
     assert not (tmp_path / "s.db").exists()
+
+
+# ---------------------------------------------------------------------------
+# the self-check address obeys the address policy; config files are announced
+# ---------------------------------------------------------------------------
+
+FORBIDDEN_SELF_CHECKS = [
+    ("::1", "Loopback"),
+    ("[::1]:443", "Loopback"),
+    ("fe80::1", "Link-Local"),
+    ("[fe80::1%eth0]:443", "zone id"),
+    ("169.254.169.254", "cloud metadata endpoint"),
+    ("[fd00:ec2::254]:443", "cloud metadata endpoint"),
+    ("[64:ff9b::a9fe:a9fe]:80", "cloud metadata endpoint"),
+    ("self-check.example:443", "not a name"),
+]
+
+
+@pytest.fixture
+def dry_run(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
+    """``--dry-run`` records the settings it got instead of resolving anything (no network)."""
+    seen: list[Settings] = []
+    monkeypatch.setattr(cli_module, "_dry_run", lambda settings, targets: seen.append(settings))
+    return seen
+
+
+def refused(r: Result, addr: str, why: str) -> None:
+    """A usage error naming the address (without brackets, port or zone) and why."""
+    assert r.exit_code == 2, r.output
+    assert "Invalid value for --self-check" in r.stderr, r.stderr
+    bare = addr.split("%")[0].lstrip("[").split("]")[0]
+    assert bare in r.stderr and why in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize(("addr", "why"), FORBIDDEN_SELF_CHECKS)
+def test_self_check_must_be_an_address_the_policy_allows(addr: str, why: str, dry_run: list[Settings]) -> None:
+    for command in (["check", "example.org"], ["scan", "t.txt", "--db", "s.db"]):
+        r = CliRunner().invoke(cli, [*command, "--self-check", addr, "--dry-run"])
+        refused(r, addr, why)
+    assert dry_run == []
+
+
+@pytest.mark.parametrize("addr", ["169.254.169.254", "[fd00:ec2::254]:443", "[::ffff:169.254.169.254]:80"])
+def test_allow_net_does_not_unlock_a_metadata_self_check(addr: str, dry_run: list[Settings]) -> None:
+    r = CliRunner().invoke(cli, ["check", "example.org", "--self-check", addr, "--allow-net", "::/0",
+                                 "--allow-net", "0.0.0.0/0", "--allow-net", "fd00:ec2::/64", "--dry-run"])
+    refused(r, addr, "cloud metadata endpoint: never contacted")
+    assert dry_run == []
+
+
+def test_allow_net_and_exclude_apply_to_the_self_check(tmp_path: Path, dry_run: list[Settings]) -> None:
+    r = CliRunner().invoke(cli, ["check", "example.org", "--self-check", "[::1]:80", "--allow-net", "::1/128",
+                                 "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert dry_run[-1].self_check == "[::1]:80"
+    r = CliRunner().invoke(cli, ["check", "example.org", "--self-check", "[2a00:1450::1]:443", "--dry-run"])
+    assert r.exit_code == 0, r.output  # a global address needs no allowance
+    ex = tmp_path / "ex.txt"
+    ex.write_text("2a00:1450::/32\n")
+    r = CliRunner().invoke(cli, ["check", "example.org", "--self-check", "[2a00:1450::1]:443", "--exclude", str(ex),
+                                 "--dry-run"])
+    refused(r, "2a00:1450::1", "exclusion list")
+    assert len(dry_run) == 2
+
+
+@pytest.mark.parametrize(("addr", "why"), FORBIDDEN_SELF_CHECKS)
+def test_self_check_from_a_config_file_in_the_working_directory(
+    addr: str, why: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dry_run: list[Settings]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("v6scan.toml").write_text(f'self-check = "{addr}"\n')
+    r = CliRunner().invoke(cli, ["check", "example.org", "--dry-run"])
+    assert r.stderr.startswith("v6scan: using config file ./v6scan.toml\n")
+    assert r.stderr.count("using config file") == 1
+    refused(r, addr, why)
+    # --allow-net in the same file: the metadata endpoints stay refused, the others are allowed now
+    Path("v6scan.toml").write_text(f'[check]\nself_check = "{addr}"\nallow-net = ["::/0", "0.0.0.0/0"]\n')
+    r = CliRunner().invoke(cli, ["check", "example.org", "--dry-run"])
+    if "metadata" in why or "%" in addr or "name" in why:
+        refused(r, addr, why)
+        assert dry_run == []
+    else:
+        assert r.exit_code == 0, r.output
+        assert dry_run[-1].self_check == addr
+
+
+@pytest.mark.parametrize(("addr", "why"), FORBIDDEN_SELF_CHECKS)
+def test_self_check_from_the_environment(addr: str, why: str, dry_run: list[Settings]) -> None:
+    r = CliRunner().invoke(cli, ["check", "example.org", "--dry-run"], env={"V6SCAN_SELF_CHECK": addr})
+    refused(r, addr, why)
+    assert dry_run == []
+
+
+def test_config_file_announced_only_when_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   dry_run: list[Settings]) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(cli, ["check", "example.org", "--dry-run"])
+    assert r.exit_code == 0 and "using config file" not in r.stderr, r.output
+    (tmp_path / "v6scan.toml").write_text('timeout = 7\n')
+    r = CliRunner().invoke(cli, ["check", "example.org", "--dry-run"])
+    assert r.exit_code == 0 and r.stderr.count("v6scan: using config file ./v6scan.toml\n") == 1
+    assert dry_run[-1].timeout == 7
+    explicit = tmp_path / "explicit.toml"
+    explicit.write_text('timeout = 8\n')
+    for kw in ({"args": ["--config", str(explicit)]}, {"env": {"V6SCAN_CONFIG": str(explicit)}}):
+        r = CliRunner().invoke(cli, [*kw.get("args", []), "check", "example.org", "--dry-run"], env=kw.get("env"))
+        assert r.exit_code == 0 and "using config file" not in r.stderr, r.output
+        assert dry_run[-1].timeout == 8
+
+
+# ---------------------------------------------------------------------------
+# exclusion lists: suffix entries, IDN, the settings, and --resume
+# ---------------------------------------------------------------------------
+
+def test_exclusion_suffixes_and_idn(tmp_path: Path, dry_run: list[Settings]) -> None:
+    ex = tmp_path / "exclude.txt"
+    ex.write_text("# suffixes and names\n.example.org\n*.Bücher.example\nxn--mnchen-3ya.example.  # a name\n"
+                  "192.0.2.0/24\n")
+    for host, entry in (("www.example.org", "; it matches .example.org"), ("EXAMPLE.org.", "; it matches"),
+                        ("https://a.b.xn--bcher-kva.example/", ".xn--bcher-kva.example"),
+                        ("münchen.example", "exclusion list")):
+        r = CliRunner().invoke(cli, ["check", host, "--exclude", str(ex), "--dry-run"])
+        assert r.exit_code == 2 and "is on the exclusion list" in r.output and entry in r.output, r.output
+    r = CliRunner().invoke(cli, ["check", "badexample.org", "www.münchen.example", "--exclude", str(ex), "--dry-run"])
+    assert r.exit_code == 0, r.output
+    (settings,) = dry_run
+    assert settings.exclude_names == (".example.org", ".xn--bcher-kva.example", "xn--mnchen-3ya.example")
+    assert settings.exclude_nets == ("192.0.2.0/24",)
+    assert Settings.from_json(json.loads(json.dumps(settings.to_json()))).exclude_names == settings.exclude_names
+    for bad in ("*example.org", ".", "*.", "exa*mple.org"):
+        ex.write_text(f"example.net\n{bad}\n")
+        r = CliRunner().invoke(cli, ["check", "example.net", "--exclude", str(ex)])
+        assert r.exit_code == 2 and f"{ex}:2" in r.output, r.output
+    assert "*.example.org" in run("check", "--help").output  # type: ignore[attr-defined]
+
+
+class FakeScan:
+    """The per-target scan, without network: ``down`` targets find the scanner's resolver silent
+    until ``up`` is set (kept to retry: the sweep stays incomplete for --resume)."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.scanned: list[str] = []
+        self.exclude_names: list[tuple[str, ...]] = []
+
+    async def scan_target(self, ctx: Context, target: Target) -> TargetResult:
+        name = target.name
+        self.scanned.append(name)
+        self.exclude_names.append(ctx.settings.exclude_names)
+        obs = site_obs(name)
+        if name.startswith("down") and not self.up:
+            obs[0] = Observation("dns.resolve", name, Status.TIMEOUT,
+                                 {"canary": {"status": "timeout"}, "scanner_side": "resolver"}, "timeout")
+        return TargetResult(target, [name], obs, finished_at="2026-01-01T00:00:00Z")
+
+
+@pytest.fixture
+def fake_scan(monkeypatch: pytest.MonkeyPatch) -> FakeScan:
+    f = FakeScan()
+    monkeypatch.setattr(engine, "scan_target", f.scan_target)
+    return f
+
+
+def test_scan_excludes_by_suffix_and_resume_keeps_the_exclusion_list(tmp_path: Path, fake_scan: FakeScan) -> None:
+    policy = tmp_path / "dns-only.json"
+    policy.write_text(json.dumps({"name": "dns-only", "description": "DNS checks only (tests)",
+                                  "checks": {"dns.resolve": {"weight": 0, "required": True},
+                                             "dns.aaaa": {"weight": 10, "required": True}}}))
+    targets = tmp_path / "t.txt"
+    targets.write_text("www.example.org\nexample.org\ndown.example.net\nok.example.net\n")
+    ex = tmp_path / "exclude.txt"
+    ex.write_text("*.example.org\n")
+    db = tmp_path / "s.db"
+    base = ["scan", "--db", str(db), "--policy", str(policy), "--resolver", "127.0.0.1", "--no-self-check",
+            "--www", "never"]
+
+    def scan(*args: str) -> Result:
+        return CliRunner().invoke(cli, [*base, *args], catch_exceptions=False)
+
+    r = scan(str(targets), "--exclude", str(ex))
+    assert r.exit_code == 3, r.output  # down.example.net is to retry
+    assert "excluded: www.example.org (recorded, not contacted; it matches .example.org)" in r.stderr
+    assert "excluded: example.org (recorded, not contacted; it matches .example.org)" in r.stderr
+    assert sorted(fake_scan.scanned) == ["down.example.net", "ok.example.net"]
+    assert set(fake_scan.exclude_names) == {(".example.org",)}  # the scanner gets the list too
+    with Store(db) as st:
+        assert stored_config(st, 1)["exclude_names"] == [".example.org"]
+        assert st.target_counts(1) == {"done": 1, "retry": 1, "excluded": 2}
+
+    # a changed exclusion list: refused, naming both lists; nothing is scanned
+    ex.write_text("*.example.org\nexample.net\n")
+    fake_scan.up = True
+    r = scan("--resume", "1", "--exclude", str(ex))
+    assert r.exit_code == 2, r.output
+    assert ("--exclude differs: sweep 1 was started with .example.org, this command says .example.org"
+            " example.net") in r.output
+    assert "Resume it with no options" in r.output
+    assert len(fake_scan.scanned) == 2
+    # the same list again, written another way: the same entries, so it resumes
+    ex.write_text("# the same entry\n.EXAMPLE.org.\n")
+    r = scan("--resume", "1", "--exclude", str(ex))
+    assert r.exit_code == 0, r.output
+    assert fake_scan.scanned[2:] == ["down.example.net"]
+    assert fake_scan.exclude_names[-1] == (".example.org",)  # the sweep's own list
+    with Store(db) as st:
+        assert st.target_counts(1) == {"done": 2, "excluded": 2}

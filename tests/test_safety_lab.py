@@ -5,6 +5,7 @@ stay forbidden under a broad --allow-net."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -144,3 +145,37 @@ def test_excluded_targets_are_recorded_and_never_contacted(lab: Lab, tmp_path: P
     assert status == {"healthy.gov.test": "done", "twoaaaa.com.test": "excluded"} and n_obs == 0
     blocked = {b["address"]: b["reason"] for b in json.loads(reach)["blocked"]}
     assert "exclusion list" in blocked["203.0.113.70"]  # excluded after resolution too
+
+
+@pytest.mark.parametrize(("self_check", "allow", "why"), [
+    ("[fd00:ec2::254]:443", ("::/0", "0.0.0.0/0"), "cloud metadata endpoint: never contacted"),
+    ("169.254.169.254:80", ("::/0", "0.0.0.0/0"), "cloud metadata endpoint: never contacted"),
+    ("[::1]:80", (), "Loopback"),
+    ("[fe80::2]:80", (), "Link-Local"),
+])
+def test_a_forbidden_self_check_is_a_usage_error_and_sends_nothing(
+    lab: Lab, tmp_path: Path, self_check: str, allow: tuple[str, ...], why: str
+) -> None:
+    """The self-check obeys the address policy like every other connection: refused before any
+    packet, from the command line, the environment or a v6scan.toml in the working directory."""
+    addr = self_check.rsplit(":", 1)[0].strip("[]")
+    base = [V6SCAN, "check", "healthy.gov.test", "--www", "never", "--timeout", "1", "--resolver", lab.resolver[0],
+            "--ca-bundle", str(lab.ca_file)]
+    for n in (*LAB_ALLOW, *allow):
+        base += ["--allow-net", n]
+    (tmp_path / "v6scan.toml").write_text(f'self-check = "{self_check}"\n')
+    runs = [
+        ([*base, "--self-check", self_check], None),
+        (base, {**os.environ, "V6SCAN_SELF_CHECK": self_check}),
+        (["sh", "-c", f'cd "{tmp_path}" && exec "$@"', "sh", *base], None),  # ./v6scan.toml
+    ]
+    lab.reset_counters()
+    for argv, env in runs:
+        r = lab.exec(argv, timeout=60, env=env)
+        assert r.returncode == 2, (argv, r.stdout, r.stderr)
+        assert "Invalid value for --self-check" in r.stderr and addr in r.stderr and why in r.stderr, r.stderr
+        assert r.stdout == ""
+    assert "v6scan: using config file ./v6scan.toml" in r.stderr
+    counts = lab.forbidden_packets()
+    assert addr in counts, sorted(counts)
+    assert counts and not any(counts.values()), {a: n for a, n in counts.items() if n}

@@ -10,12 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from v6scan.settings import Settings
 from v6scan.targets import (
     MAX_LINE,
+    NameExclusions,
     Target,
     TargetError,
     TargetList,
+    match_form,
     normalise_name,
+    parse_exclusion,
     parse_target,
     read_target_file,
     read_targets,
@@ -546,3 +550,160 @@ def test_prop_read_targets_accounts_for_every_line(lines: list[str], with_header
     for e in (*tl.errors, *tl.duplicates):
         assert type(e) is TargetError
         assert e.source is not None and e.source.startswith("<input>:")
+
+
+# ---------------------------------------------------------------------------
+# exclusion lists: NameExclusions
+# ---------------------------------------------------------------------------
+
+EXCLUSIONS = NameExclusions(["example.org", ".gov.test", "*.Bücher.example", "xn--mnchen-3ya.example.", "ex.ample.net"])
+
+
+@pytest.mark.parametrize(
+    ("name", "entry"),
+    [
+        ("example.org", "example.org"),
+        ("EXAMPLE.Org.", "example.org"),
+        ("www.example.org", None),  # an exact entry: that name only
+        ("gov.test", ".gov.test"),  # a suffix entry: the name itself ...
+        ("www.health.GOV.test.", ".gov.test"),  # ... and every name below it
+        ("agov.test", None),  # at a label boundary only
+        ("gov.test.evil", None),
+        ("xn--bcher-kva.example", ".xn--bcher-kva.example"),  # U-label entry, A-label name
+        ("www.BÜCHER.example", ".xn--bcher-kva.example"),
+        ("münchen.example", "xn--mnchen-3ya.example"),  # A-label entry, U-label name
+        ("MÜNCHEN.EXAMPLE.", "xn--mnchen-3ya.example"),
+        ("www.münchen.example", None),
+        ("ample.net", None),
+        ("ex.ample.net", "ex.ample.net"),
+        ("example.net", None),
+        ("", None),
+        (".", None),
+    ],
+)
+def test_name_exclusions_match(name: str, entry: str | None) -> None:
+    assert EXCLUSIONS.match(name) == entry
+    assert (name in EXCLUSIONS) is (entry is not None)
+
+
+def test_name_exclusions_entries_and_settings() -> None:
+    assert EXCLUSIONS.entries == (".gov.test", ".xn--bcher-kva.example", "ex.ample.net", "example.org",
+                                  "xn--mnchen-3ya.example")
+    assert list(EXCLUSIONS) == list(EXCLUSIONS.entries) and len(EXCLUSIONS) == 5 and EXCLUSIONS
+    again = NameExclusions.from_settings(Settings(exclude_names=EXCLUSIONS.entries))
+    assert again.entries == EXCLUSIONS.entries  # the normal form reads back as itself
+    assert not NameExclusions(()) and NameExclusions(()).match("example.org") is None
+    assert NameExclusions.from_settings(Settings()).entries == ()
+
+
+def test_name_exclusions_most_specific_entry_wins() -> None:
+    ex = NameExclusions([".org", ".example.org", "www.example.org"])
+    assert ex.match("www.example.org") == "www.example.org"
+    assert ex.match("a.www.example.org") == ".example.org"
+    assert ex.match("example.org") == ".example.org"
+    assert ex.match("other.org") == ".org"
+
+
+@pytest.mark.parametrize("name", ["a\udcff.example", "\x00\x00", "a..b.", "a..b", "\u200d.example", "☃" * 300,
+                                  "xn--zz.example", "-a-.example", "exa mple.org", "[2001:db8::1]"])
+def test_name_exclusions_never_crash_on_names_idna_refuses(name: str) -> None:
+    ex = NameExclusions([name, "." + name])
+    assert ex.match(name) == match_form(name)  # compared as its lower-case text
+    assert ex.match(name.upper()) in (match_form(name), None)
+
+
+@pytest.mark.parametrize(
+    ("text", "entry"),
+    [
+        ("example.org", "example.org"),
+        ("Example.ORG.", "example.org"),
+        ("https://www.example.org/path", "www.example.org"),
+        (".example.org", ".example.org"),
+        ("*.Example.org", ".example.org"),
+        ("*.bücher.example", ".xn--bcher-kva.example"),
+        (".org", ".org"),  # a suffix may be a single label
+        ("*.test.", ".test"),
+    ],
+)
+def test_parse_exclusion(text: str, entry: str) -> None:
+    assert parse_exclusion(text) == entry
+
+
+@pytest.mark.parametrize("text", [".", "*.", "*", "*example.org", "..org", "*..org", "org", "a b.org",
+                                  "exa*mple.org", ".192.0.2.1", "x" * 64 + ".org"])
+def test_parse_exclusion_refuses(text: str) -> None:
+    with pytest.raises(TargetError) as e:
+        parse_exclusion(text)
+    assert e.value.reason
+
+
+def test_name_exclusions_are_fast_for_big_lists() -> None:
+    """100,000 entries: building is linear, a lookup costs one set lookup per label."""
+    entries = [f"site{i}.example{i % 97}.org" for i in range(50_000)] + [f".zone{i}.net" for i in range(50_000)]
+    t0 = time.perf_counter()
+    ex = NameExclusions(entries)
+    built = time.perf_counter() - t0
+    names = [f"a.b.c.host{i}.zone{i * 7}.net" for i in range(20_000)] + [f"www.site{i}.org" for i in range(20_000)]
+    t0 = time.perf_counter()
+    hits = sum(ex.match(n) is not None for n in names)
+    looked = time.perf_counter() - t0
+    assert hits == sum(i * 7 < 50_000 for i in range(20_000))
+    assert built < 5 and looked < 2, (built, looked)
+
+
+def _reference_match(entry: str, name: str) -> bool:
+    """Brute force, on label lists: an exact entry is the same labels, a suffix entry a label tail."""
+    suffix = entry.startswith(".")
+    el = entry.lstrip(".").split(".")
+    nl = name.lower().rstrip(".").split(".")
+    return nl[len(nl) - len(el):] == el if suffix and len(nl) >= len(el) else nl == el
+
+
+@PROPS
+@given(st.lists(LABEL, min_size=1, max_size=4), st.lists(LABEL, max_size=3), st.integers(0, 3),
+       st.sampled_from(["", ".", "*."]), st.data())
+def test_prop_exact_and_suffix_entries_match_at_label_boundaries(
+    entry_labels: list[str], head: list[str], cut: int, form: str, data: st.DataObject
+) -> None:
+    """Names built from the entry's labels: its tail after ``cut`` labels, with random labels in
+    front and the first kept label perhaps lengthened (``xexample.org`` against ``example.org``),
+    in any case, with or without a trailing dot."""
+    tail = entry_labels[min(cut, len(entry_labels) - 1):]
+    if data.draw(st.booleans()):
+        tail = [data.draw(LABEL) + tail[0], *tail[1:]]
+    name = ".".join(head + tail)
+    name = "".join(c.upper() if data.draw(st.booleans()) else c for c in name) + data.draw(st.sampled_from(["", "."]))
+    entry = form + ".".join(entry_labels)
+    normal = ("." if form else "") + ".".join(entry_labels)
+    ex = NameExclusions([entry])
+    assert ex.entries == (normal,)
+    expected = _reference_match(normal, name)
+    assert ex.match(name) == (normal if expected else None)
+    if not form:  # an exact entry matches only that name, in any case, with or without the dot
+        assert expected is (name.lower().rstrip(".") == normal)
+        assert ex.match(normal.upper() + ".") == normal
+
+
+@PROPS
+@given(st.lists(st.tuples(st.sampled_from(["", "."]), st.lists(LABEL, min_size=1, max_size=3)), max_size=30),
+       st.lists(st.lists(LABEL, min_size=1, max_size=5), max_size=30))
+def test_prop_match_agrees_with_brute_force(entries: list[tuple[str, list[str]]], names: list[list[str]]) -> None:
+    normal = [f + ".".join(labels) for f, labels in entries]
+    ex = NameExclusions(normal)
+    # names made of the entries' labels too, so that matches happen
+    pool = names + [labels for _, labels in entries] + [["www", *labels] for _, labels in entries]
+    for labels in pool:
+        name = ".".join(labels)
+        hits = {e for e in normal if _reference_match(e, name)}
+        got = ex.match(name)
+        assert (got is not None) is bool(hits)
+        if got is not None:
+            assert got in hits
+
+
+@PROPS
+@given(st.text(max_size=60), st.lists(st.text(max_size=30), max_size=5))
+def test_prop_match_never_raises(name: str, entries: list[str]) -> None:
+    ex = NameExclusions(entries)
+    got = ex.match(name)
+    assert got is None or got.lstrip(".") in {e.lstrip(".") for e in ex.entries}

@@ -6,6 +6,12 @@ flag.  IPv6 forms that embed an IPv4 address are unwrapped and the embedded
 address is classified too: IPv4-mapped, IPv4-compatible, NAT64 (RFC 6052
 well-known prefix and the RFC 8215 local-use prefix), 6to4 and Teredo.
 
+The well-known NAT64 prefix ``64:ff9b::/96`` has one layout.  Inside the local-use prefix
+``64:ff9b:1::/48`` an operator may use a NAT64 prefix of any RFC 6052 length (/48, /56, /64 or
+/96), each with its own place for the IPv4 address, and an address does not say which: it is
+read under every layout that fits, and the most restrictive reading wins (metadata if any layout
+gives a metadata endpoint; the policy allows it only if every layout gives an allowed address).
+
 Python's ``ipaddress.is_global`` is not used: it calls ``64:ff9b::7f00:1``
 (NAT64 of 127.0.0.1), ``2002:7f00:1::1`` (6to4 of 127.0.0.1) and ``3fff::1``
 (documentation, RFC 9637) global.
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 __all__ = [
@@ -140,6 +146,9 @@ class AddressClass:
     public: bool
     metadata: bool = False
     embedded: AddressClass | None = None
+    #: NAT64 forms: (RFC 6052 prefix length, the IPv4 address read with that layout) for every
+    #: layout that fits; ``embedded`` is the most restrictive of them
+    layouts: tuple[tuple[int, AddressClass], ...] = field(default=(), repr=False)
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -174,21 +183,42 @@ def parse_address(text: str) -> IPAddress:
     return ipaddress.ip_address(t)
 
 
-def _embedded_v4(a: ipaddress.IPv6Address, kind: str, prefix: IPNetwork) -> ipaddress.IPv4Address | None:
+#: RFC 6052 section 2.2: per NAT64 prefix length, the octets of the IPv6 address that carry the
+#: IPv4 address (octet 8, bits 64-71, is the "u" octet: always skipped)
+RFC6052_LAYOUTS: dict[int, tuple[int, int, int, int]] = {
+    32: (4, 5, 6, 7),
+    40: (5, 6, 7, 9),
+    48: (6, 7, 9, 10),
+    56: (7, 9, 10, 11),
+    64: (9, 10, 11, 12),
+    96: (12, 13, 14, 15),
+}
+
+
+def _nat64_v4(a: ipaddress.IPv6Address, prefix: IPNetwork) -> tuple[tuple[int, ipaddress.IPv4Address], ...]:
+    """The IPv4 address under every RFC 6052 layout that fits in ``prefix`` (a /48 holds NAT64
+    prefixes of length 48, 56, 64 and 96; the well-known /96 only its own)."""
+    b = a.packed
+    return tuple((n, ipaddress.IPv4Address(bytes(b[i] for i in octets)))
+                 for n, octets in RFC6052_LAYOUTS.items() if n >= prefix.prefixlen)
+
+
+def _embedded_v4(a: ipaddress.IPv6Address, kind: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address of a mapped, compatible, 6to4 or Teredo form (NAT64: :func:`_nat64_v4`)."""
     b = a.packed
     if kind in ("ipv4-mapped", "ipv4-compatible"):
         return ipaddress.IPv4Address(b[12:16])
-    if kind == "nat64":
-        if prefix.prefixlen == 96:
-            return ipaddress.IPv4Address(b[12:16])
-        # RFC 6052 /48 format: v4 bits in octets 6-7 and 9-10 (octet 8 is "u")
-        return ipaddress.IPv4Address(b[6:8] + b[9:11])
     if kind == "6to4":
         return ipaddress.IPv4Address(b[2:6])
     if kind == "teredo":
         # the client's public IPv4 is the last 32 bits, obfuscated (XOR 0xffffffff)
         return ipaddress.IPv4Address(bytes(x ^ 0xFF for x in b[12:16]))
     return None
+
+
+def _most_restrictive(classes: list[AddressClass]) -> AddressClass:
+    """The first metadata endpoint, else the first non-public address, else the first."""
+    return next((c for c in classes if c.metadata), None) or next((c for c in classes if not c.public), classes[0])
 
 
 @lru_cache(maxsize=65536)
@@ -198,10 +228,15 @@ def _classify(a: IPAddress) -> AddressClass:
     for net, kind, name, reachable in table:
         if a in net:
             embedded = None
-            if isinstance(a, ipaddress.IPv6Address) and kind in (
-                "ipv4-mapped", "ipv4-compatible", "nat64", "6to4", "teredo"
+            layouts: tuple[tuple[int, AddressClass], ...] = ()
+            if isinstance(a, ipaddress.IPv6Address) and kind == "nat64":
+                layouts = tuple((n, _classify(v4)) for n, v4 in _nat64_v4(a, net))
+                embedded = _most_restrictive([e for _, e in layouts])
+                meta = meta or embedded.metadata
+            elif isinstance(a, ipaddress.IPv6Address) and kind in (
+                "ipv4-mapped", "ipv4-compatible", "6to4", "teredo"
             ):
-                v4 = _embedded_v4(a, kind, net)
+                v4 = _embedded_v4(a, kind)
                 if v4 is not None:
                     embedded = _classify(v4)
                     meta = meta or embedded.metadata
@@ -214,6 +249,7 @@ def _classify(a: IPAddress) -> AddressClass:
                 public=reachable and not meta,
                 metadata=meta,
                 embedded=embedded,
+                layouts=layouts,
             )
     if isinstance(a, ipaddress.IPv6Address) and a not in _GLOBAL_UNICAST_V6:
         return AddressClass(a.compressed, 6, "reserved", "outside 2000::/3",
@@ -259,18 +295,28 @@ class AddressPolicy:
         c = _classify(a)
         if c.metadata:
             return Decision(False, f"{c.address} is a cloud metadata endpoint: never contacted")
-        inner = parse_address(c.embedded.address) if c.embedded is not None else None
-        for x in (a, inner):
-            if x is not None and any(x in n for n in self.exclude if n.version == x.version):
-                return Decision(False, f"{c.address} is on the exclusion list"
-                                + (f" (it embeds {x})" if x is inner else ""))
+        # every IPv4 address the form may carry (NAT64 local use: one per RFC 6052 layout)
+        inner: list[tuple[int | None, AddressClass]] = [*c.layouts] or (
+            [(None, c.embedded)] if c.embedded is not None else [])
+        if self._excluded(a):
+            return Decision(False, f"{c.address} is on the exclusion list")
+        for n, e in inner:
+            if self._excluded(parse_address(e.address)):
+                return Decision(False, f"{c.address} is on the exclusion list (it embeds {e.address}"
+                                + (f" under the RFC 6052 /{n} layout)" if len(inner) > 1 else ")"))
         if c.public:
             return Decision(True, "global address")
-        if self._in_allow(a) and (
-            c.embedded is None or c.embedded.public or self._in_allow(parse_address(c.embedded.address))
-        ):
-            return Decision(True, "special-purpose address allowed by --allow-net")
-        return Decision(False, f"{c.describe()}: not contacted (use --allow-net to allow it)")
+        if not self._in_allow(a):
+            return Decision(False, f"{c.describe()}: not contacted (use --allow-net to allow it)")
+        for n, e in inner:
+            if not (e.public or self._in_allow(parse_address(e.address))):
+                layout = f" under the RFC 6052 /{n} layout" if len(inner) > 1 else ""
+                return Decision(False, f"{c.address} is {c.name}, embedding{layout} {e.describe()}:"
+                                " not contacted (use --allow-net to allow it)")
+        return Decision(True, "special-purpose address allowed by --allow-net")
+
+    def _excluded(self, a: IPAddress) -> bool:
+        return any(a in n for n in self.exclude if n.version == a.version)
 
     def _in_allow(self, a: IPAddress) -> bool:
         return any(a in n for n in self.allow if n.version == a.version)

@@ -29,6 +29,7 @@ import click
 from click.core import ParameterSource
 
 from v6scan import __version__, eventloop
+from v6scan.addresses import AddressPolicy
 from v6scan.checks import CHECKS
 from v6scan.cluster import ClusterError
 from v6scan.context import Context
@@ -48,7 +49,16 @@ from v6scan.scoring import VERDICTS, Policy, SiteVerdict, load_policy, score_tar
 from v6scan.settings import Settings
 from v6scan.store import Store, StoreError
 from v6scan.sweep import DEFAULT_MAX_RETRIES, resume_sweep, retryable, run_sweep, settings_config, stored_config
-from v6scan.targets import Target, TargetError, TargetList, iter_targets, parse_target, read_targets
+from v6scan.targets import (
+    NameExclusions,
+    Target,
+    TargetError,
+    TargetList,
+    iter_targets,
+    parse_exclusion,
+    parse_target,
+    read_targets,
+)
 
 __all__ = ["cli", "main"]
 
@@ -57,7 +67,11 @@ CONFIG_PLACES = (Path("v6scan.toml"), Path.home() / ".config" / "v6scan" / "conf
 
 
 def _load_config(path: Path | None) -> dict[str, Any]:
+    """The config file given (--config, $V6SCAN_CONFIG), else the first of CONFIG_PLACES, which is
+    announced on stderr: a file picked up from the working directory must not act unseen."""
     for p in ([path] if path else [p for p in CONFIG_PLACES if p.is_file()]):
+        if path is None:
+            click.echo(f"v6scan: using config file {p if p.is_absolute() else f'./{p}'}", err=True)
         try:
             return tomllib.loads(p.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as e:
@@ -131,9 +145,12 @@ def _scan_options(f: F) -> F:
         click.option("--allow-net", "allow_nets", multiple=True, metavar="PREFIX", envvar="V6SCAN_ALLOW_NET",
                      help="Allow connecting to this special-purpose prefix (repeatable)."),
         click.option("--exclude", "exclude_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     envvar="V6SCAN_EXCLUDE", help="File of names and prefixes never to contact."),
+                     envvar="V6SCAN_EXCLUDE",
+                     help="File of prefixes and names never to contact, one a line: example.org (that name),"
+                          " .example.org or *.example.org (it and every name below it), 2001:db8::/32."),
         click.option("--self-check", metavar="ADDR[:PORT]", envvar="V6SCAN_SELF_CHECK",
-                     help="An IPv6 address:port the scanner connects to, to prove its own IPv6."),
+                     help="An IPv6 address:port the scanner connects to, to prove its own IPv6 (an address"
+                          " the address policy allows: --allow-net, never a metadata endpoint)."),
         click.option("--no-self-check", is_flag=True, help="Skip the scanner's own IPv6 check."),
         click.option("--root-hints", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      envvar="V6SCAN_ROOT_HINTS", help="Root hints for the IPv6-only resolution path."),
@@ -177,11 +194,12 @@ def _split_ids(value: str | None) -> tuple[str, ...]:
     return ids
 
 
-def _exclusions(path: Path | None) -> tuple[tuple[str, ...], set[str]]:
+def _exclusions(path: Path | None) -> tuple[tuple[str, ...], NameExclusions]:
+    """The prefixes and the name entries (normal form, see :mod:`v6scan.targets`) of an exclusion file."""
     nets: list[str] = []
-    names: set[str] = set()
+    names: list[str] = []
     if path is None:
-        return (), names
+        return (), NameExclusions(())
     for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         item = line.split("#", 1)[0].strip()
         if not item:
@@ -190,13 +208,26 @@ def _exclusions(path: Path | None) -> tuple[tuple[str, ...], set[str]]:
             nets.append(str(ipaddress.ip_network(item, strict=False)))
         except ValueError:
             try:
-                names.add(parse_target(item).name)
+                names.append(parse_exclusion(item))
             except TargetError as e:
                 raise click.BadParameter(f"{path}:{no}: {e.reason}", param_hint="--exclude") from None
-    return tuple(nets), names
+    return tuple(nets), NameExclusions(names)
 
 
-def _settings(kw: dict[str, Any]) -> tuple[Settings, Policy, set[str]]:
+def _check_self_check(spec: str, allow_nets: Sequence[str], exclude_nets: Sequence[str]) -> None:
+    """The self-check address obeys the address policy like every other connection."""
+    try:
+        addr, _ = parse_server(spec)
+        decision = AddressPolicy.from_strings(allow_nets, exclude_nets).decide(addr)
+    except ValueError as e:
+        raise click.BadParameter(str(e).replace("bad resolver", "bad address"), param_hint="--self-check") from None
+    if not decision.allowed:
+        raise click.BadParameter(f"{spec} is not an address the scanner may contact: {decision.reason}",
+                                 param_hint="--self-check")
+
+
+def _settings(kw: dict[str, Any]) -> tuple[Settings, Policy, NameExclusions]:
+    """The settings of a scan, the policy, and the exclusion list's names (matched against targets)."""
     nets, names = _exclusions(kw.get("exclude_file"))
 
     def many(key: str) -> tuple[str, ...]:
@@ -216,8 +247,10 @@ def _settings(kw: dict[str, Any]) -> tuple[Settings, Policy, set[str]]:
             ipaddress.ip_network(n, strict=False)
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
+    if kw.get("self_check"):
+        _check_self_check(str(kw["self_check"]), many("allow_nets"), nets)
     settings = Settings(
-        resolvers=many("resolvers"), allow_nets=many("allow_nets"), exclude_nets=nets,
+        resolvers=many("resolvers"), allow_nets=many("allow_nets"), exclude_nets=nets, exclude_names=names.entries,
         root_hints=kw.get("root_hints"), timeout=float(kw.get("timeout") or 5.0), www=kw.get("www") or "auto",
         extra_suffixes=many("suffixes"), ca_bundle=kw.get("ca_bundle"), self_check=kw.get("self_check"),
         self_check_enabled=not kw.get("no_self_check"), check_ids=_split_ids(kw.get("check_ids")),
@@ -227,7 +260,11 @@ def _settings(kw: dict[str, Any]) -> tuple[Settings, Policy, set[str]]:
     return settings, policy, names
 
 
-def _stream_targets(args: Sequence[str], excluded: set[str], skipped: list[Target]) -> Iterator[Target]:
+def _excluded_note(name: str, entry: str) -> str:
+    return "" if entry == name else f"; it matches {entry}"
+
+
+def _stream_targets(args: Sequence[str], excluded: NameExclusions, skipped: list[Target]) -> Iterator[Target]:
     """The targets of the files, read lazily; bad lines are reported, excluded names set aside."""
     for a in args:
         if a != "-" and not Path(a).is_file():
@@ -238,8 +275,9 @@ def _stream_targets(args: Sequence[str], excluded: set[str], skipped: list[Targe
             for item in iter_targets(f, "<stdin>" if a == "-" else a):
                 if isinstance(item, TargetError):
                     click.echo(f"skipped: {item}", err=True)
-                elif item.name in excluded:
-                    click.echo(f"excluded: {item.name} (recorded, not contacted)", err=True)
+                elif (entry := excluded.match(item.name)) is not None:
+                    click.echo(f"excluded: {item.name} (recorded, not contacted{_excluded_note(item.name, entry)})",
+                               err=True)
                     skipped.append(item)
                 else:
                     yield item
@@ -307,8 +345,9 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
             t = parse_target(h)
         except TargetError as e:
             raise click.BadParameter(f"{h!r}: {e.reason}", param_hint="HOSTS") from None
-        if t.name in excluded:
-            raise click.BadParameter(f"{t.name} is on the exclusion list", param_hint="HOSTS")
+        if (entry := excluded.match(t.name)) is not None:
+            raise click.BadParameter(f"{t.name} is on the exclusion list{_excluded_note(t.name, entry)}",
+                                     param_hint="HOSTS")
         targets.append(t)
     if kw.get("dry_run"):
         _dry_run(settings, targets)
@@ -396,9 +435,10 @@ def _absolute(settings: Settings) -> Settings:
     return replace(settings, **paths)
 
 
-def _sweep_config(settings: Settings, policy: Policy, excluded: set[str], max_retries: int) -> dict[str, Any]:
-    return {**settings_config(settings), "max_retries": max_retries, "exclude_names": sorted(excluded),
-            "policy": policy.to_json()}
+def _sweep_config(settings: Settings, policy: Policy, max_retries: int) -> dict[str, Any]:
+    """What a sweep stores of its configuration (the exclusion list's names are in the settings)."""
+    return {**settings_config(settings), "max_retries": max_retries,
+            "exclude_names": sorted(settings.exclude_names), "policy": policy.to_json()}
 
 
 def _canonical(key: str, v: Any) -> str:
@@ -433,7 +473,7 @@ def _given(ctx: click.Context, param: str) -> str | None:
 
 
 def _resumed(ctx: click.Context, store: Store, sweep_id: int, kw: Mapping[str, Any], settings: Settings,
-             policy: Policy, excluded: set[str]) -> tuple[Settings, Policy, dict[str, Any]]:
+             policy: Policy) -> tuple[Settings, Policy, dict[str, Any]]:
     """The settings, policy and run options to resume ``sweep_id`` with: the sweep's own, stored when
     it started; options given now must match them (a usage error names the first that does not),
     but for how fast and how politely it runs (``_RUN_OPTIONS``, ``_POLITENESS``)."""
@@ -442,7 +482,7 @@ def _resumed(ctx: click.Context, store: Store, sweep_id: int, kw: Mapping[str, A
     except StoreError as e:
         raise click.UsageError(str(e)) from None
     stored = stored_config(store, sweep_id)
-    mine = _sweep_config(settings, policy, excluded, int(kw["max_retries"]))
+    mine = _sweep_config(settings, policy, int(kw["max_retries"]))
     for param, (option, keys) in _SWEEP_OPTIONS.items():
         where = _given(ctx, param)
         if where is None:
@@ -570,7 +610,7 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
             if target_files:
                 raise click.UsageError("--resume takes the targets from the database: give no files")
             settings, policy, options = _resumed(click.get_current_context(), store, resume_id, kw, settings,
-                                                 policy, excluded)
+                                                 policy)
             _need_dask(options.get("cluster"))
             fail_on, min_score = _gates(policy, *gates_given)
         run_options = {**options, "grace": STOP_GRACE}
@@ -593,7 +633,7 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
                 tl = _read_target_args(target_files)
                 for e in tl.errors:
                     click.echo(f"skipped: {e}", err=True)
-                _dry_run(settings, [t for t in tl.targets if t.name not in excluded])
+                _dry_run(settings, [t for t in tl.targets if excluded.match(t.name) is None])
                 return
             skipped: list[Target] = []  # filled while the targets stream into the store, then recorded
             stream = _stream_targets(target_files, excluded, skipped)
@@ -602,7 +642,7 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
                 raise click.UsageError("no valid target to scan")
             progress = _Progress(0)
             max_retries = int(kw["max_retries"])
-            extra = {k: v for k, v in _sweep_config(settings, policy, excluded, max_retries).items()
+            extra = {k: v for k, v in _sweep_config(settings, policy, max_retries).items()
                      if k in ("exclude_names", "policy")}
             extra["run"] = dict(options)
 

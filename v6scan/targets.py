@@ -4,6 +4,15 @@ Name validation runs *before* IDNA encoding, so a hostile or broken line
 gets a precise reason ("label 2 is 70 characters long") instead of a codec
 traceback.  Names are kept in their ASCII (A-label) form, lower case,
 without the trailing dot; ``display`` keeps the Unicode form for people.
+
+Exclusion lists (``--exclude FILE``) name hosts never to contact, matched by
+:class:`NameExclusions` with case, a trailing dot and the IDN form (U-label or
+A-label) ignored:
+
+- ``example.org`` matches exactly that name;
+- ``.example.org`` or ``*.example.org`` matches ``example.org`` and every name
+  below it (``www.example.org``, ``a.b.example.org``), at a label boundary only
+  (not ``badexample.org``).
 """
 
 from __future__ import annotations
@@ -22,11 +31,13 @@ import idna
 from publicsuffixlist import PublicSuffixList
 
 __all__ = [
+    "NameExclusions",
     "Target",
     "TargetError",
     "TargetList",
     "iter_targets",
     "normalise_name",
+    "parse_exclusion",
     "parse_target",
     "read_targets",
     "registrable_domain",
@@ -91,10 +102,11 @@ def _strip_to_host(text: str) -> str:
     return t
 
 
-def normalise_name(text: str) -> tuple[str, str]:
+def normalise_name(text: str, *, single_label: bool = False) -> tuple[str, str]:
     """Return ``(ascii_name, display_name)`` for a host name, URL or ``host:port``.
 
-    Raises :class:`TargetError` with a precise reason for anything unusable.
+    Raises :class:`TargetError` with a precise reason for anything unusable (a single label too,
+    unless ``single_label``: a suffix such as ``org`` in an exclusion list).
     """
     if len(text) > MAX_LINE:
         raise TargetError(text, f"longer than {MAX_LINE} characters")
@@ -149,7 +161,7 @@ def normalise_name(text: str) -> tuple[str, str]:
     name = ".".join(ascii_labels)
     if len(name) > MAX_NAME:
         raise TargetError(text, f"the name is {len(name)} octets long (at most {MAX_NAME})")
-    if len(ascii_labels) < 2:
+    if len(ascii_labels) < 2 and not single_label:
         raise TargetError(text, "a single label is not a site name (give a fully qualified name)")
     if ascii_labels[-1].isdigit():
         raise TargetError(text, "the top-level label is numeric: not a host name")
@@ -163,6 +175,95 @@ def parse_target(text: str, *, source: str | None = None, **meta: str | None) ->
         raise TargetError(text, e.reason, source) from None
     clean = {k: (v.strip() or None) if isinstance(v, str) else None for k, v in meta.items()}
     return Target(name, display, source=source, **clean)
+
+
+def _lenient_label(label: str) -> str:
+    if label.isascii():
+        return label.lower()
+    try:
+        return idna.encode(label, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return label.lower()
+
+
+@lru_cache(maxsize=65536)
+def match_form(name: str) -> str:
+    """The form names are compared in: A-labels, lower case, no trailing dot.  Never raises: a
+    label that cannot be encoded is compared as its lower-case text."""
+    return ".".join(_lenient_label(x) for x in name.strip().translate(_DOTS).rstrip(".").split("."))
+
+
+def parse_exclusion(text: str) -> str:
+    """Check one name entry of an exclusion list and return its normal form: ``example.org``
+    (that name) or ``.example.org`` (``.example.org`` or ``*.example.org``: the name and every
+    name below it).  Raises :class:`TargetError` with the reason."""
+    t = text.strip()
+    suffix = t.startswith((".", "*."))
+    rest = t[2:] if t.startswith("*.") else t[1:] if suffix else t
+    if suffix and not rest.strip("."):
+        raise TargetError(text, "a suffix entry needs a name after the dot")
+    name, _ = normalise_name(rest, single_label=suffix)
+    return "." + name if suffix else name
+
+
+class NameExclusions:
+    """The name entries of an exclusion list, and which entry (if any) a name matches.
+
+    ``example.org`` matches exactly that name; ``.example.org`` and ``*.example.org`` match
+    example.org and every name below it.  Entries and names are compared in :func:`match_form`
+    (case, trailing dot and U-label/A-label aside).  A lookup costs one set lookup per label of
+    the name, whatever the number of entries.
+    """
+
+    __slots__ = ("_exact", "_suffixes")
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self._exact: set[str] = set()
+        self._suffixes: set[str] = set()
+        for e in entries:
+            e = e.strip()
+            if e.startswith(("*.", ".")):
+                if body := match_form(e[2:] if e.startswith("*.") else e[1:]):
+                    self._suffixes.add(body)
+            elif body := match_form(e):
+                self._exact.add(body)
+
+    @classmethod
+    def from_settings(cls, settings: object) -> NameExclusions:
+        """From anything with an ``exclude_names`` tuple (:class:`v6scan.settings.Settings`)."""
+        return cls(getattr(settings, "exclude_names", ()))
+
+    @property
+    def entries(self) -> tuple[str, ...]:
+        """The entries in normal form (``name``, ``.suffix``), sorted: what a sweep stores."""
+        return tuple(sorted([*self._exact, *("." + s for s in self._suffixes)]))
+
+    def match(self, name: str) -> str | None:
+        """The entry ``name`` matches (normal form: ``name`` or ``.suffix``), or None."""
+        n = match_form(name)
+        if n in self._exact:
+            return n
+        if self._suffixes:
+            labels = n.split(".")
+            for i in range(len(labels)):  # the longest suffix first: the most specific entry
+                if (s := ".".join(labels[i:])) in self._suffixes:
+                    return "." + s
+        return None
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.match(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self._exact) + len(self._suffixes)
+
+    def __bool__(self) -> bool:
+        return bool(self._exact or self._suffixes)
+
+    def __repr__(self) -> str:
+        return f"NameExclusions({list(self.entries)!r})"
 
 
 @dataclass
