@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
 import zlib
 from collections.abc import Awaitable, Callable
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from v6scan.attempts import Retry
 from v6scan.fetch import Chain, Fetcher, Limits, Page, title_of
 from v6scan.model import Status
 from v6scan.net import make_ssl_contexts
@@ -158,7 +161,10 @@ def test_refused_port() -> None:
     async def go() -> Page:
         f = Fetcher(make_ssl_contexts()[0], Limits(connect=1))
         try:
-            return await f.get("http://site.test:1/", "127.0.0.1")
+            with socket.socket() as s:  # a port nobody listens on (port 1 is a port browsers refuse)
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            return await f.get(f"http://site.test:{port}/", "127.0.0.1")
         finally:
             await f.aclose()
 
@@ -179,10 +185,14 @@ def test_names_are_never_resolved() -> None:
 
 
 def follow(routes: dict[str, bytes], start: str = "/", resolve_to: str | None = "127.0.0.1",
-           limits: Limits | None = None) -> Chain:
+           limits: Limits | None = None, excluded: Callable[[str], str | None] | None = None,
+           asked: list[str] | None = None) -> Chain:
     async def go() -> Chain:
         async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            line = (await r.readuntil(b"\r\n\r\n")).split(b" ")[1].decode()
+            head = await r.readuntil(b"\r\n\r\n")
+            line = head.split(b" ")[1].decode()
+            if asked is not None:
+                asked.append(line)
             w.write(routes.get(line, response(404)))
             await w.drain()
             w.close()
@@ -193,7 +203,7 @@ def follow(routes: dict[str, bytes], start: str = "/", resolve_to: str | None = 
         async def resolve(host: str, family: str) -> tuple[str | None, str | None]:
             return (resolve_to, None) if resolve_to else (None, "has no AAAA record (no IPv6)")
 
-        f = Fetcher(make_ssl_contexts()[0], limits or Limits(connect=2, first_byte=2, body=3))
+        f = Fetcher(make_ssl_contexts()[0], limits or Limits(connect=2, first_byte=2, body=3), excluded=excluded)
         try:
             fixed = {k: v.replace(b"PORT", str(port).encode()) for k, v in routes.items()}
             routes.clear()
@@ -234,7 +244,67 @@ def test_redirect_to_a_host_without_the_family_is_a_dead_end() -> None:
 
 def test_redirect_to_another_scheme_is_stopped() -> None:
     c = follow({"/": redirect("javascript:alert(1)")})
-    assert c.status is Status.HTTP_ERROR and "unsupported location" in (c.error or "")
+    assert c.status is Status.HTTP_ERROR and "unusable location" in (c.error or "")
+    assert "scheme" in (c.error or "")
+
+
+@pytest.mark.parametrize("location, why", [
+    ("http://a.test:99999/", "port"), ("http://a.test:0/", "port"), ("http://a.test:6379/", "port"),
+    ("http://a.test:25/", "port"), ("http://a.test:x/", "port"), ("http://[2001:db8::1]:PORT/", "IP"),
+    ("http://bad\x07host.test/", "host"), ("http://a.test/" + "x" * 5000, "long"),
+])
+def test_a_bad_location_is_a_finding_and_never_contacted(location: str, why: str) -> None:
+    asked: list[str] = []
+    c = follow({"/": redirect(location)}, asked=asked)
+    assert c.status is Status.HTTP_ERROR and "unusable location" in (c.error or "")
+    assert why.lower() in (c.error or "").lower()
+    assert asked == ["/"] and len(c.hops) == 1
+
+
+def test_a_bad_start_url_is_a_finding_not_an_exception() -> None:
+    async def go() -> list[Page]:
+        f = Fetcher(make_ssl_contexts()[0], Limits(connect=1, first_byte=1, body=1))
+        return [await f.get(u, "127.0.0.1") for u in ("http://a.test:99999/", "http://a.test:0/",
+                                                       "https://a.test:65536/x", "http://a.test:-1/")]
+
+    for page in asyncio.run(go()):
+        assert page.status is Status.HTTP_ERROR and "not fetched" in (page.error or "") and page.http_status is None
+
+
+def test_a_redirect_to_an_excluded_host_is_recorded_and_never_followed() -> None:
+    asked: list[str] = []
+    c = follow({"/": redirect("http://Secret.Test.:PORT/x"), "/x": response(200, b"hi")},
+               excluded=lambda h: "secret.test" if h.rstrip(".").lower() == "secret.test" else None, asked=asked)
+    assert c.status is Status.EXCLUDED and "secret.test" in (c.error or "") and asked == ["/"]
+
+
+def test_redirect_bodies_are_not_kept() -> None:
+    c = follow({"/": response(302, b"x" * 200_000, [("Location", "/final")]),
+                "/final": response(200, b"<title>t</title>", [("Content-Type", "text/html")])})
+    assert c.status is Status.OK and c.hops[0].body == b"" and c.hops[0].text == "" and c.hops[0].size == 0
+    assert c.final is not None and c.final.title == "t"
+
+
+def test_response_headers_have_one_deadline_however_slowly_they_trickle() -> None:
+    """A byte every 0.2 s never trips a per-read timeout: the headers' deadline is a total."""
+    async def trickle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        for b in b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"a" * 100:  # 24 s of headers, if allowed
+            w.write(bytes([b]))
+            await w.drain()
+            await asyncio.sleep(0.2)
+        w.write(b"\r\nContent-Length: 0\r\n\r\n")
+        await w.drain()
+
+    async def go() -> Page:
+        async def run(port: int) -> Page:
+            f = Fetcher(make_ssl_contexts()[0], Limits(connect=2, first_byte=2, body=3), retry=Retry(1))
+            return await f.get(f"http://site.test:{port}/", "127.0.0.1")
+
+        return await serve(trickle, run)  # type: ignore[return-value]
+
+    page = asyncio.run(go())
+    assert page.status is Status.TIMEOUT and page.http_status is None
+    assert page.error == "timed out (waiting for the response)"
 
 
 def test_hostile_title_is_plain_text() -> None:
@@ -264,3 +334,35 @@ def test_similarity_is_bounded_and_reflexive(a: str, b: str) -> None:
     c = compare(page, page, a, b)
     assert 0.0 <= c.similarity <= 1.0 and 0.0 <= c.quick_ratio <= 1.0
     assert compare(page, page, a, a).similarity == 1.0
+
+
+_LOCATIONS = st.one_of(
+    st.text(max_size=300),
+    st.builds(lambda scheme, host, port, path: f"{scheme}://{host}{port}{path}",
+              st.sampled_from(["http", "https", "HTTP", "javascript", "data", "ftp", ""]),
+              st.one_of(st.text(max_size=40), st.sampled_from(["a.test", "[2001:db8::1]", "[::1", "10.0.0.1",
+                                                                "xn--a.test", "b.test."])),
+              st.one_of(st.just(""), st.integers(-5, 200_000).map(lambda p: f":{p}"),
+                        st.text(max_size=8).map(":{}".format)),
+              st.text(max_size=60)),
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(_LOCATIONS)
+def test_any_location_gives_a_chain_never_an_exception(location: str) -> None:
+    """Property: whatever a server puts in Location, following it ends in a recorded chain (a finding
+    on the hop or the chain), never an exception; only a fetchable URL is ever requested."""
+    header = location.replace("\r", "").replace("\n", "")
+    try:
+        raw = response(302, b"", [("Location", header)])
+        raw.decode("latin-1")
+    except UnicodeEncodeError:
+        return  # not sendable as an HTTP header at all
+    asked: list[str] = []
+    c = follow({"/": raw}, asked=asked)
+    assert isinstance(c, Chain) and c.hops and asked[0] == "/"
+    assert c.status in (Status.OK, Status.HTTP_ERROR, Status.UNREACHABLE, Status.REFUSED, Status.TIMEOUT,
+                        Status.TLS_ERROR, Status.EXCLUDED)
+    if c.status is Status.HTTP_ERROR and len(c.hops) == 1 and c.hops[0].location:
+        assert "location" in (c.error or "") or "redirect" in (c.error or "")

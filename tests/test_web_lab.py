@@ -205,12 +205,17 @@ def test_ipv6_only_site(web: Obs) -> None:
     assert web["web.same_site", n].status is Status.SKIPPED
 
 
-def test_every_aaaa_is_probed(web: Obs) -> None:
+def test_the_first_max_addresses_aaaa_are_probed_and_the_cap_is_said(web: Obs) -> None:
+    """50 AAAA records: the first 16 (the max_addresses cap, in DNS order) are probed by every check,
+    and each check's evidence says the cap was hit and how many were found."""
+    cap = {"cap": "max_addresses", "limit": 16, "found": 50, "family": "v6"}
     reach = web["web.reach", "bigdns.com.test"]
-    assert reach.evidence["v6_addresses"] == 50
-    assert len(web["web.tls", "bigdns.com.test"].evidence["v6_valid"]) == 50
+    assert reach.evidence["v6_addresses"] == 16 and cap in reach.evidence["caps_hit"]
+    assert len([r for r in reach.evidence["addresses"] if r["family"] == "v6"]) == 16
+    tls = web["web.tls", "bigdns.com.test"]
+    assert len(tls.evidence["v6_valid"]) == 16 and cap in tls.evidence["caps_hit"]
     http = web["web.http", "bigdns.com.test"]
-    assert http.evidence["addresses_capped_at"] == 16 and len(http.evidence["v6_ok"]) == 16
+    assert len(http.evidence["v6_ok"]) == 16 and cap in http.evidence["caps_hit"]
 
 
 def test_self_check_failure_and_no_allow_net(lab: Lab) -> None:

@@ -722,14 +722,26 @@ def _dry_run(settings: Settings, targets: Sequence[Target]) -> None:
         async with Context.create(settings) as ctx:
             for t in targets:
                 for v in variants(t, settings.www, settings.extra_suffixes):
+                    if v.name != t.name and (entry := ctx.excluded(v.name)) is not None:
+                        click.echo(f"{v.name}\t-\tnever contacted: on the exclusion list ({entry})")
+                        continue
                     host = await check_host(ctx, v.name)
+                    if host.excluded:
+                        click.echo(f"{v.name}\t-\tnever contacted: {host.excluded}")
+                        continue
                     if not host.resolved:
                         click.echo(f"{v.name}\t-\tnot contacted: {host.observations[0].error}")
+                    probed = {"v6": 0, "v4": 0}
                     for a in [*host.aaaa.values, *host.a.values]:
                         d = ctx.policy.decide(a)
+                        fam = "v6" if ":" in a else "v4"
                         probes = "TCP 80/443, TLS, HTTP" + (", ICMPv6 echo" if ":" in a else "")
-                        what = f"would contact ({probes})" if d.allowed else "never contacted"
-                        click.echo(f"{v.name}\t{a}\t{what}: {d.reason}")
+                        if d.allowed and probed[fam] >= settings.max_addresses:
+                            what, why = "not probed", f"beyond the max_addresses cap ({settings.max_addresses})"
+                        else:
+                            what, why = (f"would contact ({probes})" if d.allowed else "never contacted"), d.reason
+                            probed[fam] += d.allowed
+                        click.echo(f"{v.name}\t{a}\t{what}: {why}")
                 click.echo(f"{t.name}\t-\tits name servers and mail servers are found and checked against the"
                            " same policy at scan time")
 

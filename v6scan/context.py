@@ -23,10 +23,11 @@ from typing import Any, TypeVar
 from v6scan.addresses import AddressPolicy
 from v6scan.attempts import TRANSIENT, retried
 from v6scan.dnsdirect import ServerReply, ask
-from v6scan.fetch import Fetcher, Limits
+from v6scan.fetch import USER_AGENT, Fetcher, Limits
 from v6scan.net import Probe, make_ssl_contexts, tcp_connect
 from v6scan.resolver import Answer, Resolver
 from v6scan.settings import RootServer, Settings
+from v6scan.targets import NameExclusions
 
 __all__ = ["Context"]
 
@@ -87,7 +88,8 @@ class Context:
     cache_size: int = 20_000
     _cache: OrderedDict[tuple[str, ...], asyncio.Future[Any]] = field(default_factory=OrderedDict,
                                                                        repr=False)
-    _server_limits: dict[str, asyncio.Semaphore] = field(default_factory=dict, repr=False)
+    #: server address -> [its semaphore, users waiting or holding]: an entry lives while it is used
+    _server_limits: dict[str, list[Any]] = field(default_factory=dict, repr=False)
     _born: dict[tuple[str, ...], float] = field(default_factory=dict, repr=False)
     _prefixes: dict[str, str] = field(default_factory=dict, repr=False)
     #: targets in their connection phase at once (set by the runner; DNS of later targets runs ahead)
@@ -95,8 +97,11 @@ class Context:
     _pacer: Pacer | None = field(default=None, repr=False)
     #: the latest run of the self-check canary: (when it started, loop time; its outcome)
     _canary: tuple[float, asyncio.Future[Any]] | None = field(default=None, repr=False)
-    #: zone -> [(ns name, IPv6 address)] learned on IPv6-only walks (dns.v6_path)
-    delegations_v6: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
+    #: zone -> [(ns name, IPv6 address)] learned on IPv6-only walks (dns.v6_path), the most recent
+    #: ``cache_size`` zones
+    delegations_v6: OrderedDict[str, list[tuple[str, str]]] = field(default_factory=OrderedDict, repr=False)
+    #: the names and suffixes of the user's exclusion list: never contacted, whatever leads to them
+    exclusions: NameExclusions = field(default_factory=lambda: NameExclusions(()), repr=False)
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> Context:
@@ -107,9 +112,21 @@ class Context:
         verify, loose = make_ssl_contexts(str(s.ca_bundle) if s.ca_bundle else None)
         limits = Limits(connect=s.timeout, first_byte=s.timeout * 2, body=s.body_timeout,
                         max_body=s.max_body)
-        fetcher = Fetcher(verify, limits, s.user_agent, s.retry) if s.user_agent else \
-            Fetcher(verify, limits, retry=s.retry)
-        return cls(s, resolver, policy, s.roots(), verify, loose, fetcher)
+        exclusions = NameExclusions(s.exclude_names)
+        fetcher = Fetcher(verify, limits, s.user_agent or USER_AGENT, s.retry, excluded=exclusions.match)
+        return cls(s, resolver, policy, s.roots(), verify, loose, fetcher, exclusions=exclusions)
+
+    def excluded(self, name: str) -> str | None:
+        """The exclusion-list entry that ``name`` matches (case, trailing dot and IDN form aside), or
+        None: a name that matches is recorded as ``excluded`` and never contacted."""
+        return self.exclusions.match(name) if name else None
+
+    def learn_delegation(self, zone: str, servers: list[tuple[str, str]]) -> None:
+        """Remember the IPv6 servers of ``zone`` for later walks (bounded: the most recent zones)."""
+        self.delegations_v6[zone] = servers
+        self.delegations_v6.move_to_end(zone)
+        while len(self.delegations_v6) > self.cache_size:
+            self.delegations_v6.popitem(last=False)
 
     async def close(self) -> None:
         if self._pacer is not None:
@@ -252,14 +269,19 @@ class Context:
                   timeout: float | None = None, attempts: int | None = None) -> ServerReply:
         """A direct query to one server address, within that server's concurrency limit, tried up
         to ``attempts`` times (default ``settings.attempts``) while no answer comes back."""
-        sem = self._server_limits.get(server)
-        if sem is None:
-            sem = self._server_limits[server] = asyncio.Semaphore(self.settings.per_server_concurrency)
-
         async def once() -> ServerReply:
-            async with sem:
-                return await ask(server, qname, qtype, transport,
-                                 timeout=timeout if timeout is not None else self.settings.ns_timeout)
+            entry = self._server_limits.get(server)
+            if entry is None:
+                entry = self._server_limits[server] = [asyncio.Semaphore(self.settings.per_server_concurrency), 0]
+            entry[1] += 1
+            try:
+                async with entry[0]:
+                    return await ask(server, qname, qtype, transport,
+                                     timeout=timeout if timeout is not None else self.settings.ns_timeout)
+            finally:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._server_limits[server]
 
         if attempts is None:
             attempts = self.settings.udp_attempts if transport == "udp" else self.settings.attempts

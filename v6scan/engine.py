@@ -17,7 +17,7 @@ from v6scan.checks.dns import HostDNS, check_host, check_name_servers, check_v6_
 from v6scan.checks.mail import check_mx, check_mx_reach
 from v6scan.checks.web import check_self_v6, check_web
 from v6scan.context import Context
-from v6scan.model import Observation, Status, now_iso
+from v6scan.model import JSON, Observation, Status, now_iso
 from v6scan.scoring import SiteVerdict
 from v6scan.settings import Settings
 from v6scan.targets import Target, variants
@@ -81,7 +81,9 @@ async def _variant(ctx: Context, name: str) -> list[Observation]:
         except Exception as e:  # recorded like any failing family
             obs += _failed(("dns.resolve", "dns.aaaa"), name, e)
     tasks = []
-    if host is not None and host.resolved and family_enabled(sel, *WEB_IDS):
+    if host is not None and host.excluded and family_enabled(sel, *WEB_IDS):
+        obs += [Observation(i, name, Status.EXCLUDED, {}, host.excluded) for i in WEB_IDS]
+    elif host is not None and host.resolved and family_enabled(sel, *WEB_IDS):
         h = host
         tasks.append(_guard(WEB_IDS, name, lambda: _connect_phase(ctx, check_web(ctx, h, sel))))
     elif family_enabled(sel, *WEB_IDS):
@@ -137,7 +139,13 @@ async def scan_target(ctx: Context, target: Target) -> TargetResult:
     The target starts when the event loop keeps up (:meth:`Context.pace`); its clock starts then.
     """
     await ctx.pace()
-    names = [v.name for v in variants(target, ctx.settings.www, ctx.settings.extra_suffixes)]
+    names: list[str] = []
+    left_out: list[dict[str, JSON]] = []
+    for v in variants(target, ctx.settings.www, ctx.settings.extra_suffixes):
+        if v.name != target.name and (entry := ctx.excluded(v.name)) is not None:
+            left_out.append({"name": v.name, "entry": entry})  # recorded with dns.resolve, never contacted
+        else:
+            names.append(v.name)
     result = TargetResult(target, names)
     sel = ctx.settings.check_ids
 
@@ -176,6 +184,10 @@ async def scan_target(ctx: Context, target: Target) -> TargetResult:
                         f"the per-target deadline of {ctx.settings.target_deadline:g} s ran out"))
     except Exception as e:  # a bug outside the guarded families: the target is answered, never raised
         return failed_result(target, sel, e)
+    if left_out:
+        for i, o in enumerate(result.observations):
+            if o.check == "dns.resolve" and o.target == target.name:
+                result.observations[i] = replace(o, evidence={**o.evidence, "excluded_variants": left_out})
     result.finished_at = now_iso()
     return result
 

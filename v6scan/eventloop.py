@@ -8,13 +8,31 @@ loop (``uvloop`` insists on uvloop; ``auto``, the default, takes it when it can 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import os
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["new_loop", "run"]
+__all__ = ["new_loop", "off_loop", "run"]
 
 T = TypeVar("T")
+
+#: CPU-bound work on what a site sent (page comparison, link extraction): on these threads, so the
+#: event loop keeps serving every other target; created on first use (after any fork)
+_cpu: concurrent.futures.ThreadPoolExecutor | None = None
+_cpu_lock = threading.Lock()
+
+
+async def off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on a small thread pool.  A caller cancelled by its deadline stops waiting at
+    once; the work itself is bounded by its input caps and ends on its own."""
+    global _cpu
+    with _cpu_lock:
+        if _cpu is None:
+            _cpu = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="v6scan-cpu")
+    return await asyncio.get_running_loop().run_in_executor(_cpu, functools.partial(fn, *args))
 
 
 def _factory() -> Callable[[], asyncio.AbstractEventLoop]:

@@ -11,14 +11,20 @@
   thread-pool lookups, and no name resolution at all.
 * Bodies are read raw and decoded here, with a cap on *decoded* bytes, a
   refusal of stacked content-encodings, a body deadline and a minimum
-  throughput; the number and size of response headers are capped.
+  throughput; the number and size of response headers are capped, and the
+  response headers must be complete within ``Limits.first_byte`` of sending the
+  request (a total, not per read: a server trickling a byte at a time is cut).
+* Redirect bodies are not read (only the final page's body is kept); every URL
+  (the start, each ``Location``) is checked before any connection: a bad port,
+  an IP-literal or undecodable host, a non-web scheme or a port browsers refuse
+  ends the chain as a finding (:func:`v6scan.markup.url_problem`), and a host on
+  the exclusion list ends it as ``excluded``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import html
 import re
 import ssl
 import time
@@ -32,6 +38,7 @@ import httpcore
 
 from v6scan import __version__
 from v6scan.attempts import TRANSIENT, Retry, retried
+from v6scan.markup import title_of, url_problem
 from v6scan.model import JSON, Status
 from v6scan.net import AsyncioBackend, classify_error
 
@@ -103,13 +110,6 @@ def _charset(content_type: str, head: bytes) -> str:
     except LookupError:
         return "utf-8"
     return cs
-
-
-def title_of(text: str) -> str | None:
-    m = re.search(r"<title[^>]*>(.*?)</title\s*>", text, re.I | re.S)
-    if not m:
-        return None
-    return " ".join(html.unescape(m.group(1)).split())[:300]
 
 
 @dataclass
@@ -185,6 +185,14 @@ class Chain:
         }
 
 
+def _host(url: str) -> str:
+    """The host name of a URL that :func:`url_problem` accepted ('' when there is none)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
 def _no_response(page: Page) -> bool:
     """No response arrived: the connection or its TLS handshake failed, broke or stalled, or the
     response headers never came (what lost packets can cause, with TCP's backoff); once the
@@ -200,9 +208,12 @@ class Fetcher:
     """GETs pinned to an address.  Create inside the event loop; ``aclose`` when done."""
 
     def __init__(self, verify: ssl.SSLContext, limits: Limits | None = None,
-                 user_agent: str = USER_AGENT, retry: Retry | None = None) -> None:
+                 user_agent: str = USER_AGENT, retry: Retry | None = None,
+                 excluded: Callable[[str], str | None] | None = None) -> None:
         self.limits = limits or Limits()
         self.retry = retry or Retry()
+        #: host -> the exclusion-list entry it matches, or None: a matching host is never contacted
+        self.excluded = excluded or (lambda host: None)
         self._verify = verify
         self._backend = AsyncioBackend()
         self._headers = [
@@ -227,6 +238,12 @@ class Fetcher:
         any kind, or a stall after the connection was made, is final.  ``Page.attempts`` says
         how many tries were made.
         """
+        problem = url_problem(url)
+        host = _host(url)
+        if problem is not None:
+            return Page(url, address, Status.HTTP_ERROR, error=f"not fetched: {problem}")
+        if (entry := self.excluded(host)) is not None:
+            return Page(url, address, Status.EXCLUDED, error=f"not fetched: {host} is on the exclusion list ({entry})")
         retry = self.retry if attempts is None else dataclasses.replace(self.retry, attempts=attempts)
         page, n = await retried(lambda: self._get(url, address, keep_body), lambda p: p.status, retry,
                                 transient=_no_response)
@@ -245,9 +262,15 @@ class Fetcher:
         marks: dict[str, float] = {}
         page = Page(url, address, Status.OK)
         t0 = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        # the response headers within ``first_byte`` of sending the request, in total: httpcore's
+        # read timeout is per read, which a server trickling one byte at a time never trips
+        headers_by = asyncio.timeout(None)
 
         async def trace(event: str, info: dict[str, Any]) -> None:
             marks[event] = (time.perf_counter() - t0) * 1000
+            if event == "http11.send_request_headers.started":
+                headers_by.reschedule(loop.time() + self.limits.first_byte)
             if event == "connection.start_tls.complete" and info.get("return_value") is not None:
                 obj = info["return_value"].get_extra_info("ssl_object")
                 if obj is not None:  # a verified handshake: web.tls reads it instead of making its own
@@ -266,7 +289,8 @@ class Fetcher:
                                      target=target.encode("ascii", "replace")),
                 headers=[(b"Host", host_header.encode("ascii", "replace")), *self._headers],
                 extensions=ext)
-            resp = await conn.handle_async_request(request)
+            async with headers_by:
+                resp = await conn.handle_async_request(request)
             try:
                 await self._handle(resp, page, url, keep_body, marks)
             finally:
@@ -310,6 +334,8 @@ class Fetcher:
                 page.location = urljoin(url, loc.strip())
             except ValueError:
                 page.location = loc.strip()
+        if page.location is not None:
+            return  # a redirect: its body is not read (only the final page's body is kept)
         if len(enc) > 1:
             raise BodyError(Status.HTTP_ERROR, f"stacked content-encodings refused: {', '.join(enc)}")
         await self._read_body(resp, page, enc[0] if enc else "", keep_body)
@@ -375,7 +401,7 @@ class Fetcher:
         page.timings["body_ms"] = (time.perf_counter() - start) * 1000
         if keep and (page.content_type or "text/html").lower().startswith(("text/", "application/xhtml")):
             page.text = body.decode(_charset(page.content_type or "", body), "replace")
-            page.title = title_of(page.text)
+            page.title = title_of(page.text)  # from a bounded prefix (v6scan.markup)
 
     async def follow(self, url: str, address: str, family: str, resolve: Resolve) -> Chain:
         """Follow redirects from ``url`` fetched at ``address``; each new host is re-resolved
@@ -383,7 +409,7 @@ class Fetcher:
         chain = Chain(family, url)
         seen: set[str] = set()
         current_url, current_addr = url, address
-        current_host = urlsplit(url).hostname or ""
+        current_host = _host(url)
         for _ in range(self.limits.max_redirects + 1):
             if current_url in seen:
                 chain.status, chain.error = Status.HTTP_ERROR, f"redirect loop back to {current_url}"
@@ -396,19 +422,24 @@ class Fetcher:
                 return chain
             if page.location is None:
                 return chain
-            nxt = urlsplit(page.location)
-            if nxt.scheme not in ("http", "https") or not nxt.hostname:
+            problem = url_problem(page.location)
+            if problem is not None:
                 chain.status = Status.HTTP_ERROR
-                chain.error = f"redirect to an unsupported location {page.location[:200]!r}"
+                chain.error = f"redirect to an unusable location {page.location[:200]!r}: {problem}"
                 return chain
-            if nxt.hostname != current_host:
-                addr, reason = await resolve(nxt.hostname, family)
+            host = _host(page.location)
+            if (entry := self.excluded(host)) is not None:
+                chain.status = Status.EXCLUDED
+                chain.error = f"redirect to {host}, which is on the exclusion list ({entry}): not contacted"
+                return chain
+            if host != current_host:
+                addr, reason = await resolve(host, family)
                 if addr is None:
                     chain.status = Status.UNREACHABLE
-                    chain.dead_end = nxt.hostname
-                    chain.error = f"redirect to {nxt.hostname}, which {reason}"
+                    chain.dead_end = host
+                    chain.error = f"redirect to {host}, which {reason}"
                     return chain
-                current_addr, current_host = addr, nxt.hostname
+                current_addr, current_host = addr, host
             current_url = page.location
         chain.status, chain.error = Status.HTTP_ERROR, f"more than {self.limits.max_redirects} redirects"
         return chain

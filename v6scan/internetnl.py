@@ -358,6 +358,16 @@ def _web_server(name: str, aaaa: Observation | None, reach: Observation | None,
     v6 = [a for a in v6_all if not _mapped(a)]
     blocked_set = {_str(b.get("address")) for b in blocked}
     not_contacted = [a for a in [*v6, *v4_all] if a not in rows]
+    capped = [a for a in not_contacted if a not in blocked_set] if reach is not None and \
+        reach.evidence.get("caps_hit") else []
+    if capped:  # beyond v6scan's max_addresses cap: unknown, so left out rather than counted as failing
+        shown = ", ".join(capped[:8]) + (", ..." if len(capped) > 8 else "")
+        notes.append(f"not probed ({len(capped)} addresses beyond the max_addresses cap), left out of the"
+                     f" grade (internet.nl would try them): {shown}")
+        differences.append("web.reach probed the first max_addresses addresses of each family only")
+        v6 = [a for a in v6 if a not in capped]
+        v4_all = [a for a in v4_all if a not in capped]
+        not_contacted = [a for a in not_contacted if a not in capped]
     if not_contacted:
         why = [f"{a} ({'outside the allowed networks' if a in blocked_set else 'not probed'})" for a in not_contacted]
         notes.append("not contacted by v6scan, counted as not connecting (internet.nl would try them): "

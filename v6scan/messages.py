@@ -165,6 +165,12 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "zh-CN": ("第 {level} 级链接中只有 {ok}/{total} 可通过 IPv6 访问（{rate}，要求至少 {min}）；仅 IPv4：{urls}。",
                   "请让被链接页面所在主机支持 IPv6（AAAA 记录与服务）。"),
     },
+    "links_v4_literal": {
+        "en": ("{count} link(s) point at an IPv4 address literal, which no IPv6-only client can reach: {urls}.",
+               "Link by host name (a name with AAAA records), never by IPv4 address."),
+        "zh-CN": ("有 {count} 个链接指向 IPv4 地址字面量，纯 IPv6 客户端无法访问：{urls}。",
+                  "请使用主机名（具有 AAAA 记录）进行链接，而不要直接使用 IPv4 地址。"),
+    },
     "resources_v4_only": {
         "en": ("The homepage loads resources from hosts without IPv6: {hosts}.",
                "Serve scripts, styles, images and fonts from IPv6-capable hosts (or the site itself)."),

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["JSON", "RESULT_SCHEMA", "EncodedEvidence", "Observation", "Status", "Stopwatch", "evidence_json", "now_iso"]
+__all__ = ["JSON", "RESULT_SCHEMA", "EncodedEvidence", "Observation", "Status", "Stopwatch", "cap_hit", "evidence_json",
+           "now_iso"]
 
 #: the versioned name of the output contract's per-target record (DESIGN.md section 4)
 RESULT_SCHEMA = "v6scan.result/1"
@@ -40,6 +41,12 @@ class Status(StrEnum):
     EXCLUDED = "excluded"  # the name is on the user's exclusion list: never contacted
     SKIPPED = "skipped"
     ERROR = "error"
+
+
+def cap_hit(cap: str, limit: int, found: int, **more: JSON) -> dict[str, JSON]:
+    """An entry of an observation's ``caps_hit`` evidence: the named setting ``cap`` (README, Safety)
+    limited the work to ``limit`` of the ``found`` items."""
+    return {"cap": cap, "limit": limit, "found": found, **more}
 
 
 def now_iso() -> str:

@@ -301,7 +301,8 @@ def _web_http(o: Observation, p: Policy) -> CheckResult:
     ev = o.evidence
     if o.status is Status.SKIPPED:
         return _not_tested(o.check, o.target, o.error or "nothing to fetch")
-    v6_chains = [c for c in ev.get("chains", []) if c.get("family") == "v6"]
+    # a chain that led to a host on the exclusion list was not followed there: not judged
+    v6_chains = [c for c in ev.get("chains", []) if c.get("family") == "v6" and c.get("status") != "excluded"]
     if not v6_chains:
         return _not_tested(o.check, o.target, "no IPv6 address accepts HTTP or HTTPS")
     reasons: list[Reason] = [Reason("http_v6_dead_end", {"host": h}) for h in ev.get("v6_dead_ends", [])]
@@ -381,6 +382,8 @@ def _links(o: Observation, p: Policy) -> CheckResult:
             reasons.append(Reason("links_low", {"level": level, "rate": f"{float(rate):.0%}",
                                                 "min": f"{minimum:.0%}", "ok": lv.get("v6_ok"),
                                                 "total": lv.get("links"), "urls": urls[:5]}))
+    if literal := list(ev.get("v4_literal_links") or []):
+        reasons.append(Reason("links_v4_literal", {"urls": literal[:5], "count": len(literal)}))
     if reasons:
         return _r(o.check, o.target, "fail", *reasons, severity="partial")
     return _r(o.check, o.target, "pass")
@@ -468,6 +471,8 @@ def evaluate(o: Observation, p: Policy) -> CheckResult:
     if rule is None:
         return _r(o.check, o.target, "info", Reason("not_tested", {"why": "no scoring rule yet"}),
                   applicable=False)
+    if o.status is Status.EXCLUDED:  # the user asked for it not to be contacted: not measured, no points
+        return _not_tested(o.check, o.target, o.error or "on the exclusion list", applicable=False)
     if o.status is Status.ERROR and o.check != "dns.resolve":
         return _error(o.check, o)
     if o.status is Status.TIMEOUT and "deadline" in (o.error or ""):

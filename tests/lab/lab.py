@@ -21,6 +21,11 @@ Field conditions for tests (all nftables, all reversible while the lab runs):
   addresses and IPv6 addresses the router drops: no root is reachable over IPv6.
 * ``Lab.cut_client_v6(True)`` cuts the client's IPv6 off from everything but
   the lab resolver (a vantage point whose IPv6 fails mid-sweep).
+
+Packet counters in the client namespace (nftables, output hook): ``Lab.forbidden_packets()``
+counts what goes to the addresses no scanner may contact; ``Lab.watch_packets(NAME, addresses,
+port)`` counts, under NAME, the packets sent to any lab addresses (any protocol) and/or to a
+TCP/UDP port, read with ``Lab.watched_packets()``; ``Lab.reset_counters()`` zeroes them all.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import ipaddress
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -44,7 +51,7 @@ from typing import Any
 
 from tests.lab import scale as scale_mod
 from tests.lab.pki import make_ca
-from tests.lab.scenarios import FORBIDDEN, SCENARIOS, SELF_CHECK, Endpoint, Page, Scenario
+from tests.lab.scenarios import ALL_SCENARIOS, FORBIDDEN, SCENARIOS, SELF_CHECK, Endpoint, Page, Scenario
 from tests.lab.zones import (
     DROPPED_DNS,
     NSDS,
@@ -84,6 +91,9 @@ LOSS_CHAIN = "loss"
 LOSS_COUNTER = "loss_drops"
 #: the client's table for ``cut_client_v6`` (apart from the forbidden-address counters' table)
 CUT_TABLE = "v6lab_cut"
+#: the client's table of packet counters a test asks for (``watch_packets``)
+WATCH_TABLE = "v6lab_watch"
+_WATCH_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
 class LabError(RuntimeError):
@@ -127,6 +137,8 @@ class Lab:
     loss: int = 0
     #: the client's IPv6 is cut off from everything but the resolver (``cut_client_v6``)
     v6_cut: bool = False
+    #: packet counters of the client (``watch_packets``): name -> {"addresses": [...], "port": N | None}
+    watches: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- naming
     @property
@@ -330,7 +342,7 @@ class Lab:
     # the endpoints of the scenarios plus the self-check and the scale mode
     def endpoints(self) -> list[tuple[str, Endpoint]]:
         eps: list[tuple[str, Endpoint]] = [("selfcheck", SELF_CHECK)]
-        for s in SCENARIOS:
+        for s in ALL_SCENARIOS:
             eps += [(f"{s.id}-{i}", e) for i, e in enumerate(s.web)]
         eps += [(f"scale-{i}", e) for i, e in enumerate(scale_mod.endpoints(self.scale))]
         return eps
@@ -339,7 +351,7 @@ class Lab:
         out: dict[str, set[str]] = defaultdict(set)
         for _, e in self.endpoints():
             out[e.host].add(e.addr)
-        for s in SCENARIOS:
+        for s in ALL_SCENARIOS:
             for m in s.smtp:
                 out["srv"].add(m.addr)
             out["srv"].update(a for a, _, _ in s.hostile)
@@ -390,7 +402,7 @@ class Lab:
         ca = make_ca(d / "pki")
         # --- DNS: one NSD per role, then Unbound
         extra = scale_mod.records(self.scale)
-        zones = build_zones(SCENARIOS, extra)
+        zones = build_zones(ALL_SCENARIOS, extra)
         for name, nsd in NSDS.items():
             zdir = d / "nsd" / name
             (zdir / "xfr").mkdir(parents=True)
@@ -455,8 +467,9 @@ class Lab:
                             certs[key] = ca.issue(f"{label}-{e.cert}", e.names, e.cert)
                         crt, k = certs[key]
                         lines += [f"    ssl_certificate {crt};", f"    ssl_certificate_key {k};"]
-                    if mode.startswith("redirect:"):
-                        lines.append(f"    location / {{ return 301 {mode.split(':', 1)[1]}; }}")
+                    if mode.startswith(("redirect:", "redirect302:")):
+                        code = 302 if mode.startswith("redirect302:") else 301
+                        lines.append(f"    location / {{ return {code} {mode.split(':', 1)[1]}; }}")
                     else:
                         lines += [f"    root {root};", "    index index.html;"]
                         lines += _dynamic_locations(e.pages)
@@ -502,7 +515,7 @@ http {{
                 if mode == "tarpit" and not e.drop:
                     peers["tarpit"].append([e.addr, port])
         peers["hostile"], peers["garbage_dns"] = [], []
-        for s in SCENARIOS:
+        for s in ALL_SCENARIOS:
             for m in s.smtp:
                 peers["smtp"].append([m.addr, m.mode, m.banner_name])
             for addr, port, kind in s.hostile:
@@ -526,7 +539,7 @@ http {{
             for port, mode in ((80, e.http), (443, e.https)):
                 if mode != "refuse":
                     out[e.host].add((e.addr, port))
-        for s in SCENARIOS:
+        for s in ALL_SCENARIOS:
             for m in s.smtp:
                 out["srv"].add((m.addr, 25))
             out["srv"].update((a, p) for a, p, _ in s.hostile)
@@ -613,9 +626,72 @@ http {{
         return counts
 
     def reset_counters(self) -> None:
-        """Zero the client's counters (anonymous rule counters: the table is loaded again)."""
+        """Zero the client's counters: the forbidden addresses' (anonymous rule counters: the table
+        is loaded again) and every :meth:`watch_packets` counter."""
         rules = self._nft_rules()["client"]
         self.exec(["nft", "-f", "-"], input="delete table inet v6lab\n" + rules, check=True)
+        self._load_watches()
+
+    def watch_packets(self, name: str, addresses: Iterable[str] = (), port: int | None = None) -> None:
+        """Count, under ``name``, the packets the client namespace sends to ``addresses`` (any
+        protocol: TCP, UDP, ICMP) and/or to TCP or UDP ``port``.
+
+        With addresses only: every packet to them; with a port only: every TCP or UDP packet to
+        that port of any address; with both: packets to that port of those addresses.  The
+        counters are nftables named counters in a table of their own (``inet v6lab_watch``,
+        output hook, before the other client tables), so they count what the kernel sends even
+        when a later rule drops it.  Defining or removing a watch zeroes every watch counter (the
+        table is loaded again); read them with :meth:`watched_packets`.
+        """
+        if not _WATCH_NAME.fullmatch(name):
+            raise ValueError(f"a watch name is a letter, then letters, digits, - or _: {name!r}")
+        addrs = sorted({str(ipaddress.ip_address(a)) for a in addresses})
+        if port is not None and not (isinstance(port, int) and 0 <= port <= 65535):
+            raise ValueError(f"not a port: {port!r}")
+        if not addrs and port is None:
+            raise ValueError("watch what? give addresses, a port, or both")
+        self.watches[name] = {"addresses": addrs, "port": port}
+        self._load_watches()
+        self.save()
+
+    def unwatch_packets(self, *names: str) -> None:
+        """Remove these watches (all of them without names); the others are zeroed."""
+        for n in names or list(self.watches):
+            self.watches.pop(n, None)
+        self._load_watches()
+        self.save()
+
+    def watched_packets(self) -> dict[str, int]:
+        """Packets counted by each :meth:`watch_packets` watch since it was defined or reset."""
+        if not self.watches:
+            return {}
+        out = json.loads(_run(["ip", "netns", "exec", self.client, "nft", "-j", "list", "counters", "table",
+                               "inet", WATCH_TABLE]).stdout)
+        counts = {str(c["name"]): int(c["packets"]) for item in out.get("nftables", [])
+                  if (c := item.get("counter")) is not None}
+        return {n: counts[n] for n in self.watches}
+
+    def _load_watches(self) -> None:
+        script = f"table inet {WATCH_TABLE} {{ }}\ndelete table inet {WATCH_TABLE}\n"
+        if self.watches:
+            rules: list[str] = []
+            for name, w in sorted(self.watches.items()):
+                port = w.get("port")
+                what = f" meta l4proto {{ tcp, udp }} th dport {port}" if port is not None else ""
+                addrs = list(w.get("addresses") or [])
+                for fam in ("ip6", "ip"):
+                    sel = [a for a in addrs if _fam(a) == fam]
+                    if sel:
+                        rules.append(f"    {fam} daddr {{ {', '.join(sel)} }}{what} counter name \"{name}\"")
+                if not addrs:
+                    rules.append(f"   {what} counter name \"{name}\"")
+            script += (
+                f"table inet {WATCH_TABLE} {{\n"
+                + "".join(f"  counter {name} {{ }}\n" for name in sorted(self.watches))
+                + "  chain output {\n    type filter hook output priority -10; policy accept;\n"
+                + "\n".join(rules) + "\n  }\n}\n"
+            )
+        self._nft("client", script)
 
     # ------------------------------------------------------- field conditions
     def _nft(self, role: str, script: str) -> None:
@@ -734,7 +810,7 @@ def _write_pages(root: Path, pages: Iterable[Page]) -> None:
             continue
         f = root / p.path
         f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_text(_html(p) if p.path.endswith(".html") else p.body)
+        f.write_text(_html(p) if p.path.endswith(".html") and not p.raw else p.body)
 
 
 def nginx_string(text: str) -> str:

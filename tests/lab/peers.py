@@ -12,7 +12,8 @@
 * hostile web servers (``hostile``: ``[[addr, port, kind, tls_cert, tls_key], ...]``): a 1 GiB
   body, a gzip bomb, stacked content-encodings, 10,000 headers, an endless redirect chain, a
   redirect loop, a 1 byte/s trickle, TLS that stalls mid-handshake, a reset after the handshake,
-  markup in headers;
+  markup in headers; response headers that trickle in one byte every 0.5 s and never end
+  (``trickle-headers``: each byte resets a per-read timeout, and the blank line never comes);
 * a DNS server that answers garbage (``garbage_dns``: ``[[addr], ...]``, UDP and TCP 53).
 
 The config is ``{"tarpit": [[addr, port], ...], "smtp": [[addr, mode, name], ...], ...}``.
@@ -22,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import json
 import socket
 import ssl
 import struct
 import sys
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["main", "serve"]
@@ -88,6 +91,16 @@ async def _smtp_silent(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
 
 
 _ZEROS = b"\0" * 65536
+#: ``trickle-headers``: seconds between two bytes, and when the peer gives up on a connection
+TRICKLE_INTERVAL = 0.5
+TRICKLE_MAX = 3600.0
+
+
+def _endless_head() -> Iterator[bytes]:
+    """A status line, then header lines without end (never the blank line that ends them)."""
+    yield from (bytes([b]) for b in b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n")
+    for n in itertools.count():
+        yield from (bytes([b]) for b in f"X-Trickle-{n}: still coming\r\n".encode())
 
 
 _BOMB: list[bytes] = []
@@ -141,6 +154,15 @@ async def _hostile(kind: str, reader: asyncio.StreamReader, writer: asyncio.Stre
                 writer.write(b"x")
                 await writer.drain()
                 await asyncio.sleep(1.0)
+        elif kind == "trickle-headers":
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + TRICKLE_MAX
+            for byte in _endless_head():
+                if loop.time() > give_up:
+                    break
+                writer.write(byte)
+                await writer.drain()  # raises once the client has gone
+                await asyncio.sleep(TRICKLE_INTERVAL)
         elif kind == "markup":
             writer.write(_head("301 Moved", [
                 ("Location", 'https://hostile.com.test/"><script>document.body.dataset.pwned=1</script>'),

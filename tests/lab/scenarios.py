@@ -6,6 +6,11 @@ observe (``expect``).  The lab builds zones, nginx, the misbehaving peers and
 firewall rules from this table, and verifies every ``expect`` entry before it
 hands itself to tests (see :mod:`tests.lab.verify`).
 
+Two tables, one lab: :data:`SCENARIOS` (the lab's target list, ``targets/lab.csv``,
+which the sweeps, field runs and golden tables cover) and :data:`HARDENING`
+(issue 15: sites whose content attacks the scanner, checked one by one by
+``tests/test_hardening_lab.py``); :data:`ALL_SCENARIOS` is both, what a lab builds.
+
 Expectation vocabulary (what :mod:`tests.lab.verify` measures):
 
 * ``dns``: ``"NAME TYPE" -> answer``, where answer is a sorted tuple of rdata
@@ -26,12 +31,17 @@ Expectation vocabulary (what :mod:`tests.lab.verify` measures):
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "ALL_SCENARIOS",
+    "BAD_URLS",
     "DYNAMIC_PAGES",
     "DYNAMIC_TITLE",
+    "HARDENING",
     "SCENARIOS",
     "SECTOR_ZONES",
     "STALE_CURRENT",
@@ -44,7 +54,7 @@ __all__ = [
     "by_id",
 ]
 
-PortMode = Literal["page", "refuse", "tarpit"] | str  # or "redirect:URL"
+PortMode = Literal["page", "refuse", "tarpit"] | str  # or "redirect:URL" (301), "redirect302:URL"
 CertKind = Literal["valid", "expired", "wrong-name", "untrusted", "big"]
 
 #: The delegated zones under the lab TLD ``test.``, served by the "sector" NSD.
@@ -66,6 +76,9 @@ class Page:
     #: ``$msec``, ``$time_iso8601`` (and other nginx variables) in ``head`` and ``body``
     #: are filled in per request, so the page differs on every request like a CMS's
     dynamic: bool = False
+    #: ``body`` is the whole file, byte for byte (no doctype, head and title around it): for
+    #: pathological markup such as a ``<title>`` that is never closed
+    raw: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,8 +86,9 @@ class Endpoint:
     """How the web server on one address behaves, per port.
 
     ``http``/``https``: ``"page"`` (nginx serves ``pages``), ``"refuse"``
-    (nothing listens: RST), ``"tarpit"`` (listens, never accepts) or
-    ``"redirect:URL"`` (301 to URL).  ``drop`` makes the address drop every
+    (nothing listens: RST), ``"tarpit"`` (listens, never accepts),
+    ``"redirect:URL"`` (301 to URL) or ``"redirect302:URL"`` (302 to URL; nginx
+    sends the URL as it is, however broken).  ``drop`` makes the address drop every
     packet (nftables), whatever the ports say.
     """
 
@@ -154,6 +168,12 @@ def _dual(sid: str, name: str, n6: int, n4: int, **kw: object) -> tuple[Endpoint
         Endpoint(_v6(n6), names, **common),  # type: ignore[arg-type]
         Endpoint(_v4(n4), names, **common),  # type: ignore[arg-type]
     )
+
+
+def _pair(name: str, a6: str, a4: str, pages: tuple[Page, ...]) -> tuple[Endpoint, Endpoint]:
+    """A healthy endpoint pair on explicit addresses: same pages on both, port 80 redirects to https."""
+    return tuple(Endpoint(a, (name,), http=f"redirect:https://{name}/", pages=pages)  # type: ignore[return-value]
+                 for a in (a6, a4))
 
 
 def _ok_expect(name: str, a6: str | None, a4: str | None, title: str) -> dict[str, dict[str, object]]:
@@ -903,10 +923,293 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
 )
 
+# --------------------------------------------------------------------------- hardening (issue 15)
+#
+# Sites whose *content* attacks the scanner: pathological markup, a name with 64 AAAA records, 20,000
+# subresource hosts, response headers that trickle in forever, URLs no client may use, redirects to
+# ports no client may connect to, and names on the user's exclusion list.  tests/test_hardening_lab.py
+# checks the scanner against them one by one (and benchmarks/hostile.py times them).
+#
+# Every lab builds, serves and self-checks them like SCENARIOS, but they are not in SCENARIOS: the
+# lab's target list (targets/lab.csv) and the tests that sweep or score every scenario (the CLI and
+# cluster sweeps, the field runs under loss, internet.nl's golden table) leave them out.
+
+
+def _h6(n: int) -> str:
+    return f"2001:db8:80::15:{n:x}"
+
+
+def _h4(n: int) -> str:
+    return f"203.0.113.{128 + n}"
+
+
+#: the 64 IPv6 addresses of ``many-aaaa.gov.test`` (each really assigned and served by nginx)
+MANY_AAAA = tuple(f"2001:db8:80::2:{i:x}" for i in range(64))
+MANY_AAAA_V4 = (_h4(5), _h4(6))
+#: distinct subresource hosts on the ``many-res`` homepage (names that do not exist)
+MANY_RES_HOSTS = 20_000
+#: the words that tell the IPv6 server's copy of a pathological page from the IPv4 one: words, not
+#: numbers (after normalisation every run of digits compares equal, and equal texts are never diffed)
+VARIANT = {"v6": "alpha", "v4": "bravo"}
+#: ``badurl.gov.test``'s links and subresources no client may follow, each for its own reason
+BAD_URLS: dict[str, str] = {
+    "invalid port": "https://badurl.gov.test:99999/",
+    "port 0": "https://badurl.gov.test:0/",
+    "bad port": "http://badurl.gov.test:6379/",
+    "IPv6 literal": "http://[2001:db8::1]/",
+    "IPv4 literal": "http://198.51.100.1/",
+    "javascript": "javascript:alert(1)",
+    "data": "data:text/html,hi",
+    "over-long": "https://badurl.gov.test/long/" + "a" * (5000 - len("https://badurl.gov.test/long/")),
+    "control character": "http://bad\x07host.gov.test/",
+    "undecodable IDN": "http://xn--a.gov.test/",
+}
+#: the port browsers refuse (Fetch "bad port") that ``badport`` redirects to and ``badurl`` links to
+BAD_PORT = 6379
+
+
+def _variant(family: str) -> str:
+    """The top of a pathological page: a first line that differs between the families (30 words),
+    then about 1,800 words of prose both share.  However the scanner compares (markup or text,
+    words or characters, the first 512 kB or all), the copies differ by a few per cent at most."""
+    word = VARIANT[family]
+    return (f"<p>Served by the {word} server: {' '.join([word] * 30)}.</p>\n"
+            f"<p>{_words(15_000, 14)}</p>\n")
+
+
+def _words(n_bytes: int, seed: int) -> str:
+    """Plain words, no newline: a long run of text from a small vocabulary."""
+    vocab = ("ministry", "publishes", "annual", "report", "public", "infrastructure", "invites", "comments",
+             "residents", "quarter", "services", "citizens", "apply", "permits", "renew", "documents", "book",
+             "appointments", "online", "available", "around", "clock", "statistics", "roads", "schools",
+             "clinics", "open", "formats", "documentation", "change", "logs", "write", "office", "visit",
+             "regional", "centre", "opening", "hours", "listed", "each", "page")
+    rnd = random.Random(seed)
+    out: list[str] = []
+    size = 0
+    while size < n_bytes:
+        w = rnd.choice(vocab)
+        out.append(w)
+        size += len(w) + 1
+    return " ".join(out)
+
+
+def _patho_title(family: str) -> str:
+    # a title that never closes, then 50,000 start tags that never close either
+    return (_variant(family) + '<html><head><a href="/about.html">About</a><title>'
+            + "<a lorem ipsum sit " * 50_000)
+
+
+def _patho_line(family: str) -> str:
+    # about 1 MB on one line: no newline anywhere
+    return (_variant(family).replace("\n", " ") + "<html><head><title>patho-line site</title></head><body>"
+            '<a href="/about.html">About</a><p>' + _words(975_000, 15) + "</p></body></html>")
+
+
+def _patho_nest(family: str) -> str:
+    # 100,000 nested tags (34,000 of the 50,000 pairs closed), links at the top, in the middle and deep down
+    return (_variant(family) + "<html><head><title>patho-nest site</title></head><body>"
+            '<a href="/about.html">About</a> <a href="/news.html">News</a>\n'
+            + "<div><span>" * 25_000 + '<a href="/middle.html">Middle</a>' + "<div><span>" * 25_000
+            + '<a href="/deep.html">Deep</a><p>The deepest paragraph.</p>' + "</span></div>" * 34_000
+            + "</body></html>\n")
+
+
+def _patho_quote(family: str) -> str:
+    # 50,000 attribute values that never end, then a comment that never ends
+    return (_variant(family) + "<html><head><title>patho-quote site</title></head><body>"
+            '<a href="/about.html">About</a>\n' + '<a href="' * 50_000 + _words(50_000, 16)
+            + "<!-- " + _words(470_000, 17) + "\n")
+
+
+def _patho(sid: str, n: int, body: Callable[[str], str]) -> Scenario:
+    """A dual-stack site whose homepage is ~1 MB of pathological markup, slightly different per family."""
+    name = f"{sid}.gov.test"
+    extra = (Page("about.html", "about", "<p>About this site.</p>"),
+             Page("news.html", "news", "<p>News.</p>"), Page("middle.html", "middle", "<p>Middle.</p>"),
+             Page("deep.html", "deep", "<p>Deep.</p>"))
+    eps = tuple(Endpoint(a, (name,), http=f"redirect:https://{name}/",
+                         pages=(Page("index.html", "", body(fam), raw=True), *extra))
+                for a, fam in ((_h6(n), "v6"), (_h4(n), "v4")))
+    title = "" if sid == "patho-title" else f"{sid} site"  # the lab's probe reads up to </title>
+    return Scenario(
+        sid, name, "gov", "north",
+        f"pathological homepage ({sid}): about 1 MB, one word per family different so it is really compared",
+        records=((name, "AAAA", _h6(n)), (name, "A", _h4(n))),
+        web=eps,
+        expect=_merge(
+            _ok_expect(name, _h6(n), _h4(n), title),
+            {"http": {f"https://{name}/about.html@{_h6(n)}": "200 title=about"}},
+            {"verdict": "ready"},
+        ),
+    )
+
+
+def _badurl_body() -> str:
+    links = "".join(f'<li><a href="{u}">{why}</a></li>' for why, u in BAD_URLS.items())
+    res = "".join(f'<img src="{u}" alt="{why}">' for why, u in BAD_URLS.items())
+    return (f"<p>Links no client may follow.</p><ul>{links}"
+            '<li><a href="/about.html">About (works)</a></li></ul>'
+            f'{res}<img src="/logo.png" alt="logo (works)">')
+
+
+HARDENING: tuple[Scenario, ...] = (
+    _patho("patho-title", 1, _patho_title),
+    _patho("patho-line", 2, _patho_line),
+    _patho("patho-nest", 3, _patho_nest),
+    _patho("patho-quote", 4, _patho_quote),
+    Scenario(
+        "many-aaaa",
+        "many-aaaa.gov.test",
+        "gov",
+        "south",
+        "64 AAAA records (all served, same page) and two A records: probes are capped per family",
+        records=(*(("many-aaaa.gov.test", "AAAA", a) for a in MANY_AAAA),
+                 *(("many-aaaa.gov.test", "A", a) for a in MANY_AAAA_V4)),
+        web=tuple(Endpoint(a, ("many-aaaa.gov.test",), http="redirect:https://many-aaaa.gov.test/",
+                           pages=(_page("many-aaaa"),)) for a in (*MANY_AAAA, *MANY_AAAA_V4)),
+        expect=_merge(
+            {"dns": {"many-aaaa.gov.test AAAA": tuple(sorted(MANY_AAAA)),
+                     "many-aaaa.gov.test A": tuple(sorted(MANY_AAAA_V4))},
+             "tcp": {f"[{a}]:443": "open" for a in MANY_AAAA}},
+            _ok_expect("many-aaaa.gov.test", MANY_AAAA[0], MANY_AAAA_V4[0], "many-aaaa site"),
+            _ok_expect("many-aaaa.gov.test", MANY_AAAA[-1], MANY_AAAA_V4[1], "many-aaaa site"),
+            {"verdict": "ready"},
+        ),
+    ),
+    Scenario(
+        "many-res",
+        "many-res.gov.test",
+        "gov",
+        "east",
+        f"a homepage with {MANY_RES_HOSTS:,} distinct subresource hosts (names that do not exist)",
+        records=(("many-res.gov.test", "AAAA", _h6(7)), ("many-res.gov.test", "A", _h4(7))),
+        web=tuple(Endpoint(a, ("many-res.gov.test",), http="redirect:https://many-res.gov.test/", pages=(
+            Page("index.html", "many-res site", '<p><a href="/about.html">About</a></p>\n' + "".join(
+                f'<img src="https://r{i}.many-res.gov.test/x.png">\n' for i in range(MANY_RES_HOSTS))),
+            Page("about.html", "about", "<p>About this site.</p>"),
+        )) for a in (_h6(7), _h4(7))),
+        expect=_merge(
+            _ok_expect("many-res.gov.test", _h6(7), _h4(7), "many-res site"),
+            {"dns": {"r0.many-res.gov.test AAAA": "NXDOMAIN", "r19999.many-res.gov.test A": "NXDOMAIN"}},
+            {"verdict": "partial"},  # the resource hosts have no AAAA (nor any record)
+        ),
+    ),
+    Scenario(
+        "trickle",
+        "trickle.gov.test",
+        "gov",
+        "west",
+        "response headers that trickle in one byte every 0.5 s and never end (ports 80 and 443, both families)",
+        records=(("trickle.gov.test", "AAAA", _h6(8)), ("trickle.gov.test", "A", _h4(8))),
+        hostile=tuple((a, port, "trickle-headers") for a in (_h6(8), _h4(8)) for port in (80, 443)),
+        expect={"tcp": {f"[{_h6(8)}]:80": "open", f"{_h4(8)}:80": "open"},
+                "tls": {f"{_h6(8)} trickle.gov.test": "valid", f"{_h4(8)} trickle.gov.test": "valid"},
+                "verdict": "broken"},
+    ),
+    Scenario(
+        "badurl",
+        "badurl.gov.test",
+        "gov",
+        "central",
+        "a homepage whose links and subresources include URLs no client may use (bad ports, IP literals,"
+        " javascript: and data:, 5,000 characters, a control character, undecodable IDN), and one good link",
+        records=(("badurl.gov.test", "AAAA", _h6(9)), ("badurl.gov.test", "A", _h4(9))),
+        web=tuple(Endpoint(a, ("badurl.gov.test",), http="redirect:https://badurl.gov.test/", pages=(
+            Page("index.html", "badurl site", _badurl_body()),
+            Page("about.html", "about", "<p>About this site.</p>"),
+            Page("logo.png", "", "PNG"),
+        )) for a in (_h6(9), _h4(9))),
+        expect=_merge(
+            _ok_expect("badurl.gov.test", _h6(9), _h4(9), "badurl site"),
+            {"http": {f"https://badurl.gov.test/about.html@{_h6(9)}": "200 title=about"},
+             "tcp": {f"[{_h6(9)}]:{BAD_PORT}": "refused"}},
+            # the bad URLs are findings, not fetched; the one to an IPv4 literal (a link and an image) is an
+            # IPv4-only link and resource: partial
+            {"verdict": "partial"},
+        ),
+    ),
+    *(
+        Scenario(
+            sid,
+            f"{sid}.gov.test",
+            "gov",
+            "central",
+            f"the homepage redirects (302) to {location}: {why}",
+            records=((f"{sid}.gov.test", "AAAA", _h6(n)), (f"{sid}.gov.test", "A", _h4(n))),
+            web=tuple(Endpoint(a, (f"{sid}.gov.test",), http=f"redirect302:{location}",
+                               https=f"redirect302:{location}") for a in (_h6(n), _h4(n))),
+            expect={"http": {f"https://{sid}.gov.test/@{a}": f"302 {location}" for a in (_h6(n), _h4(n))},
+                    "tcp": {f"[{_h6(n)}]:{BAD_PORT}": "refused"},
+                    "verdict": "broken"},
+        )
+        for sid, n, location, why in (
+            ("badloc", 10, "https://badloc.gov.test:99999/", "a port out of range"),
+            ("badport", 11, f"http://badport.gov.test:{BAD_PORT}/", "a port browsers refuse to connect to"),
+        )
+    ),
+    Scenario(
+        "excl-redir",
+        "excl-redir.gov.test",
+        "gov",
+        "north",
+        "the homepage redirects to x.excl-redir.gov.test, a host of its own (own addresses) that an"
+        " exclusion list can name",
+        records=(("excl-redir.gov.test", "AAAA", _h6(12)), ("excl-redir.gov.test", "A", _h4(12)),
+                 ("x.excl-redir.gov.test", "AAAA", _h6(13)), ("x.excl-redir.gov.test", "A", _h4(13))),
+        web=(
+            *(Endpoint(a, ("excl-redir.gov.test",), http="redirect:https://x.excl-redir.gov.test/",
+                       https="redirect:https://x.excl-redir.gov.test/") for a in (_h6(12), _h4(12))),
+            *(Endpoint(a, ("x.excl-redir.gov.test",), http="redirect:https://x.excl-redir.gov.test/",
+                       pages=(_page("x-excl-redir"),)) for a in (_h6(13), _h4(13))),
+        ),
+        expect=_merge(
+            {"http": {f"https://excl-redir.gov.test/@{a}": "301 https://x.excl-redir.gov.test/"
+                      for a in (_h6(12), _h4(12))}},
+            _ok_expect("x.excl-redir.gov.test", _h6(13), _h4(13), "x-excl-redir site"),
+            {"verdict": "ready"},  # without an exclusion list: a redirect to a dual-stack host
+        ),
+    ),
+    Scenario(
+        "excl-link",
+        "excl-link.gov.test",
+        "gov",
+        "north",
+        "the homepage links to a page and loads an image on x.excl-link.gov.test, a host of its own (own"
+        " addresses) that an exclusion list can name; one more link and image on the site itself",
+        records=(("excl-link.gov.test", "AAAA", _h6(14)), ("excl-link.gov.test", "A", _h4(14)),
+                 ("x.excl-link.gov.test", "AAAA", _h6(15)), ("x.excl-link.gov.test", "A", _h4(15))),
+        web=(
+            *_pair("excl-link.gov.test", _h6(14), _h4(14), (
+                Page("index.html", "excl-link site",
+                     '<p><a href="https://x.excl-link.gov.test/page">A page on x</a>'
+                     ' <a href="/about.html">About</a></p>'
+                     '<img src="https://x.excl-link.gov.test/i.png" alt="x"><img src="/logo.png" alt="logo">'),
+                Page("about.html", "about", "<p>About this site.</p>"),
+                Page("logo.png", "", "PNG"),
+            )),
+            *_pair("x.excl-link.gov.test", _h6(15), _h4(15), (
+                _page("x-excl-link"), Page("page", "", "<title>page on x</title><p>A page.</p>"),
+                Page("i.png", "", "PNG"),
+            )),
+        ),
+        expect=_merge(
+            _ok_expect("excl-link.gov.test", _h6(14), _h4(14), "excl-link site"),
+            _ok_expect("x.excl-link.gov.test", _h6(15), _h4(15), "x-excl-link site"),
+            {"http": {f"https://x.excl-link.gov.test/page@{_h6(15)}": "200 title=page on x"}},
+            {"verdict": "ready"},  # without an exclusion list: both hosts are dual-stack
+        ),
+    ),
+)
+
+#: every scenario a lab builds and self-checks
+ALL_SCENARIOS: tuple[Scenario, ...] = SCENARIOS + HARDENING
+
 #: the address a scanner's ``--self-check`` can probe: nginx answers on port 80
 SELF_CHECK = Endpoint("2001:db8:80::1", ("selfcheck.test",), http="page", https="refuse",
                       pages=(Page("index.html", "self-check"),))
 
 
 def by_id() -> dict[str, Scenario]:
-    return {s.id: s for s in SCENARIOS}
+    """Every scenario a lab builds (:data:`SCENARIOS` and :data:`HARDENING`) by id."""
+    return {s.id: s for s in ALL_SCENARIOS}

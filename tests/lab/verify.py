@@ -28,7 +28,7 @@ import dns.rcode
 import dns.rdatatype
 
 from tests.lab import scale as scale_mod
-from tests.lab.scenarios import SCENARIOS
+from tests.lab.scenarios import ALL_SCENARIOS
 
 __all__ = ["probe_dns", "probe_dynamic", "probe_http", "probe_smtp", "probe_tcp", "probe_tls", "run"]
 
@@ -234,7 +234,7 @@ def run(state: dict[str, object]) -> dict[str, object]:
             raise ValueError(f"unknown probe {probe!r} in scenario {sid}")
         jobs.append((sid, probe, key, expected, fn))
 
-    for s in SCENARIOS:
+    for s in ALL_SCENARIOS:
         for probe, table in s.expect.items():
             if probe == "verdict":
                 continue

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from v6scan.addresses import AddressClass, classify
 from v6scan.context import Context
 from v6scan.dnsdirect import ServerReply
-from v6scan.model import JSON, Observation, Status, Stopwatch
+from v6scan.model import JSON, Observation, Status, Stopwatch, cap_hit
 from v6scan.resolver import RR, Answer
 
 __all__ = ["HostDNS", "Zone", "check_host", "check_name_servers", "check_v6_path", "find_zone"]
@@ -49,6 +49,8 @@ class HostDNS:
     a: Answer
     aaaa: Answer
     observations: list[Observation] = field(default_factory=list)
+    #: why the name's addresses must not be contacted (an alias on the exclusion list), else None
+    excluded: str | None = None
 
     @property
     def v6(self) -> list[AddressClass]:
@@ -124,6 +126,12 @@ async def check_host(ctx: Context, name: str) -> HostDNS:
     ev: dict[str, JSON] = {"a": a.to_json(), "aaaa": aaaa.to_json(), "cname_chain": chain}
     if canary_ev is not None:
         ev["canary"] = canary_ev
+    excluded: str | None = None
+    for alias in chain:
+        if (entry := ctx.excluded(alias)) is not None:
+            ev["excluded"] = {"name": alias, "entry": entry}
+            excluded = f"the name is an alias of {alias}, which is on the exclusion list ({entry}): not contacted"
+            break
     if scanner_side:
         ev["scanner_side"] = "resolver"
         error = (f"the scanner's resolver ({', '.join(ctx.resolver.servers) or 'system'}) does not"
@@ -141,7 +149,7 @@ async def check_host(ctx: Context, name: str) -> HostDNS:
     }
     aaaa_obs = Observation("dns.aaaa", name, aaaa.status, aaaa_ev, aaaa.error, aaaa.elapsed_ms,
                            sw.started_at)
-    return HostDNS(name, a, aaaa, [resolve, aaaa_obs])
+    return HostDNS(name, a, aaaa, [resolve, aaaa_obs], excluded)
 
 
 # --------------------------------------------------------------------------- zones and NS
@@ -226,16 +234,25 @@ async def check_name_servers(ctx: Context, name: str) -> list[Observation]:
             Observation("dns.ns_reach", name, Status.SKIPPED, ev,
                         f"no name servers to probe: {zone.error}", 0.0, sw.started_at),
         ]
+    excluded = {ns: e for ns in zone.ns if (e := ctx.excluded(ns)) is not None}
+    contacted = [ns for ns in zone.ns if ns not in excluded]
+    cap = ctx.settings.max_ns_hosts
     servers = await asyncio.gather(*(
-        ctx.cached(("ns-addr", ns), functools.partial(_ns_addresses, ctx, ns)) for ns in zone.ns))
+        ctx.cached(("ns-addr", ns), functools.partial(_ns_addresses, ctx, ns)) for ns in contacted[:cap]))
     ns_ev: dict[str, JSON] = {
         "zone": zone.name,
         "ns": list(servers),
+        **({"excluded": [{"name": ns, "entry": e} for ns, e in excluded.items()]} if excluded else {}),
+        **({"caps_hit": [cap_hit("max_ns_hosts", cap, len(contacted))]} if len(contacted) > cap else {}),
         "ns_with_aaaa": [s["name"] for s in servers if s["aaaa"]],
         "ns_with_usable_aaaa": [s["name"] for s in servers if any(r["usable"] for r in s["aaaa"])],
         "ns_with_public_aaaa": [s["name"] for s in servers if any(r["public"] for r in s["aaaa"])],
         "zone_lookups": zone.lookups,
     }
+    if not servers and excluded:
+        why = f"every name server of {zone.name} is on the exclusion list: not contacted"
+        return [Observation("dns.ns_aaaa", name, Status.EXCLUDED, ns_ev, why, sw.stop(), sw.started_at),
+                Observation("dns.ns_reach", name, Status.EXCLUDED, ns_ev, why, 0.0, sw.started_at)]
     ns_obs = Observation("dns.ns_aaaa", name, Status.OK, ns_ev, None, sw.stop(), sw.started_at)
 
     sw2 = Stopwatch()
@@ -314,7 +331,7 @@ async def _ask_servers(walk: _Walk, zone: str, servers: list[tuple[str, str]], q
         for ns, addr in allowed:
             walk.queries += 1
             if walk.queries > walk.max_queries:
-                raise _Broken(Status.ERROR, zone, f"gave up after {walk.max_queries} queries")
+                raise _Broken(Status.SERVFAIL, zone, f"gave up after {walk.max_queries} queries")
             r = await _ask_once(ctx, addr, qname, "udp")
             if r.tc:
                 tried.append({"ns": ns, "address": addr, **r.to_json(), "note": "truncated: retried over TCP"})
@@ -342,7 +359,7 @@ async def _ask_servers(walk: _Walk, zone: str, servers: list[tuple[str, str]], q
                       " (lame delegation)")
     kinds = {str(t.get("status")) for t in tried}
     if kinds <= {str(Status.ERROR), str(Status.BLOCKED)} and str(Status.ERROR) in kinds:
-        raise _Broken(Status.ERROR, zone, f"the name servers of {zone} answered with malformed messages ("
+        raise _Broken(Status.SERVFAIL, zone, f"the name servers of {zone} answered with malformed messages ("
                       + ", ".join(f"{t['ns']} {t['address']}: {t.get('error')}" for t in tried) + ")")
     st = Status.TIMEOUT if kinds <= {str(Status.TIMEOUT), str(Status.BLOCKED)} else Status.UNREACHABLE
     raise _Broken(st, zone, f"no name server of {zone} answered over IPv6 ("
@@ -428,32 +445,44 @@ async def _iterate(walk: _Walk, qname: str, depth: int, resolving: frozenset[str
             if cname and not any(r.type == "AAAA" for r in owned):
                 cname_hops += 1
                 if cname_hops > ctx.settings.max_cname:
-                    raise _Broken(Status.ERROR, zone, "CNAME chain too long")
+                    raise _Broken(Status.SERVFAIL, zone, "CNAME chain too long")
                 qname = cname.data
+                if (entry := ctx.excluded(qname)) is not None:
+                    raise _Broken(Status.EXCLUDED, zone, f"the name is an alias of {qname}, which is on the"
+                                  f" exclusion list ({entry}): not contacted")
                 zone, servers = await _start(ctx, qname)
                 continue
             return reply
         ns_rrs = [r for r in reply.authority if r.type == "NS"]
         child = ns_rrs[0].name if ns_rrs else None
         if child is None or not _child_of(qname, child) or not _child_of(child, zone) or child == zone:
-            raise _Broken(Status.ERROR, zone, f"the servers of {zone} gave neither an answer nor a"
+            raise _Broken(Status.SERVFAIL, zone, f"the servers of {zone} gave neither an answer nor a"
                           " referral closer to the name")
-        ns_names = sorted({r.data for r in ns_rrs if r.name == child})
+        named = sorted({r.data for r in ns_rrs if r.name == child})
+        ns_names = [n for n in named if ctx.excluded(n) is None][:ctx.settings.max_ns_hosts]
         known = ctx.delegations_v6.get(child)
         if known is None:
             servers = await _servers_v6(walk, child, ns_names, list(reply.additional), depth, resolving)
             if servers:
-                ctx.delegations_v6[child] = servers
+                ctx.learn_delegation(child, servers)
         else:
             servers = known
         walk.steps[-1]["referral"] = {"zone": child, "ns": ns_names,
                                       "v6_servers": [f"{n} {a}" for n, a in servers]}
+        if (left_out := [n for n in named if ctx.excluded(n) is not None]):
+            walk.steps[-1]["referral"]["excluded"] = left_out
+        if len(named) - len(left_out) > ctx.settings.max_ns_hosts:
+            walk.steps[-1]["referral"]["caps_hit"] = [cap_hit("max_ns_hosts", ctx.settings.max_ns_hosts,
+                                                              len(named) - len(left_out))]
+        if not servers and left_out and len(left_out) == len(named):
+            raise _Broken(Status.EXCLUDED, child, f"every name server of {child} is on the exclusion list"
+                          f" ({', '.join(left_out)}): not contacted")
         if not servers:
             raise _Broken(Status.UNREACHABLE, child,
                           f"none of the name servers of {child} ({', '.join(ns_names)}) has an IPv6"
                           " address (no AAAA glue or record)")
         zone = child
-    raise _Broken(Status.ERROR, zone, "too many referrals")
+    raise _Broken(Status.SERVFAIL, zone, "too many referrals")
 
 
 async def check_v6_path(ctx: Context, name: str) -> Observation:

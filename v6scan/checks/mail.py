@@ -13,7 +13,7 @@ import time
 from v6scan.addresses import classify
 from v6scan.attempts import retried
 from v6scan.context import Context
-from v6scan.model import JSON, Observation, Status, Stopwatch
+from v6scan.model import JSON, Observation, Status, Stopwatch, cap_hit
 from v6scan.net import classify_error, open_socket
 
 __all__ = ["check_mx", "check_mx_reach", "mx_v6_targets"]
@@ -62,17 +62,27 @@ async def check_mx(ctx: Context, domain: str) -> Observation:
         if len(pairs) > 1:
             ev["null_mx_invalid"] = "a null MX must be the only MX record (RFC 7505)"
         pairs = [(p, h) for p, h in pairs if h not in ("", ".")]
-    ev["mx"] = list(await asyncio.gather(*(_host(ctx, p, h) for p, h in pairs)))
+    excluded = [{"host": h, "preference": p, "entry": e} for p, h in pairs if (e := ctx.excluded(h)) is not None]
+    pairs = [(p, h) for p, h in pairs if ctx.excluded(h) is None]
+    cap = ctx.settings.max_mx_hosts
+    if len(pairs) > cap:  # the most preferred ones
+        ev["caps_hit"] = [cap_hit("max_mx_hosts", cap, len(pairs))]
+    if excluded:
+        ev["excluded"] = excluded
+    ev["mx"] = list(await asyncio.gather(*(_host(ctx, p, h) for p, h in pairs[:cap])))
+    if excluded and not ev["mx"] and not ev["null_mx"]:
+        return Observation("mail.mx_aaaa", domain, Status.EXCLUDED, ev, "every MX host is on the exclusion list:"
+                           " not contacted", sw.stop(), sw.started_at)
     return Observation("mail.mx_aaaa", domain, Status.OK, ev, None, sw.stop(), sw.started_at)
 
 
-def mx_v6_targets(obs: Observation) -> list[tuple[str, str]]:
-    """(MX host, IPv6 address) pairs that ``mail.mx_reach`` should probe (allowed addresses only)."""
+def mx_v6_targets(obs: Observation, per_host: int = 16) -> list[tuple[str, str]]:
+    """(MX host, IPv6 address) pairs that ``mail.mx_reach`` should probe (allowed addresses only, at
+    most ``per_host`` of each host)."""
     out = []
     for host in obs.evidence.get("mx", []):
-        for row in host.get("aaaa", []):
-            if row.get("usable"):
-                out.append((str(host["host"]), str(row["address"])))
+        usable = [row for row in host.get("aaaa", []) if row.get("usable")]
+        out += [(str(host["host"]), str(row["address"])) for row in usable[:per_host]]
     return out
 
 
@@ -137,8 +147,13 @@ async def _reply(reader: asyncio.StreamReader) -> list[str]:
 async def check_mx_reach(ctx: Context, mx: Observation) -> Observation:
     """``mail.mx_reach``: SMTP over IPv6 on every usable MX address (greeting, EHLO, QUIT)."""
     sw = Stopwatch()
-    targets = mx_v6_targets(mx)
+    cap = ctx.settings.max_addresses
+    targets = mx_v6_targets(mx, cap)
     ev: dict[str, JSON] = {"null_mx": mx.evidence.get("null_mx", False), "servers": []}
+    over = [cap_hit("max_addresses", cap, n, family="v6", host=h["host"]) for h in mx.evidence.get("mx", [])
+            if (n := sum(1 for r in h.get("aaaa", []) if r.get("usable"))) > cap]
+    if over:
+        ev["caps_hit"] = over
     if mx.evidence.get("implicit_mx"):
         return Observation("mail.mx_reach", mx.target, Status.SKIPPED, ev,
                            "the domain publishes no MX: no mail service to test", sw.stop(), sw.started_at)

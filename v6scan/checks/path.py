@@ -123,6 +123,8 @@ async def check_pmtu(ctx: Context, st: WebState) -> Observation:
     rows.sort(key=lambda r: targets.index(str(r["address"])))
     ev: dict[str, JSON] = {"addresses": rows, "blackholes": [r["address"] for r in rows if r["result"] == "blackhole"],
                            "clamped_mss": CLAMPED_MSS}
+    if caps := st.caps_hit(ctx.settings.max_addresses):
+        ev["caps_hit"] = [c for c in caps if c["family"] == "v6"]
     if not targets:
         return Observation("path.pmtu", st.name, Status.SKIPPED, ev, "no IPv6 address accepts on port 80 or 443",
                            sw.stop(), sw.started_at)
@@ -264,6 +266,8 @@ async def check_icmp(ctx: Context, st: WebState) -> Observation:
     finally:
         sock.close()
     ev: dict[str, JSON] = {"addresses": rows, "silent": [r["address"] for r in rows if not r["answered"]]}
+    if caps := [c for c in st.caps_hit(ctx.settings.max_addresses) if c["family"] == "v6"]:
+        ev["caps_hit"] = caps
     if not rows:
         return Observation("path.icmp", st.name, Status.SKIPPED, ev, "no usable IPv6 address", sw.stop(),
                            sw.started_at)

@@ -19,8 +19,9 @@ from v6scan.addresses import classify
 from v6scan.attempts import retried
 from v6scan.checks.dns import HostDNS
 from v6scan.context import Context
+from v6scan.eventloop import off_loop
 from v6scan.fetch import Chain, Page
-from v6scan.model import JSON, Observation, Status, Stopwatch
+from v6scan.model import JSON, Observation, Status, Stopwatch, cap_hit
 from v6scan.net import Probe, TlsResult, cert_info, tcp_connect, tls_handshake
 from v6scan.resolver import parse_server
 from v6scan.similarity import Comparison, compare
@@ -41,6 +42,12 @@ class WebState:
     reach: dict[tuple[str, int], Probe] = field(default_factory=dict)
     reach_for: dict[tuple[str, int], str] = field(default_factory=dict)  # a probe shared with this name
     chains: list[Chain] = field(default_factory=list)
+    #: usable addresses per family before the ``max_addresses`` cap (``v6``/``v4`` hold the probed ones)
+    found: dict[str, int] = field(default_factory=dict)
+
+    def caps_hit(self, cap: int) -> list[dict[str, JSON]]:
+        """``caps_hit`` evidence: the families whose usable addresses were more than ``cap``."""
+        return [cap_hit("max_addresses", cap, n, family=fam) for fam, n in self.found.items() if n > cap]
 
     def family(self, address: str) -> str:
         return "v6" if ":" in address else "v4"
@@ -60,6 +67,9 @@ def _state(ctx: Context, host: HostDNS) -> WebState:
             st.blocked.append({"address": value, "family": "v6" if ":" in value else "v4",
                                "status": str(Status.BLOCKED), "reason": decision.reason,
                                "class": classify(value).kind})
+    cap = ctx.settings.max_addresses  # in DNS order: the first ones, as a client would try them
+    st.found = {"v6": len(st.v6), "v4": len(st.v4)}
+    st.v6, st.v4 = st.v6[:cap], st.v4[:cap]
     return st
 
 
@@ -102,6 +112,8 @@ async def check_reach(ctx: Context, st: WebState) -> Observation:
         "v6_fully_open": [a for a in st.v6 if all(st.open(a, p) for p in served)] if (open_v4 or open_v6) else [],
         "parity_gaps": parity,
     }
+    if caps := st.caps_hit(ctx.settings.max_addresses):
+        ev["caps_hit"] = caps
     if not rows and not st.blocked:
         return Observation("web.reach", st.name, Status.SKIPPED, ev, "the name has no address",
                            sw.stop(), sw.started_at)
@@ -176,6 +188,8 @@ async def check_tls(ctx: Context, st: WebState) -> Observation:
     }
     ev["cert_differs"] = bool(ev["certificates_v6"] and ev["certificates_v4"]
                               and ev["certificates_v6"] != ev["certificates_v4"])
+    if caps := st.caps_hit(ctx.settings.max_addresses):
+        ev["caps_hit"] = caps
     if not targets:
         return Observation("web.tls", st.name, Status.SKIPPED, ev, "no address accepts on port 443",
                            sw.stop(), sw.started_at)
@@ -183,6 +197,8 @@ async def check_tls(ctx: Context, st: WebState) -> Observation:
 
 
 async def _resolve_hop(ctx: Context, host: str, family: str) -> tuple[str | None, str | None]:
+    if (entry := ctx.excluded(host)) is not None:
+        return None, f"is on the exclusion list ({entry}): not contacted"
     ans = await ctx.lookup(host, "AAAA" if family == "v6" else "A")
     kind = "IPv6" if family == "v6" else "IPv4"
     if ans.status is Status.NODATA:
@@ -205,7 +221,7 @@ def _start_url(st: WebState, addr: str) -> str | None:
 
 async def check_http(ctx: Context, st: WebState) -> Observation:
     sw = Stopwatch()
-    cap = ctx.settings.max_http_addresses
+    cap = min(ctx.settings.max_http_addresses, ctx.settings.max_addresses)
     chosen = [*st.v6[:cap], *st.v4[:cap]]
     skipped: list[dict[str, JSON]] = []
 
@@ -237,7 +253,10 @@ async def check_http(ctx: Context, st: WebState) -> Observation:
         "v4_failed": [c.hops[0].address for c in v4 if not ok(c)],
         "v6_dead_ends": sorted({c.dead_end for c in v6 if c.dead_end}),
         "addresses_capped_at": cap if len(st.v6) > cap or len(st.v4) > cap else None,
+        "v6_excluded": [c.hops[0].address for c in v6 if c.status is Status.EXCLUDED],
     }
+    if caps := st.caps_hit(ctx.settings.max_addresses):
+        ev["caps_hit"] = caps
     s6 = sorted({c.final.http_status for c in v6 if c.final and c.final.http_status})
     s4 = sorted({c.final.http_status for c in v4 if c.final and c.final.http_status})
     ev["final_status_v6"], ev["final_status_v4"] = s6, s4
@@ -263,7 +282,7 @@ def _cert_sha(chain: Chain) -> str | None:
 MAX_V4_REFERENCES = 4
 
 
-def check_same_site(st: WebState) -> Observation:
+async def check_same_site(st: WebState) -> Observation:
     """``web.same_site``: the final page of every IPv6 address compared with the IPv4 site.
 
     Each IPv6 address's page is compared with the first IPv4 final page and, when they differ,
@@ -296,7 +315,8 @@ def check_same_site(st: WebState) -> Observation:
         for ref in refs:
             rp = ref.final
             assert rp is not None
-            cmp = compare(a, _final_summary(rp), page.text, rp.text)
+            # on the CPU threads: the texts are capped, but hostile markup must not stall the loop
+            cmp = await off_loop(compare, a, _final_summary(rp), page.text, rp.text)
             if best is None or (cmp.similarity, cmp.same_status) > (best[0].similarity, best[0].same_status):
                 best = (cmp, rp)
             if cmp.similarity >= 1.0 and cmp.same_status:
@@ -392,7 +412,7 @@ async def check_web(ctx: Context, host: HostDNS, selected: tuple[str, ...] = ())
     for part in await asyncio.gather(*parts):
         obs += part if isinstance(part, list) else [part]
     if on("web.same_site"):
-        obs.append(check_same_site(st))
+        obs.append(await check_same_site(st))
     if on("web.latency"):
         obs.append(await check_latency(ctx, st))
     if on("web.links") or on("web.resources"):
@@ -423,6 +443,9 @@ async def check_self_v6(ctx: Context) -> Observation:
     probe_addr, probe_port = (parse_server(s.self_check) if s.self_check else ("2001:4860:4860::8888", 443))
     if ":" not in probe_addr:
         return failed(Status.ERROR, "the self-check address must be IPv6")
+    if s.self_check and not (decision := ctx.policy.decide(probe_addr)).allowed:
+        # one policy for every connection: the CLI refuses this address; a library caller gets no packet
+        return failed(Status.BLOCKED, f"the self-check address {probe_addr} may not be contacted: {decision.reason}")
     try:
         with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as u:
             u.connect((probe_addr, probe_port))  # route lookup only: no packet is sent
