@@ -115,11 +115,12 @@ def _seconds(a: str, b: str) -> float:
     return (dt.datetime.fromisoformat(b) - dt.datetime.fromisoformat(a)).total_seconds()
 
 
-def sweep(lab: Lab, work: Path, tag: str, names: list[str], limit: float) -> tuple[Launched, dict[str, float]]:
+def sweep(lab: Lab, work: Path, tag: str, names: list[str], limit: float,
+          concurrency: int) -> tuple[Launched, dict[str, float]]:
     targets, db = work / f"{tag}.txt", work / f"{tag}.db"
     targets.write_text("".join(n + "\n" for n in names))
-    r = launch(lab, [v6scan_bin(), "scan", str(targets), "--db", str(db), "--concurrency", "8", *options(lab)],
-               limit)
+    r = launch(lab, [v6scan_bin(), "scan", str(targets), "--db", str(db), "--concurrency", str(concurrency),
+                     *options(lab)], limit)
     times: dict[str, float] = {}
     if db.exists():
         con = sqlite3.connect(db)
@@ -132,10 +133,10 @@ def sweep(lab: Lab, work: Path, tag: str, names: list[str], limit: float) -> tup
     return r, times
 
 
-def compare_sweeps(lab: Lab, work: Path, limit: float) -> list[str]:
+def compare_sweeps(lab: Lab, work: Path, limit: float, concurrency: int) -> list[str]:
     hostile = [s.target for s in HARDENING if s.id in CONTENT]
-    alone, t_alone = sweep(lab, work, "healthy", list(HEALTHY), limit)
-    mixed, t_mixed = sweep(lab, work, "mixed", [*HEALTHY, *hostile], limit)
+    alone, t_alone = sweep(lab, work, "healthy", list(HEALTHY), limit, concurrency)
+    mixed, t_mixed = sweep(lab, work, "mixed", [*HEALTHY, *hostile], limit, concurrency)
 
     def cell(times: dict[str, float], name: str) -> str:
         return f"{times[name]:.2f}" if name in times else "-"
@@ -159,6 +160,9 @@ def main() -> None:
     p.add_argument("--lab", help="state file of a running lab (else one is brought up and torn down)")
     p.add_argument("--repeat", type=int, default=3, help="checks of each site (median)")
     p.add_argument("--limit", type=float, default=300.0, help="seconds before a check or sweep is killed")
+    p.add_argument("--concurrency", type=int, action="append",
+                   help="the sweeps' --concurrency (repeatable; default 8 and 64: with 8, targets also queue for"
+                        " the connection stage behind the slower hostile ones)")
     args = p.parse_args()
     lab = Lab.load(Path(args.lab)) if args.lab else Lab.up()
     try:
@@ -166,8 +170,9 @@ def main() -> None:
             work = Path(tmp)
             print(f"## v6scan check of each hostile-content site ({args.repeat} runs, one at a time)\n")
             print("\n".join(time_checks(lab, work, args.repeat, args.limit)))
-            print("\n## healthy sites swept alone and with the hostile-content sites mixed in\n")
-            print("\n".join(compare_sweeps(lab, work, args.limit)))
+            for c in args.concurrency or [8, 64]:
+                print(f"\n## healthy sites swept alone and with the hostile-content sites mixed in (--concurrency {c})\n")
+                print("\n".join(compare_sweeps(lab, work, args.limit, c)))
     finally:
         if not args.lab:
             lab.down()
