@@ -217,6 +217,11 @@ def _ns_aaaa(o: Observation, p: Policy) -> CheckResult:
     with_v6 = list(ev.get("ns_with_usable_aaaa", []))
     if len(with_v6) >= int(p.t("ns_v6_min")):
         return _r(o.check, o.target, "pass")
+    excluded = [str(x.get("name")) for x in ev.get("excluded") or []]
+    if excluded and with_v6 and len(with_v6) + len(excluded) >= int(p.t("ns_v6_min")):
+        # the servers the user excluded were not looked up: whether enough have IPv6 is unknown
+        return _not_tested(o.check, o.target, f"{len(with_v6)} name server(s) with IPv6; not looked up (on the"
+                           f" exclusion list): {', '.join(excluded)}", applicable=False)
     reason = Reason("ns_v6_few", {"zone": ev.get("zone"), "count": len(with_v6),
                                   "with_v6": with_v6 or ["-"], "min": int(p.t("ns_v6_min"))})
     if with_v6 and p.t("ns_v6_one") == "warn":

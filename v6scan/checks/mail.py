@@ -158,7 +158,8 @@ async def check_mx_reach(ctx: Context, mx: Observation) -> Observation:
         return Observation("mail.mx_reach", mx.target, Status.SKIPPED, ev,
                            "the domain publishes no MX: no mail service to test", sw.stop(), sw.started_at)
     if not targets:
-        why = "no MX host has a usable IPv6 address" if mx.status is Status.OK else f"MX lookup: {mx.status}"
+        why = ("no MX host has a usable IPv6 address" if mx.status is Status.OK else
+               "every MX host is on the exclusion list" if mx.status is Status.EXCLUDED else f"MX lookup: {mx.status}")
         return Observation("mail.mx_reach", mx.target, Status.SKIPPED, ev, why, sw.stop(), sw.started_at)
 
     async def once(addr: str) -> dict[str, JSON]:
