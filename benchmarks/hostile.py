@@ -171,7 +171,8 @@ def main() -> None:
             print(f"## v6scan check of each hostile-content site ({args.repeat} runs, one at a time)\n")
             print("\n".join(time_checks(lab, work, args.repeat, args.limit)))
             for c in args.concurrency or [8, 64]:
-                print(f"\n## healthy sites swept alone and with the hostile-content sites mixed in (--concurrency {c})\n")
+                print("\n## healthy sites swept alone and with the hostile-content sites mixed in"
+                      f" (--concurrency {c})\n")
                 print("\n".join(compare_sweeps(lab, work, args.limit, c)))
     finally:
         if not args.lab:
