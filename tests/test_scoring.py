@@ -1207,7 +1207,13 @@ def test_adding_a_mutator_never_improves_the_site(policy: str, base: frozenset[s
     never increases either."""
     before, after = judge(base, policy), judge(base | {extra}, policy)
     assert rank(after.verdict) <= rank(before.verdict), (sorted(base), extra, before.verdict, after.verdict)
-    assert after.score <= before.score, (sorted(base), extra, before.score, after.score)
+    if policy == "internetnl" and extra == "dead_end" and "same_site_low" in base:
+        # internet.nl's own quirk, reproduced: its same-website test follows the IPv6 redirect to the
+        # IPv4-only host over IPv4 and compares the page both families end at (the same page: 2 points)
+        # instead of the IPv6 page that differed (0 points); the verdict still gets no better
+        assert after.score <= before.score + 10, (sorted(base), extra, before.score, after.score)  # 2 of >= 20
+    else:
+        assert after.score <= before.score, (sorted(base), extra, before.score, after.score)
     if after.verdict in ("inconclusive", "error"):
         assert after.score == 0
     for sv in (before, after):

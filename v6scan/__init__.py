@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+from v6scan.errors import V6scanError
+
+__all__ = ["V6scanError", "__version__"]
 
 __version__ = "0.1.0"

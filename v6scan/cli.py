@@ -14,6 +14,7 @@ import contextlib
 import ipaddress
 import itertools
 import json
+import logging
 import os
 import signal
 import sys
@@ -34,6 +35,7 @@ from v6scan.checks import CHECKS
 from v6scan.cluster import ClusterError
 from v6scan.context import Context
 from v6scan.engine import TargetResult, scan_target
+from v6scan.errors import configure_logging
 from v6scan.output import FORMATS, Outcome, gate, github, render
 from v6scan.report import (
     build_report,
@@ -105,8 +107,12 @@ def _default_map(config: dict[str, Any]) -> dict[str, Any]:
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               envvar="V6SCAN_CONFIG", help="TOML file of defaults (else ./v6scan.toml or"
               " ~/.config/v6scan/config.toml).")
+@click.option("-v", "--verbose", count=True, envvar="V6SCAN_VERBOSE",
+              help="Log more on stderr: -v what sweeps do (INFO), -vv each target (DEBUG).")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), envvar="V6SCAN_LOG_FILE",
+              help="Append the log to FILE instead of stderr.")
 @click.pass_context
-def cli(ctx: click.Context, config_file: Path | None) -> None:
+def cli(ctx: click.Context, config_file: Path | None, verbose: int, log_file: Path | None) -> None:
     """v6scan: measure how ready websites are for IPv6, and explain what to fix.
 
     \b
@@ -121,6 +127,9 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
     Every option can also come from the environment (V6SCAN_RESOLVER,
     V6SCAN_POLICY, ...) or from a TOML config file.
 
+    -v/--verbose and --log-file go before the command (v6scan -vv check
+    example.org); the log never goes to stdout, which keeps the output.
+
     \b
     Shell completion: eval "$(_V6SCAN_COMPLETE=bash_source v6scan)"
 
@@ -133,6 +142,11 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
          scan: targets remain unmeasured (interrupted, targets to retry) -> --resume
       4  internal error
     """
+    level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING
+    try:
+        ctx.call_on_close(configure_logging(level, log_file))
+    except OSError as e:
+        raise click.BadParameter(f"{log_file}: {e.strerror or e}", param_hint="--log-file") from None
     ctx.default_map = _default_map(_load_config(config_file))
 
 
@@ -378,8 +392,9 @@ class _Progress:
     """The progress line: targets back from the scanners, by verdict, and those to retry (the
     scanner was at fault: recorded without a verdict, as in the database)."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, sweep: int | None = None) -> None:
         self.total, self.done, self.t0, self.last = total, 0, time.monotonic(), 0.0
+        self.sweep = sweep  # the sweep's id once known (its jsonl records carry it)
         self.counts: Counter[str] = Counter()
         self.tty = sys.stderr.isatty()
 
@@ -616,7 +631,7 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
         run_options = {**options, "grace": STOP_GRACE}
         if resume_id is not None:
             left = store.pending_count(resume_id)
-            progress = _Progress(left)
+            progress = _Progress(left, resume_id)
             click.echo(f"resuming sweep {resume_id}: {left} targets left", err=True)
 
             async def again() -> int:
@@ -647,7 +662,7 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
             extra["run"] = dict(options)
 
             def loaded(sid: int) -> None:
-                progress.total = store.pending_count(sid)
+                progress.total, progress.sweep = store.pending_count(sid), sid
                 click.echo(f"sweep {sid}: {progress.total} targets", err=True)
 
             async def go() -> int:
@@ -780,7 +795,7 @@ def _emit(progress: _Progress, fmt: str, lang: str) -> Callable[[TargetResult, S
     def cb(result: TargetResult, verdict: SiteVerdict) -> None:
         # the verdict the sweep stores, not a second scoring; a target to retry has none yet
         if fmt == "jsonl" and not retryable(result.observations):
-            click.echo(render("jsonl", [Outcome(result, verdict)], lang), nl=False)
+            click.echo(render("jsonl", [Outcome(result, verdict, progress.sweep)], lang), nl=False)
         progress(result, verdict)
 
     return cb

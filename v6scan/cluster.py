@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import threading
 import uuid
@@ -30,6 +31,7 @@ from typing import Any
 from v6scan import eventloop
 from v6scan.context import Context
 from v6scan.engine import TargetResult, failed_result, scan_target
+from v6scan.errors import V6scanError
 from v6scan.model import JSON
 from v6scan.scoring import Policy, SiteVerdict, score_target
 from v6scan.settings import Settings
@@ -39,11 +41,13 @@ from v6scan.workers import result_from_json, result_to_json
 
 __all__ = ["ClusterError", "run_cluster", "scan_chunk"]
 
+log = logging.getLogger(__name__)
+
 LEASE_SECONDS = 3600.0
 MAX_ATTEMPTS = 3  # a chunk whose task failed this often is recorded as errors
 
 
-class ClusterError(RuntimeError):
+class ClusterError(V6scanError, RuntimeError):
     """The scheduler is unreachable or went away; the sweep can be resumed."""
 
 
@@ -149,6 +153,7 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
         store.release_leases(sweep_id)
         store.make_chunks(sweep_id, chunk_size)
         threads = sum((await asyncio.to_thread(client.nthreads)).values()) or 1
+        log.info("sweep %d: on the Dask scheduler at %s, %d worker threads", sweep_id, address, threads)
         limit = 2 * threads  # chunks in flight: every worker thread busy, and one more waiting each
         per_task = max(8, -(-concurrency // threads))  # the cluster as a whole keeps ~concurrency in flight
         settings_json, policy_json = settings.to_json(), policy.to_json()
@@ -191,6 +196,8 @@ async def run_cluster(store: Store, sweep_id: int, settings: Settings, policy: P
                     raise ClusterError("the Dask scheduler went away (tasks cancelled)")
                 elif (attempts := store.chunk_attempts(sweep_id, chunk)) < MAX_ATTEMPTS:
                     store.release_chunk(sweep_id, chunk)  # the task failed (a bug, or its workers kept dying)
+                    log.warning("sweep %d: the task of chunk %d failed (try %d of %d); it runs again",
+                                sweep_id, chunk, attempts, MAX_ATTEMPTS)
                 else:  # ... too often: its targets are recorded as errors with the reason, never lost
                     error = RuntimeError(f"the chunk's task failed {attempts} times: {fut.exception()!r}")
                     _write(store, sweep_id, policy, [failed_result(t, settings.check_ids, error) for t in targets],

@@ -1,12 +1,14 @@
 """Run the checks for targets: per-target deadline, isolation of failures, bounded concurrency.
 
 A check family that raises never takes the target (or the sweep) down: its
-checks are recorded with status ``error`` and the reason.
+checks are recorded with status ``error`` and the reason (the exception's type,
+message and last frames in the evidence), and the exception is logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -23,6 +25,11 @@ from v6scan.settings import Settings
 from v6scan.targets import Target, variants
 
 __all__ = ["TargetResult", "failed_result", "scan_target", "scan_targets"]
+
+log = logging.getLogger(__name__)
+
+TRACEBACK_FRAMES = 5  # the last frames of an unexpected exception kept in the evidence ...
+TRACEBACK_CHARS = 2000  # ... and at most this much of them (the end: where it was raised)
 
 
 @dataclass
@@ -45,18 +52,29 @@ async def _guard(ids: tuple[str, ...], name: str, make: Callable[[], Awaitable[l
                  ) -> list[Observation]:
     try:
         return await make()
-    except asyncio.CancelledError:
+    except asyncio.CancelledError as c:
         if cancelled_by_us():
             raise  # the deadline or the runner: handled above
         # a cancelled future inside a library, not a cancellation of ours: these checks failed
-        return _failed(ids, name, RuntimeError("a probe was cancelled unexpectedly"))
+        e = RuntimeError("a probe was cancelled unexpectedly")
+        e.__cause__ = c  # where it was cancelled, in the traceback
+        return _failed(ids, name, e)
     except Exception as e:  # a bug or an unexpected peer: recorded, never propagated
         return _failed(ids, name, e)
 
 
 def _failed(ids: tuple[str, ...], name: str, e: Exception) -> list[Observation]:
-    tb = traceback.format_exception_only(type(e), e)[-1].strip()
-    return [Observation(i, name, Status.ERROR, {"exception": tb}, f"internal error: {tb}") for i in ids]
+    """The checks ``ids`` of ``name`` failed with the unexpected exception ``e``: logged, and recorded
+    as errors with a short reason and the exception in the evidence."""
+    line = traceback.format_exception_only(type(e), e)[-1].strip()
+    tb = "".join(traceback.format_exception(e, limit=-TRACEBACK_FRAMES))
+    if len(tb) > TRACEBACK_CHARS:
+        tb = "..." + tb[-TRACEBACK_CHARS:]
+    log.error("internal error in %s of %s: %s", ", ".join(ids), name, line, exc_info=e)
+    return [Observation(i, name, Status.ERROR,
+                        {"exception": line, "exception_type": type(e).__name__,
+                         "message": str(e)[:TRACEBACK_CHARS], "traceback": tb},
+                        f"internal error: {line}") for i in ids]
 
 
 def failed_result(target: Target, check_ids: tuple[str, ...], e: Exception) -> TargetResult:
@@ -139,6 +157,7 @@ async def scan_target(ctx: Context, target: Target) -> TargetResult:
     The target starts when the event loop keeps up (:meth:`Context.pace`); its clock starts then.
     """
     await ctx.pace()
+    log.debug("%s: started", target.name)
     names: list[str] = []
     left_out: list[dict[str, JSON]] = []
     for v in variants(target, ctx.settings.www, ctx.settings.extra_suffixes):
@@ -173,6 +192,7 @@ async def scan_target(ctx: Context, target: Target) -> TargetResult:
         async with asyncio.timeout(ctx.settings.target_deadline):
             await work()
     except TimeoutError:
+        log.debug("%s: the per-target deadline of %g s ran out", target.name, ctx.settings.target_deadline)
         done = {(o.check, o.target) for o in result.observations}
         for cid, info in CHECKS.items():
             if sel and cid not in sel:
@@ -189,6 +209,7 @@ async def scan_target(ctx: Context, target: Target) -> TargetResult:
             if o.check == "dns.resolve" and o.target == target.name:
                 result.observations[i] = replace(o, evidence={**o.evidence, "excluded_variants": left_out})
     result.finished_at = now_iso()
+    log.debug("%s: finished in %.2f s (%s)", target.name, loop.time() - begun, ", ".join(names))
     return result
 
 

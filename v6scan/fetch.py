@@ -38,6 +38,7 @@ import httpcore
 
 from v6scan import __version__
 from v6scan.attempts import TRANSIENT, Retry, retried
+from v6scan.errors import V6scanError
 from v6scan.markup import title_of, url_problem
 from v6scan.model import JSON, Status
 from v6scan.net import AsyncioBackend, classify_error
@@ -61,7 +62,9 @@ class Limits:
     max_redirects: int = 10
 
 
-class BodyError(Exception):
+class BodyError(V6scanError):
+    """A response body refused (encoding, size, pace): the fetch ends with ``status`` and ``reason``."""
+
     def __init__(self, status: Status, reason: str) -> None:
         super().__init__(reason)
         self.status, self.reason = status, reason

@@ -19,11 +19,11 @@ character.  Each format escapes them where it writes them, with one helper per c
   heading, list, emphasis, code span or URL autolink from a site (GitHub still turns a bare
   e-mail address into a mailto: link that shows that address: no escape prevents it).  The
   target's own name, a validated host name, keeps its dots and hyphens (:func:`_md_name`).
-* :func:`_json` (JSON, JSONL, SARIF): ``json.dumps`` escapes C0 and quotes; the other
-  characters :func:`_term` escapes become ``\\uXXXX`` JSON escapes (the same string once parsed,
-  safe to print and to split on any line break), but a lone surrogate, which is no Unicode
-  character and cannot be written as UTF-8 (strict parsers reject its JSON escape too), is
-  written as the six characters ``\\udXXX``.
+* :func:`_json` (JSON, JSONL, SARIF; ``export``'s JSON through :func:`json_text`): ``json.dumps``
+  escapes C0 and quotes; the other characters :func:`_term` escapes become ``\\uXXXX`` JSON escapes
+  (the same string once parsed, safe to print and to split on any line break), but a lone
+  surrogate, which is no Unicode character and cannot be written as UTF-8 (strict parsers reject
+  its JSON escape too), is written as the six characters ``\\udXXX``.
 """
 
 from __future__ import annotations
@@ -34,17 +34,18 @@ import re
 import string
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from v6scan import __version__
 from v6scan.checks import CHECKS
 from v6scan.engine import TargetResult
 from v6scan.messages import ui
-from v6scan.model import JSON, RESULT_SCHEMA
+from v6scan.model import JSON
+from v6scan.record import Record, build_record
 from v6scan.scoring import VERDICTS, SiteVerdict
 
-__all__ = ["FORMATS", "Outcome", "gate", "record", "render"]
+__all__ = ["FORMATS", "Outcome", "gate", "json_chunks", "json_text", "record", "render"]
 
 FORMATS = ("text", "json", "jsonl", "junit", "sarif", "github")
 _SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "E", "inconclusive": "?", "not_tested": "-",
@@ -125,24 +126,25 @@ def _json(doc: str) -> str:
 class Outcome:
     result: TargetResult
     verdict: SiteVerdict
+    sweep: int | None = None  # the stored sweep (``scan``), None for ``check``
 
 
-def record(o: Outcome, lang: str = "en") -> dict[str, JSON]:
-    """The output contract's record for one target (DESIGN.md section 4), evidence included."""
-    t = o.result.target
-    by = {(x.check, x.target): x for x in o.result.observations}
-    checks: dict[str, JSON] = {}
-    for cid, c in o.verdict.checks_json(lang).items():
-        for name, d in c["details"]["names"].items():
-            x = by.get((cid, name))
-            if x is not None:
-                d["status"], d["error"], d["evidence"] = str(x.status), x.error, dict(x.evidence)
-        checks[cid] = c
-    return {"schema": RESULT_SCHEMA, "target": t.name, "display": t.display, "sector": t.sector,
-            "region": t.region, "organisation": t.organisation, "verdict": o.verdict.verdict,
-            "score": o.verdict.score, "policy": o.verdict.policy, "names": list(o.verdict.names),
-            "reasons": [r.to_json(lang) for r in o.verdict.reasons], "checks": checks,
-            "scanned_at": o.result.finished_at, "version": __version__}
+def record(o: Outcome, lang: str = "en") -> Record:
+    """The output contract's record for one target (DESIGN.md section 4), evidence included:
+    :func:`v6scan.record.build_record`, as ``export`` and the report build it from the store."""
+    return build_record(o.result.target, o.result.observations, o.verdict, o.result.finished_at, lang, o.sweep)
+
+
+def json_chunks(doc: JSON, indent: int | None = None) -> Iterator[str]:
+    """``doc`` as JSON text (one line without ``indent``) safe to print and to write as UTF-8, in
+    pieces: the one serialisation of records for ``check``, ``scan`` and ``export``."""
+    for chunk in json.JSONEncoder(ensure_ascii=False, indent=indent, default=str).iterencode(doc):
+        yield _json(chunk)
+
+
+def json_text(doc: JSON, indent: int | None = None) -> str:
+    """:func:`json_chunks` as one string."""
+    return "".join(json_chunks(doc, indent))
 
 
 def gate(outcomes: Sequence[Outcome], fail_on: str | None, min_score: int | None) -> tuple[int, list[str]]:
@@ -309,10 +311,9 @@ def render(fmt: str, outcomes: Sequence[Outcome], lang: str = "en", color: bool 
         return _text(outcomes, lang, color)
     if fmt == "json":
         recs = [record(o, lang) for o in outcomes]
-        return _json(json.dumps(recs[0] if len(recs) == 1 else recs, ensure_ascii=False, indent=1,
-                                default=str)) + "\n"
+        return json_text(recs[0] if len(recs) == 1 else recs, indent=1) + "\n"
     if fmt == "jsonl":
-        return "".join(_json(json.dumps(record(o, lang), ensure_ascii=False, default=str)) + "\n" for o in outcomes)
+        return "".join(json_text(record(o, lang)) + "\n" for o in outcomes)
     if fmt == "junit":
         return _junit(outcomes, lang)
     if fmt == "sarif":

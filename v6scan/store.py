@@ -30,6 +30,7 @@ from typing import Any
 import sqlite_utils
 
 from v6scan import __version__
+from v6scan.errors import V6scanError
 from v6scan.model import JSON, Observation, evidence_json, now_iso
 from v6scan.scoring import Policy, SiteVerdict, score_target
 from v6scan.targets import Target
@@ -39,8 +40,8 @@ __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "SweepDiff", "config_hash"]
 SCHEMA_VERSION = 4
 
 
-class StoreError(RuntimeError):
-    pass
+class StoreError(V6scanError, RuntimeError):
+    """A database v6scan cannot use, or a sweep, target or verdict it does not hold."""
 
 
 def config_hash(config: Mapping[str, JSON]) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -32,6 +33,8 @@ from v6scan.workers import scan_in_processes
 __all__ = ["DEFAULT_MAX_RETRIES", "RESUME_MAY_DIFFER", "SCANNER_SIDE_CHECKS", "config_differences",
            "describe_causes", "give_up", "resume_sweep", "retryable", "run_sweep", "settings_config", "settle",
            "stored_config"]
+
+log = logging.getLogger(__name__)
 
 
 def settings_config(settings: Settings) -> dict[str, JSON]:
@@ -157,6 +160,7 @@ async def _drain(store: Store, sweep_id: int, targets: Iterable[Target], setting
                 progress(result, verdict)
             if len(batch) >= batch_size or time.monotonic() - last >= flush_seconds:
                 store.record(sweep_id, batch, retry, vantage=VANTAGE)
+                log.debug("sweep %d: %d results written", sweep_id, len(batch))
                 batch, last, retry = [], time.monotonic(), set()
     finally:
         # a cancelled sweep comes here out of the generator, which has cancelled its targets in
@@ -192,6 +196,7 @@ async def run_sweep(store: Store, targets: Iterable[Target], settings: Settings,
     """
     config = {**settings_config(settings), "max_retries": max_retries, **(extra_config or {})}
     sweep_id = store.start_sweep(targets, config, policy.name, excluded)
+    log.info("sweep %d: started (policy %s, %s)", sweep_id, policy.name, _mode(workers, cluster))
     if loaded is not None:
         loaded(sweep_id)
     await _run(store, sweep_id, settings, policy, concurrency, batch_size, flush_seconds, progress, stop, workers,
@@ -234,6 +239,7 @@ async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: 
     budget = stored.get("max_retries", DEFAULT_MAX_RETRIES)
     max_retries = budget if isinstance(budget, int) else DEFAULT_MAX_RETRIES
     pending = store.pending_count(sweep_id)
+    log.info("sweep %d: resumed, %d targets left (%s)", sweep_id, pending, _mode(workers, cluster))
     await _run(store, sweep_id, settings, policy, concurrency, batch_size, flush_seconds, progress, stop, workers,
                cluster, chunk_size, grace, abort, max_retries)
     return pending
@@ -286,7 +292,9 @@ async def _run(store: Store, sweep_id: int, settings: Settings, policy: Policy,
                 raise
             cancelled = flight.in_flight  # they stay pending (never given a verdict): interrupted
     except BaseException as e:
-        store.finish_sweep(sweep_id, "interrupted", f"stopped: {e}" if str(e) else "aborted")
+        note = f"stopped: {e}" if str(e) else "aborted"
+        store.finish_sweep(sweep_id, "interrupted", note)
+        log.info("sweep %d: interrupted (%s)", sweep_id, note)
         raise
     _finish(store, sweep_id, cancelled)
 
@@ -299,12 +307,21 @@ def _finish(store: Store, sweep_id: int, cancelled: int = 0) -> None:
     total = int(store.sweep(sweep_id)["targets"])
     retry, pending = counts.get("retry", 0), counts.get("pending", 0)
     causes = describe_causes(store.retry_causes(sweep_id), retry) if retry else ""
+    note: str | None = None
     if pending:
+        status = "interrupted"
         note = f"stopped after {total - pending - retry} of {total} targets; {pending} not measured"
         if cancelled:
             note += f" ({cancelled} of them cancelled in flight)"
-        store.finish_sweep(sweep_id, "interrupted", note + (f"; {causes}" if causes else ""))
+        note += f"; {causes}" if causes else ""
     elif retry:
-        store.finish_sweep(sweep_id, "incomplete", causes)
+        status, note = "incomplete", causes
     else:
-        store.finish_sweep(sweep_id)
+        status = "finished"
+    store.finish_sweep(sweep_id, status, note)
+    log.info("sweep %d: %s%s", sweep_id, status, f" ({note})" if note else f" ({total} targets)")
+
+
+def _mode(workers: int, cluster: str | None) -> str:
+    """How a sweep runs, for the log."""
+    return f"cluster {cluster}" if cluster else f"{workers} worker processes" if workers > 1 else "one process"

@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 import idna
 from publicsuffixlist import PublicSuffixList
 
+from v6scan.errors import V6scanError
+
 __all__ = [
     "NameExclusions",
     "Target",
@@ -53,7 +55,7 @@ METADATA_FIELDS = ("sector", "region", "organisation")
 _DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
 
-class TargetError(ValueError):
+class TargetError(V6scanError, ValueError):
     """A target that cannot be scanned, with the reason and where it came from."""
 
     def __init__(self, text: str, reason: str, source: str | None = None) -> None:

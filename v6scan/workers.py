@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Iterable
@@ -33,12 +34,15 @@ from typing import Any
 from v6scan import eventloop
 from v6scan.context import Context
 from v6scan.engine import TargetResult, failed_result, scan_target
+from v6scan.errors import configure_logging, logging_config
 from v6scan.model import JSON, EncodedEvidence, Observation, Status, evidence_json
 from v6scan.scoring import Policy, score_target, verdict_from_data, verdict_to_data
 from v6scan.settings import Settings
 from v6scan.targets import Target
 
 __all__ = ["result_from_json", "result_to_json", "scan_in_processes"]
+
+log = logging.getLogger(__name__)
 
 LINE_LIMIT = 64 << 20  # one result line (its evidence) may be large; a hostile site's is capped far below
 MAX_CRASHES = 2  # a target in flight in this many dying workers is recorded as an error
@@ -81,9 +85,12 @@ async def _start(index: int, settings: Settings, out: asyncio.Queue[tuple[int, _
         sys.executable, "-m", "v6scan.workers", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         limit=LINE_LIMIT)
     w = _Worker(index, proc)
+    log.debug("worker %d: started (pid %d)", index, proc.pid)
     assert proc.stdin is not None
+    level, log_file = logging_config()  # the worker logs as this process does (stderr is shared)
     proc.stdin.write(json.dumps({"settings": settings.to_json(), "connect": connect,
-                                 "policy": policy.to_json() if policy else None}).encode() + b"\n")
+                                 "policy": policy.to_json() if policy else None,
+                                 "log": [level, log_file]}).encode() + b"\n")
 
     async def read() -> None:
         assert proc.stdout is not None
@@ -150,6 +157,8 @@ async def scan_in_processes(targets: Iterable[Target], settings: Settings | None
                 with contextlib.suppress(ProcessLookupError):
                     w.proc.kill()
                 await w.proc.wait()
+                log.warning("worker %d died (exit code %s) with %d targets in flight", index,
+                            w.proc.returncode, len(lost))
                 for t in lost:
                     crashes[t.name] = crashes.get(t.name, 0) + 1
                     if crashes[t.name] >= MAX_CRASHES:
@@ -197,6 +206,12 @@ async def _serve() -> None:
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout)
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
     header = json.loads(await reader.readline())
+    if header.get("log"):
+        level, log_file = header["log"]
+        try:
+            configure_logging(int(level), log_file)
+        except OSError:  # the coordinator's log file cannot be opened here: stderr, shared with it
+            configure_logging(int(level))
     settings = Settings.from_json(header["settings"])
     policy = Policy.from_json(header["policy"]) if header.get("policy") else None
     tasks: set[asyncio.Task[None]] = set()

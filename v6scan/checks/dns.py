@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from v6scan.addresses import AddressClass, classify
 from v6scan.context import Context
 from v6scan.dnsdirect import ServerReply
+from v6scan.errors import V6scanError
 from v6scan.model import JSON, Observation, Status, Stopwatch, cap_hit
 from v6scan.resolver import RR, Answer
 
@@ -287,7 +288,9 @@ async def check_name_servers(ctx: Context, name: str) -> list[Observation]:
 # --------------------------------------------------------------------------- IPv6-only path
 
 
-class _Broken(Exception):
+class _Broken(V6scanError):
+    """The IPv6-only walk broke at ``zone`` (caught in this module: the observation's status)."""
+
     def __init__(self, status: Status, zone: str, reason: str, scanner_side: str | None = None) -> None:
         super().__init__(reason)
         self.status, self.zone, self.reason, self.scanner_side = status, zone, reason, scanner_side

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from v6scan import __version__
 from v6scan.checks import CHECKS
-from v6scan.messages import fix_hint, render
-from v6scan.model import JSON, RESULT_SCHEMA, now_iso
-from v6scan.scoring import VERDICTS
+from v6scan.messages import render
+from v6scan.model import Observation, now_iso
+from v6scan.record import Record, build_record
+from v6scan.scoring import VERDICTS, CheckResult, Reason, SiteVerdict
 from v6scan.store import Store
+from v6scan.targets import Target
 
-__all__ = ["build_report", "result_records"]
+__all__ = ["build_report", "result_records", "stored_verdict"]
 
 ORDER = tuple(reversed(VERDICTS))  # ready first, for tables and charts
-
-
-def _reasons(reasons: list[dict[str, Any]], lang: str) -> list[dict[str, str]]:
-    return [{"code": r["code"], "text": render(r["code"], r.get("params", {}), lang),
-             "fix": fix_hint(r["code"], r.get("params", {}), lang)} for r in reasons]
 
 
 def _breakdown(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -65,29 +62,11 @@ def build_report(store: Store, sweep_id: int | None = None, policy: str | None =
                             seen.add(key)
                             failures[key] += 1
                             examples.setdefault(key, render(reason["code"], reason.get("params", {}), lang))
-    evidence_by: dict[str, dict[str, dict[str, JSON]]] = {}
-    if evidence:
-        wanted = {r["name"] for r in sorted(rows, key=lambda r: ORDER.index(r["verdict"]))[:max_sections]}
-        for trow, obs in store.observations(sweep_id):
-            if trow["tname"] in wanted:
-                ev: dict[str, dict[str, JSON]] = defaultdict(dict)
-                for o in obs:
-                    ev[o.check][o.target] = {"status": str(o.status), "error": o.error, **dict(o.evidence)}
-                evidence_by[trow["tname"]] = dict(ev)
-    sites = []
-    for r in sorted(rows, key=lambda r: (-ORDER.index(r["verdict"]), r["name"]))[:max_sections]:
-        checks = []
-        for cid in [c for c in CHECKS if c in r["checks"]] + [c for c in r["checks"] if c not in CHECKS]:
-            c = r["checks"][cid]
-            names = [{"name": n, "result": d["result"], "reasons": _reasons(d.get("reasons", []), lang)}
-                     for n, d in c["details"]["names"].items()]
-            checks.append({"id": cid, "title": CHECKS[cid].title if cid in CHECKS else cid,
-                           "result": c["result"], "names": names})
-        sites.append({"name": r["name"], "display": r["display"], "sector": r["sector"],
-                      "region": r["region"], "organisation": r["organisation"], "verdict": r["verdict"],
-                      "score": r["score"], "points": r["points"], "names": r["names"],
-                      "reasons": _reasons(r["reasons"], lang), "checks": checks,
-                      "evidence": evidence_by.get(r["name"], {})})
+    shown = sorted(rows, key=lambda r: (-ORDER.index(r["verdict"]), r["name"]))[:max_sections]
+    keep = {r["name"] for r in shown}
+    records = {row["name"]: _record(row, obs, lang, sweep_id)
+               for row, obs in _stored(store, sweep_id, [r for r in rows if r["name"] in keep], evidence)}
+    sites = [_site(records[r["name"]], r["points"]) for r in shown]
     trend = store.trend(policy)
     return {
         "lang": lang, "generated": now_iso(), "version": __version__, "policy": policy,
@@ -102,32 +81,67 @@ def build_report(store: Store, sweep_id: int | None = None, policy: str | None =
     }
 
 
+def stored_verdict(row: Mapping[str, Any]) -> SiteVerdict:
+    """The verdict a row of :meth:`Store.verdict_rows` holds, as scoring made it: every check result
+    per check and name (result, severity, applicability, reasons' codes and parameters), the site's
+    reasons, verdict, score and names.  Texts are rendered again, in any language, from the codes."""
+    def reasons(items: Iterable[Mapping[str, Any]]) -> tuple[Reason, ...]:
+        return tuple(Reason(str(x["code"]), dict(x.get("params") or {})) for x in items)
+
+    results = tuple(CheckResult(cid, name, str(d["result"]), reasons(d.get("reasons", ())), d.get("severity"),
+                                bool(d.get("applicable", True)))
+                    for cid, c in row["checks"].items() for name, d in c["details"]["names"].items())
+    return SiteVerdict(str(row["name"]), str(row["policy"]), str(row["verdict"]), int(row["score"]),
+                       tuple(row["names"]), results, reasons(row["reasons"]), row.get("points"))
+
+
+def _stored(store: Store, sweep_id: int, rows: list[dict[str, Any]], observations: bool = True
+            ) -> Iterator[tuple[dict[str, Any], list[Observation]]]:
+    """Each of ``rows`` (verdict rows, in the sweep's order) with its target's observations as
+    recorded (none when ``observations`` is false), streamed: both are read in target order."""
+    if not observations:
+        yield from ((r, []) for r in rows)
+        return
+    wanted = {r["name"] for r in rows}
+    found = ((t["tname"], obs) for t, obs in store.observations(sweep_id) if t["tname"] in wanted)
+    nxt = next(found, None)
+    for r in rows:
+        if nxt is not None and nxt[0] == r["name"]:
+            yield r, nxt[1]
+            nxt = next(found, None)
+        else:
+            yield r, []
+
+
+def _record(row: Mapping[str, Any], observations: list[Observation], lang: str, sweep: int | None) -> Record:
+    """The contract record of a stored target: the one builder, on what the store read back."""
+    target = Target(row["name"], row["display"], row["sector"], row["region"], row["organisation"])
+    return build_record(target, observations, stored_verdict(row), row["finished"], lang, sweep)
+
+
+def _site(rec: Record, points: float | None) -> dict[str, Any]:
+    """A site's section of the report, from its record."""
+    order = [c for c in CHECKS if c in rec["checks"]] + [c for c in rec["checks"] if c not in CHECKS]
+    checks = [{"id": cid, "title": CHECKS[cid].title if cid in CHECKS else cid, "result": rec["checks"][cid]["result"],
+               "names": [{"name": n, "result": d["result"], "reasons": d["reasons"]}
+                         for n, d in rec["checks"][cid]["details"]["names"].items()]} for cid in order]
+    evidence = {cid: {n: {"status": d["status"], "error": d["error"], **d["evidence"]}
+                      for n, d in rec["checks"][cid]["details"]["names"].items() if d["status"] is not None}
+                for cid in order}
+    return {"name": rec["target"], "display": rec["display"], "sector": rec["sector"], "region": rec["region"],
+            "organisation": rec["organisation"], "verdict": rec["verdict"], "score": rec["score"],
+            "points": points, "names": rec["names"], "reasons": rec["reasons"], "checks": checks,
+            "evidence": {cid: ev for cid, ev in evidence.items() if ev}}
+
+
 def result_records(store: Store, sweep_id: int | None = None, policy: str | None = None,
-                   lang: str = "en") -> Iterator[dict[str, JSON]]:
-    """One record per target in the output contract (DESIGN.md section 4), raw evidence included."""
+                   lang: str = "en") -> Iterator[Record]:
+    """The output contract's record (:func:`v6scan.record.build_record`) of every target of the sweep
+    with a verdict under ``policy`` (default: the sweep's), in the sweep's order, raw evidence
+    included: what ``check --format json`` and ``scan --format jsonl`` print for the same results."""
     sweep_id = sweep_id if sweep_id is not None else store.latest_sweep()
     if sweep_id is None:
         return
     policy = policy or store.sweep(sweep_id)["policy"]
-    verdicts = {r["name"]: r for r in store.verdict_rows(sweep_id, policy)}
-    for trow, obs in store.observations(sweep_id):
-        v = verdicts.get(trow["tname"])
-        if v is None:
-            continue
-        by: dict[tuple[str, str], dict[str, JSON]] = {(o.check, o.target): o.to_json() for o in obs}
-        checks: dict[str, JSON] = {}
-        for cid, c in v["checks"].items():
-            names = {}
-            for n, d in c["details"]["names"].items():
-                o = by.get((cid, n), {})
-                names[n] = {"result": d["result"], "reasons": _reasons(d.get("reasons", []), lang),
-                            "status": o.get("status"), "error": o.get("error"),
-                            "evidence": o.get("evidence", {})}
-            first = next((x["reasons"][0]["text"] for x in names.values() if x["reasons"]), None)
-            checks[cid] = {"result": c["result"], "summary": first or c["summary"],
-                           "details": {"names": names}}
-        yield {"schema": RESULT_SCHEMA, "target": trow["tname"], "display": trow["display"],
-               "sector": trow["sector"], "region": trow["region"], "organisation": trow["organisation"],
-               "verdict": v["verdict"], "score": v["score"], "policy": policy, "names": v["names"],
-               "reasons": _reasons(v["reasons"], lang), "checks": checks,
-               "scanned_at": trow["finished"], "sweep": sweep_id, "version": __version__}
+    for row, obs in _stored(store, sweep_id, store.verdict_rows(sweep_id, policy)):
+        yield _record(row, obs, lang, sweep_id)

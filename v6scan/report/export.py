@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable
 from typing import IO, Any
 
 from v6scan.checks import CHECKS
 from v6scan.messages import ui
-from v6scan.model import JSON
+from v6scan.output import json_chunks, json_text
+from v6scan.record import Record
 
 __all__ = ["export_csv", "export_json", "export_jsonl", "export_markdown", "formula_safe"]
 
@@ -24,33 +24,34 @@ def formula_safe(value: object) -> str:
     return text
 
 
-def export_json(records: Iterable[dict[str, JSON]], out: IO[str], meta: dict[str, Any] | None = None) -> int:
+def export_json(records: Iterable[Record], out: IO[str], meta: dict[str, Any] | None = None) -> int:
+    """One document: ``schema``, what ``meta`` says (the sweep, the policy) and the ``results``."""
     items = list(records)
-    json.dump({"schema": "v6scan.export/1", **(meta or {}), "results": items}, out, ensure_ascii=False,
-              indent=1, default=str)
+    out.writelines(json_chunks({"schema": "v6scan.export/1", **(meta or {}), "results": items}, indent=1))
     out.write("\n")
     return len(items)
 
 
-def export_jsonl(records: Iterable[dict[str, JSON]], out: IO[str]) -> int:
+def export_jsonl(records: Iterable[Record], out: IO[str]) -> int:
+    """One record a line, written as ``scan --format jsonl`` prints them."""
     n = 0
     for r in records:
-        out.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+        out.write(json_text(r) + "\n")
         n += 1
     return n
 
 
-def export_csv(records: Iterable[dict[str, JSON]], out: IO[str]) -> int:
+def export_csv(records: Iterable[Record], out: IO[str]) -> int:
     cols = ["target", "display", "sector", "region", "organisation", "verdict", "score", "reasons",
             *CHECKS.keys()]
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(cols)
     n = 0
     for r in records:
-        checks = r.get("checks") or {}
-        row = [r.get("target"), r.get("display"), r.get("sector"), r.get("region"), r.get("organisation"),
-               r.get("verdict"), r.get("score"), " | ".join(x["text"] for x in r.get("reasons") or []),
-               *((checks.get(c) or {}).get("result", "") for c in CHECKS)]
+        checks = r["checks"]
+        row = [r["target"], r["display"], r["sector"], r["region"], r["organisation"], r["verdict"], r["score"],
+               " | ".join(x["text"] for x in r["reasons"]),
+               *(checks[c]["result"] if c in checks else "" for c in CHECKS)]
         w.writerow([formula_safe(x) for x in row])
         n += 1
     return n
