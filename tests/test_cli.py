@@ -4,11 +4,13 @@ database commands on a real SQLite file, and the check output formats validated 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xmlschema
@@ -21,6 +23,7 @@ from v6scan import __version__
 from v6scan.cli import cli, main
 from v6scan.context import Context
 from v6scan.engine import TargetResult
+from v6scan.fetch import Limits
 from v6scan.model import Observation, Status
 from v6scan.output import Outcome, gate, github, render
 from v6scan.scoring import Policy, load_policy, score_target
@@ -504,3 +507,73 @@ def test_scan_excludes_by_suffix_and_resume_keeps_the_exclusion_list(tmp_path: P
     assert fake_scan.exclude_names[-1] == (".example.org",)  # the sweep's own list
     with Store(db) as st:
         assert st.target_counts(1) == {"done": 2, "excluded": 2}
+
+
+# --------------------------------------------------------------------------- --show-settings
+
+
+def _shown(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    r = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    data: dict[str, Any] = json.loads(r.stdout)
+    return data
+
+
+def test_show_settings_lists_every_setting_and_limit_and_scans_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
+    def no_scan(*a: object, **k: object) -> None:
+        raise AssertionError("--show-settings must not scan")
+
+    monkeypatch.setattr(cli_module, "scan_target", no_scan)
+    db = tmp_path / "never.db"
+    for args in (["check", "--show-settings"], ["check", "example.org", "--show-settings"],
+                 ["scan", "--db", str(db), "--show-settings"]):
+        data = _shown(*args)
+        assert set(data) == {"settings", "limits", "policy"}
+        # every field, so a setting added later is shown (and checked here) without editing this test
+        assert set(data["settings"]) == {f.name for f in dataclasses.fields(Settings)}
+        assert set(data["limits"]) == {f.name for f in dataclasses.fields(Limits)}
+        for f in dataclasses.fields(Settings):
+            default = Settings().to_json()[f.name]
+            assert data["settings"][f.name] == default, f.name
+        assert data["policy"]["name"] == "default"
+        assert data["policy"]["thresholds"] == dict(load_policy("default").thresholds)
+    assert not db.exists()  # no sweep database is created either
+
+
+def test_show_settings_reflects_options_config_and_environment(tmp_path: Path) -> None:
+    data = _shown("check", "--show-settings", "--timeout", "7", "--policy", "internetnl", "--per-address", "2")
+    assert data["settings"]["timeout"] == 7.0
+    assert data["settings"]["per_address_concurrency"] == 2
+    assert data["limits"]["connect"] == 7.0  # the fetch limits follow --timeout as a scan derives them
+    internetnl = load_policy("internetnl")
+    assert data["policy"]["name"] == "internetnl"
+    assert data["policy"]["thresholds"] == dict(internetnl.thresholds)
+    assert data["policy"]["thresholds"]["ns_v6_one"] == "fail"  # internetnl's own, not the default's
+    assert data["policy"]["checks"] == {k: dict(v) for k, v in internetnl.checks.items()}
+    # the environment and a config file resolve as for a scan
+    data = _shown("check", "--show-settings", env={"V6SCAN_TIMEOUT": "9", "V6SCAN_POLICY": "cn-gov"})
+    assert data["settings"]["timeout"] == 9.0 and data["policy"]["name"] == "cn-gov"
+    assert data["policy"]["thresholds"]["links_level2_min"] == 0.95
+    conf = tmp_path / "v6scan.toml"
+    conf.write_text('timeout = 3\n[scan]\nper-prefix = 5\n', encoding="utf-8")
+    data = _shown("--config", str(conf), "scan", "--db", str(tmp_path / "x.db"), "--show-settings")
+    assert data["settings"]["timeout"] == 3.0 and data["settings"]["per_prefix_concurrency"] == 5
+
+
+def test_check_without_hosts_is_a_usage_error_unless_showing_settings() -> None:
+    r = CliRunner().invoke(cli, ["check"])
+    assert r.exit_code == 2 and "Missing argument 'HOSTS...'" in r.output
+
+
+def test_show_settings_on_resume_is_the_sweeps_stored_configuration(tmp_path: Path, fake_scan: FakeScan) -> None:
+    db, targets = tmp_path / "s.db", tmp_path / "t.txt"
+    targets.write_text("ok.example.net\n")
+    r = CliRunner().invoke(cli, ["scan", str(targets), "--db", str(db), "--policy", "internetnl", "--timeout", "7",
+                                 "--resolver", "127.0.0.1", "--no-self-check", "--www", "never"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    data = _shown("scan", "--db", str(db), "--resume", "1", "--show-settings")
+    assert data["settings"]["timeout"] == 7.0 and data["settings"]["resolvers"] == ["127.0.0.1"]
+    assert data["policy"]["name"] == "internetnl"
+    assert fake_scan.scanned == ["ok.example.net"]  # nothing scanned again

@@ -98,6 +98,11 @@ def test_site_verdicts_with_the_path_checks(lab: Lab) -> None:
     verdicts = {r.target.name: score_target(r.target.name, r.observations, load_policy()) for r in results}
     mx = verdicts["mail.com.test"].check("mail.mx_reach")
     assert mx is not None and mx.result == "warn"  # mail is not required by the default policy
+    # the PMTU blackhole (the only IPv6 address stalls on full-size packets) makes the site broken
+    pmtu = verdicts["pmtu.edu.test"]
+    r = pmtu.check("path.pmtu")
+    assert r is not None and (r.result, r.severity) == ("fail", "broken")
+    assert pmtu.verdict == "broken", [(x.check, x.result, x.severity) for x in pmtu.results]
 
 
 def test_icmp_without_cap_net_raw_is_skipped(lab: Lab) -> None:

@@ -676,7 +676,9 @@ def rank(verdict: str) -> int:
 
 # --------------------------------------------------------------------------- the builder itself
 
-#: the top-level evidence keys each check writes (copied from v6scan/checks/*.py)
+#: the top-level evidence keys this file's builder writes for each check: the keys the scoring rules
+#: read, mirrored by hand from v6scan/checks/*.py (the checks write more, e.g. ``ipv6_only`` and
+#: ``caps_hit``).  The test below checks the builder against this table, not against the checks.
 EVIDENCE_KEYS = {
     "dns.resolve": {"a", "aaaa", "cname_chain"},
     "dns.aaaa": {"addresses", "usable", "not_usable", "cname_chain", "lookup", "v4_addresses"},
@@ -751,7 +753,8 @@ def test_mutator_evidence_examples() -> None:
 
 # (mutators, verdict, score, {check: (result, severity)}) -- each value derived from the rules:
 # weights aaaa 20, ns_aaaa 10, ns_reach 10, v6_path 5, reach 15, tls 10, http 15, same_site 10,
-# latency 3, mx 2; warn counts half; not_tested and fail count 0; Python's round() is half-even.
+# latency 3, mx 2 (sum 100); warn earns the policy's warn_credit (0.5); not_tested and fail earn 0;
+# the percentage rounds halves up (v6scan.scoring._percent: floor(x + 0.5)), not Python's half-even round().
 DEFAULT_TABLE = [
     ((), "ready", 100, {}),
     (("nxdomain",), "error", 0, {"dns.resolve": ("fail", None)}),
@@ -772,16 +775,16 @@ DEFAULT_TABLE = [
     (("dead_end",), "broken", 75, {"web.http": ("fail", "broken"), "web.same_site": ("not_tested", None)}),
     (("chain_fail",), "broken", 74, {"web.http": ("fail", "broken"), "web.latency": ("warn", "partial")}),
     (("same_site_low",), "broken", 90, {"web.same_site": ("fail", "broken"), "web.http": ("pass", None)}),
-    # http warns (7.5 of 15) and the same-site comparison fails on the status: 82.5 -> 82
-    # same content, other status: a warning on both checks, not a different site
+    # same content, other status: a warning on both checks, not a different site;
+    # http warns (7.5 of 15) and same site warns (5 of 10): 87.5 -> 88
     (("status_differs",), "partial", 88, {"web.http": ("warn", None), "web.same_site": ("warn", None)}),
     (("ns_one_v6",), "partial", 95, {"dns.ns_aaaa": ("warn", None), "dns.ns_reach": ("pass", None)}),
     (("ns_no_v6",), "partial", 75, {"dns.ns_aaaa": ("fail", None), "dns.ns_reach": ("not_tested", None),
                                      "dns.v6_path": ("fail", None)}),
     (("ns_dead",), "partial", 90, {"dns.ns_reach": ("fail", None), "dns.v6_path": ("pass", None)}),
     (("v6_path_broken",), "partial", 95, {"dns.v6_path": ("fail", None)}),
-    # web.latency is not required in default: a warning costs 1.5 points (98.5 -> 98) only
-    (("latency_slow",), "ready", 99, {"web.latency": ("warn", "partial")}),  # 98.5 rounds half up
+    # web.latency is not required in default: a warning costs 1.5 points only (98.5 -> 99, half up)
+    (("latency_slow",), "ready", 99, {"web.latency": ("warn", "partial")}),
     (("latency_flaky",), "ready", 99, {"web.latency": ("warn", "partial")}),
     (("mx_no_v6",), "ready", 99, {"mail.mx_aaaa": ("warn", "partial")}),
     (("self_fail",), "inconclusive", 0, {"self.v6": ("fail", None), "dns.aaaa": ("pass", None)}),
@@ -1149,6 +1152,37 @@ def test_builtin_policies_load() -> None:
 def test_unknown_policy_raises_value_error() -> None:
     with pytest.raises(ValueError, match="unknown policy 'no-such-policy'"):
         load_policy("no-such-policy")
+
+
+def test_a_policy_naming_an_unknown_check_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "typo.json"
+    path.write_text(json.dumps({"description": "web.lynks is misspelt",
+                                "checks": {"web.lynks": {"weight": 5, "required": True}}}), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"policy 'typo' names unknown check id\(s\): web\.lynks"):
+        load_policy(path)
+    with pytest.raises(ValueError, match=r"unknown check id\(s\): dns\.nope"):
+        load_policy("default", {"checks": {"dns.nope": {"required": True}}})
+    path.write_text(json.dumps({"description": "", "checks": {},
+                                "score": {"method": "points", "groups": [{"points": 1, "checks": ["x.y"]}]}}),
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match=r"unknown check id\(s\): x\.y"):
+        load_policy(path)
+
+
+def test_warn_credit_is_the_policys() -> None:
+    # mail.mx_aaaa (weight 2 of the pinned 100) warns; every other check passes
+    credit = float(POLICIES["default"].t("warn_credit"))
+    assert credit == 0.5 and all(p.t("warn_credit") == credit for p in POLICIES.values())
+    assert judge({"mx_no_v6"}).score == round(100 - 2 * (1 - credit)) == 99
+    assert judge({"mx_no_v6"}, pinned({"warn_credit": 0})).score == 98
+    assert judge({"mx_no_v6"}, pinned({"warn_credit": 1})).score == 100
+
+
+def test_a_stored_policy_without_a_newer_threshold_takes_the_default() -> None:
+    thresholds = dict(POLICIES["cn-gov"].thresholds)
+    del thresholds["warn_credit"]  # a sweep stored before warn_credit was a threshold
+    p = Policy.from_json({**POLICIES["cn-gov"].to_json(), "thresholds": thresholds})
+    assert p.t("warn_credit") == 0.5 and p.t("links_level2_min") == 0.95
 
 
 def test_policy_from_a_json_file(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import time
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -192,6 +192,10 @@ def _scan_options(f: F) -> F:
                      help="User-Agent to send (default names v6scan, its version and a contact URL)."),
         click.option("--dry-run", is_flag=True,
                      help="Resolve the names and list every address that would be contacted; contact none."),
+        click.option("--show-settings", is_flag=True,
+                     help="Print, as JSON, every setting that shapes a measurement (scan settings, HTTP fetch"
+                          " limits, the policy's name, thresholds and checks) as the options, config file and"
+                          " environment resolved them; then exit 0 without scanning."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -274,6 +278,27 @@ def _settings(kw: dict[str, Any]) -> tuple[Settings, Policy, NameExclusions]:
     return settings, policy, names
 
 
+def _resolved_settings(settings: Settings, policy: Policy) -> dict[str, Any]:
+    """What ``--show-settings`` prints: every field of the settings, the fetch limits the scan's
+    context derives from them (built exactly as a scan builds them), and the policy."""
+
+    async def limits() -> dict[str, Any]:
+        async with Context.create(settings) as ctx:
+            return asdict(ctx.fetcher.limits)
+
+    return {"settings": settings.to_json(), "limits": eventloop.run(limits()),
+            "policy": {"name": policy.name, "thresholds": dict(policy.thresholds), "score": dict(policy.score),
+                       "checks": {k: dict(v) for k, v in policy.checks.items()}}}
+
+
+def _maybe_show_settings(kw: Mapping[str, Any], settings: Settings, policy: Policy) -> None:
+    """With ``--show-settings``: print the resolved settings as JSON and exit 0, scanning nothing."""
+    if kw.get("show_settings"):
+        click.echo(json.dumps(_resolved_settings(settings, policy), indent=1, sort_keys=True,
+                              default=str))
+        click.get_current_context().exit(0)
+
+
 def _excluded_note(name: str, entry: str) -> str:
     return "" if entry == name else f"; it matches {entry}"
 
@@ -335,7 +360,7 @@ def _gate_options(f: F) -> F:
 
 
 @cli.command()
-@click.argument("hosts", nargs=-1, required=True)
+@click.argument("hosts", nargs=-1)
 @_scan_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="Output format.")
@@ -353,6 +378,8 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
       v6scan check example.org --format github   # annotations + $GITHUB_STEP_SUMMARY
     """
     settings, policy, excluded = _settings(kw)
+    if not hosts and not kw.get("show_settings"):  # HOSTS is required but for --show-settings
+        raise click.UsageError("Missing argument 'HOSTS...' (a name or URL to check).")
     targets: list[Target] = []
     for h in hosts:
         try:
@@ -363,6 +390,7 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
             raise click.BadParameter(f"{t.name} is on the exclusion list{_excluded_note(t.name, entry)}",
                                      param_hint="HOSTS")
         targets.append(t)
+    _maybe_show_settings(kw, settings, policy)
     if kw.get("dry_run"):
         _dry_run(settings, targets)
         return
@@ -487,7 +515,7 @@ def _given(ctx: click.Context, param: str) -> str | None:
     return ""
 
 
-def _resumed(ctx: click.Context, store: Store, sweep_id: int, kw: Mapping[str, Any], settings: Settings,
+def _resumed(ctx: click.Context, store: Store, sweep_id: int, kw: Mapping[str, Any], settings: Settings,  # noqa: C901, PLR0912  # one refusal rule per kind of stored option, read top to bottom
              policy: Policy) -> tuple[Settings, Policy, dict[str, Any]]:
     """The settings, policy and run options to resume ``sweep_id`` with: the sweep's own, stored when
     it started; options given now must match them (a usage error names the first that does not),
@@ -575,7 +603,7 @@ def _need_dask(cluster: str | None) -> None:
                    " across resumes; then it gets its verdict.")
 @_gate_options
 @_scan_options
-def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: str,
+def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: str,  # noqa: C901, PLR0915  # the sweep's life (new, resumed, stopped), in order
          fail_on: str | None, min_score: int | None, **kw: Any) -> None:
     """Sweep many sites into a database; interrupt with Ctrl-C and --resume later.
 
@@ -613,6 +641,8 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
     """
     settings, policy, excluded = _settings(kw)
     settings = _absolute(settings)
+    if resume_id is None:
+        _maybe_show_settings(kw, settings, policy)  # before the database is created
     gates_given = fail_on, min_score
     fail_on, min_score = _gates(policy, fail_on, min_score)  # again below with a resumed sweep's policy
     _need_dask(kw.get("cluster"))
@@ -626,6 +656,7 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
                 raise click.UsageError("--resume takes the targets from the database: give no files")
             settings, policy, options = _resumed(click.get_current_context(), store, resume_id, kw, settings,
                                                  policy)
+            _maybe_show_settings(kw, settings, policy)  # the sweep's stored configuration
             _need_dask(options.get("cluster"))
             fail_on, min_score = _gates(policy, *gates_given)
         run_options = {**options, "grace": STOP_GRACE}

@@ -42,6 +42,10 @@ VERDICTS = ("inconclusive", "error", "absent", "broken", "partial", "ready")  # 
 RESULTS = ("pass", "warn", "fail", "info", "not_tested", "error", "inconclusive")
 _RESULT_RANK = {"fail": 0, "error": 1, "inconclusive": 2, "warn": 3, "not_tested": 4, "info": 5, "pass": 6}
 PER_TARGET = ("mail.mx_aaaa", "mail.mx_reach", "self.v6")
+#: an HTTP status from this up (client and server errors) means the page was not delivered
+HTTP_ERROR_MIN = 400
+#: scores are percentages
+PERCENT = 100
 V6_DEPENDENT = {"dns.ns_reach", "dns.v6_path", "web.reach", "web.tls", "web.http", "web.same_site",
                 "web.latency", "web.links", "web.resources", "path.pmtu", "path.icmp", "mail.mx_reach"}
 
@@ -69,7 +73,26 @@ class Policy:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Policy:
-        return cls(d["name"], d["description"], d["checks"], d["thresholds"], d["score"])
+        """A policy as :meth:`to_json` wrote it; a threshold added since (a sweep stored by an older
+        version) takes the default policy's value, as :func:`load_policy` gives it."""
+        return cls(d["name"], d["description"], d["checks"], {**_default_thresholds(), **d["thresholds"]},
+                   d["score"])
+
+
+def _default_thresholds() -> dict[str, Any]:
+    data = json.loads(resources.files("v6scan.policies").joinpath("default.json").read_text("utf-8"))
+    return dict(data["thresholds"])
+
+
+def _check_ids(name: str, data: Mapping[str, Any]) -> None:
+    """A policy may name only checks that have a scoring rule: a misspelt id would silently weigh nothing."""
+    named = set(data.get("checks", {}))
+    for g in (data.get("score") or {}).get("groups", []):
+        named |= set(g.get("checks", []))
+    unknown = sorted(named - set(RULES))
+    if unknown:
+        raise ValueError(f"policy {name!r} names unknown check id(s): {', '.join(unknown)}"
+                         f" (known: {', '.join(sorted(RULES))})")
 
 
 def load_policy(name_or_path: str | Path = "default", overrides: Mapping[str, Any] | None = None) -> Policy:
@@ -95,8 +118,8 @@ def load_policy(name_or_path: str | Path = "default", overrides: Mapping[str, An
             k: {**data.get("checks", {}).get(k, {}), **v} for k, v in overrides.get("checks", {}).items()}}
         data["thresholds"] = {**data.get("thresholds", {}),
                               **{k: v for k, v in overrides.items() if k != "checks"}}
-    base = json.loads(resources.files("v6scan.policies").joinpath("default.json").read_text("utf-8"))
-    thresholds = {**base["thresholds"], **data.get("thresholds", {})}
+    thresholds = {**_default_thresholds(), **data.get("thresholds", {})}
+    _check_ids(str(data.get("name", p.stem)), data)
     return Policy(data.get("name", p.stem), data.get("description", ""), data.get("checks", {}),
                   thresholds, data.get("score", {"method": "weighted"}))
 
@@ -313,7 +336,7 @@ def _web_http(o: Observation, p: Policy) -> CheckResult:
     reasons: list[Reason] = [Reason("http_v6_dead_end", {"host": h}) for h in ev.get("v6_dead_ends", [])]
     for c in v6_chains:
         final = c.get("final")
-        if (final is None or (final.get("http_status") or 0) >= 400) and not c.get("dead_end"):
+        if (final is None or (final.get("http_status") or 0) >= HTTP_ERROR_MIN) and not c.get("dead_end"):
             err = c.get("error") or (f"HTTP {final.get('http_status')}" if final else "no final page")
             addr = c["hops"][0]["address"] if c.get("hops") else "?"
             reasons.append(Reason("http_v6_failed", {"address": addr, "error": err}))
@@ -563,18 +586,25 @@ def _variant_verdict(results: list[CheckResult], policy: Policy) -> str:
     return "ready"
 
 
+def _percent(part: float, whole: float) -> int:
+    """``part`` of ``whole`` as a whole percentage, halves rounded up (not to even); 0 of nothing."""
+    return math.floor(PERCENT * part / whole + 0.5) if whole else 0
+
+
 def _weighted(results: list[CheckResult], policy: Policy) -> int:
+    # the share of a check's weight each result earns; a warn earns the policy's ``warn_credit``
+    credit = {"pass": 1.0, "warn": float(policy.t("warn_credit"))}
     num = den = 0.0
     for r in results:
         w = policy.weight(r.check)
         if w <= 0 or not r.applicable or r.result == "inconclusive":
             continue  # not applicable, or not measurable from here: neither earned nor lost
         den += w
-        num += w * (1.0 if r.severity == INTERMITTENT else {"pass": 1.0, "warn": 0.5}.get(r.result, 0.0))
+        num += w * (credit["pass"] if r.severity == INTERMITTENT else credit.get(r.result, 0.0))
     for cid, conf in policy.checks.items():  # required checks that were never measured count as 0
         if float(conf.get("weight", 0)) > 0 and cid not in {r.check for r in results}:
             den += float(conf["weight"])
-    return math.floor(100 * num / den + 0.5) if den else 0
+    return _percent(num, den)
 
 
 def _points(results: list[CheckResult], policy: Policy) -> tuple[int, float]:
@@ -584,7 +614,47 @@ def _points(results: list[CheckResult], policy: Policy) -> tuple[int, float]:
         if all(by.get(c) is not None and by[c].result == "pass" for c in g["checks"]):
             pts += float(g["points"])
     mx = float(policy.score.get("max") or sum(float(g["points"]) for g in policy.score.get("groups", [])))
-    return (math.floor(100 * pts / mx + 0.5) if mx else 0), pts
+    return _percent(pts, mx), pts
+
+
+def _resolving_verdict(target: str, results: list[CheckResult], resolving: list[str],
+                       policy: Policy) -> tuple[str, list[Reason]]:
+    """The verdict of a site some of whose names resolve (its worst name's), and the findings behind it."""
+    per: list[str] = []
+    for n in resolving:
+        own = [r for r in results if r.name == n or (r.name == target and r.check in PER_TARGET)]
+        per.append(_variant_verdict(own, policy))
+    verdict = min(per, key=VERDICTS.index)
+    reasons: list[Reason] = []
+    if verdict == "error":
+        reasons += [x for r in results if r.result == "error" for x in r.reasons]
+    for r in results:
+        if r.name in resolving and r.result in ("fail", "warn", "error", "inconclusive"):
+            if verdict == "absent" and r.check != "dns.aaaa":
+                continue  # for an absent site, "no AAAA" says it all
+            reasons += r.reasons
+    return verdict, reasons
+
+
+def _site_score(target: str, obs: list[Observation], counted: list[CheckResult], resolving: list[str],
+                policy: Policy) -> tuple[int, float | None]:
+    """The score of a site with a verdict (and its points, for a points method): its worst name's."""
+    if policy.score.get("method") == "internetnl":
+        # internet.nl's own rules on each resolving name's evidence (v6scan/internetnl.py); the site
+        # gets its worst name.  The mail category uses the target's name servers when there are any.
+        ns_of_target = [o for o in obs if o.target == target and o.check in ("dns.ns_aaaa", "dns.ns_reach")]
+        inl = [score_internetnl([*(o for o in obs if o.target == n or o.check in PER_TARGET),
+                                 *(o for o in ns_of_target if n != target)])
+               for n in resolving]
+        worst = min(inl, key=lambda s: (s.percent, s.points))
+        return worst.percent, worst.points
+    if policy.score.get("method") == "points":
+        by_name = [[r for r in counted if r.name == n or r.check in PER_TARGET] for n in resolving]
+        scored = [_points(rs, policy) for rs in by_name] or [(0, 0.0)]
+        score, pts = min(scored)
+        return score, pts
+    return min(_weighted([r for r in counted if r.name == n or r.check in PER_TARGET], policy)
+               for n in resolving), None
 
 
 def score_target(target: str, observations: Iterable[Observation], policy: Policy) -> SiteVerdict:
@@ -616,43 +686,15 @@ def score_target(target: str, observations: Iterable[Observation], policy: Polic
         reasons += [x for r in results if r.check == "dns.resolve" and r.result in ("fail", "error")
                     for x in r.reasons]
     else:
-        per: list[str] = []
-        for n in resolving:
-            own = [r for r in results if r.name == n or (r.name == target and r.check in PER_TARGET)]
-            per.append(_variant_verdict(own, policy))
-        verdict = min(per, key=VERDICTS.index)
-        if verdict == "error":
-            reasons += [x for r in results if r.result == "error" for x in r.reasons]
-        for r in results:
-            if r.name in resolving and r.result in ("fail", "warn", "error", "inconclusive"):
-                if verdict == "absent" and r.check != "dns.aaaa":
-                    continue  # for an absent site, "no AAAA" says it all
-                reasons += r.reasons
+        verdict, reasons = _resolving_verdict(target, results, resolving, policy)
     if verdict in ("partial", "ready"):
         measured = {r.check for r in results}
         for cid in policy.checks:
             if policy.required(cid) and cid not in measured:
                 reasons.append(Reason("required_not_measured", {"check": cid, "policy": policy.name}))
     counted = [r for r in results if r.name in (resolving or names_all) or r.check in PER_TARGET]
-    points = None
-    if verdict in ("inconclusive", "error"):
-        score = 0
-    elif policy.score.get("method") == "internetnl":
-        # internet.nl's own rules on each resolving name's evidence (v6scan/internetnl.py); the site
-        # gets its worst name.  The mail category uses the target's name servers when there are any.
-        ns_of_target = [o for o in obs if o.target == target and o.check in ("dns.ns_aaaa", "dns.ns_reach")]
-        inl = [score_internetnl([*(o for o in obs if o.target == n or o.check in PER_TARGET),
-                                 *(o for o in ns_of_target if n != target)])
-               for n in resolving]
-        worst = min(inl, key=lambda s: (s.percent, s.points))
-        score, points = worst.percent, worst.points
-    elif policy.score.get("method") == "points":
-        by_name = [[r for r in counted if r.name == n or r.check in PER_TARGET] for n in resolving]
-        scored = [_points(rs, policy) for rs in by_name] or [(0, 0.0)]
-        score, points = min(scored)
-    else:
-        score = min(_weighted([r for r in counted if r.name == n or r.check in PER_TARGET], policy)
-                    for n in resolving)
+    score, points = (0, None) if verdict in ("inconclusive", "error") else \
+        _site_score(target, obs, counted, resolving, policy)
     if verdict not in ("inconclusive", "error"):
         reasons += notes  # informational, after the findings
     unique = {(r.code, json.dumps(r.params, sort_keys=True, default=str)): r for r in reversed(reasons)}

@@ -109,6 +109,15 @@ class Settings:
     max_resource_hosts: int = 50  # distinct subresource hosts judged per page
     max_external_hosts: int = 50  # distinct external link hosts judged per site
     max_parse: int = 512 * 1024  # characters of a page read for its title, links and comparison
+    # how much of what was found is listed in the evidence
+    max_listed_rejected: int = 100  # web.links: rejected URLs listed
+    max_listed_v4_literals: int = 20  # IPv4-literal links (web.links) and literal hosts (web.resources) listed
+    max_listed_resources: int = 20  # web.resources: subresource URLs listed per host
+    # the shape of the path probes (path.pmtu, path.icmp)
+    pmtu_max_read: int = 256 * 1024  # bytes of the homepage read per path.pmtu transfer
+    trace_max_hops: int = 12  # path.icmp: hop limits tried by the traceroute of a silent address
+    trace_hop_timeout: float = 2.0  # ... seconds each hop waits at most (never more than --timeout)
+    trace_silent_hops: int = 3  # ... consecutive silent hops after which it gives up
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (worker processes rebuild the settings with :meth:`from_json`)."""

@@ -24,19 +24,20 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from v6scan.addresses import classify
-from v6scan.checks.web import WebState, _resolve_hop
+from v6scan.checks.webstate import HTTP_ERROR_FROM, WebState, resolve_hop
 from v6scan.context import Context
 from v6scan.eventloop import off_loop
 from v6scan.fetch import Chain
 from v6scan.markup import PageLinks
 from v6scan.markup import parse_links as parse_markup
 from v6scan.model import JSON, Observation, Status, Stopwatch, cap_hit
+from v6scan.settings import Settings
 from v6scan.targets import registrable_domain
 
 __all__ = ["PageLinks", "check_links", "parse_links"]
 
 
-def parse_links(html: str, base: str, limit: int = 512 * 1024) -> PageLinks:
+def parse_links(html: str, base: str, limit: int = Settings.max_parse) -> PageLinks:
     """Links and subresources of a page (:func:`v6scan.markup.parse_links`: a linear tokeniser over
     the first ``limit`` characters), duplicates removed, unusable URLs in ``rejected``."""
     return parse_markup(html, base, limit)
@@ -67,7 +68,7 @@ class _Probe:
 
     def ok(self) -> bool:
         f = self.v6.final if self.v6 else None
-        return f is not None and f.http_status is not None and f.http_status < 400
+        return f is not None and f.http_status is not None and f.http_status < HTTP_ERROR_FROM
 
     def to_json(self) -> dict[str, JSON]:
         f = self.v6.final if self.v6 else None
@@ -173,7 +174,7 @@ async def check_links(ctx: Context, st: WebState) -> list[Observation]:
             await polite(p.host)
             async with ctx.slot(p.usable_v6):
                 p.v6 = await ctx.fetcher.follow(p.url, p.usable_v6, "v6",
-                                                lambda h, f: _resolve_hop(ctx, h, f))
+                                                lambda h, f: resolve_hop(ctx, h, f))
             if p.v6.final is not None:
                 text = p.v6.final.text
                 p.v6.final.text = ""  # its links are what is kept, not the page
@@ -182,7 +183,7 @@ async def check_links(ctx: Context, st: WebState) -> list[Observation]:
             if v4 is not None:
                 await polite(p.host)
                 async with ctx.slot(v4):
-                    c = await ctx.fetcher.follow(p.url, v4, "v4", lambda h, f: _resolve_hop(ctx, h, f))
+                    c = await ctx.fetcher.follow(p.url, v4, "v4", lambda h, f: resolve_hop(ctx, h, f))
                 if c.final is not None:
                     text = c.final.text
         if text and p.level < 3:
@@ -252,9 +253,9 @@ async def check_links(ctx: Context, st: WebState) -> list[Observation]:
         "v4_only": [p.url for p in judged([*level2, *level3]) if not p.ok()],
         "excluded": [p.url for p in [*level2, *level3] if p.excluded is not None],
         "external": ext_rows,
-        "rejected": rejected[:100],
+        "rejected": rejected[:s.max_listed_rejected],
         # links to an IPv4 address literal: never reachable from an IPv6-only client
-        "v4_literal_links": [str(r["url"]) for r in rejected if _v4_literal(str(r["url"]))][:20],
+        "v4_literal_links": [str(r["url"]) for r in rejected if _v4_literal(str(r["url"]))][:s.max_listed_v4_literals],
     }
     if caps:
         ev["caps_hit"] = caps
@@ -268,13 +269,13 @@ async def check_links(ctx: Context, st: WebState) -> list[Observation]:
         hosts.setdefault(urlsplit(u).hostname or "", []).append((kind, u))
     names = sorted(hosts)
     more: dict[str, dict[str, JSON]] = {
-        h: {"resources": [{"kind": k, "url": u} for k, u in hosts[h][:20]], "count": len(hosts[h])}
+        h: {"resources": [{"kind": k, "url": u} for k, u in hosts[h][:s.max_listed_resources]], "count": len(hosts[h])}
         for h in names[:s.max_resource_hosts]}
     rows, res_caps = await _host_rows(ctx, names, s.max_resource_hosts, "max_resource_hosts", more)
     # a resource from an IPv4 address literal is loaded from an IPv4-only host (not fetched: rejected)
     literals = sorted({a for url, _ in home_links.rejected if (a := _v4_literal(url))})
     rows += [{"host": a, "usable_aaaa": False, "ipv4_literal": True, "reason": "an IPv4 address literal"}
-             for a in literals[:20]]
+             for a in literals[:s.max_listed_v4_literals]]
     res_ev: dict[str, JSON] = {"homepage": home_url, "hosts": rows,
                                "v4_only_hosts": [r["host"] for r in rows
                                                  if not r.get("excluded") and not r["usable_aaaa"]],

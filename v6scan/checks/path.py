@@ -31,19 +31,32 @@ import time
 from typing import Any
 
 from v6scan.attempts import retried
-from v6scan.checks.web import WebState
+from v6scan.checks.webstate import WebState
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status, Stopwatch
 from v6scan.net import classify_error, open_socket, sock_recvfrom, sock_sendto
 
 __all__ = ["check_icmp", "check_pmtu", "raw_icmp6_socket"]
 
+# protocol numbers and buffer sizes (the probes' counts, sizes and waits are in Settings)
+
+#: the MSS of the clamped path.pmtu transfer: 1280 (the IPv6 minimum MTU) - 40 (IPv6) - 20 (TCP)
 CLAMPED_MSS = 1220
-MAX_READ = 256 * 1024
+#: bytes asked of the stream per read of a path.pmtu transfer
+READ_CHUNK = 65536
+#: bytes of one ICMPv6 message read from the raw socket
+ICMP_RECV_BYTES = 2048
+#: ICMPv6 types: echo request and reply; Destination Unreachable and Time Exceeded (a traceroute hop)
+ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129
+ICMP6_UNREACHABLE, ICMP6_TIME_EXCEEDED = 1, 3
+#: each echo request waits ``--timeout`` divided by this for its reply
+ECHO_TIMEOUT_DIVISOR = 2
+#: the port a traceroute's SYNs go to
+TRACE_PORT = 443
 
 
 async def _transfer(addr: str, port: int, name: str, ctx: ssl.SSLContext, timeout: float,
-                    mss: int | None) -> dict[str, JSON]:
+                    mss: int | None, max_read: int) -> dict[str, JSON]:
     t0 = time.perf_counter()
     phase = "connect"
     got = 0
@@ -61,8 +74,8 @@ async def _transfer(addr: str, port: int, name: str, ctx: ssl.SSLContext, timeou
         writer.write(f"GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n"
                      "User-Agent: v6scan (path.pmtu)\r\n\r\n".encode())
         async with asyncio.timeout(timeout):
-            while got < MAX_READ:
-                chunk = await reader.read(65536)
+            while got < max_read:
+                chunk = await reader.read(READ_CHUNK)
                 if not chunk:
                     break
                 got += len(chunk)
@@ -90,7 +103,8 @@ async def check_pmtu(ctx: Context, st: WebState) -> Observation:
         async def transfer(mss: int | None, attempts: int) -> dict[str, JSON]:
             async def once() -> dict[str, JSON]:
                 async with ctx.slot(addr):
-                    return await _transfer(addr, port, st.name, ctx.loose_ctx, ctx.settings.timeout, mss)
+                    return await _transfer(addr, port, st.name, ctx.loose_ctx, ctx.settings.timeout, mss,
+                                           ctx.settings.pmtu_max_read)
 
             out, n = await retried(once, lambda r: Status(str(r["status"])),
                                    dataclasses.replace(ctx.settings.retry, attempts=attempts),
@@ -147,7 +161,7 @@ async def _icmp_messages(sock: socket.socket, deadline: float) -> list[tuple[byt
     while (left := deadline - time.monotonic()) > 0:
         try:
             async with asyncio.timeout(left):
-                data, addr = await sock_recvfrom(sock, 2048)
+                data, addr = await sock_recvfrom(sock, ICMP_RECV_BYTES)
         except TimeoutError:
             break
         out.append((data, str(addr[0]).split("%")[0]))
@@ -159,13 +173,14 @@ async def _echo(sock: socket.socket, addr: str, ident: int, count: int, timeout:
     rtts: list[float] = []
     for seq in range(1, count + 1):
         t0 = time.monotonic()
-        pkt = struct.pack("!BBHHH", 128, 0, 0, ident, seq) + b"v6scan-echo"
+        pkt = struct.pack("!BBHHH", ICMP6_ECHO_REQUEST, 0, 0, ident, seq) + b"v6scan-echo"
         try:
             await sock_sendto(sock, pkt, (addr, 0))
         except OSError as e:
             return {"sent": seq, "replies": replies, "error": e.strerror or str(e)}
         def reply(d: bytes, src: str, seq: int = seq) -> bool:
-            return src == addr and len(d) >= 8 and d[0] == 129 and struct.unpack("!HH", d[4:8]) == (ident, seq)
+            return (src == addr and len(d) >= 8 and d[0] == ICMP6_ECHO_REPLY
+                    and struct.unpack("!HH", d[4:8]) == (ident, seq))
 
         if await _first(sock, t0 + timeout, reply):
             replies += 1
@@ -177,7 +192,7 @@ async def _first(sock: socket.socket, deadline: float, match: Any) -> tuple[byte
     while (left := deadline - time.monotonic()) > 0:
         try:
             async with asyncio.timeout(left):
-                data, a = await sock_recvfrom(sock, 2048)
+                data, a = await sock_recvfrom(sock, ICMP_RECV_BYTES)
         except TimeoutError:
             return None
         src = str(a[0]).split("%")[0]
@@ -186,7 +201,8 @@ async def _first(sock: socket.socket, deadline: float, match: Any) -> tuple[byte
     return None
 
 
-async def _trace(sock: socket.socket, addr: str, port: int, max_hops: int, timeout: float) -> list[dict[str, JSON]]:
+async def _trace(sock: socket.socket, addr: str, port: int, max_hops: int, timeout: float,
+                 give_up_silent: int) -> list[dict[str, JSON]]:
     """TCP-SYN traceroute: connects with hop limits 1, 2, ...; Time Exceeded names each hop."""
     loop = asyncio.get_running_loop()
     hops: list[dict[str, JSON]] = []
@@ -203,8 +219,8 @@ async def _trace(sock: socket.socket, addr: str, port: int, max_hops: int, timeo
 
             def match(d: bytes, src: str, sport: int = sport) -> bool:
                 # Time Exceeded (3) / Destination Unreachable (1) quoting our SYN: IPv6 dst and TCP sport
-                return (len(d) >= 8 + 40 + 2 and d[0] in (1, 3) and d[8 + 24:8 + 40] == target
-                        and struct.unpack("!H", d[48:50])[0] == sport)
+                return (len(d) >= 8 + 40 + 2 and d[0] in (ICMP6_UNREACHABLE, ICMP6_TIME_EXCEEDED)
+                        and d[8 + 24:8 + 40] == target and struct.unpack("!H", d[48:50])[0] == sport)
 
             connect = asyncio.ensure_future(loop.sock_connect(t, (addr, port)))
             icmp = asyncio.ensure_future(_first(sock, t0 + timeout, match))
@@ -218,7 +234,8 @@ async def _trace(sock: socket.socket, addr: str, port: int, max_hops: int, timeo
                     row.update(reply="error", error=str(exc))
             elif icmp in done and icmp.result() is not None:
                 data, src = icmp.result()  # type: ignore[misc]
-                row.update(address=src, reply="time-exceeded" if data[0] == 3 else f"unreachable/{data[1]}",
+                row.update(address=src,
+                           reply="time-exceeded" if data[0] == ICMP6_TIME_EXCEEDED else f"unreachable/{data[1]}",
                            rtt_ms=round((time.monotonic() - t0) * 1000, 3))
             else:
                 row.update(reply="*")
@@ -232,7 +249,7 @@ async def _trace(sock: socket.socket, addr: str, port: int, max_hops: int, timeo
         if row.get("destination") or str(row.get("reply", "")).startswith("unreachable"):
             break
         silent = silent + 1 if row["reply"] == "*" else 0
-        if silent >= 3:
+        if silent >= give_up_silent:
             break
     return hops
 
@@ -249,10 +266,12 @@ async def check_icmp(ctx: Context, st: WebState) -> Observation:
         ident = (os.getpid() ^ id(st)) & 0xFFFF
         for i, addr in enumerate(st.v6[: ctx.settings.max_http_addresses]):
             echo = await _echo(sock, addr, (ident + i) & 0xFFFF, max(1, ctx.settings.attempts),
-                               ctx.settings.timeout / 2)
+                               ctx.settings.timeout / ECHO_TIMEOUT_DIVISOR)
             row: dict[str, JSON] = {"address": addr, "echo": echo, "answered": bool(echo.get("replies"))}
             if not row["answered"]:
-                hops = await _trace(sock, addr, 443, 12, min(ctx.settings.timeout, 2.0))
+                hops = await _trace(sock, addr, TRACE_PORT, ctx.settings.trace_max_hops,
+                                    min(ctx.settings.timeout, ctx.settings.trace_hop_timeout),
+                                    ctx.settings.trace_silent_hops)
                 answered = [x for x in hops if x.get("address")]
                 row["traceroute"] = hops
                 row["last_hop"] = answered[-1]["address"] if answered else None

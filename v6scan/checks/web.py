@@ -11,66 +11,35 @@ import asyncio
 import dataclasses
 import socket
 import statistics
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from v6scan.addresses import classify
 from v6scan.attempts import retried
 from v6scan.checks.dns import HostDNS
+from v6scan.checks.links import check_links
+from v6scan.checks.path import check_icmp, check_pmtu
+from v6scan.checks.webstate import HTTP_ERROR_FROM, WebState, resolve_hop, web_state
 from v6scan.context import Context
 from v6scan.eventloop import off_loop
 from v6scan.fetch import Chain, Page
-from v6scan.model import JSON, Observation, Status, Stopwatch, cap_hit
-from v6scan.net import Probe, TlsResult, cert_info, tcp_connect, tls_handshake
+from v6scan.model import JSON, Observation, Status, Stopwatch
+from v6scan.net import TlsResult, cert_info, tcp_connect, tls_handshake
 from v6scan.resolver import parse_server
 from v6scan.similarity import Comparison, compare
 
-__all__ = ["WebState", "check_reach", "check_self_v6", "check_tls", "check_web"]
+__all__ = ["MAX_V4_REFERENCES", "PORTS", "WEB_PHASES", "WebState", "WebStep", "check_reach", "check_self_v6",
+           "check_tls", "check_web", "resolve_hop"]
 
+# the numbers that shape these measurements (the caps a site can reach are in Settings)
+
+#: the web ports probed on every address (web.reach) and from which a site's fetch starts
 PORTS = (80, 443)
-
-
-@dataclass
-class WebState:
-    """What the web checks of one name learned, passed from one check to the next."""
-
-    name: str
-    v6: list[str] = field(default_factory=list)  # usable addresses, in DNS order
-    v4: list[str] = field(default_factory=list)
-    blocked: list[dict[str, JSON]] = field(default_factory=list)
-    reach: dict[tuple[str, int], Probe] = field(default_factory=dict)
-    reach_for: dict[tuple[str, int], str] = field(default_factory=dict)  # a probe shared with this name
-    chains: list[Chain] = field(default_factory=list)
-    #: usable addresses per family before the ``max_addresses`` cap (``v6``/``v4`` hold the probed ones)
-    found: dict[str, int] = field(default_factory=dict)
-
-    def caps_hit(self, cap: int) -> list[dict[str, JSON]]:
-        """``caps_hit`` evidence: the families whose usable addresses were more than ``cap``."""
-        return [cap_hit("max_addresses", cap, n, family=fam) for fam, n in self.found.items() if n > cap]
-
-    def family(self, address: str) -> str:
-        return "v6" if ":" in address else "v4"
-
-    def open(self, address: str, port: int) -> bool:
-        p = self.reach.get((address, port))
-        return p is not None and p.status is Status.OK
-
-
-def _state(ctx: Context, host: HostDNS) -> WebState:
-    st = WebState(host.name)
-    for value in [*host.aaaa.values, *host.a.values]:
-        decision = ctx.policy.decide(value)
-        if decision.allowed:
-            (st.v6 if ":" in value else st.v4).append(value)
-        else:
-            st.blocked.append({"address": value, "family": "v6" if ":" in value else "v4",
-                               "status": str(Status.BLOCKED), "reason": decision.reason,
-                               "class": classify(value).kind})
-    cap = ctx.settings.max_addresses  # in DNS order: the first ones, as a client would try them
-    st.found = {"v6": len(st.v6), "v4": len(st.v4)}
-    st.v6, st.v4 = st.v6[:cap], st.v4[:cap]
-    return st
+#: distinct IPv4 pages an IPv6 page is compared with (the best match counts)
+MAX_V4_REFERENCES = 4
+#: where the self-check looks up its IPv6 route without ``--self-check`` (no packet is sent)
+SELF_CHECK_ROUTE = ("2001:4860:4860::8888", 443)
 
 
 def _port_json(st: WebState, addr: str, port: int) -> dict[str, JSON]:
@@ -196,21 +165,6 @@ async def check_tls(ctx: Context, st: WebState) -> Observation:
     return Observation("web.tls", st.name, Status.OK, ev, None, sw.stop(), sw.started_at)
 
 
-async def _resolve_hop(ctx: Context, host: str, family: str) -> tuple[str | None, str | None]:
-    if (entry := ctx.excluded(host)) is not None:
-        return None, f"is on the exclusion list ({entry}): not contacted"
-    ans = await ctx.lookup(host, "AAAA" if family == "v6" else "A")
-    kind = "IPv6" if family == "v6" else "IPv4"
-    if ans.status is Status.NODATA:
-        return None, f"has no {'AAAA' if family == 'v6' else 'A'} record (no {kind})"
-    if ans.status is not Status.OK:
-        return None, f"does not resolve ({ans.status}: {ans.error})"
-    for value in ans.values:
-        if ctx.policy.allows(value):
-            return value, None
-    return None, f"has no usable {kind} address ({'; '.join(classify(v).describe() for v in ans.values)})"
-
-
 def _start_url(st: WebState, addr: str) -> str | None:
     if st.open(addr, 443):
         return f"https://{st.name}/"
@@ -233,14 +187,14 @@ async def check_http(ctx: Context, st: WebState) -> Observation:
             return None
         async with ctx.slot(addr):
             return await ctx.fetcher.follow(url, addr, st.family(addr),
-                                            lambda h, f: _resolve_hop(ctx, h, f))
+                                            lambda h, f: resolve_hop(ctx, h, f))
 
     chains = [c for c in await asyncio.gather(*(one(a) for a in chosen)) if c is not None]
     st.chains = chains
 
     def ok(c: Chain) -> bool:
         f = c.final
-        return f is not None and f.http_status is not None and f.http_status < 400
+        return f is not None and f.http_status is not None and f.http_status < HTTP_ERROR_FROM
 
     v6 = [c for c in chains if c.family == "v6"]
     v4 = [c for c in chains if c.family == "v4"]
@@ -276,10 +230,6 @@ def _final_summary(page: Page) -> dict[str, object]:
 def _cert_sha(chain: Chain) -> str | None:
     first = chain.hops[0] if chain.hops else None
     return cert_info(first.peer_cert).sha256 if first is not None and first.peer_cert else None
-
-
-#: distinct IPv4 pages an IPv6 page is compared with (the best match counts)
-MAX_V4_REFERENCES = 4
 
 
 async def check_same_site(st: WebState) -> Observation:
@@ -389,36 +339,85 @@ async def _http_then_tls(ctx: Context, st: WebState, tls: bool) -> list[Observat
     return [await check_tls(ctx, st), http] if tls else [http]
 
 
+#: whether a check id is selected (an empty selection means every check)
+Selected = Callable[[str], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class WebStep:
+    """One step of the web checks of a name: it runs when one of ``wanted_by`` is selected (always
+    when ``wanted_by`` is empty) and returns its observations."""
+
+    wanted_by: tuple[str, ...]
+    run: Callable[[Context, WebState, Selected], Awaitable[list[Observation]]]
+
+    def wanted(self, on: Selected) -> bool:
+        return not self.wanted_by or any(on(i) for i in self.wanted_by)
+
+
+async def _reach(ctx: Context, st: WebState, on: Selected) -> list[Observation]:
+    return [await check_reach(ctx, st)]
+
+
+async def _http_tls(ctx: Context, st: WebState, on: Selected) -> list[Observation]:
+    """web.http (and web.tls after it, reusing its handshakes) when HTTP or the comparison is
+    wanted, else web.tls alone."""
+    if on("web.http") or on("web.same_site"):
+        return await _http_then_tls(ctx, st, on("web.tls"))
+    return [await check_tls(ctx, st)]
+
+
+async def _pmtu(ctx: Context, st: WebState, on: Selected) -> list[Observation]:
+    return [await check_pmtu(ctx, st)]
+
+
+async def _icmp(ctx: Context, st: WebState, on: Selected) -> list[Observation]:
+    return [await check_icmp(ctx, st)]
+
+
+async def _same_site(ctx: Context, st: WebState, on: Selected) -> list[Observation]:
+    return [await check_same_site(st)]
+
+
+async def _latency(ctx: Context, st: WebState, on: Selected) -> list[Observation]:
+    return [await check_latency(ctx, st)]
+
+
+async def _links(ctx: Context, st: WebState, on: Selected) -> list[Observation]:
+    return [o for o in await check_links(ctx, st) if on(o.check)]
+
+
+#: the web checks of one name, phase after phase: reach first (every later step reads its open
+#: ports); then HTTP with TLS, and the path probes, at once; then the comparison (of web.http's
+#: pages), latency, and the links (of web.http's homepage).  A phase of one step is awaited
+#: directly; the steps of a longer phase run concurrently, their observations in this order.
+WEB_PHASES: tuple[tuple[WebStep, ...], ...] = (
+    (WebStep((), _reach),),
+    (WebStep(("web.http", "web.same_site", "web.tls"), _http_tls),
+     WebStep(("path.pmtu",), _pmtu),
+     WebStep(("path.icmp",), _icmp)),
+    (WebStep(("web.same_site",), _same_site),),
+    (WebStep(("web.latency",), _latency),),
+    (WebStep(("web.links", "web.resources"), _links),),
+)
+
+
 async def check_web(ctx: Context, host: HostDNS, selected: tuple[str, ...] = ()) -> list[Observation]:
-    """Run the web checks of one name in order: reach, then TLS and HTTP, then comparison, latency."""
+    """Run the web checks of one name in the order of :data:`WEB_PHASES`: reach, then TLS and HTTP
+    (and the path probes), then comparison, latency, links."""
 
     def on(cid: str) -> bool:
         return not selected or cid in selected
 
-    st = _state(ctx, host)
-    obs = [await check_reach(ctx, st)]
-    parts: list[Awaitable[Observation | list[Observation]]] = []
-    if on("web.http") or on("web.same_site"):
-        parts.append(_http_then_tls(ctx, st, on("web.tls")))
-    elif on("web.tls"):
-        parts.append(check_tls(ctx, st))
-    if on("path.pmtu") or on("path.icmp"):
-        from v6scan.checks.path import check_icmp, check_pmtu  # path probes use this module's state
-
-        if on("path.pmtu"):
-            parts.append(check_pmtu(ctx, st))
-        if on("path.icmp"):
-            parts.append(check_icmp(ctx, st))
-    for part in await asyncio.gather(*parts):
-        obs += part if isinstance(part, list) else [part]
-    if on("web.same_site"):
-        obs.append(await check_same_site(st))
-    if on("web.latency"):
-        obs.append(await check_latency(ctx, st))
-    if on("web.links") or on("web.resources"):
-        from v6scan.checks.links import check_links  # links build on this module's state
-
-        obs += [o for o in await check_links(ctx, st) if on(o.check)]
+    st = web_state(ctx, host)
+    obs: list[Observation] = []
+    for phase in WEB_PHASES:
+        if len(phase) == 1:
+            if phase[0].wanted(on):
+                obs += await phase[0].run(ctx, st, on)
+            continue
+        for part in await asyncio.gather(*(step.run(ctx, st, on) for step in phase if step.wanted(on))):
+            obs += part
     return obs
 
 
@@ -440,7 +439,7 @@ async def check_self_v6(ctx: Context) -> Observation:
     if not s.self_check_enabled:
         return Observation("self.v6", "self", Status.SKIPPED, ev, "the self-check was turned off",
                            sw.stop(), sw.started_at)
-    probe_addr, probe_port = (parse_server(s.self_check) if s.self_check else ("2001:4860:4860::8888", 443))
+    probe_addr, probe_port = (parse_server(s.self_check) if s.self_check else SELF_CHECK_ROUTE)
     if ":" not in probe_addr:
         return failed(Status.ERROR, "the self-check address must be IPv6")
     if s.self_check and not (decision := ctx.policy.decide(probe_addr)).allowed:
