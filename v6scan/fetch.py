@@ -247,6 +247,10 @@ class Fetcher:
             return Page(url, address, Status.HTTP_ERROR, error=f"not fetched: {problem}")
         if (entry := self.excluded(host)) is not None:
             return Page(url, address, Status.EXCLUDED, error=f"not fetched: {host} is on the exclusion list ({entry})")
+        return await self._tries(url, address, keep_body, attempts)
+
+    async def _tries(self, url: str, address: str, keep_body: bool = True, attempts: int | None = None) -> Page:
+        """:meth:`get` of a URL already checked (its URL and host): the tries themselves."""
         retry = self.retry if attempts is None else dataclasses.replace(self.retry, attempts=attempts)
         page, n = await retried(lambda: self._get(url, address, keep_body), lambda p: p.status, retry,
                                 transient=_no_response)
@@ -418,7 +422,8 @@ class Fetcher:
                 chain.status, chain.error = Status.HTTP_ERROR, f"redirect loop back to {current_url}"
                 return chain
             seen.add(current_url)
-            page = await self.get(current_url, current_addr)
+            # the start URL is checked by get(); each Location was checked below before it is fetched
+            page = await (self._tries(current_url, current_addr) if chain.hops else self.get(current_url, current_addr))
             chain.hops.append(page)
             if page.status is not Status.OK:
                 chain.status, chain.error = page.status, page.error

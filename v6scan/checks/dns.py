@@ -462,7 +462,9 @@ async def _iterate(walk: _Walk, qname: str, depth: int, resolving: frozenset[str
             raise _Broken(Status.SERVFAIL, zone, f"the servers of {zone} gave neither an answer nor a"
                           " referral closer to the name")
         named = sorted({r.data for r in ns_rrs if r.name == child})
-        ns_names = [n for n in named if ctx.excluded(n) is None][:ctx.settings.max_ns_hosts]
+        left_out = [n for n in named if ctx.excluded(n) is not None]
+        allowed = [n for n in named if n not in left_out]
+        ns_names = allowed[:ctx.settings.max_ns_hosts]
         known = ctx.delegations_v6.get(child)
         if known is None:
             servers = await _servers_v6(walk, child, ns_names, list(reply.additional), depth, resolving)
@@ -472,12 +474,12 @@ async def _iterate(walk: _Walk, qname: str, depth: int, resolving: frozenset[str
             servers = known
         walk.steps[-1]["referral"] = {"zone": child, "ns": ns_names,
                                       "v6_servers": [f"{n} {a}" for n, a in servers]}
-        if (left_out := [n for n in named if ctx.excluded(n) is not None]):
+        if left_out:
             walk.steps[-1]["referral"]["excluded"] = left_out
-        if len(named) - len(left_out) > ctx.settings.max_ns_hosts:
+        if len(allowed) > ctx.settings.max_ns_hosts:
             walk.steps[-1]["referral"]["caps_hit"] = [cap_hit("max_ns_hosts", ctx.settings.max_ns_hosts,
-                                                              len(named) - len(left_out))]
-        if not servers and left_out and len(left_out) == len(named):
+                                                              len(allowed))]
+        if not servers and left_out and not allowed:
             raise _Broken(Status.EXCLUDED, child, f"every name server of {child} is on the exclusion list"
                           f" ({', '.join(left_out)}): not contacted")
         if not servers:

@@ -62,8 +62,9 @@ async def check_mx(ctx: Context, domain: str) -> Observation:
         if len(pairs) > 1:
             ev["null_mx_invalid"] = "a null MX must be the only MX record (RFC 7505)"
         pairs = [(p, h) for p, h in pairs if h not in ("", ".")]
-    excluded = [{"host": h, "preference": p, "entry": e} for p, h in pairs if (e := ctx.excluded(h)) is not None]
-    pairs = [(p, h) for p, h in pairs if ctx.excluded(h) is None]
+    entries = {h: e for _, h in pairs if (e := ctx.excluded(h)) is not None}
+    excluded = [{"host": h, "preference": p, "entry": entries[h]} for p, h in pairs if h in entries]
+    pairs = [(p, h) for p, h in pairs if h not in entries]
     cap = ctx.settings.max_mx_hosts
     if len(pairs) > cap:  # the most preferred ones
         ev["caps_hit"] = [cap_hit("max_mx_hosts", cap, len(pairs))]

@@ -69,9 +69,8 @@ def web_state(ctx: Context, host: HostDNS) -> WebState:
 
 async def resolve_hop(ctx: Context, host: str, family: str) -> tuple[str | None, str | None]:
     """The address a redirect hop to ``host`` is fetched from over ``family`` (``v6``/``v4``), or
-    None and why not (excluded, no record, no address the policy allows)."""
-    if (entry := ctx.excluded(host)) is not None:
-        return None, f"is on the exclusion list ({entry}): not contacted"
+    None and why not (no record, no address the policy allows); the fetcher has already refused a
+    host on the exclusion list."""
     ans = await ctx.lookup(host, "AAAA" if family == "v6" else "A")
     kind = "IPv6" if family == "v6" else "IPv4"
     if ans.status is Status.NODATA:
