@@ -10,11 +10,11 @@ import pytest
 from tests.conftest import lab_settings
 from tests.lab import Lab
 from tests.lab.netns import run_async_in_netns
-from v6scan.checks import CHECKS
 from v6scan.checks.mail import mx_v6_targets
 from v6scan.context import Context
 from v6scan.engine import TargetResult, scan_target, scan_targets
 from v6scan.model import Observation, Status
+from v6scan.registry import CHECKS
 from v6scan.resolver import Resolver
 from v6scan.targets import parse_target
 
@@ -330,12 +330,12 @@ def _scan_with(lab: Lab, name: str, patch: Callable[[], None] | None = None, **o
 
 
 def test_a_crashing_check_is_recorded_not_raised(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
-    import v6scan.engine as engine
+    import v6scan.checks.dns_v6_path as v6_path
 
     async def boom(ctx: Context, name: str) -> Observation:
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(engine, "check_v6_path", boom)
+    monkeypatch.setattr(v6_path, "walk_v6", boom)  # dns.v6_path's probe measures with it
     r = _scan_with(lab, "healthy.gov.test", www="never")
     path = r.get("dns.v6_path")
     assert path is not None and path.status is Status.ERROR

@@ -104,8 +104,22 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_is_read() -> None:
     edges, _ = _graph()
     assert "v6scan.checks.webstate" in edges["v6scan.checks.links"]
-    assert {"v6scan.checks.links", "v6scan.checks.path"} <= edges["v6scan.checks.web"]
-    assert "v6scan.checks.web" in edges["v6scan.engine"]
+    assert {"v6scan.checks.webstate", "v6scan.checks.base"} <= edges["v6scan.checks.web_tls"]
+    assert "v6scan.registry" in edges["v6scan.engine"]
+
+
+def test_check_modules_never_import_each_other() -> None:
+    """A check module reads what its family shares (dns.py, webstate.py, ...), never another check."""
+    from v6scan.registry import CHECKS
+
+    check_modules = {f"v6scan.checks.{c.replace('.', '_')}" for c in CHECKS}
+    edges, _ = _graph()
+    for m in check_modules:
+        assert not edges[m] & check_modules, f"{m} imports {sorted(edges[m] & check_modules)}"
+    shared = {"v6scan.checks.dns", "v6scan.checks.webstate", "v6scan.checks.links", "v6scan.checks.path",
+              "v6scan.checks.mail", "v6scan.checks.base"}
+    for m in shared:
+        assert not edges[m] & check_modules, f"shared module {m} imports a check: {sorted(edges[m] & check_modules)}"
 
 
 def test_no_import_cycles() -> None:

@@ -676,6 +676,10 @@ GOLDEN: dict[str, Golden] = {
     # two AAAA both connect: 10; SIM compares the first IPv6 address that answers (http_client.py:132-134):
     # the current site (2 -> 100) or the stale one (quick_ratio ~0.66, 0 -> 90): the RRset order decides
     "stale-aaaa": Golden((90, 100), 100),
+    # healthy dual-stack sites (HSTS on both families' HTTPS; on IPv4's only): internet.nl's IPv6
+    # category does not read HSTS -> like healthy: 100; no MX -> NS only 100
+    "hsts": Golden(100, 100),
+    "hsts-v4-only": Golden(100, 100),
 }
 
 

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from v6scan import engine
+from v6scan.checks import dns
 from v6scan.cli import cli
 from v6scan.context import Context
 from v6scan.engine import TargetResult
@@ -45,7 +46,7 @@ async def _broken_host_lookup(ctx: Context, name: str) -> object:
 @pytest.fixture
 def broken_dns(monkeypatch: pytest.MonkeyPatch) -> None:
     """The DNS family raises (a bug): the target is answered with errors, nothing is sent."""
-    monkeypatch.setattr(engine, "check_host", _broken_host_lookup)
+    monkeypatch.setattr(dns, "check_host", _broken_host_lookup)
 
 
 def _run(*args: str) -> Result:
@@ -74,10 +75,13 @@ def test_a_crashing_check_is_logged_with_target_and_check_ids(broken_dns: None, 
     assert ev["exception_type"] == "ValueError" and ev["message"] == "simulated bug resolving example.org"
     assert "_broken_host_lookup" in str(ev["traceback"])
 
+    # the lookup both checks share raised: each check records it, the log has it once
     (err,) = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert err.name == "v6scan.engine" and err.exc_info is not None and err.exc_info[0] is ValueError
-    assert err.getMessage() == ("internal error in dns.resolve, dns.aaaa of example.org:"
+    assert err.getMessage() == ("internal error in dns.resolve of example.org:"
                                 " ValueError: simulated bug resolving example.org")
+    assert any(r.levelno == logging.DEBUG and r.getMessage().startswith("dns.aaaa of example.org failed with the same")
+               for r in caplog.records)
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG and r.name == "v6scan.engine"]
     assert debug[0] == "example.org: started" and debug[-1].startswith("example.org: finished in ")
 
@@ -116,7 +120,7 @@ def test_vv_logs_debug_on_stderr_and_stdout_stays_json(broken_dns: None) -> None
     assert any("v6scan.engine" in line and "example.org: started" in line for line in debug), r.stderr
     assert any("example.org: finished in" in line for line in debug), r.stderr
     (err,) = _records(r.stderr, "ERROR")
-    assert "internal error in dns.resolve, dns.aaaa of example.org: ValueError" in err
+    assert "internal error in dns.resolve of example.org: ValueError" in err
     assert "Traceback (most recent call last):" in r.stderr and "_broken_host_lookup" in r.stderr
 
 

@@ -31,12 +31,12 @@ from click.core import ParameterSource
 
 from v6scan import __version__, eventloop
 from v6scan.addresses import AddressPolicy
-from v6scan.checks import CHECKS
 from v6scan.cluster import ClusterError
 from v6scan.context import Context
 from v6scan.engine import TargetResult, scan_target
 from v6scan.errors import configure_logging
 from v6scan.output import FORMATS, Outcome, gate, github, render
+from v6scan.registry import CHECKS
 from v6scan.report import (
     build_report,
     export_csv,
@@ -47,7 +47,7 @@ from v6scan.report import (
     result_records,
 )
 from v6scan.resolver import parse_server
-from v6scan.scoring import VERDICTS, Policy, SiteVerdict, load_policy, score_target
+from v6scan.scoring import VERDICTS, Policy, SiteVerdict, load_policy, policy_from_json, score_target
 from v6scan.settings import Settings
 from v6scan.store import Store, StoreError
 from v6scan.sweep import DEFAULT_MAX_RETRIES, resume_sweep, retryable, run_sweep, settings_config, stored_config
@@ -551,7 +551,7 @@ def _resumed(ctx: click.Context, store: Store, sweep_id: int, kw: Mapping[str, A
                        f" {getattr(resumed, key)})", err=True)
             resumed = replace(resumed, **{key: getattr(settings, key)})
     if "policy" in stored and isinstance(stored["policy"], Mapping):
-        pol = Policy.from_json(stored["policy"])
+        pol = policy_from_json(stored["policy"])
     elif _given(ctx, "policy") is not None:
         pol = policy
     else:
@@ -776,7 +776,7 @@ def _dry_run(settings: Settings, targets: Sequence[Target]) -> None:
                         click.echo(f"{v.name}\t-\tnever contacted: {host.excluded}")
                         continue
                     if not host.resolved:
-                        click.echo(f"{v.name}\t-\tnot contacted: {host.observations[0].error}")
+                        click.echo(f"{v.name}\t-\tnot contacted: {host.error}")
                     probed = {"v6": 0, "v4": 0}
                     for a in [*host.aaaa.values, *host.a.values]:
                         d = ctx.policy.decide(a)

@@ -33,7 +33,7 @@ from v6scan.context import Context
 from v6scan.engine import TargetResult, failed_result, scan_target
 from v6scan.errors import V6scanError
 from v6scan.model import JSON
-from v6scan.scoring import Policy, SiteVerdict, score_target
+from v6scan.scoring import Policy, SiteVerdict, policy_from_json, score_target
 from v6scan.settings import Settings
 from v6scan.store import Store
 from v6scan.targets import Target
@@ -96,7 +96,7 @@ def scan_chunk(targets: list[list[Any]], settings: dict[str, Any], policy: dict[
     """Run on a Dask worker: scan one chunk with the single-machine engine and return plain data.
     ``concurrency`` names of this chunk connect at once (the process's gate is that times its threads)."""
     s = Settings.from_json(settings)
-    p = Policy.from_json(policy)
+    p = policy_from_json(policy)
     pl = _ProcessLoop.get()
     connect = concurrency * _threads_here()
 

@@ -8,28 +8,31 @@ message and last frames in the evidence), and the exception is logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from v6scan.attempts import cancelled_by_us
-from v6scan.checks import CHECKS, family_enabled
-from v6scan.checks.dns import HostDNS, check_host, check_name_servers, check_v6_path
-from v6scan.checks.mail import check_mx, check_mx_reach
-from v6scan.checks.web import check_self_v6, check_web
+from v6scan.checks.base import Check, Phase, Run
+from v6scan.checks.dns import HostDNS
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status, now_iso
+from v6scan.registry import CHECKS
 from v6scan.scoring import SiteVerdict
 from v6scan.settings import Settings
 from v6scan.targets import Target, variants
 
-__all__ = ["TargetResult", "failed_result", "scan_target", "scan_targets"]
+__all__ = ["TargetResult", "active_checks", "failed_result", "scan_target", "scan_targets"]
 
 log = logging.getLogger(__name__)
 
 TRACEBACK_FRAMES = 5  # the last frames of an unexpected exception kept in the evidence ...
 TRACEBACK_CHARS = 2000  # ... and at most this much of them (the end: where it was raised)
+#: set on an exception once logged (a shared measurement's error reaches every check that reads it)
+LOGGED = "_v6scan_logged"
 
 
 @dataclass
@@ -70,7 +73,12 @@ def _failed(ids: tuple[str, ...], name: str, e: Exception) -> list[Observation]:
     tb = "".join(traceback.format_exception(e, limit=-TRACEBACK_FRAMES))
     if len(tb) > TRACEBACK_CHARS:
         tb = "..." + tb[-TRACEBACK_CHARS:]
-    log.error("internal error in %s of %s: %s", ", ".join(ids), name, line, exc_info=e)
+    if getattr(e, LOGGED, False):  # a shared measurement's error, already logged for another check
+        log.debug("%s of %s failed with the same internal error: %s", ", ".join(ids), name, line)
+    else:
+        log.error("internal error in %s of %s: %s", ", ".join(ids), name, line, exc_info=e)
+        with contextlib.suppress(AttributeError):
+            setattr(e, LOGGED, True)
     return [Observation(i, name, Status.ERROR,
                         {"exception": line, "exception_type": type(e).__name__,
                          "message": str(e)[:TRACEBACK_CHARS], "traceback": tb},
@@ -84,38 +92,61 @@ def failed_result(target: Target, check_ids: tuple[str, ...], e: Exception) -> T
     return TargetResult(target, [target.name], _failed(ids, target.name, e), finished_at=now_iso())
 
 
-WEB_IDS = ("web.reach", "web.tls", "web.http", "web.same_site", "web.latency", "web.links", "web.resources",
-           "path.pmtu", "path.icmp")
+def active_checks(settings: Settings) -> list[Check[Any]]:
+    """The checks a scan with ``settings`` runs, in catalogue order: the selected ones (all when
+    none is selected; ``dns.resolve`` always: every verdict starts from it), less those their
+    setting turns off."""
+    sel = settings.check_ids
+    return [c for c in CHECKS.values() if (not sel or c.id in sel or c.id == "dns.resolve")
+            and (c.setting is None or bool(getattr(settings, c.setting)))]
 
 
-async def _variant(ctx: Context, name: str) -> list[Observation]:
-    sel = ctx.settings.check_ids
-    obs: list[Observation] = []
-    host: HostDNS | None = None
-    if family_enabled(sel, "dns.resolve", "dns.aaaa", *WEB_IDS):
-        try:
-            host = await check_host(ctx, name)
-            obs += host.observations
-        except Exception as e:  # recorded like any failing family
-            obs += _failed(("dns.resolve", "dns.aaaa"), name, e)
-    tasks = []
-    if host is not None and host.excluded and family_enabled(sel, *WEB_IDS):
-        obs += [Observation(i, name, Status.EXCLUDED, {}, host.excluded) for i in WEB_IDS]
-    elif host is not None and host.resolved and family_enabled(sel, *WEB_IDS):
-        h = host
-        tasks.append(_guard(WEB_IDS, name, lambda: _connect_phase(ctx, check_web(ctx, h, sel))))
-    elif family_enabled(sel, *WEB_IDS):
-        why = "the name did not resolve" if host is not None else "DNS failed"
-        obs += [Observation(i, name, Status.SKIPPED, {}, why) for i in WEB_IDS]
-    if family_enabled(sel, "dns.ns_aaaa", "dns.ns_reach"):
-        tasks.append(_guard(("dns.ns_aaaa", "dns.ns_reach"), name,
-                            lambda: check_name_servers(ctx, name)))
-    if ctx.settings.v6_path and family_enabled(sel, "dns.v6_path"):
-        tasks.append(_guard(("dns.v6_path",), name, lambda: _one(check_v6_path(ctx, name))))
+async def _probe(ctx: Context, check: Check[Any], run: Run) -> list[Observation]:
+    """One check's probe; an exception is that check's error, never the target's."""
+    return await _guard((check.id,), run.name, lambda: _one(check.probe(ctx, run)))
+
+
+async def _all(ctx: Context, checks: list[Check[Any]], run: Run) -> list[Observation]:
+    """The probes of ``checks`` at once, their observations in catalogue order."""
+    out: list[Observation] = []
+    for part in await asyncio.gather(*(_probe(ctx, c, run) for c in checks)):
+        out += part
+    return out
+
+
+async def _stages(ctx: Context, checks: list[Check[Any]], run: Run) -> list[Observation]:
+    """The connecting checks of a name, stage after stage (each stage's checks at once): a later
+    stage reads what an earlier one measured (open ports, fetched pages)."""
+    out: list[Observation] = []
+    for stage in sorted({c.stage for c in checks}):
+        out += await _all(ctx, [c for c in checks if c.stage == stage], run)
+    return out
+
+
+def _not_run(checks: list[Check[Any]], name: str, status: Status, why: str) -> list[Observation]:
+    return [Observation(c.id, name, status, {}, why) for c in checks]
+
+
+async def _variant(ctx: Context, name: str, target: str, checks: list[Check[Any]]) -> list[Observation]:
+    """The checks of one site name: its lookup first, then its other DNS checks beside the
+    connecting checks (when the name resolved to addresses that may be contacted)."""
+    run = Run(ctx, name, target, ctx.settings.check_ids)
+    obs = await _all(ctx, [c for c in checks if c.phase is Phase.LOOKUP], run)
+    host: HostDNS | None = run.peek("dns.host")
+    connect = [c for c in checks if c.phase is Phase.CONNECT]
+    tasks = [_all(ctx, [c for c in checks if c.phase is Phase.DNS], run)]
+    if not connect:
+        pass
+    elif host is not None and host.excluded:
+        obs += _not_run(connect, name, Status.EXCLUDED, host.excluded)
+    elif host is not None and host.resolved:
+        tasks.append(_connect_phase(ctx, _stages(ctx, connect, run)))
+    else:
+        obs += _not_run(connect, name, Status.SKIPPED, "the name did not resolve" if host is not None
+                        else "DNS failed")
     for part in await asyncio.gather(*tasks):
         obs += part
-    # dns.resolve is kept whatever the selection: every verdict starts from it
-    return [o for o in obs if not sel or o.check in sel or o.check == "dns.resolve"]
+    return obs
 
 
 async def _connect_phase(ctx: Context, work: Awaitable[list[Observation]]) -> list[Observation]:
@@ -131,19 +162,11 @@ async def _one(aw: Awaitable[Observation]) -> list[Observation]:
     return [await aw]
 
 
-async def _mail(ctx: Context, name: str, sel: tuple[str, ...]) -> list[Observation]:
-    mx = await check_mx(ctx, name)
-    out = [mx] if family_enabled(sel, "mail.mx_aaaa") else []
-    if family_enabled(sel, "mail.mx_reach"):
-        out.append(await check_mx_reach(ctx, mx))
-    return out
-
-
-async def _self_v6(ctx: Context, name: str, after: float) -> Observation:
-    """A run of the self-check canary that started at ``after`` or later, recorded with the target
-    so each record stands alone."""
-    obs = await ctx.canary(after, lambda: check_self_v6(ctx))
-    return replace(obs, target=name)
+async def _scanner(ctx: Context, check: Check[Any], run: Run, after: float) -> Observation:
+    """A run of the scanner's own check (the self-check canary) that started at ``after`` or
+    later, recorded with the target so each record stands alone."""
+    obs = await ctx.canary(after, lambda: check.probe(ctx, run))
+    return replace(obs, target=run.target)
 
 
 def _worse(a: Observation, b: Observation) -> Observation:
@@ -167,25 +190,31 @@ async def scan_target(ctx: Context, target: Target) -> TargetResult:
             names.append(v.name)
     result = TargetResult(target, names)
     sel = ctx.settings.check_ids
+    checks = active_checks(ctx.settings)
+    per_name = [c for c in checks if c.per_variant]
+    per_target = [c for c in checks if c.phase is Phase.TARGET]
+    scanner = next((c for c in checks if c.phase is Phase.SCANNER), None)
+    target_run = Run(ctx, target.name, target.name, sel)
 
     loop = asyncio.get_running_loop()
     begun = loop.time()
-    canary = family_enabled(sel, "self.v6")
 
     async def work() -> None:
-        parts = [_variant(ctx, n) for n in names]
-        if family_enabled(sel, "mail.mx_aaaa", "mail.mx_reach"):
-            parts.append(_guard(("mail.mx_aaaa", "mail.mx_reach"), target.name, lambda: _mail(ctx, target.name, sel)))
-        if canary:  # the scanner's own IPv6 when the target starts (a recent canary run serves)
-            parts.append(_guard(("self.v6",), target.name, lambda: _one(_self_v6(
-                ctx, target.name, begun - ctx.settings.self_check_interval))))
+        parts = [_variant(ctx, n, target.name, per_name) for n in names]
+        if per_target:
+            parts.append(_all(ctx, per_target, target_run))
+        if scanner is not None:  # the scanner's own IPv6 when the target starts (a recent canary run serves)
+            s = scanner
+            parts.append(_guard((s.id,), target.name, lambda: _one(_scanner(
+                ctx, s, target_run, begun - ctx.settings.self_check_interval))))
         for chunk in await asyncio.gather(*parts):
             result.observations.extend(chunk)
-        if canary and ctx.settings.self_check_enabled:
+        if scanner is not None and ctx.settings.self_check_enabled:
             # ... and once more after its last probe: a vantage that failed meanwhile is the
             # scanner's problem (self.v6 fails: inconclusive, and a sweep measures it again)
-            after = await _guard(("self.v6",), target.name, lambda: _one(_self_v6(ctx, target.name, loop.time())))
-            i = next(i for i, o in enumerate(result.observations) if o.check == "self.v6")
+            s = scanner
+            after = await _guard((s.id,), target.name, lambda: _one(_scanner(ctx, s, target_run, loop.time())))
+            i = next(i for i, o in enumerate(result.observations) if o.check == s.id)
             result.observations[i] = _worse(result.observations[i], after[0])
 
     try:
@@ -194,13 +223,11 @@ async def scan_target(ctx: Context, target: Target) -> TargetResult:
     except TimeoutError:
         log.debug("%s: the per-target deadline of %g s ran out", target.name, ctx.settings.target_deadline)
         done = {(o.check, o.target) for o in result.observations}
-        for cid, info in CHECKS.items():
-            if sel and cid not in sel:
-                continue
-            for n in (names if info.per_variant else [target.name]):
-                if (cid, n) not in done:
+        for c in checks:
+            for n in (names if c.per_variant else [target.name]):
+                if (c.id, n) not in done:
                     result.observations.append(Observation(
-                        cid, n, Status.TIMEOUT, {},
+                        c.id, n, Status.TIMEOUT, {},
                         f"the per-target deadline of {ctx.settings.target_deadline:g} s ran out"))
     except Exception as e:  # a bug outside the guarded families: the target is answered, never raised
         return failed_result(target, sel, e)

@@ -43,10 +43,12 @@ from v6scan.markup import title_of, url_problem
 from v6scan.model import JSON, Status
 from v6scan.net import AsyncioBackend, classify_error
 
-__all__ = ["USER_AGENT", "Chain", "Fetcher", "Limits", "Page", "title_of"]
+__all__ = ["HSTS_MAX", "USER_AGENT", "Chain", "Fetcher", "Limits", "Page", "title_of"]
 
 USER_AGENT = f"v6scan/{__version__} (IPv6 readiness scanner; +https://pypi.org/project/v6scan/)"
 REDIRECTS = {301, 302, 303, 307, 308}
+#: the characters of a Strict-Transport-Security header kept (``Page.hsts``)
+HSTS_MAX = 256
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ class Page:
     peer_cert: bytes | None = field(default=None, repr=False)  # DER, from a verified handshake
     error: str | None = None
     attempts: int = 1  # tries made until this outcome (see v6scan.attempts)
+    #: the first Strict-Transport-Security response header, as sent (at most ``HSTS_MAX`` characters)
+    hsts: str | None = None
 
     def to_json(self, with_body: bool = False) -> dict[str, JSON]:
         out: dict[str, JSON] = {
@@ -145,6 +149,7 @@ class Page:
         }
         if self.attempts > 1:
             out["attempts"] = self.attempts
+        # (``hsts`` is web.hsts_v6's, recorded in its evidence: web.http's pages stay as they were)
         for k in ("location", "content_type", "content_encoding", "title", "error"):
             v = getattr(self, k)
             if v is not None:
@@ -330,6 +335,8 @@ class Fetcher:
         for k, v in raw:
             key = k.decode("latin-1").lower()
             val = v.decode("latin-1")
+            if key == "strict-transport-security" and page.hsts is None:
+                page.hsts = val[:HSTS_MAX]  # only the first counts (RFC 6797 section 8.1)
             headers[key] = f"{headers[key]}, {val}" if key in headers and key != "location" else val
         page.content_type = headers.get("content-type")
         enc = [e.strip().lower() for e in headers.get("content-encoding", "").split(",")

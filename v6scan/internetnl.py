@@ -21,15 +21,29 @@ has MX hosts (otherwise 10 points maximum).
 
 Where v6scan's evidence cannot show what internet.nl's probe would see, the
 nearest reading is used and the breakdown says so under ``differences``.
+
+Each observation's evidence is read once, with its check's evidence class (any stored version).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
+from v6scan.checks.base import Evidence
+from v6scan.checks.dns import AddressRow
+from v6scan.checks.dns_aaaa import AaaaEvidence
+from v6scan.checks.dns_ns_aaaa import NsAaaaEvidence
+from v6scan.checks.dns_ns_reach import NsProbe, NsReachEvidence
+from v6scan.checks.mail import MxEvidence
+from v6scan.checks.mail_mx_reach import MxReachEvidence, SmtpServer
+from v6scan.checks.web_http import ChainRow, HttpEvidence
+from v6scan.checks.web_reach import ReachEvidence, ReachRow
+from v6scan.checks.web_same_site import SameSiteEvidence
+from v6scan.checks.web_tls import TlsEvidence
+from v6scan.checks.webstate import BlockedRow
 from v6scan.model import JSON, Observation, Status
 
 __all__ = ["SOURCE", "InternetNLScore", "ServerResult", "score_internetnl"]
@@ -135,15 +149,15 @@ class InternetNLScore:
 # --------------------------------------------------------------------------- evidence helpers
 
 
-def _maps(value: JSON) -> list[Mapping[str, JSON]]:
-    """The mappings of a JSON list (anything else: none)."""
-    if not isinstance(value, list):
-        return []
-    return [x for x in value if isinstance(x, Mapping)]
+E = TypeVar("E", bound=Evidence)
 
 
-def _str(value: JSON) -> str:
-    return value if isinstance(value, str) else ""
+@dataclass(frozen=True)
+class _Read(Generic[E]):
+    """An observation and its evidence, read once with its check's evidence class (any version)."""
+
+    o: Observation
+    ev: E
 
 
 def _find(observations: Sequence[Observation], check: str, name: str | None = None) -> Observation | None:
@@ -155,6 +169,13 @@ def _find(observations: Sequence[Observation], check: str, name: str | None = No
     return found[0] if found else None
 
 
+def _read(observations: Sequence[Observation], check: str, evidence: type[E],
+          name: str | None = None) -> _Read[E] | None:
+    """The observation of ``check`` (the one of ``name`` first) with its typed ``evidence``."""
+    o = _find(observations, check, name)
+    return None if o is None else _Read(o, evidence.from_json(o.evidence))
+
+
 def _mapped(address: str) -> bool:
     """IPv4-mapped IPv6 addresses are dropped before testing (checks/tasks/ipv6.py 296-309)."""
     try:
@@ -163,8 +184,8 @@ def _mapped(address: str) -> bool:
         return False
 
 
-def _v6_addresses(rows: list[Mapping[str, JSON]]) -> list[str]:
-    return [a for a in (_str(r.get("address")) for r in rows) if a and not _mapped(a)]
+def _v6_addresses(rows: Sequence[AddressRow]) -> list[str]:
+    return [r.address for r in rows if r.address and not _mapped(r.address)]
 
 
 def _grade(v6_good: list[str], v6_bad: list[str], conn_diff: list[int]) -> tuple[Grade, int]:
@@ -186,28 +207,26 @@ def _percent(total: float, max_score: float) -> int:
 # --------------------------------------------------------------------------- name servers
 
 
-def _answered(row: Mapping[str, JSON] | None) -> bool:
+def _answered(probe: NsProbe | None) -> bool:
     """Any DNS response at all, whatever its rcode or AA flag (checks/resolver.py 109-110)."""
-    if row is None or row.get("status") == str(Status.BLOCKED):
+    if probe is None or probe.status == str(Status.BLOCKED):
         return False
-    if row.get("rcode") is not None:
+    if probe.rcode is not None:
         return True
-    successes = row.get("successes")
-    if isinstance(successes, int) and not isinstance(successes, bool) and successes > 0:
+    if probe.successes is not None and probe.successes > 0:
         return True
-    return bool(row.get("answered"))
+    return bool(probe.answered)
 
 
-def _ns_address_good(probes: list[Mapping[str, JSON]], ns: str, address: str,
-                     notes: list[str]) -> bool:
+def _ns_address_good(probes: Sequence[NsProbe], ns: str, address: str, notes: list[str]) -> bool:
     """UDP first; TCP only when the UDP answer was truncated (dnspython ``udp_with_fallback``)."""
-    rows = [p for p in probes if p.get("ns") == ns and p.get("address") == address]
-    udp = next((p for p in rows if p.get("transport") == "udp"), None)
-    tcp = next((p for p in rows if p.get("transport") == "tcp"), None)
+    rows = [p for p in probes if p.ns == ns and p.address == address]
+    udp = next((p for p in rows if p.transport == "udp"), None)
+    tcp = next((p for p in rows if p.transport == "tcp"), None)
     if udp is None and tcp is None:
         notes.append(f"{address}: not probed (v6scan made no query to it; internet.nl would have)")
         return False
-    if udp is not None and udp.get("status") == str(Status.BLOCKED):
+    if udp is not None and udp.status == str(Status.BLOCKED):
         notes.append(f"{address}: not contacted (outside the allowed networks); counted as not answering")
         return False
     if udp is None:
@@ -218,21 +237,20 @@ def _ns_address_good(probes: list[Mapping[str, JSON]], ns: str, address: str,
             notes.append(f"{address}: answers over TCP only; internet.nl asks over UDP and tries TCP only"
                          " after a truncated answer")
         return False
-    if udp.get("tc"):
+    if udp.tc:
         return _answered(tcp)
-    if udp.get("rcode") not in (None, "NOERROR", "NXDOMAIN") or udp.get("aa") is False:
-        notes.append(f"{address}: answered {udp.get('rcode')} (aa={udp.get('aa')}): any answer is good for"
-                     " internet.nl")
+    rcode, aa = udp.rcode, udp.aa
+    if rcode not in (None, "NOERROR", "NXDOMAIN") or aa is False:
+        notes.append(f"{address}: answered {rcode} (aa={aa}): any answer is good for internet.nl")
     return True
 
 
-def _name_servers(ns_aaaa: Observation | None, ns_reach: Observation | None,
+def _name_servers(ns_aaaa: _Read[NsAaaaEvidence] | None, ns_reach: _Read[NsReachEvidence] | None,
                   differences: list[str]) -> tuple[int, dict[str, JSON]]:
     """``ns_reach`` points and the ``ns_aaaa``/``ns_reach`` breakdown (checks/tasks/ipv6.py 435-496)."""
-    servers_ev = _maps(ns_aaaa.evidence.get("ns")) if ns_aaaa is not None else []
-    if ns_aaaa is None or ns_aaaa.status is not Status.OK or not servers_ev:
+    if ns_aaaa is None or ns_aaaa.o.status is not Status.OK or not ns_aaaa.ev.ns:
         why = "no dns.ns_aaaa observation" if ns_aaaa is None else (
-            ns_aaaa.error or f"NS lookup: {ns_aaaa.status}")
+            ns_aaaa.o.error or f"NS lookup: {ns_aaaa.o.status}")
         part: dict[str, JSON] = {
             "ns_aaaa": {"status": "bad", "points": 0, "rule": "checks/tasks/ipv6.py:217-218 callback"},
             "ns_reach": {"status": "not_tested", "points": 0, "max": FULL, "counted": True, "servers": [],
@@ -241,15 +259,15 @@ def _name_servers(ns_aaaa: Observation | None, ns_reach: Observation | None,
                                  "486-497 (still counted)"},
         }
         return NO_POINTS, part
-    probes = _maps(ns_reach.evidence.get("probes")) if ns_reach is not None else []
+    probes = ns_reach.ev.probes if ns_reach is not None else ()
     if ns_reach is None or not probes:
         differences.append("dns.ns_reach has no probes: every name-server address counts as not answering")
     servers: list[ServerResult] = []
-    for s in servers_ev:
-        name = _str(s.get("name"))
+    for s in ns_aaaa.ev.ns:
+        name = s.name
         notes: list[str] = []
-        v6 = _v6_addresses(_maps(s.get("aaaa")))
-        v4 = [a for a in (_str(r.get("address")) for r in _maps(s.get("a"))) if a]
+        v6 = _v6_addresses(s.aaaa)
+        v4 = [r.address for r in s.a if r.address]
         v6_good = [a for a in v6 if _ns_address_good(probes, name, a, notes)]
         v4_good = [a for a in v4 if _ns_address_good(probes, name, a, [])]
         v6_bad = [a for a in v6 if a not in v6_good]
@@ -298,7 +316,7 @@ def _name_servers(ns_aaaa: Observation | None, ns_reach: Observation | None,
         "ns_aaaa": {"status": aaaa_status, "points": 0, "with_aaaa": [s.name for s in with_aaaa],
                     "rule": aaaa_rule},
         "ns_reach": {"status": reach_status, "points": points, "max": FULL, "counted": True,
-                     "zone": ns_aaaa.evidence.get("zone"), "servers": [s.to_json() for s in servers],
+                     "zone": ns_aaaa.ev.zone, "servers": [s.to_json() for s in servers],
                      "left_out": left_out, "sum": total, "divisor": counted, "formula": formula,
                      "score": round(score, 4), "rules": rules},
     }
@@ -308,22 +326,13 @@ def _name_servers(ns_aaaa: Observation | None, ns_reach: Observation | None,
 # --------------------------------------------------------------------------- web server
 
 
-def _reach_rows(reach: Observation | None) -> dict[str, Mapping[str, JSON]]:
-    if reach is None:
-        return {}
-    return {_str(r.get("address")): r for r in _maps(reach.evidence.get("addresses"))}
-
-
-def _open_ports(row: Mapping[str, JSON] | None) -> list[int]:
+def _open_ports(row: ReachRow | None) -> list[int]:
     if row is None:
-        return []
-    ports = row.get("ports")
-    if not isinstance(ports, Mapping):
         return []
     out = []
     for p in WEB_PORTS:
-        probe = ports.get(str(p))
-        if isinstance(probe, Mapping) and probe.get("status") == str(Status.OK):
+        probe = row.ports.get(str(p))
+        if probe is not None and probe.status == str(Status.OK):
             out.append(p)
     return out
 
@@ -337,29 +346,30 @@ class _Web:
     ports_v4: frozenset[int]
 
 
-def _web_server(name: str, aaaa: Observation | None, reach: Observation | None,
+def _web_server(name: str, aaaa: _Read[AaaaEvidence] | None, reach: _Read[ReachEvidence] | None,
                 differences: list[str]) -> _Web:
     """checks/tasks/ipv6.py 599-607 (get_domain_results on 80 and 443) and 325-349."""
-    rows = _reach_rows(reach)
-    blocked = _maps(reach.evidence.get("blocked")) if reach is not None else []
-    if aaaa is not None and (aaaa.evidence.get("addresses") is not None
-                             or aaaa.evidence.get("v4_addresses") is not None):
-        v6_all = [a for a in (_str(r.get("address")) for r in _maps(aaaa.evidence.get("addresses"))) if a]
-        v4_all = [a for a in (_str(r.get("address")) for r in _maps(aaaa.evidence.get("v4_addresses"))) if a]
+    rows = {r.address: r for r in reach.ev.addresses} if reach is not None else {}
+    blocked = reach.ev.blocked if reach is not None else ()
+    # dns.aaaa's probe lists the name's addresses of both families (an observation the engine made,
+    # for an internal error or a check not run, lists none; nor does a name without addresses, whose
+    # web.reach has none either)
+    if aaaa is not None and (aaaa.ev.addresses or aaaa.ev.v4_addresses):
+        v6_all = [r.address for r in aaaa.ev.addresses if r.address]
+        v4_all = [r.address for r in aaaa.ev.v4_addresses if r.address]
     else:  # no dns.aaaa: the addresses web.reach accounted for
-        every = [*rows.values(), *blocked]
-        v6_all = [_str(r.get("address")) for r in every if r.get("family") == "v6"]
-        v4_all = [_str(r.get("address")) for r in every if r.get("family") == "v4"]
+        every: list[ReachRow | BlockedRow] = [*rows.values(), *blocked]
+        v6_all = [r.address for r in every if r.family == "v6"]
+        v4_all = [r.address for r in every if r.family == "v4"]
     notes: list[str] = []
     dropped = [a for a in v6_all if _mapped(a)]
     if dropped:
         notes.append("IPv4-mapped AAAA dropped, as internet.nl does (checks/tasks/ipv6.py:296-309): "
                      + ", ".join(dropped))
     v6 = [a for a in v6_all if not _mapped(a)]
-    blocked_set = {_str(b.get("address")) for b in blocked}
+    blocked_set = {b.address for b in blocked}
     not_contacted = [a for a in [*v6, *v4_all] if a not in rows]
-    capped = [a for a in not_contacted if a not in blocked_set] if reach is not None and \
-        reach.evidence.get("caps_hit") else []
+    capped = [a for a in not_contacted if a not in blocked_set] if reach is not None and reach.ev.caps_hit else []
     if capped:  # beyond v6scan's max_addresses cap: unknown, so left out rather than counted as failing
         shown = ", ".join(capped[:8]) + (", ..." if len(capped) > 8 else "")
         notes.append(f"not probed ({len(capped)} addresses beyond the max_addresses cap), left out of the"
@@ -399,80 +409,74 @@ class _Response:
     address: str
     status: int | None = None
     location: str | None = None
-    chain: Mapping[str, JSON] | None = None
+    chain: ChainRow | None = None
     why: str | None = None
 
 
-def _tls_unverified(tls: Observation | None, address: str) -> bool:
+def _tls_unverified(tls: _Read[TlsEvidence] | None, address: str) -> bool:
     """web.tls completed the handshake without verification where verification failed."""
     if tls is None:
         return False
-    for r in _maps(tls.evidence.get("addresses")):
-        if r.get("address") == address and r.get("status") == str(Status.OK) and r.get("valid") is False:
-            return True
-    return False
+    return any(r.address == address and r.status == str(Status.OK) and r.valid is False
+               for r in tls.ev.addresses)
 
 
-def _response(chains: list[Mapping[str, JSON]], tls: Observation | None) -> _Response | None:
+def _response(chains: Sequence[ChainRow], tls: _Read[TlsEvidence] | None) -> _Response | None:
     """The first address whose GET got a response (checks/http_client.py 119-137: addresses in DNS
     order, the first that answers; redirects followed, any status; certificates not verified)."""
     for c in chains:
-        hops = _maps(c.get("hops"))
-        first = _str(hops[0].get("address")) if hops else ""
-        final = c.get("final")
-        if isinstance(final, Mapping) and isinstance(final.get("http_status"), int):
-            return _Response("page", first, status=int(final["http_status"]), chain=c)
-        if c.get("dead_end") and hops and hops[-1].get("location"):
-            return _Response("redirect", first, location=_str(hops[-1].get("location")), chain=c)
+        hops = c.hops
+        first = hops[0].address if hops else ""
+        if c.final is not None and c.final.http_status is not None:
+            return _Response("page", first, status=c.final.http_status, chain=c)
+        if c.dead_end and hops and hops[-1].location:
+            return _Response("redirect", first, location=hops[-1].location, chain=c)
         for h in hops:
-            err = _str(h.get("error"))
-            if h.get("status") == str(Status.TLS_ERROR) and (
-                    "certificate" in err.lower() or _tls_unverified(tls, _str(h.get("address")))):
+            err = h.error or ""
+            if h.status == str(Status.TLS_ERROR) and ("certificate" in err.lower() or _tls_unverified(tls, h.address)):
                 return _Response("uncompared", first, chain=c,
                                  why=f"its certificate did not verify ({err}); internet.nl does not verify"
                                      " certificates (checks/http_client.py:96-116)")
         last = hops[-1] if hops else None
-        if last is not None and isinstance(last.get("http_status"), int) and not last.get("location") \
-                and last.get("status") != str(Status.OK):
-            return _Response("uncompared", first, status=int(last["http_status"]), chain=c,
-                             why=f"v6scan did not read its body ({_str(last.get('error')) or last.get('status')})")
+        if last is not None and last.http_status is not None and not last.location \
+                and last.status != str(Status.OK):
+            return _Response("uncompared", first, status=last.http_status, chain=c,
+                             why=f"v6scan did not read its body ({last.error or last.status})")
     return None
 
 
-def _passes_through(chain: Mapping[str, JSON] | None, location: str) -> bool:
-    return chain is not None and any(h.get("location") == location or h.get("url") == location
-                                     for h in _maps(chain.get("hops")))
+def _passes_through(chain: ChainRow | None, location: str) -> bool:
+    return chain is not None and any(h.location == location or h.url == location for h in chain.hops)
 
 
-def _ratio(same: Observation | None, address: str, differences: list[str]) -> float | None:
+def _ratio(same: _Read[SameSiteEvidence] | None, address: str, differences: list[str]) -> float | None:
     """quick_ratio of the page of ``address`` against IPv4 (web.same_site), if it was compared."""
-    if same is None or same.status is not Status.OK:
+    if same is None or same.o.status is not Status.OK:
         return None
-    ev = same.evidence
-    rows = _maps(ev.get("addresses"))
-    row = next((r for r in rows if r.get("address") == address), None)
-    top6 = ev.get("v6")
-    top_addr = _str(top6.get("address")) if isinstance(top6, Mapping) else ""
+    ev = same.ev
+    rows = ev.addresses or ()
+    row = next((r for r in rows if r.address == address), None)
+    top_addr = ev.v6.address if ev.v6 is not None else ""
     if row is not None:
-        if isinstance(row.get("quick_ratio"), (int, float)):
-            return float(row["quick_ratio"])
-        if row.get("final_address") == top_addr and isinstance(ev.get("quick_ratio"), (int, float)):
-            return float(ev["quick_ratio"])
-        if isinstance(row.get("similarity"), (int, float)):
+        if row.quick_ratio is not None:  # None: a row stored before quick_ratio was recorded
+            return float(row.quick_ratio)
+        if row.final_address == top_addr and ev.quick_ratio is not None:
+            return float(ev.quick_ratio)
+        if row.similarity is not None:
             differences.append("web.same_site has no quick_ratio for this address: its (stricter) normalised"
                                " similarity stands in for internet.nl's quick_ratio")
-            return float(row["similarity"])
+            return float(row.similarity)
         return None
     if rows:
         return None
-    for key in ("quick_ratio", "similarity"):
-        if isinstance(ev.get(key), (int, float)):
-            return float(ev[key])
+    for value in (ev.quick_ratio, ev.similarity):
+        if value is not None:
+            return float(value)
     return None
 
 
-def _same_website(web: _Web, http: Observation | None, same: Observation | None, tls: Observation | None,
-                  differences: list[str]) -> tuple[int, bool, dict[str, JSON]]:
+def _same_website(web: _Web, http: _Read[HttpEvidence] | None, same: _Read[SameSiteEvidence] | None,
+                  tls: _Read[TlsEvidence] | None, differences: list[str]) -> tuple[int, bool, dict[str, JSON]]:
     """``web_ipv46``: (points, counted, breakdown); checks/tasks/ipv6.py 615-620, 499-586, 278-289."""
     s = web.server
     base: dict[str, JSON] = {"max": SIMHASH_OK}
@@ -498,17 +502,15 @@ def _same_website(web: _Web, http: Observation | None, same: Observation | None,
         return NO_POINTS, True, base
     if http is None:
         differences.append("no web.http observation: the same-website test reads web.same_site only")
-        chains: list[Mapping[str, JSON]] = []
-    else:
-        chains = _maps(http.evidence.get("chains"))
-    r6 = _response([c for c in chains if c.get("family") == "v6"], tls)
-    r4 = _response([c for c in chains if c.get("family") == "v4"], tls)
+    chains = http.ev.chains if http is not None else ()
+    r6 = _response([c for c in chains if c.family == "v6"], tls)
+    r4 = _response([c for c in chains if c.family == "v4"], tls)
     if http is None and same is not None:
-        p6, p4 = same.evidence.get("v6"), same.evidence.get("v4")
-        if isinstance(p6, Mapping) and isinstance(p6.get("http_status"), int):
-            r6 = _Response("page", _str(p6.get("address")), status=int(p6["http_status"]))
-        if isinstance(p4, Mapping) and isinstance(p4.get("http_status"), int):
-            r4 = _Response("page", _str(p4.get("address")), status=int(p4["http_status"]))
+        p6, p4 = same.ev.v6, same.ev.v4
+        if p6 is not None and p6.http_status is not None:
+            r6 = _Response("page", p6.address, status=p6.http_status)
+        if p4 is not None and p4.http_status is not None:
+            r4 = _Response("page", p4.address, status=p4.http_status)
     base["responses"] = {
         f: ({"kind": r.kind, "address": r.address, "status": r.status, "location": r.location, "why": r.why}
             if r is not None else None) for f, r in (("v6", r6), ("v4", r4))}
@@ -578,27 +580,26 @@ def _same_website(web: _Web, http: Observation | None, same: Observation | None,
 # --------------------------------------------------------------------------- mail
 
 
-def _smtp_connected(row: Mapping[str, JSON]) -> bool:
+def _smtp_connected(row: SmtpServer) -> bool:
     """internet.nl only connects to port 25 (ipv6.py 407-415 with 325-345): a greeting is not needed."""
-    if row.get("status") == "greets":
+    if row.status == "greets":
         return True
-    step = row.get("step")
-    return isinstance(step, str) and step != "connect"
+    return row.step is not None and row.step != "connect"
 
 
-def _mail(mx: Observation | None, reach: Observation | None,
+def _mail(mx: _Read[MxEvidence] | None, reach: _Read[MxReachEvidence] | None,
           differences: list[str]) -> tuple[int | None, bool, dict[str, JSON]]:
     """``mx_reach``: (points or None when untestable, counted, breakdown); checks/tasks/ipv6.py 392-432."""
     if mx is None:
         return None, False, {"why": "no mail observation"}
-    ev = mx.evidence
-    if mx.status not in (Status.OK, Status.NODATA):
+    ev = mx.ev
+    if mx.o.status not in (Status.OK, Status.NODATA):
         return None, False, {
-            "why": f"the MX lookup failed ({mx.status}): internet.nl would not start a mail test",
+            "why": f"the MX lookup failed ({mx.o.status}): internet.nl would not start a mail test",
             "rule": "interface/views/shared.py:281-294 get_valid_domain_mail (approximated by the MX lookup)"}
-    hosts = [h for h in _maps(ev.get("mx")) if _str(h.get("host")).rstrip(".").lower() not in ("localhost", "")]
-    if mx.status is Status.NODATA or ev.get("implicit_mx") or ev.get("null_mx") or not hosts:
-        kind = "null MX" if ev.get("null_mx") else "no MX"
+    hosts = [h for h in ev.mx if h.host.rstrip(".").lower() not in ("localhost", "")]
+    if mx.o.status is Status.NODATA or ev.implicit_mx or ev.null_mx or not hosts:
+        kind = "null MX" if ev.null_mx else "no MX"
         return FULL, False, {
             "mx_aaaa": {"status": "not_tested", "points": 0, "why": kind},
             "mx_reach": {"status": "not_tested", "points": FULL, "max": FULL, "counted": False,
@@ -606,28 +607,27 @@ def _mail(mx: Observation | None, reach: Observation | None,
                                 " category is the name servers only (out of 10)",
                          "rule": "checks/tasks/shared.py:149-177; checks/tasks/ipv6.py:398-399, 423-425,"
                                  " 234-245; checks/categories.py:638-649"}}
-    hosts = sorted(hosts, key=lambda h: _str(h.get("host")).lower())[:MAX_MAILSERVERS]
-    rows = _maps(reach.evidence.get("servers")) if reach is not None else []
+    hosts = sorted(hosts, key=lambda h: h.host.lower())[:MAX_MAILSERVERS]
+    rows = reach.ev.servers if reach is not None else ()
     if reach is None:
         differences.append("no mail.mx_reach observation: every MX IPv6 address counts as not connecting")
     servers: list[ServerResult] = []
     for h in hosts:
-        host = _str(h.get("host"))
+        host = h.host
         notes: list[str] = []
-        v6 = _v6_addresses(_maps(h.get("aaaa")))
+        v6 = _v6_addresses(h.aaaa)
         good = []
         for a in v6:
-            row = next((r for r in rows if r.get("address") == a), None)
+            row = next((r for r in rows if r.address == a), None)
             if row is None:
                 notes.append(f"{a}: not probed by v6scan (outside the allowed networks?): counted as not"
                              " connecting")
             elif _smtp_connected(row):
                 good.append(a)
-                if row.get("status") != "greets":
-                    notes.append(f"{a}: connects but does not greet ({row.get('status')}): internet.nl only"
-                                 " connects")
+                if row.status != "greets":
+                    notes.append(f"{a}: connects but does not greet ({row.status}): internet.nl only connects")
         bad = [a for a in v6 if a not in good]
-        v4 = [str(a) for a in h.get("a") or [] if isinstance(a, str)]
+        v4 = list(h.a)
         grade, pts = _grade(good, bad, [])
         servers.append(ServerResult(host, tuple(good), tuple(bad), tuple(v4), (), (), grade, pts, tuple(notes)))
     total = sum(s.points for s in servers)
@@ -673,9 +673,10 @@ def score_internetnl(observations: Sequence[Observation]) -> InternetNLScore:
     self_v6 = _find(obs, "self.v6")
     inconclusive = self_v6 is not None and self_v6.status not in (Status.OK, Status.SKIPPED)
 
-    ns_points, ns_part = _name_servers(_find(obs, "dns.ns_aaaa", name), _find(obs, "dns.ns_reach", name),
-                                       differences)
-    web = _web_server(name, _find(obs, "dns.aaaa", name), _find(obs, "web.reach", name), differences)
+    ns_points, ns_part = _name_servers(_read(obs, "dns.ns_aaaa", NsAaaaEvidence, name),
+                                       _read(obs, "dns.ns_reach", NsReachEvidence, name), differences)
+    web = _web_server(name, _read(obs, "dns.aaaa", AaaaEvidence, name), _read(obs, "web.reach", ReachEvidence, name),
+                      differences)
     s = web.server
     if s.has_aaaa:
         web_aaaa: dict[str, JSON] = {"status": "good", "points": 0, "rule": "checks/tasks/ipv6.py:270-271 callback"}
@@ -687,23 +688,24 @@ def score_internetnl(observations: Sequence[Observation]) -> InternetNLScore:
         web_reach = {"status": "not_tested", "points": 0, "max": FULL, "counted": True, "server": s.to_json(),
                      "rule": "checks/tasks/ipv6.py:376-377 (no IPv6: 0); checks/categories.py:531-542 (counted)"}
     sim_points, sim_counted, sim_part = _same_website(
-        web, _find(obs, "web.http", name), _find(obs, "web.same_site", name), _find(obs, "web.tls", name),
-        differences)
+        web, _read(obs, "web.http", HttpEvidence, name), _read(obs, "web.same_site", SameSiteEvidence, name),
+        _read(obs, "web.tls", TlsEvidence, name), differences)
 
     total = ns_points + s.points + (sim_points if sim_counted else 0)
     max_points = FULL + FULL + (SIMHASH_OK if sim_counted else 0)
     percent = _percent(total, max_points)
 
-    mx = _find(obs, "mail.mx_aaaa")
+    mx = _read(obs, "mail.mx_aaaa", MxEvidence)
+    domain = mx.o.target if mx is not None else None
     mail_ns_points = ns_points
-    if mx is not None and mx.target != name:
-        mail_ns_obs = (_find(obs, "dns.ns_aaaa", mx.target), _find(obs, "dns.ns_reach", mx.target))
-        if mail_ns_obs[0] is not None and mail_ns_obs[0].target == mx.target:
-            mail_ns_points, _ = _name_servers(mail_ns_obs[0], mail_ns_obs[1], [])
+    if domain is not None and domain != name:
+        mail_ns = _read(obs, "dns.ns_aaaa", NsAaaaEvidence, domain)
+        if mail_ns is not None and mail_ns.o.target == domain:
+            mail_ns_points, _ = _name_servers(mail_ns, _read(obs, "dns.ns_reach", NsReachEvidence, domain), [])
         else:
             differences.append(f"the mail category uses the name servers of {name} (no NS observations of"
-                               f" {mx.target})")
-    mx_points, mx_counted, mail_part = _mail(mx, _find(obs, "mail.mx_reach"), differences)
+                               f" {domain})")
+    mx_points, mx_counted, mail_part = _mail(mx, _read(obs, "mail.mx_reach", MxReachEvidence), differences)
     mail_points: float | None = None
     mail_max: float | None = None
     mail_percent: int | None = None
@@ -711,7 +713,7 @@ def score_internetnl(observations: Sequence[Observation]) -> InternetNLScore:
         mail_points = float(mail_ns_points + (mx_points if mx_counted else 0))
         mail_max = float(FULL + (FULL if mx_counted else 0))
         mail_percent = _percent(mail_points, mail_max)
-        mail_part = {"domain": mx.target if mx is not None else None, "ns_reach_points": mail_ns_points,
+        mail_part = {"domain": domain, "ns_reach_points": mail_ns_points,
                      **mail_part, "points": mail_points, "max_points": mail_max, "percent": mail_percent,
                      "rule": _R_PERCENT}
 

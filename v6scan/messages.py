@@ -159,6 +159,20 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Only {rate} of IPv6 probes succeeded.", "Find why IPv6 requests fail intermittently."),
         "zh-CN": ("IPv6 探测成功率仅为 {rate}。", "请排查 IPv6 请求间歇性失败的原因。"),
     },
+    "hsts_v6_missing": {
+        "en": ("IPv6 users lose the HSTS protection IPv4 users get (max-age {max_age} over IPv4): {addresses}.",
+               "Send the same Strict-Transport-Security header from every IPv6 address as from IPv4 (the IPv6"
+               " virtual host, proxy or load balancer lacks it)."),
+        "zh-CN": ("IPv6 用户得不到 IPv4 用户享有的 HSTS 保护（IPv4 的 max-age 为 {max_age}）：{addresses}。",
+                  "请在每个 IPv6 地址上发送与 IPv4 相同的 Strict-Transport-Security 响应头（IPv6 虚拟主机、代理或负载均衡缺少该配置）。"),
+    },
+    "hsts_absent": {
+        "en": ("{name} sends no HSTS (Strict-Transport-Security) over IPv6 nor over IPv4; no IPv6 standard"
+               " requires it.",
+               "Optional: send Strict-Transport-Security with a long max-age from every address, IPv6 and IPv4."),
+        "zh-CN": ("{name} 在 IPv6 和 IPv4 上均未发送 HSTS（Strict-Transport-Security）；IPv6 相关标准并不要求。",
+                  "可选：在所有 IPv6 和 IPv4 地址上发送 max-age 较长的 Strict-Transport-Security 响应头。"),
+    },
     "links_low": {
         "en": ("Only {ok} of {total} level-{level} links work over IPv6 ({rate}, at least {min} required); "
                "IPv4-only: {urls}.", "Serve the linked pages from hosts with IPv6 (AAAA records and servers)."),

@@ -38,11 +38,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from v6scan import __version__
-from v6scan.checks import CHECKS
 from v6scan.engine import TargetResult
 from v6scan.messages import ui
 from v6scan.model import JSON
 from v6scan.record import Record, build_record
+from v6scan.registry import CHECKS
 from v6scan.scoring import VERDICTS, SiteVerdict
 
 __all__ = ["FORMATS", "Outcome", "gate", "json_chunks", "json_text", "record", "render"]

@@ -24,6 +24,7 @@ from dataclasses import asdict, replace
 
 from v6scan.engine import TargetResult, scan_targets
 from v6scan.model import JSON, Observation
+from v6scan.registry import CHECKS
 from v6scan.scoring import Policy, SiteVerdict, score_target
 from v6scan.settings import Settings
 from v6scan.store import Store, StoreError
@@ -45,7 +46,15 @@ def settings_config(settings: Settings) -> dict[str, JSON]:
 
 
 #: the checks that say when a failure was the scanner's, not the site's (evidence ``scanner_side``)
-SCANNER_SIDE_CHECKS = ("dns.resolve", "self.v6")
+SCANNER_SIDE_CHECKS = tuple(c.id for c in CHECKS.values() if c.scanner_side)
+
+
+def scanner_side(o: Observation) -> str | None:
+    """What of the scanner failed (``resolver``, ``self-check``) when ``o`` says so, else None."""
+    if o.check not in SCANNER_SIDE_CHECKS:
+        return None
+    side = getattr(CHECKS[o.check].evidence.from_json(o.evidence), "scanner_side", None)
+    return str(side) if side else None
 
 
 def retryable(observations: Sequence[Observation]) -> bool:
@@ -53,7 +62,7 @@ def retryable(observations: Sequence[Observation]) -> bool:
     IPv6 self-check failed while the target was measured): the target was not assessed, so it is
     recorded with status ``retry`` and ``--resume`` measures it again.  Any other failure, a DNS
     timeout included, is a finding about the site and gets its verdict."""
-    return any(o.check in SCANNER_SIDE_CHECKS and o.evidence.get("scanner_side") for o in observations)
+    return any(scanner_side(o) for o in observations)
 
 
 #: how many times a target the scanner could not measure is retried across resumes (``--max-retries``)
@@ -71,7 +80,7 @@ def give_up(observations: Sequence[Observation], tries: int, max_retries: int) -
     ``inconclusive``), the same on any later ``rescore``."""
     out = []
     for o in observations:
-        cause = o.evidence.get("scanner_side") if o.check in SCANNER_SIDE_CHECKS else None
+        cause = scanner_side(o)
         if not cause:
             out.append(o)
             continue

@@ -36,7 +36,7 @@ from v6scan.context import Context
 from v6scan.engine import TargetResult, failed_result, scan_target
 from v6scan.errors import configure_logging, logging_config
 from v6scan.model import JSON, EncodedEvidence, Observation, Status, evidence_json
-from v6scan.scoring import Policy, score_target, verdict_from_data, verdict_to_data
+from v6scan.scoring import Policy, policy_from_json, score_target, verdict_from_data, verdict_to_data
 from v6scan.settings import Settings
 from v6scan.targets import Target
 
@@ -213,7 +213,7 @@ async def _serve() -> None:
         except OSError:  # the coordinator's log file cannot be opened here: stderr, shared with it
             configure_logging(int(level))
     settings = Settings.from_json(header["settings"])
-    policy = Policy.from_json(header["policy"]) if header.get("policy") else None
+    policy = policy_from_json(header["policy"]) if header.get("policy") else None
     tasks: set[asyncio.Task[None]] = set()
     async with Context.create(settings) as ctx:
         ctx.connect_gate = asyncio.Semaphore(int(header["connect"]))

@@ -467,6 +467,7 @@ class Lab:
                             certs[key] = ca.issue(f"{label}-{e.cert}", e.names, e.cert)
                         crt, k = certs[key]
                         lines += [f"    ssl_certificate {crt};", f"    ssl_certificate_key {k};"]
+                        lines += add_headers(e.headers)
                     if mode.startswith(("redirect:", "redirect302:")):
                         code = 302 if mode.startswith("redirect302:") else 301
                         lines.append(f"    location / {{ return {code} {mode.split(':', 1)[1]}; }}")
@@ -817,6 +818,17 @@ def nginx_string(text: str) -> str:
     """``text`` as an nginx double-quoted string; ``$variables`` stay live."""
     return '"' + (text.replace("\\", "\\\\").replace('"', '\\"')
                   .replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")) + '"'
+
+
+def add_headers(headers: Iterable[tuple[str, str]]) -> list[str]:
+    """nginx directives adding the response headers ``headers`` to every response of a server block
+    (errors and redirects too); no ``location`` of the lab sets its own, so every one inherits them."""
+    out: list[str] = []
+    for name, value in headers:
+        if not re.fullmatch(r"[A-Za-z0-9-]+", name):
+            raise ValueError(f"not a header name: {name!r}")
+        out.append(f"    add_header {name} {nginx_string(value)} always;")
+    return out
 
 
 def _dynamic_locations(pages: Iterable[Page]) -> list[str]:

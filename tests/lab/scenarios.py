@@ -42,6 +42,7 @@ __all__ = [
     "DYNAMIC_PAGES",
     "DYNAMIC_TITLE",
     "HARDENING",
+    "HSTS",
     "SCENARIOS",
     "SECTOR_ZONES",
     "STALE_CURRENT",
@@ -101,6 +102,8 @@ class Endpoint:
     drop: bool = False
     #: namespace that owns the address: "srv" or "pmtu"
     host: str = "srv"
+    #: extra response headers (name, value) of every HTTPS response (port 443: nginx ``add_header ... always``)
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -307,6 +310,9 @@ STALE_OLD = (
          "<h1>Website under reconstruction</h1><p>This server is no longer maintained.</p>"
          + "<p>Please call our office during business hours; the online shop is closed.</p>" * 3),
 )
+
+#: the Strict-Transport-Security header the ``hsts`` scenarios send (one year, includeSubDomains)
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
@@ -919,6 +925,39 @@ SCENARIOS: tuple[Scenario, ...] = (
             _ok_expect("stale.com.test", _v6(0x29), _v4(98), STALE_CURRENT[0].title),
             _ok_expect("stale.com.test", _v6(0x2A), None, STALE_OLD[0].title),
             {"verdict": "partial"},
+        ),
+    ),
+    Scenario(
+        "hsts",
+        "hsts.gov.test",
+        "gov",
+        "east",
+        "dual-stack, HTTPS on both families sends HSTS (Strict-Transport-Security, one year, includeSubDomains)",
+        records=(("hsts.gov.test", "AAAA", _v6(0x2B)), ("hsts.gov.test", "A", _v4(99))),
+        web=_dual("hsts", "hsts.gov.test", 0x2B, 99, headers=(HSTS,)),
+        expect=_merge(
+            {"dns": {"hsts.gov.test AAAA": (_v6(0x2B),), "hsts.gov.test A": (_v4(99),)}},
+            _ok_expect("hsts.gov.test", _v6(0x2B), _v4(99), "hsts site"),
+            {"verdict": "ready"},  # HSTS weighs nothing: web.hsts_v6 is informational
+        ),
+    ),
+    Scenario(
+        "hsts-v4-only",
+        "hsts-v4.edu.test",
+        "edu",
+        "south",
+        "dual-stack, the same site on both, but only the IPv4 address's HTTPS sends HSTS (IPv6 users lose it)",
+        records=(("hsts-v4.edu.test", "AAAA", _v6(0x2C)), ("hsts-v4.edu.test", "A", _v4(110))),
+        web=(
+            Endpoint(_v6(0x2C), ("hsts-v4.edu.test",), http="redirect:https://hsts-v4.edu.test/",
+                     pages=(_page("hsts-v4-only"),)),
+            Endpoint(_v4(110), ("hsts-v4.edu.test",), http="redirect:https://hsts-v4.edu.test/",
+                     pages=(_page("hsts-v4-only"),), headers=(HSTS,)),
+        ),
+        expect=_merge(
+            {"dns": {"hsts-v4.edu.test AAAA": (_v6(0x2C),), "hsts-v4.edu.test A": (_v4(110),)}},
+            _ok_expect("hsts-v4.edu.test", _v6(0x2C), _v4(110), "hsts-v4-only site"),
+            {"verdict": "ready"},  # a warning of web.hsts_v6 (weight 0, not required) changes no verdict
         ),
     ),
 )

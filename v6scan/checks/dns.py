@@ -1,57 +1,81 @@
-"""DNS checks: ``dns.resolve``, ``dns.aaaa``, ``dns.ns_aaaa``, ``dns.ns_reach``, ``dns.v6_path``.
+"""What the DNS checks measure and share: the name's A/AAAA lookup (:func:`host`, read by
+``dns.resolve``, ``dns.aaaa`` and every check that connects), the zone and its name servers
+(:func:`name_servers`, read by ``dns.ns_aaaa`` and ``dns.ns_reach``) and the IPv6-only walk
+from the root (:func:`walk_v6`, ``dns.v6_path``).
 
-Each function measures and records; none decides pass or fail.
-
-Status conventions: single lookups carry the lookup's status.  ``dns.ns_reach``
-is a table of probes: its status is ``ok`` when the probes could be run, and
-every (name server, address, transport) row has its own status.
-``dns.v6_path`` is one walk: ``ok`` when it reached an authoritative answer
-over IPv6, else the status of the step where it broke.
+Measurements only: the check modules (``dns_*.py``) record them, their rules decide.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from v6scan.addresses import AddressClass, classify
+from v6scan.checks.base import Row, Run, optional
 from v6scan.context import Context
 from v6scan.dnsdirect import ServerReply
 from v6scan.errors import V6scanError
-from v6scan.model import JSON, Observation, Status, Stopwatch, cap_hit
+from v6scan.model import JSON, Status, Stopwatch, cap_hit, now_iso
 from v6scan.resolver import RR, Answer
 
-__all__ = ["HostDNS", "Zone", "check_host", "check_name_servers", "check_v6_path", "find_zone"]
+__all__ = ["AddressRow", "HostDNS", "NameServers", "V6Walk", "Zone", "address_rows", "check_host", "find_zone", "host",
+           "name_servers", "probe_ns", "walk_v6"]
 
 _FAILURE_ORDER = (Status.NXDOMAIN, Status.SERVFAIL, Status.REFUSED, Status.TIMEOUT,
                   Status.UNREACHABLE, Status.ERROR)
 
 
-def _address_rows(ctx: Context, answer: Answer) -> list[dict[str, JSON]]:
+@dataclass(frozen=True, kw_only=True)
+class AddressRow(Row):
+    """One address of a lookup, classified (addresses.AddressClass.to_json) and judged usable."""
+
+    address: str = ""
+    version: int = 6
+    kind: str = ""
+    range: str | None = None
+    name: str = ""
+    public: bool = False
+    metadata: bool = optional(False)
+    embedded: Mapping[str, JSON] | None = optional()
+    #: the scanner may use it as the site's address (public, or inside --allow-net)
+    usable: bool = False
+    blocked_reason: str | None = optional()
+
+
+def address_rows(ctx: Context, answer: Answer) -> tuple[AddressRow, ...]:
+    """The answer's addresses, classified, each usable or not under the scanner's address policy."""
     rows = []
     for value in answer.values:
-        c = classify(value)
-        row = c.to_json()
         decision = ctx.policy.decide(value)
         # usable: the scanner may use it as the site's address (public, or inside --allow-net)
-        row["usable"] = decision.allowed
-        if not decision.allowed:
-            row["blocked_reason"] = decision.reason
-        rows.append(row)
-    return rows
+        rows.append(AddressRow.from_json({**classify(value).to_json(), "usable": decision.allowed,
+                                          **({} if decision.allowed else {"blocked_reason": decision.reason})}))
+    return tuple(rows)
 
 
 @dataclass
 class HostDNS:
-    """A/AAAA of one name, with the observations made from them."""
+    """The A and AAAA lookups of one name (and, when both failed, the resolver canary)."""
 
     name: str
     a: Answer
     aaaa: Answer
-    observations: list[Observation] = field(default_factory=list)
+    #: the lookups' combined outcome (ok when either answered) and why not
+    status: Status = Status.OK
+    error: str | None = None
     #: why the name's addresses must not be contacted (an alias on the exclusion list), else None
     excluded: str | None = None
+    #: the alias on the exclusion list: {"name", "entry"}
+    excluded_alias: dict[str, JSON] | None = None
+    #: the resolver canary asked when both lookups failed
+    canary: dict[str, JSON] | None = None
+    #: the canary failed too: the scanner's resolver, not the name
+    scanner_side: bool = False
+    elapsed_ms: float = 0.0
+    started_at: str = field(default_factory=now_iso)
 
     @property
     def v6(self) -> list[AddressClass]:
@@ -64,6 +88,15 @@ class HostDNS:
     @property
     def resolved(self) -> bool:
         return bool(self.a.records or self.aaaa.records)
+
+    @property
+    def cname_chain(self) -> list[str]:
+        return list(self.aaaa.chain if len(self.aaaa.chain) >= len(self.a.chain) else self.a.chain)
+
+
+async def host(run: Run) -> HostDNS:
+    """The A/AAAA lookups of the run's name, made once for all its checks."""
+    return await run.shared("dns.host", lambda: check_host(run.ctx, run.name))
 
 
 def _combined_status(a: Answer, aaaa: Answer) -> tuple[Status, str | None]:
@@ -96,7 +129,7 @@ async def resolver_canary(ctx: Context) -> Answer:
 
 
 async def check_host(ctx: Context, name: str) -> HostDNS:
-    """``dns.resolve`` and ``dns.aaaa`` for one name (A and AAAA looked up once, in parallel).
+    """The A and AAAA lookups of one name (once, in parallel), read by ``dns.resolve`` and ``dns.aaaa``.
 
     When neither lookup got an answer about the name, the resolver itself is tested with a canary
     (:func:`resolver_canary`); if that fails too, the evidence says ``scanner_side: "resolver"``:
@@ -123,34 +156,17 @@ async def check_host(ctx: Context, name: str) -> HostDNS:
             canary_ev["first"] = first
     elapsed = sw.stop()
     status, error = _combined_status(a, aaaa)
-    chain = list(aaaa.chain if len(aaaa.chain) >= len(a.chain) else a.chain)
-    ev: dict[str, JSON] = {"a": a.to_json(), "aaaa": aaaa.to_json(), "cname_chain": chain}
-    if canary_ev is not None:
-        ev["canary"] = canary_ev
-    excluded: str | None = None
-    for alias in chain:
+    out = HostDNS(name, a, aaaa, status, error, canary=canary_ev, scanner_side=scanner_side, elapsed_ms=elapsed,
+                  started_at=sw.started_at)
+    for alias in out.cname_chain:
         if (entry := ctx.excluded(alias)) is not None:
-            ev["excluded"] = {"name": alias, "entry": entry}
-            excluded = f"the name is an alias of {alias}, which is on the exclusion list ({entry}): not contacted"
+            out.excluded_alias = {"name": alias, "entry": entry}
+            out.excluded = f"the name is an alias of {alias}, which is on the exclusion list ({entry}): not contacted"
             break
     if scanner_side:
-        ev["scanner_side"] = "resolver"
-        error = (f"the scanner's resolver ({', '.join(ctx.resolver.servers) or 'system'}) does not"
-                 f" answer: {error}; it did not answer a canary query either ({canary_ev and canary_ev['error']})")
-    resolve = Observation("dns.resolve", name, status, ev, error, elapsed, sw.started_at)
-    rows = _address_rows(ctx, aaaa)
-    usable = [r["address"] for r in rows if r["usable"]]
-    aaaa_ev: dict[str, JSON] = {
-        "addresses": rows,
-        "usable": usable,
-        "not_usable": [r["address"] for r in rows if not r["usable"]],
-        "cname_chain": list(aaaa.chain),
-        "lookup": aaaa.to_json(),
-        "v4_addresses": _address_rows(ctx, a),
-    }
-    aaaa_obs = Observation("dns.aaaa", name, aaaa.status, aaaa_ev, aaaa.error, aaaa.elapsed_ms,
-                           sw.started_at)
-    return HostDNS(name, a, aaaa, [resolve, aaaa_obs], excluded)
+        out.error = (f"the scanner's resolver ({', '.join(ctx.resolver.servers) or 'system'}) does not"
+                     f" answer: {error}; it did not answer a canary query either ({canary_ev and canary_ev['error']})")
+    return out
 
 
 # --------------------------------------------------------------------------- zones and NS
@@ -188,29 +204,78 @@ async def find_zone(ctx: Context, name: str) -> Zone:
     return await ctx.cached(("zone", name), climb)
 
 
-async def _ns_addresses(ctx: Context, ns: str) -> dict[str, JSON]:
+@dataclass(frozen=True, kw_only=True)
+class NsHost(Row):
+    """One name server of the zone: its AAAA and A addresses."""
+
+    name: str = ""
+    aaaa: tuple[AddressRow, ...] = ()
+    aaaa_status: str = ""
+    a: tuple[AddressRow, ...] = ()
+    a_status: str = ""
+    aaaa_error: str | None = optional()
+
+    @property
+    def has_usable_v6(self) -> bool:
+        return any(r.usable for r in self.aaaa)
+
+
+async def _ns_addresses(ctx: Context, ns: str) -> NsHost:
     aaaa, a = await asyncio.gather(ctx.lookup(ns, "AAAA"), ctx.lookup(ns, "A"))
-    return {
-        "name": ns,
-        "aaaa": _address_rows(ctx, aaaa),
-        "aaaa_status": str(aaaa.status),
-        "a": _address_rows(ctx, a),
-        "a_status": str(a.status),
-        **({"aaaa_error": aaaa.error} if aaaa.error and aaaa.status is not Status.NODATA else {}),
-    }
+    return NsHost(name=ns, aaaa=address_rows(ctx, aaaa), aaaa_status=str(aaaa.status), a=address_rows(ctx, a),
+                  a_status=str(a.status),
+                  aaaa_error=aaaa.error if aaaa.error and aaaa.status is not Status.NODATA else None)
 
 
-async def _probe_ns(ctx: Context, zone: str, ns: str, row: dict[str, JSON], family: str,
-                    transport: str) -> dict[str, JSON]:
+@dataclass
+class NameServers:
+    """The zone above a name and its name servers' addresses (those not on the exclusion list, at
+    most ``max_ns_hosts``)."""
+
+    zone: Zone
+    servers: list[NsHost]
+    #: name server -> the exclusion-list entry that matched it (never looked up)
+    excluded: dict[str, str]
+    #: name servers that may be contacted, before the cap
+    contacted: int
+    cap: int
+    elapsed_ms: float
+    started_at: str
+
+    @property
+    def caps_hit(self) -> list[dict[str, JSON]]:
+        return [cap_hit("max_ns_hosts", self.cap, self.contacted)] if self.contacted > self.cap else []
+
+
+async def find_name_servers(ctx: Context, name: str) -> NameServers:
+    sw = Stopwatch()
+    zone = await find_zone(ctx, name)
+    if zone.status is not Status.OK or zone.name is None:
+        return NameServers(zone, [], {}, 0, ctx.settings.max_ns_hosts, sw.stop(), sw.started_at)
+    excluded = {ns: e for ns in zone.ns if (e := ctx.excluded(ns)) is not None}
+    contacted = [ns for ns in zone.ns if ns not in excluded]
+    cap = ctx.settings.max_ns_hosts
+    servers = await asyncio.gather(*(
+        ctx.cached(("ns-addr", ns), functools.partial(_ns_addresses, ctx, ns)) for ns in contacted[:cap]))
+    return NameServers(zone, list(servers), excluded, len(contacted), cap, sw.stop(), sw.started_at)
+
+
+async def name_servers(run: Run) -> NameServers:
+    """The zone and name servers of the run's name, found once for ``dns.ns_aaaa`` and ``dns.ns_reach``."""
+    return await run.shared("dns.ns", lambda: find_name_servers(run.ctx, run.name))
+
+
+async def probe_ns(ctx: Context, zone: str, ns: str, row: AddressRow, family: str,
+                   transport: str) -> dict[str, JSON]:
     """Ask one name-server address for the zone's SOA: reachability is a property of the zone, so
     every site of a zone shares one probe per address and transport for ``probe_ttl`` seconds
     (the servers are asked once a minute, not once per site)."""
-    out: dict[str, JSON] = {"ns": ns, "address": row["address"], "family": family,
+    out: dict[str, JSON] = {"ns": ns, "address": row.address, "family": family,
                             "transport": transport}
-    if not row["usable"]:
-        out.update(status=str(Status.BLOCKED), answered=False, error=row.get("blocked_reason"))
+    if not row.usable:
+        out.update(status=str(Status.BLOCKED), answered=False, error=row.blocked_reason)
         return out
-    addr = str(row["address"])
+    addr = row.address
     reply = await ctx.cached(("ask", addr, zone, "SOA", transport),
                              functools.partial(ctx.ask, addr, zone, "SOA", transport), ttl=ctx.settings.probe_ttl)
     out.update(reply.to_json())
@@ -222,67 +287,6 @@ async def _probe_ns(ctx: Context, zone: str, ns: str, row: dict[str, JSON], fami
     elif reply.rcode in ("REFUSED", "SERVFAIL", "NOTAUTH"):
         out["error"] = f"answered {reply.rcode}: does not serve {zone} (lame)"
     return out
-
-
-async def check_name_servers(ctx: Context, name: str) -> list[Observation]:
-    """``dns.ns_aaaa`` and ``dns.ns_reach`` for the zone that contains ``name``."""
-    sw = Stopwatch()
-    zone = await find_zone(ctx, name)
-    if zone.status is not Status.OK or zone.name is None:
-        ev: dict[str, JSON] = {"zone": zone.name, "ns": [], "zone_lookups": zone.lookups}
-        return [
-            Observation("dns.ns_aaaa", name, zone.status, ev, zone.error, sw.stop(), sw.started_at),
-            Observation("dns.ns_reach", name, Status.SKIPPED, ev,
-                        f"no name servers to probe: {zone.error}", 0.0, sw.started_at),
-        ]
-    excluded = {ns: e for ns in zone.ns if (e := ctx.excluded(ns)) is not None}
-    contacted = [ns for ns in zone.ns if ns not in excluded]
-    cap = ctx.settings.max_ns_hosts
-    servers = await asyncio.gather(*(
-        ctx.cached(("ns-addr", ns), functools.partial(_ns_addresses, ctx, ns)) for ns in contacted[:cap]))
-    ns_ev: dict[str, JSON] = {
-        "zone": zone.name,
-        "ns": list(servers),
-        **({"excluded": [{"name": ns, "entry": e} for ns, e in excluded.items()]} if excluded else {}),
-        **({"caps_hit": [cap_hit("max_ns_hosts", cap, len(contacted))]} if len(contacted) > cap else {}),
-        "ns_with_aaaa": [s["name"] for s in servers if s["aaaa"]],
-        "ns_with_usable_aaaa": [s["name"] for s in servers if any(r["usable"] for r in s["aaaa"])],
-        "ns_with_public_aaaa": [s["name"] for s in servers if any(r["public"] for r in s["aaaa"])],
-        "zone_lookups": zone.lookups,
-    }
-    if not servers and excluded:
-        why = f"every name server of {zone.name} is on the exclusion list: not contacted"
-        return [Observation("dns.ns_aaaa", name, Status.EXCLUDED, ns_ev, why, sw.stop(), sw.started_at),
-                Observation("dns.ns_reach", name, Status.EXCLUDED, ns_ev, why, 0.0, sw.started_at)]
-    ns_obs = Observation("dns.ns_aaaa", name, Status.OK, ns_ev, None, sw.stop(), sw.started_at)
-
-    sw2 = Stopwatch()
-    jobs = []
-    for s in servers:
-        for family, rows in (("v6", s["aaaa"]), ("v4", s["a"])):
-            for row in rows:
-                for transport in ("udp", "tcp"):
-                    jobs.append(_probe_ns(ctx, zone.name, str(s["name"]), row, family, transport))
-    probes = list(await asyncio.gather(*jobs))
-    v6 = [p for p in probes if p["family"] == "v6" and p["status"] != str(Status.BLOCKED)]
-    failed = [p for p in probes if not p["answered"] and p["status"] != str(Status.BLOCKED)]
-    reach_ev: dict[str, JSON] = {
-        "zone": zone.name,
-        "qname": zone.name,
-        "probes": probes,
-        "v6_probes": len(v6),
-        "v6_answered": sum(1 for p in v6 if p["answered"]),
-        "failed": [f"{p['ns']} {p['address']} {p['transport']}: {p.get('error') or p['status']}"
-                   for p in failed],
-    }
-    if not probes:
-        status, err = Status.SKIPPED, "the name servers have no addresses"
-    elif all(p["status"] == str(Status.BLOCKED) for p in probes):
-        status, err = Status.BLOCKED, "every name server address is outside the allowed networks"
-    else:
-        status, err = Status.OK, None
-    reach_obs = Observation("dns.ns_reach", name, status, reach_ev, err, sw2.stop(), sw2.started_at)
-    return [ns_obs, reach_obs]
 
 
 # --------------------------------------------------------------------------- IPv6-only path
@@ -490,18 +494,33 @@ async def _iterate(walk: _Walk, qname: str, depth: int, resolving: frozenset[str
     raise _Broken(Status.SERVFAIL, zone, "too many referrals")
 
 
-async def check_v6_path(ctx: Context, name: str) -> Observation:
-    """``dns.v6_path``: resolve ``name`` AAAA from the root using IPv6 transport only."""
+@dataclass
+class V6Walk:
+    """The IPv6-only walk from the root to a name's AAAA: reached, or where and why it broke."""
+
+    status: Status
+    steps: list[dict[str, JSON]]
+    queries: int
+    #: for a walk that reached an answer
+    rcode: str | None = None
+    answer: list[str] = field(default_factory=list)
+    #: for a broken walk
+    broken_at: str | None = None
+    reason: str | None = None
+    scanner_side: str | None = None
+    elapsed_ms: float = 0.0
+    started_at: str = field(default_factory=now_iso)
+
+
+async def walk_v6(ctx: Context, name: str) -> V6Walk:
+    """Resolve ``name`` AAAA from the root using IPv6 transport only."""
     sw = Stopwatch()
     walk = _Walk(ctx)
-    ev: dict[str, JSON] = {"qname": name, "steps": walk.steps}
     try:
         reply = await _iterate(walk, name, 0, frozenset())
     except _Broken as b:
-        ev.update(result="broken", broken_at=b.zone, reason=b.reason, queries=walk.queries)
-        if b.scanner_side:
-            ev["scanner_side"] = b.scanner_side
-        return Observation("dns.v6_path", name, b.status, ev, b.reason, sw.stop(), sw.started_at)
-    ev.update(result="reached", rcode=reply.rcode, queries=walk.queries,
-              answer=[f"{r.name} {r.type} {r.data}" for r in reply.answer])
-    return Observation("dns.v6_path", name, Status.OK, ev, None, sw.stop(), sw.started_at)
+        return V6Walk(b.status, walk.steps, walk.queries, broken_at=b.zone, reason=b.reason,
+                      scanner_side=b.scanner_side, elapsed_ms=sw.stop(), started_at=sw.started_at)
+    return V6Walk(Status.OK, walk.steps, walk.queries, rcode=reply.rcode,
+                  answer=[f"{r.name} {r.type} {r.data}" for r in reply.answer], elapsed_ms=sw.stop(),
+                  started_at=sw.started_at)

@@ -1,4 +1,5 @@
-"""``web.links`` and ``web.resources``: are the pages behind the homepage reachable over IPv6?
+"""What ``web.links`` and ``web.resources`` share: the homepage's links, the link visits, the
+DNS verdict of hosts.
 
 Links are read by a linear tokeniser over a bounded prefix of the page
 (:mod:`v6scan.markup`, off the event loop), resolved against the page URL
@@ -10,9 +11,12 @@ exclusion list as ``excluded``, never contacted.  Every cap (links per level,
 external and subresource hosts, characters parsed) says in ``caps_hit`` when
 it was reached.  Internal 2nd-level links (on the homepage) and
 3rd-level links (on those pages) are fetched over IPv6 through the same
-pinned, capped fetcher; a page that is IPv4-only is still read over IPv4 so
-its own links are known.  External links and subresource hosts are judged by
-their DNS only (a usable AAAA or not).
+pinned, capped fetcher (:class:`Crawler`); a page that is IPv4-only is still
+read over IPv4 so its own links are known.  External links and subresource
+hosts are judged by their DNS only (a usable AAAA or not: :func:`host_rows`).
+
+The homepage (:func:`homepage`: web.http's final page, IPv6 preferred) is read once per name for
+both checks, shared as ``web.crawl``.
 """
 
 from __future__ import annotations
@@ -20,21 +24,35 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from v6scan.addresses import classify
-from v6scan.checks.webstate import HTTP_ERROR_FROM, WebState, resolve_hop
+from v6scan.checks.base import Row, Run, optional
+from v6scan.checks.webstate import HTTP_ERROR_FROM, WebState, fetched, resolve_hop
 from v6scan.context import Context
 from v6scan.eventloop import off_loop
 from v6scan.fetch import Chain
 from v6scan.markup import PageLinks
 from v6scan.markup import parse_links as parse_markup
-from v6scan.model import JSON, Observation, Status, Stopwatch, cap_hit
+from v6scan.model import JSON, Status, cap_hit
 from v6scan.settings import Settings
-from v6scan.targets import registrable_domain
 
-__all__ = ["PageLinks", "check_links", "parse_links"]
+__all__ = [
+    "Crawler",
+    "Homepage",
+    "HostRow",
+    "LinkVisit",
+    "PageLinks",
+    "RejectedRow",
+    "ResourceRow",
+    "homepage",
+    "host_rows",
+    "parse_links",
+    "rejected_rows",
+    "v4_literal",
+]
 
 
 def parse_links(html: str, base: str, limit: int = Settings.max_parse) -> PageLinks:
@@ -43,50 +61,68 @@ def parse_links(html: str, base: str, limit: int = Settings.max_parse) -> PageLi
     return parse_markup(html, base, limit)
 
 
-def _home(st: WebState) -> tuple[str, str, str] | None:
-    """(final URL, text, family) of the homepage, IPv6 preferred."""
-    for fam in ("v6", "v4"):
-        for c in st.chains:
-            f = c.final
-            if c.family == fam and f is not None and f.text:
-                return f.url, f.text, fam
-    return None
+async def read_links(ctx: Context, text: str, url: str) -> PageLinks:
+    """:func:`parse_links` of hostile markup: a bounded prefix, tokenised in linear time, on the CPU threads."""
+    return await off_loop(parse_links, text, url, ctx.settings.max_parse)
 
 
-@dataclass
-class _Probe:
-    url: str
-    level: int
-    found_on: str
+# --------------------------------------------------------------------------- rows both checks write
+
+
+@dataclass(frozen=True, kw_only=True)
+class RejectedRow(Row):
+    """A URL no browser would fetch, and why."""
+
+    url: str = ""
+    reason: str = ""
+    #: the level-2 page it was found on (absent: on the homepage)
+    found_on: str | None = optional()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceRow(Row):
+    """One subresource: its kind (the tag, or stylesheet/font/link) and URL."""
+
+    kind: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostRow(Row):
+    """The DNS verdict of one external-link or subresource host."""
+
     host: str = ""
-    aaaa: list[str] = field(default_factory=list)
-    usable_v6: str | None = None
-    reason: str | None = None
-    excluded: str | None = None  # the exclusion-list entry the host matches: never contacted
-    v6: Chain | None = None
-    links: PageLinks | None = None  # the page's own links (level 2 only), its text not kept
-
-    def ok(self) -> bool:
-        f = self.v6.final if self.v6 else None
-        return f is not None and f.http_status is not None and f.http_status < HTTP_ERROR_FROM
-
-    def to_json(self) -> dict[str, JSON]:
-        f = self.v6.final if self.v6 else None
-        out: dict[str, JSON] = {"url": self.url, "level": self.level, "found_on": self.found_on, "host": self.host,
-                                "usable_aaaa": self.usable_v6 is not None, "v6_ok": self.ok()}
-        if self.excluded is not None:
-            out.update(excluded=True, entry=self.excluded)
-        if self.v6 is not None:
-            out["v6_status"] = str(self.v6.status)
-            out["v6_http_status"] = f.http_status if f else None
-            if self.v6.error:
-                out["v6_error"] = self.v6.error
-        if self.reason:
-            out["reason"] = self.reason
-        return out
+    #: on the exclusion list (``entry`` the entry it matched): not looked up
+    excluded: bool = optional(False)
+    entry: str | None = optional()
+    #: it has an AAAA the scanner may use (absent for an excluded host)
+    usable_aaaa: bool | None = optional()
+    #: its AAAA records (subresource hosts only)
+    aaaa: tuple[str, ...] | None = optional()
+    #: an IPv4 address literal named as a host (subresources only)
+    ipv4_literal: bool = optional(False)
+    #: its subresources (at most ``max_listed_resources``) and their number (subresource hosts only)
+    resources: tuple[ResourceRow, ...] | None = optional()
+    count: int | None = optional()
+    #: why it has no usable AAAA
+    reason: str | None = optional()
 
 
-async def _v6_address(ctx: Context, host: str) -> tuple[str | None, list[str], str | None]:
+def rejected_rows(found: PageLinks, found_on: str | None = None) -> list[RejectedRow]:
+    return [RejectedRow(url=url, reason=reason, found_on=found_on) for url, reason in found.rejected]
+
+
+def v4_literal(url: str) -> str | None:
+    """The IPv4 address a URL names literally (an IPv4-only link or resource), else None."""
+    try:
+        host = urlsplit(url).hostname or ""
+        return str(ipaddress.IPv4Address(host))
+    except ValueError:
+        return None
+
+
+async def v6_address(ctx: Context, host: str) -> tuple[str | None, list[str], str | None]:
+    """The first AAAA of ``host`` the scanner may use, every AAAA, and why none is usable."""
     ans = await ctx.lookup(host, "AAAA")
     values = list(ans.values)
     if ans.status is Status.NODATA:
@@ -99,193 +135,141 @@ async def _v6_address(ctx: Context, host: str) -> tuple[str | None, list[str], s
     return None, values, "no usable AAAA (" + "; ".join(classify(v).describe() for v in values) + ")"
 
 
-async def _v4_address(ctx: Context, host: str) -> str | None:
+async def v4_address(ctx: Context, host: str) -> str | None:
     ans = await ctx.lookup(host, "A")
     return next((v for v in ans.values if ctx.policy.allows(v)), None)
 
 
-def _rejected(found: PageLinks) -> list[dict[str, JSON]]:
-    return [{"url": url, "reason": reason} for url, reason in found.rejected]
-
-
-def _v4_literal(url: str) -> str | None:
-    """The IPv4 address a URL names literally (an IPv4-only link or resource), else None."""
-    try:
-        host = urlsplit(url).hostname or ""
-        return str(ipaddress.IPv4Address(host))
-    except ValueError:
-        return None
-
-
-Rows = list[dict[str, JSON]]
-
-
-async def _host_rows(ctx: Context, hosts: list[str], cap: int, cap_name: str,
-                     more: dict[str, dict[str, JSON]] | None = None) -> tuple[Rows, Rows]:
+async def host_rows(ctx: Context, hosts: Sequence[str], cap: int, cap_name: str,
+                    resources: Mapping[str, Sequence[tuple[str, str]]] | None = None
+                    ) -> tuple[list[HostRow], list[dict[str, JSON]]]:
     """The DNS verdict (a usable AAAA or not) of at most ``cap`` hosts, in order; hosts on the exclusion
-    list are recorded, not looked up.  Returns the rows and the ``caps_hit`` entries."""
-    rows: list[dict[str, JSON]] = []
+    list are recorded, not looked up.  With ``resources`` (each host's subresources, kind and URL), a
+    row also lists the AAAA records and the host's resources.  Returns the rows and the ``caps_hit``
+    entries."""
+    listed = ctx.settings.max_listed_resources
+    rows: list[HostRow] = []
     for h in hosts[:cap]:
-        extra = (more or {}).get(h, {})
+        more: dict[str, JSON] = {}
+        if resources is not None:
+            more = {"resources": tuple(ResourceRow(kind=k, url=u) for k, u in resources[h][:listed]),
+                    "count": len(resources[h])}
         if (entry := ctx.excluded(h)) is not None:
-            rows.append({"host": h, "excluded": True, "entry": entry, **extra})
+            rows.append(HostRow(host=h, excluded=True, entry=entry, **more))
             continue
-        addr, aaaa, reason = await _v6_address(ctx, h)
-        rows.append({"host": h, "usable_aaaa": addr is not None, **({"aaaa": aaaa} if more is not None else {}),
-                     **extra, **({"reason": reason} if reason else {})})
+        addr, aaaa, reason = await v6_address(ctx, h)
+        rows.append(HostRow(host=h, usable_aaaa=addr is not None,
+                            aaaa=tuple(aaaa) if resources is not None else None, reason=reason or None, **more))
     return rows, ([cap_hit(cap_name, cap, len(hosts))] if len(hosts) > cap else [])
 
 
-async def check_links(ctx: Context, st: WebState) -> list[Observation]:
-    """``web.links`` and ``web.resources`` for one site name."""
-    sw = Stopwatch()
-    s = ctx.settings
-    home = _home(st)
-    if home is None:
-        why = "no homepage was fetched over either family"
-        return [Observation("web.links", st.name, Status.SKIPPED, {}, why, sw.stop(), sw.started_at),
-                Observation("web.resources", st.name, Status.SKIPPED, {}, why, 0.0, sw.started_at)]
-    home_url, home_text, home_family = home
-    site = registrable_domain(st.name, s.extra_suffixes) or st.name
-    last_fetch: dict[str, float] = {}
+# --------------------------------------------------------------------------- the homepage
 
-    async def polite(host: str) -> None:
-        wait = last_fetch.get(host, 0.0) + s.link_delay - time.monotonic()
-        last_fetch[host] = max(time.monotonic(), last_fetch.get(host, 0.0) + s.link_delay)
+
+@dataclass(frozen=True)
+class Homepage:
+    """The homepage web.http fetched (IPv6 preferred) and its links."""
+
+    url: str
+    #: the family it was fetched over (v6, v4)
+    family: str
+    links: PageLinks
+    #: the ``caps_hit`` entry when the page was longer than ``max_parse`` (the rest was not read)
+    parse_cap: dict[str, JSON] | None = None
+
+
+def _home(st: WebState) -> tuple[str, str, str] | None:
+    """(final URL, text, family) of the homepage, IPv6 preferred."""
+    for fam in ("v6", "v4"):
+        for c in st.chains:
+            f = c.final
+            if c.family == fam and f is not None and f.text:
+                return f.url, f.text, fam
+    return None
+
+
+async def _read_homepage(run: Run) -> Homepage | None:
+    home = _home(await fetched(run))
+    if home is None:
+        return None
+    url, text, family = home
+    found = await read_links(run.ctx, text, url)
+    cap = cap_hit("max_parse", run.ctx.settings.max_parse, len(text), page=url) if found.truncated else None
+    return Homepage(url, family, found, cap)
+
+
+async def homepage(run: Run) -> Homepage | None:
+    """The homepage of the run's name and its links, read once for ``web.links`` and
+    ``web.resources`` (None: no homepage was fetched over either family)."""
+    return await run.shared("web.crawl", lambda: _read_homepage(run))
+
+
+# --------------------------------------------------------------------------- visiting links
+
+
+@dataclass
+class LinkVisit:
+    """One internal link and what fetching it found."""
+
+    url: str
+    level: int
+    found_on: str
+    host: str = ""
+    aaaa: list[str] = field(default_factory=list)
+    usable_v6: str | None = None
+    reason: str | None = None
+    excluded: str | None = None  # the exclusion-list entry the host matches: never contacted
+    v6: Chain | None = None
+    links: PageLinks | None = None  # the page's own links (level 2 only), its text not kept
+
+    def ok(self) -> bool:
+        """It was fetched over IPv6 and its final page is no HTTP error."""
+        f = self.v6.final if self.v6 else None
+        return f is not None and f.http_status is not None and f.http_status < HTTP_ERROR_FROM
+
+
+class Crawler:
+    """Fetches internal links over IPv6 (and, for their own links, IPv4-only pages over IPv4),
+    politely: two fetches from one host are ``link_delay`` apart."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._last_fetch: dict[str, float] = {}
+
+    async def _polite(self, host: str) -> None:
+        delay = self.ctx.settings.link_delay
+        last = self._last_fetch.get(host, 0.0)
+        wait = last + delay - time.monotonic()
+        self._last_fetch[host] = max(time.monotonic(), last + delay)
         if wait > 0:
             await asyncio.sleep(wait)
 
-    def internal(url: str) -> bool:
-        host = urlsplit(url).hostname or ""
-        return (registrable_domain(host, s.extra_suffixes) or host) == site
+    async def _fetch(self, url: str, host: str, address: str, family: str) -> Chain:
+        ctx = self.ctx
+        await self._polite(host)
+        async with ctx.slot(address):
+            return await ctx.fetcher.follow(url, address, family, lambda h, f: resolve_hop(ctx, h, f))
 
-    async def read(text: str, url: str) -> PageLinks:
-        # hostile markup: a bounded prefix, tokenised in linear time, on the CPU threads
-        return await off_loop(parse_links, text, url, s.max_parse)
-
-    async def probe(p: _Probe) -> None:
+    async def visit(self, p: LinkVisit) -> None:
+        """Fetch ``p`` over IPv6 when its host has a usable AAAA; read its links (levels below 3),
+        over IPv4 when IPv6 gave no page."""
+        ctx = self.ctx
         p.host = urlsplit(p.url).hostname or ""
         if (entry := ctx.excluded(p.host)) is not None:
             p.excluded, p.reason = entry, f"{p.host} is on the exclusion list ({entry}): not contacted"
             return
-        p.usable_v6, p.aaaa, p.reason = await _v6_address(ctx, p.host)
+        p.usable_v6, p.aaaa, p.reason = await v6_address(ctx, p.host)
         text = ""
         if p.usable_v6 is not None:
-            await polite(p.host)
-            async with ctx.slot(p.usable_v6):
-                p.v6 = await ctx.fetcher.follow(p.url, p.usable_v6, "v6",
-                                                lambda h, f: resolve_hop(ctx, h, f))
+            p.v6 = await self._fetch(p.url, p.host, p.usable_v6, "v6")
             if p.v6.final is not None:
                 text = p.v6.final.text
                 p.v6.final.text = ""  # its links are what is kept, not the page
         if not text and p.level < 3:  # an IPv4-only page: read it over IPv4 for its links
-            v4 = await _v4_address(ctx, p.host)
+            v4 = await v4_address(ctx, p.host)
             if v4 is not None:
-                await polite(p.host)
-                async with ctx.slot(v4):
-                    c = await ctx.fetcher.follow(p.url, v4, "v4", lambda h, f: resolve_hop(ctx, h, f))
+                c = await self._fetch(p.url, p.host, v4, "v4")
                 if c.final is not None:
                     text = c.final.text
         if text and p.level < 3:
-            p.links = await read(text, p.url)
-
-    home_links = await read(home_text, home_url)
-    caps: list[dict[str, JSON]] = []
-    if home_links.truncated:
-        caps.append(cap_hit("max_parse", s.max_parse, len(home_text), page=home_url))
-    seen = {home_url.rstrip("/"), f"https://{st.name}", f"http://{st.name}"}
-    level2: list[_Probe] = []
-    external: list[str] = []
-    for u in home_links.links:
-        key = u.rstrip("/")
-        if key in seen:
-            continue
-        seen.add(key)
-        if internal(u):
-            level2.append(_Probe(u, 2, home_url))
-        else:
-            external.append(u)
-    capped2 = len(level2) > s.max_links_per_level
-    if capped2:
-        caps.append(cap_hit("max_links_per_level", s.max_links_per_level, len(level2), level=2))
-    level2 = level2[:s.max_links_per_level]
-    await asyncio.gather(*(probe(p) for p in level2))
-    level3: list[_Probe] = []
-    rejected = _rejected(home_links)
-    for p in level2:
-        if p.links is None:
-            continue
-        rejected += [{**r, "found_on": p.url} for r in _rejected(p.links)]
-        for u in p.links.links:
-            key = u.rstrip("/")
-            if key in seen:
-                continue
-            seen.add(key)
-            if internal(u):
-                level3.append(_Probe(u, 3, p.url))
-            else:
-                external.append(u)
-        p.links = None
-    capped3 = len(level3) > s.max_links_per_level
-    if capped3:
-        caps.append(cap_hit("max_links_per_level", s.max_links_per_level, len(level3), level=3))
-    level3 = level3[:s.max_links_per_level]
-    await asyncio.gather(*(probe(p) for p in level3))
-
-    ext_hosts = sorted({urlsplit(u).hostname or "" for u in external})
-    ext_rows, ext_caps = await _host_rows(ctx, ext_hosts, s.max_external_hosts, "max_external_hosts")
-    caps += ext_caps
-
-    def judged(ps: list[_Probe]) -> list[_Probe]:
-        return [p for p in ps if p.excluded is None]  # an excluded link is not the site's failure
-
-    def rate(ps: list[_Probe]) -> float | None:
-        ps = judged(ps)
-        return round(sum(p.ok() for p in ps) / len(ps), 4) if ps else None
-
-    ev: dict[str, JSON] = {
-        "homepage": home_url, "homepage_family": home_family, "registrable_domain": site,
-        "level2": {"links": len(judged(level2)), "v6_ok": sum(p.ok() for p in level2), "rate": rate(level2),
-                   "capped": capped2},
-        "level3": {"links": len(judged(level3)), "v6_ok": sum(p.ok() for p in level3), "rate": rate(level3),
-                   "capped": capped3},
-        "urls": [p.to_json() for p in [*level2, *level3]],
-        "v4_only": [p.url for p in judged([*level2, *level3]) if not p.ok()],
-        "excluded": [p.url for p in [*level2, *level3] if p.excluded is not None],
-        "external": ext_rows,
-        "rejected": rejected[:s.max_listed_rejected],
-        # links to an IPv4 address literal: never reachable from an IPv6-only client
-        "v4_literal_links": [str(r["url"]) for r in rejected if _v4_literal(str(r["url"]))][:s.max_listed_v4_literals],
-    }
-    if caps:
-        ev["caps_hit"] = caps
-    links_obs = Observation("web.links", st.name, Status.OK if judged(level2) else Status.SKIPPED, ev,
-                            None if judged(level2) else "the homepage has no internal links (that may be contacted)",
-                            sw.stop(), sw.started_at)
-
-    sw2 = Stopwatch()
-    hosts: dict[str, list[tuple[str, str]]] = {}
-    for kind, u in home_links.resources:
-        hosts.setdefault(urlsplit(u).hostname or "", []).append((kind, u))
-    names = sorted(hosts)
-    more: dict[str, dict[str, JSON]] = {
-        h: {"resources": [{"kind": k, "url": u} for k, u in hosts[h][:s.max_listed_resources]], "count": len(hosts[h])}
-        for h in names[:s.max_resource_hosts]}
-    rows, res_caps = await _host_rows(ctx, names, s.max_resource_hosts, "max_resource_hosts", more)
-    # a resource from an IPv4 address literal is loaded from an IPv4-only host (not fetched: rejected)
-    literals = sorted({a for url, _ in home_links.rejected if (a := _v4_literal(url))})
-    rows += [{"host": a, "usable_aaaa": False, "ipv4_literal": True, "reason": "an IPv4 address literal"}
-             for a in literals[:s.max_listed_v4_literals]]
-    res_ev: dict[str, JSON] = {"homepage": home_url, "hosts": rows,
-                               "v4_only_hosts": [r["host"] for r in rows
-                                                 if not r.get("excluded") and not r["usable_aaaa"]],
-                               "excluded_hosts": [r["host"] for r in rows if r.get("excluded")],
-                               "resources": len(home_links.resources),
-                               "rejected": _rejected(home_links)}
-    if res_caps or home_links.truncated:
-        res_ev["caps_hit"] = res_caps + [c for c in caps if c["cap"] == "max_parse"]
-    judged_rows = [r for r in rows if not r.get("excluded")]
-    res_obs = Observation("web.resources", st.name, Status.OK if judged_rows else Status.SKIPPED, res_ev,
-                          None if judged_rows else "the homepage loads no subresources (that may be contacted)",
-                          sw2.stop(), sw2.started_at)
-    return [links_obs, res_obs]
+            p.links = await read_links(ctx, text, p.url)

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from v6scan import __version__
-from v6scan.checks import CHECKS
 from v6scan.messages import render
 from v6scan.model import Observation, now_iso
 from v6scan.record import Record, build_record
+from v6scan.registry import CHECKS
 from v6scan.scoring import VERDICTS, CheckResult, Reason, SiteVerdict
 from v6scan.store import Store
 from v6scan.targets import Target

@@ -6,10 +6,10 @@ import csv
 from collections.abc import Iterable
 from typing import IO, Any
 
-from v6scan.checks import CHECKS
 from v6scan.messages import ui
 from v6scan.output import json_chunks, json_text
 from v6scan.record import Record
+from v6scan.registry import CHECKS
 
 __all__ = ["export_csv", "export_json", "export_jsonl", "export_markdown", "formula_safe"]
 

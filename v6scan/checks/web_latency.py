@@ -1,0 +1,152 @@
+"""``web.latency``: IPv6 is about as fast and reliable as IPv4.
+
+The first address of each family that serves the site is fetched ``latency_probes`` times, one
+probe after the other, each with a single try: the success rate over the probes and the median
+time to the first byte (connect, TLS and first byte) are measured per family.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Self
+
+from v6scan.checks.base import Check, Evidence, Phase, Row, Run, optional
+from v6scan.checks.webstate import WebState, reached, start_url
+from v6scan.context import Context
+from v6scan.model import JSON, Observation, Status, Stopwatch
+from v6scan.rules import CheckResult, Policy, Reason, not_tested, result
+
+__all__ = ["CHECK", "LatencyEvidence", "LatencyFamily", "LatencyProbe"]
+
+#: the order of the families in the evidence
+FAMILIES = ("v6", "v4")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LatencyProbe(Row):
+    """One fetch: its outcome and timings (ms, those measured)."""
+
+    status: str = ""
+    connect_ms: float | None = optional()
+    tls_ms: float | None = optional()
+    first_byte_ms: float | None = optional()
+    body_ms: float | None = optional()
+    total_ms: float | None = optional()
+    error: str | None = optional()
+
+    @property
+    def time_ms(self) -> float | None:
+        """Connect, TLS and first byte, for a probe that succeeded; else None."""
+        if self.status != str(Status.OK) or self.first_byte_ms is None:
+            return None
+        return float(self.connect_ms or 0) + float(self.tls_ms or 0) + float(self.first_byte_ms)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LatencyFamily(Row):
+    """The probes of one family's first serving address."""
+
+    address: str = ""
+    url: str = ""
+    probes: tuple[LatencyProbe, ...] = ()
+    success_rate: float = 0.0
+    median_ms: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LatencyEvidence(Evidence):
+    families: Mapping[str, LatencyFamily] = field(default_factory=dict)
+    probes_per_family: int = 0
+    ipv6_only: bool = False
+    #: the IPv6 median over the IPv4 median (both measured, IPv4's above 0)
+    ratio_v6_v4: float | None = optional()
+
+    @classmethod
+    def build(cls, families: Mapping[str, LatencyFamily], probes_per_family: int, ipv6_only: bool) -> Self:
+        """The evidence of the families' probes: each family's success rate (over
+        ``probes_per_family``) and median, and the ratio of the medians, derived from them."""
+        rows: dict[str, LatencyFamily] = {}
+        medians: dict[str, float] = {}
+        for fam in (f for f in FAMILIES if f in families):
+            row = families[fam]
+            totals = [t for t in (p.time_ms for p in row.probes) if t is not None]
+            rows[fam] = dataclasses.replace(
+                row, success_rate=round(len(totals) / max(1, probes_per_family), 3),
+                median_ms=round(statistics.median(totals), 3) if totals else None)
+            if totals:
+                medians[fam] = statistics.median(totals)
+        ratio = None
+        if "v6" in medians and "v4" in medians and medians["v4"] > 0:
+            ratio = round(medians["v6"] / medians["v4"], 3)
+        return cls(families=rows, probes_per_family=probes_per_family, ipv6_only=ipv6_only, ratio_v6_v4=ratio)
+
+
+async def _family(ctx: Context, st: WebState, addrs: list[str], n: int) -> LatencyFamily | None:
+    """``n`` probes of the first of ``addrs`` that serves the site (None when none does)."""
+    addr = next((a for a in addrs if start_url(st, a)), None)
+    if addr is None:
+        return None
+    url = start_url(st, addr)
+    assert url is not None
+    probes: list[LatencyProbe] = []
+    for _ in range(n):  # one after the other: the probes must not compete with each other
+        async with ctx.slot(addr):
+            # one try per probe: the success rate over repeated probes is what is measured
+            page = await ctx.fetcher.get(url, addr, keep_body=False, attempts=1)
+        row: dict[str, JSON] = {"status": str(page.status), **{k: round(v, 3) for k, v in page.timings.items()}}
+        if page.error:
+            row["error"] = page.error
+        probes.append(LatencyProbe.from_json(row))
+    return LatencyFamily(address=addr, url=url, probes=tuple(probes))
+
+
+async def probe(ctx: Context, run: Run) -> Observation:
+    """``latency_probes`` fetches of the first serving address of each family."""
+    sw = Stopwatch()
+    st = await reached(run)
+    n = max(1, ctx.settings.latency_probes)
+    v6, v4 = await asyncio.gather(_family(ctx, st, st.v6, n), _family(ctx, st, st.v4, n))
+    families = {fam: row for fam, row in (("v6", v6), ("v4", v4)) if row is not None}
+    ev = LatencyEvidence.build(families, n, bool(st.v6) and not st.v4)
+    if not families:
+        return CHECK.observe(run.name, Status.SKIPPED, ev, "no address serves HTTP or HTTPS",
+                             sw.stop(), sw.started_at)
+    return CHECK.observe(run.name, Status.OK, ev, None, sw.stop(), sw.started_at)
+
+
+def rule(o: Observation, ev: LatencyEvidence, p: Policy) -> CheckResult:
+    fams = ev.families
+    if "v6" not in fams:
+        return not_tested(o.check, o.target, "no IPv6 address serves the site")
+    rate = float(fams["v6"].success_rate)
+    if ev.ipv6_only and rate >= float(p.t("latency_success_min")):
+        return result(o.check, o.target, "info", Reason("ipv6_only_site", {"name": o.target}), applicable=False)
+    sev = "fail" if p.t("latency_severity") == "fail" else "warn"
+    reasons: list[Reason] = []
+    if rate < float(p.t("latency_success_min")):
+        reasons.append(Reason("latency_v6_failures", {"rate": f"{rate:.0%}"}))
+    ratio = ev.ratio_v6_v4
+    m6 = fams["v6"].median_ms
+    m4 = fams["v4"].median_ms if "v4" in fams else None
+    # a ratio of sub-millisecond timings is noise: only a real difference counts
+    floor = float(p.t("latency_min_difference_ms"))
+    real = m6 is not None and m4 is not None and float(m6) - float(m4) >= floor
+    if ratio is not None and real and float(ratio) > float(p.t("latency_ratio_max")):
+        reasons.append(Reason("latency_v6_slow", {"ratio": ratio, "limit": p.t("latency_ratio_max")}))
+    if reasons:
+        return result(o.check, o.target, sev, *reasons, severity="partial")
+    return result(o.check, o.target, "pass")
+
+
+CHECK = Check(
+    id="web.latency", title="IPv6 is about as fast and reliable as IPv4", order=100, phase=Phase.CONNECT,
+    stage=3, evidence=LatencyEvidence, probe=probe, rule=rule,
+    reasons=("not_tested", "ipv6_only_site", "latency_v6_failures", "latency_v6_slow"),
+    weight=3, required=False,
+    thresholds={"latency_success_min": 1.0, "latency_severity": "warn", "latency_ratio_max": 1.2,
+                "latency_min_difference_ms": 20},
+)
