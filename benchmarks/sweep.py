@@ -23,11 +23,11 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from tests.lab import Lab
 from tests.lab import scale as scale_mod
+from v6scan.scoring import load_policy
 
 STANDARD_CHECKS = "dns.resolve,dns.aaaa,dns.ns_aaaa,dns.ns_reach,web.reach,web.tls,web.http,web.same_site"
 DNS_CHECKS = "dns.resolve,dns.aaaa"
@@ -80,7 +80,7 @@ def common_options(lab: Lab, timeout: float) -> list[str]:
 def selection_policy(path: Path, checks: str) -> Path:
     """The default policy with only the selected checks required (a standard sweep measures no
     links, so the default policy would call every site "partial" for want of them)."""
-    data = json.loads(resources.files("v6scan.policies").joinpath("default.json").read_text("utf-8"))
+    data = load_policy("default").to_json()  # the checks' declared weights and thresholds
     chosen = set(checks.split(","))
     data["name"] = "bench-selection"
     for cid, rule in data["checks"].items():
