@@ -56,34 +56,36 @@ class Evidence:
 
     def to_json(self) -> dict[str, JSON]:
         out: dict[str, JSON] = {}
-        for f in dataclasses.fields(self):
-            if f.name == "extra":
-                continue
+        for f in _codec(type(self)):
             value = getattr(self, f.name)
-            if f.metadata.get("optional") and value == f.default:
+            if f.optional and value == f.default:
                 continue  # written only when it says something (as the checks always did)
-            out[f.metadata.get("key", f.name)] = _dump(value)
-        out.update(self.extra)
+            out[f.key] = value if f.dump is None or value is None else f.dump(value)
+        if self.extra:
+            out.update(self.extra)
         if self.TAGGED:
             out[VERSION_KEY] = self.VERSION
         return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, JSON] | None) -> Self:
-        d = dict(data or {})
-        version = int(d.pop(VERSION_KEY, 1) or 1)
+        d: Mapping[str, JSON] = data or {}
+        version = int(d.get(VERSION_KEY) or 1)
         if version < cls.VERSION:
-            d = cls.upgrade(d, version)
-        hints = _hints(cls)
+            d = cls.upgrade({k: v for k, v in d.items() if k != VERSION_KEY}, version)
+        codec, keys = _codec(cls), _keys(cls)
         kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            key = f.metadata.get("key", f.name)
-            if f.name != "extra" and key in d:
-                value = d.pop(key)
-                if value is None and not _admits_none(hints[f.name]):
-                    continue  # a null where the type has none (a hand-edited store): the default
-                kwargs[f.name] = _load(hints[f.name], value)
-        return cls(**kwargs, extra=d)
+        for f in codec:
+            if f.key in d:
+                value = d[f.key]
+                if value is None:
+                    if f.none_ok:  # else: a null where the type has none (a hand-edited store): the default
+                        kwargs[f.name] = None
+                else:
+                    kwargs[f.name] = value if f.load is None else f.load(value)
+        if any(k not in keys for k in d):
+            kwargs["extra"] = {k: v for k, v in d.items() if k not in keys}
+        return cls(**kwargs)
 
 
 def optional(default: Any = None, key: str | None = None) -> Any:
@@ -106,18 +108,97 @@ class Row(Evidence):
     TAGGED: ClassVar[bool] = False
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+Convert = Callable[[Any], Any]
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """How one field of an evidence class is written and read (worked out once per class)."""
+
+    name: str
+    key: str
+    optional: bool
+    default: Any
+    none_ok: bool
+    #: stored JSON -> the field's type (None: as it is)
+    load: Convert | None
+    #: the field's value -> JSON (None: as it is)
+    dump: Convert | None
+
+
+_CODECS: dict[type, tuple[_Field, ...]] = {}
+_KEYS: dict[type, frozenset[str]] = {}
+
+
+def _keys(cls: type) -> frozenset[str]:
+    """The JSON keys a class reads (its fields' and the version tag)."""
+    keys = _KEYS.get(cls)
+    if keys is None:
+        keys = _KEYS[cls] = frozenset({*(f.key for f in _codec(cls)), VERSION_KEY})
+    return keys
+
+
+def _codec(cls: type) -> tuple[_Field, ...]:
+    codec = _CODECS.get(cls)
+    if codec is None:
+        hints = typing.get_type_hints(cls)
+        codec = tuple(
+            _Field(f.name, f.metadata.get("key", f.name), bool(f.metadata.get("optional")), f.default,
+                   _admits_none(hints[f.name]), _loader(hints[f.name]), _dumper(hints[f.name]))
+            for f in dataclasses.fields(cls) if f.name != "extra")
+        _CODECS[cls] = codec
+    return codec
 
 
 def _admits_none(hint: Any) -> bool:
     return hint is Any or (typing.get_origin(hint) in (typing.Union, types.UnionType)
                            and type(None) in typing.get_args(hint))
+
+
+def _is_row(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, Evidence)
+
+
+def _loader(hint: Any) -> Convert | None:
+    """How stored JSON becomes a value of type ``hint`` (rows their class, lists tuples); None when
+    it is used as it is."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _loader(inner[0]) if len(inner) == 1 else None
+    if _is_row(hint):
+        row: type[Evidence] = hint
+        return lambda v: row.from_json(v) if isinstance(v, Mapping) else v
+    if origin is tuple:
+        if _is_row(args[0]):  # rows: only what is a row (a damaged store may hold anything)
+            item: type[Evidence] = args[0]
+            return lambda v: tuple(item.from_json(x) for x in v if isinstance(x, Mapping)) \
+                if isinstance(v, list | tuple) else v
+        each = _loader(args[0])
+        if each is None:
+            return lambda v: tuple(v) if isinstance(v, list | tuple) else v
+        return lambda v: tuple(None if x is None else each(x) for x in v) if isinstance(v, list | tuple) else v
+    if origin in (Mapping, dict) or (isinstance(origin, type) and issubclass(origin, Mapping)):
+        value = _loader(args[1])
+        if value is None:
+            return lambda v: dict(v) if isinstance(v, Mapping) else v
+        return lambda v: {k: None if x is None else value(x) for k, x in v.items()} if isinstance(v, Mapping) else v
+    return None
+
+
+def _dumper(hint: Any) -> Convert | None:
+    """How a value of type ``hint`` becomes JSON; None when it is JSON already."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _dumper(inner[0]) if len(inner) == 1 else _dump
+    if _is_row(hint):
+        return _dump
+    if origin is tuple:
+        return (lambda v: [x.to_json() for x in v]) if _is_row(args[0]) else _dump
+    if origin in (Mapping, dict) or (isinstance(origin, type) and issubclass(origin, Mapping)):
+        return _dump
+    return None if hint in (str, int, float, bool) else _dump
 
 
 def _dump(v: Any) -> JSON:
@@ -127,27 +208,6 @@ def _dump(v: Any) -> JSON:
         return [_dump(x) for x in v]
     if isinstance(v, Mapping):
         return {str(k): _dump(x) for k, x in v.items()}
-    return v
-
-
-def _load(hint: Any, v: JSON) -> Any:
-    """``v`` (stored JSON) as the type ``hint`` says: rows become their class, lists tuples."""
-    if v is None:
-        return None
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in args if a is not type(None)]
-        return _load(inner[0], v) if len(inner) == 1 else v
-    if isinstance(hint, type) and issubclass(hint, Evidence):
-        return hint.from_json(v) if isinstance(v, Mapping) else v
-    if origin is tuple and isinstance(v, list | tuple):
-        if isinstance(args[0], type) and issubclass(args[0], Evidence):  # rows: only what is a row
-            return tuple(args[0].from_json(x) for x in v if isinstance(x, Mapping))
-        return tuple(_load(args[0], x) for x in v)
-    mapping = origin in (Mapping, dict) or (isinstance(origin, type) and issubclass(origin, Mapping))
-    if mapping and isinstance(v, Mapping):
-        return {k: _load(args[1], x) for k, x in v.items()}
     return v
 
 
