@@ -399,12 +399,12 @@ def _dns_ns(name: str, f: frozenset[str]) -> list[Observation]:
     found = NameServers(zone, servers, {}, len(servers), CTX.settings.max_ns_hosts, 20.0, "")
     net = cast(Context, _NameServerNet(f))
 
-    async def ask_all(zone: str) -> list[dict[str, Any]]:  # as dns.ns_reach asks them
+    async def ask_all(zone: str) -> list[NsProbe]:  # as dns.ns_reach asks them
         return list(await asyncio.gather(*(probe_ns(net, zone, s.name, row, family, transport)
                                            for s in servers for family, rows in (("v6", s.aaaa), ("v4", s.a))
                                            for row in rows for transport in ("udp", "tcp"))))
 
-    probes = tuple(NsProbe.from_json(r) for r in asyncio.run(ask_all(zone.name)))
+    probes = tuple(asyncio.run(ask_all(zone.name)))
     assert probes
     return [observe("dns.ns_aaaa", name, Status.OK, NsAaaaEvidence.build(found), None, found.elapsed_ms),
             observe("dns.ns_reach", name, Status.OK, NsReachEvidence.build(zone.name, probes), None, 15.0)]

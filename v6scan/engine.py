@@ -108,6 +108,8 @@ async def _probe(ctx: Context, check: Check[Any], run: Run) -> list[Observation]
 
 async def _all(ctx: Context, checks: list[Check[Any]], run: Run) -> list[Observation]:
     """The probes of ``checks`` at once, their observations in catalogue order."""
+    if len(checks) == 1:  # no task for a lone check
+        return await _probe(ctx, checks[0], run)
     out: list[Observation] = []
     for part in await asyncio.gather(*(_probe(ctx, c, run) for c in checks)):
         out += part
@@ -131,7 +133,10 @@ async def _variant(ctx: Context, name: str, target: str, checks: list[Check[Any]
     """The checks of one site name: its lookup first, then its other DNS checks beside the
     connecting checks (when the name resolved to addresses that may be contacted)."""
     run = Run(ctx, name, target, ctx.settings.check_ids)
-    obs = await _all(ctx, [c for c in checks if c.phase is Phase.LOOKUP], run)
+    obs: list[Observation] = []
+    for c in checks:  # one after the other: the first makes the lookup they all read
+        if c.phase is Phase.LOOKUP:
+            obs += await _probe(ctx, c, run)
     host: HostDNS | None = run.peek("dns.host")
     connect = [c for c in checks if c.phase is Phase.CONNECT]
     tasks = [_all(ctx, [c for c in checks if c.phase is Phase.DNS], run)]

@@ -101,6 +101,16 @@ class Observation:
     error: str | None = None
     elapsed_ms: float = 0.0
     started_at: str = field(default_factory=now_iso)
+    #: the typed evidence the probe had, with the mapping made from it: (evidence, typed).  Read
+    #: only while ``evidence`` is still that mapping (:meth:`typed_evidence`), so scoring in the
+    #: scanning process skips reading the JSON back; never stored, never compared
+    typed: tuple[Mapping[str, JSON], Any] | None = field(default=None, compare=False, repr=False)
+
+    def typed_evidence(self) -> Any:
+        """The probe's typed evidence if ``evidence`` is still what it made, else None."""
+        if self.typed is not None and self.typed[0] is self.evidence:
+            return self.typed[1]
+        return None
 
     def to_json(self) -> dict[str, JSON]:
         return {

@@ -272,16 +272,19 @@ class Check(Generic[E]):
         return self.phase not in (Phase.TARGET, Phase.SCANNER)
 
     def evaluate(self, o: Observation, p: Policy) -> CheckResult:
-        """The rule applied to ``o`` (evidence as stored, any version)."""
-        return self.rule(o, self.evidence.from_json(o.evidence), p)
+        """The rule applied to ``o`` (evidence as stored, any version; the probe's own typed
+        evidence when ``o`` still carries it)."""
+        ev = o.typed_evidence()
+        return self.rule(o, ev if isinstance(ev, self.evidence) else self.evidence.from_json(o.evidence), p)
 
     def observe(self, name: str, status: Status, evidence: E | None, error: str | None = None,
                 elapsed_ms: float = 0.0, started_at: str | None = None) -> Observation:
         """The observation this check records (evidence in its stored form)."""
         ev = evidence.to_json() if evidence is not None else {}
+        typed = (ev, evidence) if evidence is not None else None
         if started_at is None:
-            return Observation(self.id, name, status, ev, error, elapsed_ms)
-        return Observation(self.id, name, status, ev, error, elapsed_ms, started_at)
+            return Observation(self.id, name, status, ev, error, elapsed_ms, typed=typed)
+        return Observation(self.id, name, status, ev, error, elapsed_ms, started_at, typed)
 
 
 class Run:

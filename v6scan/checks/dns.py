@@ -21,8 +21,8 @@ from v6scan.errors import V6scanError
 from v6scan.model import JSON, Status, Stopwatch, cap_hit, now_iso
 from v6scan.resolver import RR, Answer
 
-__all__ = ["AddressRow", "HostDNS", "NameServers", "V6Walk", "Zone", "address_rows", "check_host", "find_zone", "host",
-           "name_servers", "probe_ns", "walk_v6"]
+__all__ = ["AddressRow", "HostDNS", "NameServers", "NsProbe", "V6Walk", "Zone", "address_rows", "check_host",
+           "find_zone", "host", "name_servers", "probe_ns", "walk_v6"]
 
 _FAILURE_ORDER = (Status.NXDOMAIN, Status.SERVFAIL, Status.REFUSED, Status.TIMEOUT,
                   Status.UNREACHABLE, Status.ERROR)
@@ -265,28 +265,67 @@ async def name_servers(run: Run) -> NameServers:
     return await run.shared("dns.ns", lambda: find_name_servers(run.ctx, run.name))
 
 
-async def probe_ns(ctx: Context, zone: str, ns: str, row: AddressRow, family: str,
-                   transport: str) -> dict[str, JSON]:
+@dataclass(frozen=True, kw_only=True)
+class NsProbe(Row):
+    """One SOA query to one name-server address over one transport (the fields of
+    :meth:`v6scan.dnsdirect.ServerReply.to_json`), or why none was sent (status ``blocked``: only
+    ns, address, family, transport, status, answered and error)."""
+
+    ns: str = ""
+    address: str = ""
+    family: str = ""
+    transport: str = ""
+    status: str = ""
+    rcode: str | None = None
+    aa: bool | None = None
+    elapsed_ms: float | None = None
+    attempts: int | None = None
+    successes: int | None = None
+    tc: bool = optional(False)
+    answer: tuple[str, ...] = optional(())
+    answered: bool = False
+    error: str | None = optional()
+
+    @property
+    def label(self) -> str:
+        return f"{self.ns} {self.address} {self.transport}"
+
+    def to_json(self) -> dict[str, JSON]:
+        out = super().to_json()
+        if self.status == str(Status.BLOCKED):
+            for k in _REPLY_ONLY:
+                out.pop(k, None)
+        return out
+
+
+#: what a row has only when a query was sent
+_REPLY_ONLY = ("rcode", "aa", "elapsed_ms", "attempts", "successes")
+
+
+async def probe_ns(ctx: Context, zone: str, ns: str, row: AddressRow, family: str, transport: str) -> NsProbe:
     """Ask one name-server address for the zone's SOA: reachability is a property of the zone, so
     every site of a zone shares one probe per address and transport for ``probe_ttl`` seconds
-    (the servers are asked once a minute, not once per site)."""
-    out: dict[str, JSON] = {"ns": ns, "address": row.address, "family": family,
-                            "transport": transport}
+    (the servers are asked once a minute, not once per site), and its row."""
     if not row.usable:
-        out.update(status=str(Status.BLOCKED), answered=False, error=row.blocked_reason)
-        return out
-    addr = row.address
-    reply = await ctx.cached(("ask", addr, zone, "SOA", transport),
-                             functools.partial(ctx.ask, addr, zone, "SOA", transport), ttl=ctx.settings.probe_ttl)
-    out.update(reply.to_json())
-    out.pop("server", None)
-    out["answered"] = reply.answered and reply.rcode in ("NOERROR", "NXDOMAIN")
-    if reply.answered and not reply.aa and reply.rcode in ("NOERROR", "NXDOMAIN"):
-        out["answered"] = False
-        out["error"] = "answered without the AA flag: not authoritative for the name (lame)"
-    elif reply.rcode in ("REFUSED", "SERVFAIL", "NOTAUTH"):
-        out["error"] = f"answered {reply.rcode}: does not serve {zone} (lame)"
-    return out
+        return NsProbe(ns=ns, address=row.address, family=family, transport=transport, status=str(Status.BLOCKED),
+                       answered=False, error=row.blocked_reason)
+
+    async def make() -> NsProbe:
+        addr = row.address
+        reply = await ctx.cached(("ask", addr, zone, "SOA", transport),
+                                 functools.partial(ctx.ask, addr, zone, "SOA", transport), ttl=ctx.settings.probe_ttl)
+        out: dict[str, JSON] = {"ns": ns, "address": addr, "family": family, "transport": transport}
+        out.update(reply.to_json())
+        out.pop("server", None)
+        out["answered"] = reply.answered and reply.rcode in ("NOERROR", "NXDOMAIN")
+        if reply.answered and not reply.aa and reply.rcode in ("NOERROR", "NXDOMAIN"):
+            out["answered"] = False
+            out["error"] = "answered without the AA flag: not authoritative for the name (lame)"
+        elif reply.rcode in ("REFUSED", "SERVFAIL", "NOTAUTH"):
+            out["error"] = f"answered {reply.rcode}: does not serve {zone} (lame)"
+        return NsProbe.from_json(out)
+
+    return await ctx.cached(("ns-probe", zone, ns, row.address, family, transport), make, ttl=ctx.settings.probe_ttl)
 
 
 # --------------------------------------------------------------------------- IPv6-only path

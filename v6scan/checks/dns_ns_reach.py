@@ -12,50 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Self
 
-from v6scan.checks.base import Check, Evidence, Phase, Row, Run, optional
-from v6scan.checks.dns import NsHost, name_servers, probe_ns
+from v6scan.checks.base import Check, Evidence, Phase, Run, optional
+from v6scan.checks.dns import NsHost, NsProbe, name_servers, probe_ns
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status, Stopwatch
 from v6scan.rules import CheckResult, Policy, Reason, not_tested, result, retried_result
 
 __all__ = ["CHECK", "NsProbe", "NsReachEvidence"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class NsProbe(Row):
-    """One SOA query to one name-server address over one transport (the fields of
-    :meth:`v6scan.dnsdirect.ServerReply.to_json`), or why none was sent (status ``blocked``: only
-    ns, address, family, transport, status, answered and error)."""
-
-    ns: str = ""
-    address: str = ""
-    family: str = ""
-    transport: str = ""
-    status: str = ""
-    rcode: str | None = None
-    aa: bool | None = None
-    elapsed_ms: float | None = None
-    attempts: int | None = None
-    successes: int | None = None
-    tc: bool = optional(False)
-    answer: tuple[str, ...] = optional(())
-    answered: bool = False
-    error: str | None = optional()
-
-    @property
-    def label(self) -> str:
-        return f"{self.ns} {self.address} {self.transport}"
-
-    def to_json(self) -> dict[str, JSON]:
-        out = super().to_json()
-        if self.status == str(Status.BLOCKED):
-            for k in _REPLY_ONLY:
-                out.pop(k, None)
-        return out
-
-
-#: what a row has only when a query was sent
-_REPLY_ONLY = ("rcode", "aa", "elapsed_ms", "attempts", "successes")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,7 +61,7 @@ async def probe(ctx: Context, run: Run) -> Observation:
     jobs = [probe_ns(ctx, zone.name, s.name, row, family, transport)
             for s in found.servers for family, rows in (("v6", s.aaaa), ("v4", s.a))
             for row in rows for transport in ("udp", "tcp")]
-    probes = tuple(NsProbe.from_json(p) for p in await asyncio.gather(*jobs))
+    probes = tuple(await asyncio.gather(*jobs))
     ev = NsReachEvidence.build(zone.name, probes)
     if not probes:
         status, err = Status.SKIPPED, "the name servers have no addresses"
