@@ -214,6 +214,17 @@ class Context:
             self._cache.move_to_end(key)
         return await asyncio.shield(task)
 
+    def ready(self, key: tuple[str, ...], ttl: float | None = None) -> tuple[bool, Any]:
+        """``(True, value)`` when :meth:`cached` has a finished, successful and fresh result for
+        ``key`` (no task, no await: for the many callers that find it there), else ``(False, None)``."""
+        task = self._cache.get(key)
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return False, None
+        if ttl is not None and time.monotonic() - self._born.get(key, 0.0) > ttl:
+            return False, None
+        self._cache.move_to_end(key)
+        return True, task.result()
+
     async def canary(self, after: float, make: Callable[[], Awaitable[T]]) -> T:
         """The outcome of a run of the self-check canary ``make`` that started at ``after`` (loop
         time) or later.

@@ -22,7 +22,7 @@ from v6scan.model import JSON, Status, Stopwatch, cap_hit, now_iso
 from v6scan.resolver import RR, Answer
 
 __all__ = ["AddressRow", "HostDNS", "NameServers", "NsProbe", "V6Walk", "Zone", "address_rows", "check_host",
-           "find_zone", "host", "name_servers", "probe_ns", "walk_v6"]
+           "find_zone", "host", "name_servers", "ns_probe_key", "probe_ns", "walk_v6"]
 
 _FAILURE_ORDER = (Status.NXDOMAIN, Status.SERVFAIL, Status.REFUSED, Status.TIMEOUT,
                   Status.UNREACHABLE, Status.ERROR)
@@ -325,7 +325,12 @@ async def probe_ns(ctx: Context, zone: str, ns: str, row: AddressRow, family: st
             out["error"] = f"answered {reply.rcode}: does not serve {zone} (lame)"
         return NsProbe.from_json(out)
 
-    return await ctx.cached(("ns-probe", zone, ns, row.address, family, transport), make, ttl=ctx.settings.probe_ttl)
+    return await ctx.cached(ns_probe_key(zone, ns, row, family, transport), make, ttl=ctx.settings.probe_ttl)
+
+
+def ns_probe_key(zone: str, ns: str, row: AddressRow, family: str, transport: str) -> tuple[str, ...]:
+    """The key :func:`probe_ns` shares its row under (``ctx.ready`` finds it without a task)."""
+    return ("ns-probe", zone, ns, row.address, family, transport)
 
 
 # --------------------------------------------------------------------------- IPv6-only path

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Self
 
 from v6scan.checks.base import Check, Evidence, Phase, Run, optional
-from v6scan.checks.dns import NsHost, NsProbe, name_servers, probe_ns
+from v6scan.checks.dns import NsHost, NsProbe, name_servers, ns_probe_key, probe_ns
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status, Stopwatch
 from v6scan.rules import CheckResult, Policy, Reason, not_tested, result, retried_result
@@ -58,10 +58,18 @@ async def probe(ctx: Context, run: Run) -> Observation:
                              excluded=tuple({"name": ns, "entry": e} for ns, e in found.excluded.items()))
         return CHECK.observe(run.name, Status.EXCLUDED, ev, why, 0.0, found.started_at)
     sw = Stopwatch()
-    jobs = [probe_ns(ctx, zone.name, s.name, row, family, transport)
-            for s in found.servers for family, rows in (("v6", s.aaaa), ("v4", s.a))
+    # every site of a zone shares these rows: most are ready, and are read without a task each
+    want = [(s.name, row, family, transport) for s in found.servers for family, rows in (("v6", s.aaaa), ("v4", s.a))
             for row in rows for transport in ("udp", "tcp")]
-    probes = tuple(await asyncio.gather(*jobs))
+    rows: list[NsProbe | None] = []
+    for ns, row, family, transport in want:
+        done, value = (False, None) if not row.usable else \
+            ctx.ready(ns_probe_key(zone.name, ns, row, family, transport), ctx.settings.probe_ttl)
+        rows.append(value if done else None)
+    missing = [i for i, r in enumerate(rows) if r is None]
+    for i, r in zip(missing, await asyncio.gather(*(probe_ns(ctx, zone.name, *want[i]) for i in missing)), strict=True):
+        rows[i] = r
+    probes = tuple(r for r in rows if r is not None)
     ev = NsReachEvidence.build(zone.name, probes)
     if not probes:
         status, err = Status.SKIPPED, "the name servers have no addresses"
