@@ -307,6 +307,9 @@ class Run:
     async def shared(self, key: str, make: Callable[[], Awaitable[T]]) -> T:
         """The value of ``make()`` for this run, computed once: concurrent callers wait for the
         first; an exception is raised to every caller (each records it as its own error)."""
+        if key in self._values:  # computed: no lock to take
+            value: T = self._values[key]
+            return value
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             if key in self._errors:
@@ -317,8 +320,8 @@ class Run:
                 except Exception as e:
                     self._errors[key] = e
                     raise
-            value: T = self._values[key]
-            return value
+            made: T = self._values[key]
+            return made
 
     def peek(self, key: str) -> Any:
         """A shared value if it was computed, else None."""
