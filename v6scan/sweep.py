@@ -53,7 +53,7 @@ def scanner_side(o: Observation) -> str | None:
     """What of the scanner failed (``resolver``, ``self-check``) when ``o`` says so, else None."""
     if o.check not in SCANNER_SIDE_CHECKS:
         return None
-    side = getattr(CHECKS[o.check].evidence.from_json(o.evidence), "scanner_side", None)
+    side = getattr(CHECKS[o.check].read(o), "scanner_side", None)
     return str(side) if side else None
 
 

@@ -271,11 +271,15 @@ class Check(Generic[E]):
         """Measured per site name (apex and www.) rather than once per target domain."""
         return self.phase not in (Phase.TARGET, Phase.SCANNER)
 
-    def evaluate(self, o: Observation, p: Policy) -> CheckResult:
-        """The rule applied to ``o`` (evidence as stored, any version; the probe's own typed
-        evidence when ``o`` still carries it)."""
+    def read(self, o: Observation) -> E:
+        """The typed evidence of ``o``: the probe's own while ``o`` still carries it, else read
+        from the stored JSON (any version)."""
         ev = o.typed_evidence()
-        return self.rule(o, ev if isinstance(ev, self.evidence) else self.evidence.from_json(o.evidence), p)
+        return ev if isinstance(ev, self.evidence) else self.evidence.from_json(o.evidence)
+
+    def evaluate(self, o: Observation, p: Policy) -> CheckResult:
+        """The rule applied to ``o`` and its typed evidence."""
+        return self.rule(o, self.read(o), p)
 
     def observe(self, name: str, status: Status, evidence: E | None, error: str | None = None,
                 elapsed_ms: float = 0.0, started_at: str | None = None) -> Observation:
