@@ -131,9 +131,11 @@ async def resolver_canary(ctx: Context) -> Answer:
 async def check_host(ctx: Context, name: str) -> HostDNS:
     """The A and AAAA lookups of one name (once, in parallel), read by ``dns.resolve`` and ``dns.aaaa``.
 
-    When neither lookup got an answer about the name, the resolver itself is tested with a canary
+    When a lookup got no answer about the name (a timeout, SERVFAIL, ...: either of them, since a
+    resolver can die between the two), the resolver itself is tested with a canary
     (:func:`resolver_canary`); if that fails too, the evidence says ``scanner_side: "resolver"``:
-    the target was not assessed, and a sweep measures it again."""
+    the target was not assessed, and a sweep measures it again.  If the canary answers, the name is
+    asked once more before a failure is blamed on it."""
     sw = Stopwatch()
 
     async def lookups() -> tuple[Answer, Answer]:
@@ -142,7 +144,7 @@ async def check_host(ctx: Context, name: str) -> HostDNS:
     a, aaaa = await lookups()
     canary_ev: dict[str, JSON] | None = None
     scanner_side = False
-    if a.status in _RESOLVER_SUSPECT and aaaa.status in _RESOLVER_SUSPECT:
+    if a.status in _RESOLVER_SUSPECT or aaaa.status in _RESOLVER_SUSPECT:
         canary = await resolver_canary(ctx)
         canary_ev = {"name": ".", "type": "NS", "status": str(canary.status), "error": canary.error}
         if canary.status not in _RESOLVER_ALIVE:
@@ -164,8 +166,9 @@ async def check_host(ctx: Context, name: str) -> HostDNS:
             out.excluded = f"the name is an alias of {alias}, which is on the exclusion list ({entry}): not contacted"
             break
     if scanner_side:
+        failed = error or "; ".join(f"{x.qtype} lookup: {x.error}" for x in (a, aaaa) if x.status in _RESOLVER_SUSPECT)
         out.error = (f"the scanner's resolver ({', '.join(ctx.resolver.servers) or 'system'}) does not"
-                     f" answer: {error}; it did not answer a canary query either ({canary_ev and canary_ev['error']})")
+                     f" answer: {failed}; it did not answer a canary query either ({canary_ev and canary_ev['error']})")
     return out
 
 

@@ -1,8 +1,9 @@
 """``dns.resolve``: the name resolves (A or AAAA).
 
-Every verdict starts here: a name that does not resolve is not assessed further.  When both
-lookups failed and the scanner's resolver failed a canary query too, the evidence says
-``scanner_side: "resolver"`` and the result is ``inconclusive`` (the scanner's problem).
+Every verdict starts here: a name that does not resolve is not assessed further.  When a lookup
+got no answer (even if the other one did: a resolver can die between the two) and the scanner's
+resolver failed a canary query too, the evidence says ``scanner_side: "resolver"`` and the result
+is ``inconclusive`` (the scanner's problem: a sweep measures the target again).
 """
 
 from __future__ import annotations
@@ -45,11 +46,11 @@ async def probe(ctx: Context, run: Run) -> Observation:
 
 
 def rule(o: Observation, ev: ResolveEvidence, p: Policy) -> CheckResult:
-    if o.status is Status.OK:
-        return result(o.check, o.target, "pass")
-    if ev.scanner_side:  # the scanner's resolver, not the name
+    if ev.scanner_side:  # the scanner's resolver, not the name (one lookup may have been answered)
         return result(o.check, o.target, "inconclusive", Reason("resolver_unusable", {
             "name": o.target, "error": o.error or str(o.status)}))
+    if o.status is Status.OK:
+        return result(o.check, o.target, "pass")
     return result(o.check, o.target, "fail", Reason("dns_unresolved", {
         "name": o.target, "error": o.error or str(o.status)}))
 
