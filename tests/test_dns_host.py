@@ -53,7 +53,12 @@ class _Ctx:
         self.settings = Settings()
         self.policy = AddressPolicy.from_strings()
 
+    pins: dict[str, tuple[str, ...]] = {}  # noqa: RUF012 (nothing pinned: the resolver answers)
+
     def excluded(self, name: str) -> None:
+        return None
+
+    def pinned(self, name: str, qtype: str) -> None:
         return None
 
     async def cached(self, key: tuple[str, ...], make: Callable[[], Awaitable[T]], ttl: float | None = None,

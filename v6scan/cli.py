@@ -48,7 +48,7 @@ from v6scan.report import (
 )
 from v6scan.resolver import parse_server
 from v6scan.scoring import VERDICTS, Policy, SiteVerdict, load_policy, policy_from_json, score_target
-from v6scan.settings import Settings
+from v6scan.settings import Settings, parse_pins
 from v6scan.store import Store, StoreError
 from v6scan.sweep import DEFAULT_MAX_RETRIES, resume_sweep, retryable, run_sweep, settings_config, stored_config
 from v6scan.targets import (
@@ -267,13 +267,18 @@ def _settings(kw: dict[str, Any]) -> tuple[Settings, Policy, NameExclusions]:
         raise click.BadParameter(str(e)) from None
     if kw.get("self_check"):
         _check_self_check(str(kw["self_check"]), many("allow_nets"), nets)
+    pins = tuple(str(p) for p in kw.get("pins") or ())
+    try:
+        parse_pins(pins)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--address") from None
     settings = Settings(
         resolvers=many("resolvers"), allow_nets=many("allow_nets"), exclude_nets=nets, exclude_names=names.entries,
         root_hints=kw.get("root_hints"), timeout=float(kw.get("timeout") or 5.0), www=kw.get("www") or "auto",
         extra_suffixes=many("suffixes"), ca_bundle=kw.get("ca_bundle"), self_check=kw.get("self_check"),
         self_check_enabled=not kw.get("no_self_check"), check_ids=_split_ids(kw.get("check_ids")),
         user_agent=kw.get("user_agent") or None, per_address_concurrency=int(kw.get("per_address") or 4),
-        per_prefix_concurrency=int(kw.get("per_prefix") or 16),
+        per_prefix_concurrency=int(kw.get("per_prefix") or 16), pins=pins,
     )
     return settings, policy, names
 
@@ -366,6 +371,9 @@ def _gate_options(f: F) -> F:
               help="Output format.")
 @_gate_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not stdout.")
+@click.option("--address", "pins", multiple=True, metavar="NAME=IP",
+              help="Use IP for NAME instead of its A/AAAA records (repeatable: every address NAME is to have), to"
+                   " gate a launch before the records are published; the DNS results say the name was pinned.")
 def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int | None,
           output: Path | None, **kw: Any) -> None:
     """Check one or a few sites now and say what is wrong and how to fix it.

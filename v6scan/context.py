@@ -24,9 +24,10 @@ from v6scan.addresses import AddressPolicy
 from v6scan.attempts import TRANSIENT, retried
 from v6scan.dnsdirect import ServerReply, ask
 from v6scan.fetch import USER_AGENT, Fetcher, Limits
+from v6scan.model import Status
 from v6scan.net import Probe, make_ssl_contexts, tcp_connect
-from v6scan.resolver import Answer, Resolver
-from v6scan.settings import RootServer, Settings
+from v6scan.resolver import RR, Answer, Resolver
+from v6scan.settings import RootServer, Settings, parse_pins
 from v6scan.targets import NameExclusions
 
 __all__ = ["Context"]
@@ -102,6 +103,8 @@ class Context:
     delegations_v6: OrderedDict[str, list[tuple[str, str]]] = field(default_factory=OrderedDict, repr=False)
     #: the names and suffixes of the user's exclusion list: never contacted, whatever leads to them
     exclusions: NameExclusions = field(default_factory=lambda: NameExclusions(()), repr=False)
+    #: name -> the addresses ``--address NAME=IP`` gives it (used instead of its A/AAAA records)
+    pins: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> Context:
@@ -114,7 +117,19 @@ class Context:
                         max_body=s.max_body)
         exclusions = NameExclusions(s.exclude_names)
         fetcher = Fetcher(verify, limits, s.user_agent or USER_AGENT, s.retry, excluded=exclusions.match)
-        return cls(s, resolver, policy, s.roots(), verify, loose, fetcher, exclusions=exclusions)
+        return cls(s, resolver, policy, s.roots(), verify, loose, fetcher, exclusions=exclusions,
+                   pins=parse_pins(s.pins))
+
+    def pinned(self, name: str, qtype: str) -> Answer | None:
+        """The answer ``--address`` gives for ``name``/``qtype`` (A or AAAA), or None when the name is
+        not pinned: a pinned name has exactly the given addresses (NODATA for a family it has none of)."""
+        addresses = self.pins.get(name.rstrip(".").lower()) if self.pins else None
+        if addresses is None or qtype not in ("A", "AAAA"):
+            return None
+        want = 6 if qtype == "AAAA" else 4
+        records = tuple(RR(name, qtype, 0, a) for a in addresses if ipaddress.ip_address(a).version == want)
+        return Answer(name, qtype, Status.OK if records else Status.NODATA, records,
+                      error=None if records else f"no {'IPv6' if want == 6 else 'IPv4'} address given with --address")
 
     def excluded(self, name: str) -> str | None:
         """The exclusion-list entry that ``name`` matches (case, trailing dot and IDN form aside), or
@@ -272,7 +287,10 @@ class Context:
 
     async def lookup(self, name: str, qtype: str) -> Answer:
         """A recursive lookup, cached for the sweep (name-server and MX host addresses); an answer
-        that never came (timeout, unreachable) is not kept: the next caller asks again."""
+        that never came (timeout, unreachable) is not kept: the next caller asks again.  A name
+        pinned with ``--address`` gets its pins (redirect hops and links to it too)."""
+        if (pinned := self.pinned(name, qtype)) is not None:
+            return pinned
         return await self.cached(("lookup", name, qtype), lambda: self.resolver.query(name, qtype),
                                  keep=lambda a: a.status not in TRANSIENT)
 

@@ -159,6 +159,14 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Only {rate} of IPv6 probes succeeded.", "Find why IPv6 requests fail intermittently."),
         "zh-CN": ("IPv6 探测成功率仅为 {rate}。", "请排查 IPv6 请求间歇性失败的原因。"),
     },
+    "addresses_pinned": {
+        "en": ("The addresses of {name} were given with --address ({addresses}) and used instead of its A/AAAA"
+               " records: the records themselves were not checked.",
+               "Publish these addresses as the A/AAAA records of {name} before the launch, then check again"
+               " without --address."),
+        "zh-CN": ("{name} 的地址由 --address 指定（{addresses}），代替其 A/AAAA 记录使用：DNS 记录本身未被检测。",
+                  "上线前请将这些地址发布为 {name} 的 A/AAAA 记录，然后去掉 --address 再检测一次。"),
+    },
     "hsts_v6_missing": {
         "en": ("IPv6 users lose the HSTS protection IPv4 users get (max-age {max_age} over IPv4): {addresses}.",
                "Send the same Strict-Transport-Security header from every IPv6 address as from IPv4 (the IPv6"

@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from v6scan.checks.dns_resolve import CHECK as DNS_RESOLVE
 from v6scan.checks.web_reach import CHECK as WEB_REACH
 from v6scan.internetnl import score_internetnl
 from v6scan.model import JSON, Observation, Status
@@ -311,6 +312,8 @@ def score_target(target: str, observations: Iterable[Observation], policy: Polic
              if n not in resolving and n != target and n.startswith("www.")]
     notes += [Reason("ipv6_only_site", {"name": o.target}) for o in obs
               if o.check == WEB_REACH.id and o.target in resolving and WEB_REACH.read(o).ipv6_only]
+    notes += [Reason("addresses_pinned", {"name": o.target, "addresses": list(pins)}) for o in obs
+              if o.check == DNS_RESOLVE.id and (pins := DNS_RESOLVE.read(o).pinned)]
     if self_fail:
         verdict = "inconclusive"
         reasons = [next(x for r in results if r.check == "self.v6" for x in r.reasons)]

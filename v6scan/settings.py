@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from v6scan.attempts import Retry
+from v6scan.targets import TargetError, normalise_name
 
-__all__ = ["CONNECT_ATTEMPT_MIN", "IANA_ROOT_HINTS", "RootServer", "Settings", "parse_root_hints"]
+__all__ = ["CONNECT_ATTEMPT_MIN", "IANA_ROOT_HINTS", "RootServer", "Settings", "parse_pin", "parse_pins",
+           "parse_root_hints"]
 
 #: the shortest TCP connect attempt (seconds): Linux retransmits an unanswered SYN after 1 s
 CONNECT_ATTEMPT_MIN = 1.5
@@ -64,6 +67,33 @@ def parse_root_hints(text: str) -> tuple[RootServer, ...]:
     return servers
 
 
+def parse_pin(spec: str) -> tuple[str, str]:
+    """``NAME=IP`` (``--address``) as (name in lower case without a trailing dot, canonical address);
+    ValueError says what is wrong."""
+    name, sep, addr = spec.partition("=")
+    if not sep or not name.strip() or not addr.strip():
+        raise ValueError(f"{spec!r}: expected NAME=IP, e.g. www.example.org=2001:db8::10")
+    try:
+        name = normalise_name(name.strip())[0]  # the ASCII (IDNA) form, as targets are named
+    except TargetError as e:
+        raise ValueError(f"{spec!r}: {e.reason}") from None
+    try:
+        ip = ipaddress.ip_address(addr.strip().strip("[]"))
+    except ValueError:
+        raise ValueError(f"{spec!r}: {addr.strip()!r} is not an IP address") from None
+    return name, str(ip)
+
+
+def parse_pins(specs: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Every ``NAME=IP`` of ``--address``, by name (a name may be given several addresses)."""
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        name, addr = parse_pin(spec)
+        if addr not in out.setdefault(name, []):
+            out[name].append(addr)
+    return {n: tuple(a) for n, a in out.items()}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a scan needs to know, with the stable option names of DESIGN.md in comments."""
@@ -102,6 +132,9 @@ class Settings:
     max_links_per_level: int = 50  # web.links: distinct internal URLs fetched per level
     link_delay: float = 0.2  # seconds between two fetches from one host (politeness)
     check_ids: tuple[str, ...] = field(default=())  # empty: all
+    #: --address NAME=IP (check, repeatable): these addresses for NAME instead of its A/AAAA records
+    #: (a launch gated before the records are published); the DNS checks say the name was pinned
+    pins: tuple[str, ...] = ()
     # caps on what one site can make the scanner do (README, Safety); evidence says when one was hit
     max_addresses: int = 16  # addresses probed per name and family (reach, TLS, PMTU, ICMP)
     max_ns_hosts: int = 16  # name-server hosts per zone

@@ -74,6 +74,8 @@ class HostDNS:
     canary: dict[str, JSON] | None = None
     #: the canary failed too: the scanner's resolver, not the name
     scanner_side: bool = False
+    #: the addresses ``--address`` gave the name (used instead of its records), else empty
+    pinned: tuple[str, ...] = ()
     elapsed_ms: float = 0.0
     started_at: str = field(default_factory=now_iso)
 
@@ -139,6 +141,9 @@ async def check_host(ctx: Context, name: str) -> HostDNS:
     sw = Stopwatch()
 
     async def lookups() -> tuple[Answer, Answer]:
+        pin_a, pin_aaaa = ctx.pinned(name, "A"), ctx.pinned(name, "AAAA")
+        if pin_a is not None and pin_aaaa is not None:  # --address: the given addresses, no lookup
+            return pin_a, pin_aaaa
         return await asyncio.gather(ctx.resolver.query(name, "A"), ctx.resolver.query(name, "AAAA"))
 
     a, aaaa = await lookups()
@@ -159,7 +164,7 @@ async def check_host(ctx: Context, name: str) -> HostDNS:
     elapsed = sw.stop()
     status, error = _combined_status(a, aaaa)
     out = HostDNS(name, a, aaaa, status, error, canary=canary_ev, scanner_side=scanner_side, elapsed_ms=elapsed,
-                  started_at=sw.started_at)
+                  started_at=sw.started_at, pinned=ctx.pins.get(name.rstrip(".").lower(), ()) if ctx.pins else ())
     for alias in out.cname_chain:
         if (entry := ctx.excluded(alias)) is not None:
             out.excluded_alias = {"name": alias, "entry": entry}

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Self
 
-from v6scan.checks.base import Check, Evidence, Phase, Run
+from v6scan.checks.base import Check, Evidence, Phase, Run, optional
 from v6scan.checks.dns import AddressRow, address_rows, host
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status
@@ -29,19 +29,21 @@ class AaaaEvidence(Evidence):
     lookup: Mapping[str, JSON] = field(default_factory=dict)
     #: the A records, classified the same way (for the address counts of reports and internet.nl)
     v4_addresses: tuple[AddressRow, ...] = ()
+    #: the addresses came from --address, not from the name's AAAA records (not published yet, maybe)
+    pinned: bool = optional(False)
 
     @classmethod
     def build(cls, addresses: tuple[AddressRow, ...], v4_addresses: tuple[AddressRow, ...],
-              cname_chain: tuple[str, ...], lookup: Mapping[str, JSON]) -> Self:
+              cname_chain: tuple[str, ...], lookup: Mapping[str, JSON], pinned: bool = False) -> Self:
         return cls(addresses=addresses, usable=tuple(r.address for r in addresses if r.usable),
                    not_usable=tuple(r.address for r in addresses if not r.usable), cname_chain=cname_chain,
-                   lookup=lookup, v4_addresses=v4_addresses)
+                   lookup=lookup, v4_addresses=v4_addresses, pinned=pinned)
 
 
 async def probe(ctx: Context, run: Run) -> Observation:
     h = await host(run)
     ev = AaaaEvidence.build(address_rows(ctx, h.aaaa), address_rows(ctx, h.a),
-                            tuple(h.aaaa.chain), h.aaaa.to_json())
+                            tuple(h.aaaa.chain), h.aaaa.to_json(), pinned=bool(h.pinned))
     return CHECK.observe(run.name, h.aaaa.status, ev, h.aaaa.error, h.aaaa.elapsed_ms, h.started_at)
 
 

@@ -35,13 +35,15 @@ class ResolveEvidence(Evidence):
     scanner_side: str | None = optional()
     #: www. (or other) variants left out because they are on the exclusion list ({"name", "entry"})
     excluded_variants: tuple[Mapping[str, JSON], ...] = optional(())
+    #: the addresses given with --address: used instead of the name's A/AAAA records (not looked up)
+    pinned: tuple[str, ...] = optional(())
 
 
 async def probe(ctx: Context, run: Run) -> Observation:
     h = await host(run)
     ev = ResolveEvidence(a=h.a.to_json(), aaaa=h.aaaa.to_json(), cname_chain=tuple(h.cname_chain),
                          canary=h.canary, excluded=h.excluded_alias,
-                         scanner_side="resolver" if h.scanner_side else None)
+                         scanner_side="resolver" if h.scanner_side else None, pinned=h.pinned)
     return CHECK.observe(run.name, h.status, ev, h.error, h.elapsed_ms, h.started_at)
 
 
