@@ -680,6 +680,10 @@ GOLDEN: dict[str, Golden] = {
     # category does not read HSTS -> like healthy: 100; no MX -> NS only 100
     "hsts": Golden(100, 100),
     "hsts-v4-only": Golden(100, 100),
+    # healthy dual-stack sites with an HTTPS record (ipv6hint equal to the AAAA; naming a stale address too):
+    # internet.nl's IPv6 category does not read HTTPS/SVCB records -> like healthy: 100; no MX -> NS only 100
+    "svcb": Golden(100, 100),
+    "svcb-stale": Golden(100, 100),
 }
 
 

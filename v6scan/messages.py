@@ -159,6 +159,71 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Only {rate} of IPv6 probes succeeded.", "Find why IPv6 requests fail intermittently."),
         "zh-CN": ("IPv6 探测成功率仅为 {rate}。", "请排查 IPv6 请求间歇性失败的原因。"),
     },
+    "svcb_absent": {
+        "en": ("{name} publishes no HTTPS (SVCB) record; none is required.",
+               "Optional: publish an HTTPS record (RFC 9460) whose ipv6hint lists the AAAA addresses and whose"
+               " alpn names the protocols served (h2, h3)."),
+        "zh-CN": ("{name} 未发布 HTTPS（SVCB）记录；这并非必需。",
+                  "可选：发布 HTTPS 记录（RFC 9460），其 ipv6hint 列出 AAAA 记录中的地址，alpn 列出所提供的协议（h2、h3）。"),
+    },
+    "svcb_ipv6hint_mismatch": {
+        "en": ("The HTTPS record of {name} hints IPv6 addresses that are not its AAAA records: {addresses}"
+               " (AAAA: {aaaa}); clients that use the hints may connect to the wrong or a dead address.",
+               "Make every ipv6hint of the HTTPS records equal to the target's AAAA records (update or remove the"
+               " hint whenever the addresses change)."),
+        "zh-CN": ("{name} 的 HTTPS 记录提示的 IPv6 地址不在其 AAAA 记录中：{addresses}（AAAA：{aaaa}）；"
+                  "使用提示的客户端可能连接到错误或已失效的地址。",
+                  "请使 HTTPS 记录中的每个 ipv6hint 与目标名称的 AAAA 记录一致（地址变更时同步更新或删除该提示）。"),
+    },
+    "svcb_no_ipv6hint": {
+        "en": ("The HTTPS record of {name} hints IPv4 addresses but no IPv6 address although {targets} has AAAA"
+               " records; clients that use the hints connect over IPv4.",
+               "Add an ipv6hint with the AAAA addresses to the HTTPS record (or remove its ipv4hint)."),
+        "zh-CN": ("{name} 的 HTTPS 记录提示了 IPv4 地址却没有 IPv6 地址，而 {targets} 有 AAAA 记录；"
+                  "使用提示的客户端会通过 IPv4 连接。",
+                  "请在 HTTPS 记录中加入列出 AAAA 地址的 ipv6hint（或删除其 ipv4hint）。"),
+    },
+    "svcb_no_alpn": {
+        "en": ("The HTTPS record of {name} advertises no ALPN protocol: clients assume HTTP/1.1 only and do not"
+               " learn of HTTP/2 or HTTP/3.",
+               "Add alpn=h2 (and h3 if HTTP/3 is served) to the HTTPS record."),
+        "zh-CN": ("{name} 的 HTTPS 记录未声明 ALPN 协议：客户端只会假定 HTTP/1.1，无法得知 HTTP/2 或 HTTP/3。",
+                  "请在 HTTPS 记录中加入 alpn=h2（如提供 HTTP/3，再加入 h3）。"),
+    },
+    "happy_eyeballs_v6_dropped": {
+        "en": ("No IPv6 address of {name} answers on port {port} ({addresses}): a client without Happy Eyeballs"
+               " waits at least {lost_s} s before it falls back to IPv4 (an operating system's connect timeout"
+               " is often much longer); an RFC 8305 client loses {he_lost_ms} ms (its {delay_ms} ms Connection"
+               " Attempt Delay).",
+               "Make the web server answer on its IPv6 address (listening socket, firewall, routing), or remove"
+               " the AAAA record until it does: a silently dropped IPv6 address stalls older clients."),
+        "zh-CN": ("{name} 的 IPv6 地址在 {port} 端口均无应答（{addresses}）：不支持 Happy Eyeballs 的客户端至少要等待"
+                  " {lost_s} 秒才会回退到 IPv4（操作系统的连接超时往往长得多）；遵循 RFC 8305 的客户端损失 {he_lost_ms}"
+                  " 毫秒（其 {delay_ms} 毫秒的连接尝试延迟）。",
+                  "请让 Web 服务器在其 IPv6 地址上应答（监听、防火墙、路由），或在修复前删除 AAAA 记录：被静默丢弃的"
+                  " IPv6 地址会让较旧的客户端长时间卡住。"),
+    },
+    "happy_eyeballs_v6_refused": {
+        "en": ("No IPv6 address of {name} accepts port {port} ({addresses}): every client falls back to IPv4;"
+               " one without Happy Eyeballs loses {lost_s} s, an RFC 8305 client {he_lost_ms} ms.",
+               "Make the web server listen on its IPv6 address on port {port}, or remove the AAAA record until"
+               " it does."),
+        "zh-CN": ("{name} 的 IPv6 地址均不接受 {port} 端口的连接（{addresses}）：所有客户端都会回退到 IPv4；不支持"
+                  " Happy Eyeballs 的客户端损失 {lost_s} 秒，遵循 RFC 8305 的客户端损失 {he_lost_ms} 毫秒。",
+                  "请让 Web 服务器在其 IPv6 地址的 {port} 端口上监听，或在修复前删除 AAAA 记录。"),
+    },
+    "happy_eyeballs_v4_wins": {
+        "en": ("An RFC 8305 client connecting to {name} on port {port} ends up on IPv4 ({address}, after {he_ms} ms):"
+               " IPv6 did not connect within the {delay_ms} ms Connection Attempt Delay (IPv6 connect {v6_ms} ms,"
+               " IPv4 {v4_ms} ms); it loses {he_lost_ms} ms and dual-stack users use IPv4.",
+               "Find why IPv6 connects slowly or why an IPv6 address does not answer (routing, peering, firewall"
+               " of the hosting network); web.reach and web.latency show which address."),
+        "zh-CN": ("遵循 RFC 8305 的客户端连接 {name} 的 {port} 端口时最终使用 IPv4（{address}，耗时 {he_ms} 毫秒）：IPv6"
+                  " 未能在 {delay_ms} 毫秒的连接尝试延迟内建立连接（IPv6 连接 {v6_ms} 毫秒，IPv4 {v4_ms} 毫秒）；"
+                  "客户端损失 {he_lost_ms} 毫秒，双栈用户实际使用 IPv4。",
+                  "请排查 IPv6 连接缓慢或某个 IPv6 地址无应答的原因（托管网络的路由、互联、防火墙）；web.reach 和"
+                  " web.latency 的结果会指出是哪个地址。"),
+    },
     "addresses_pinned": {
         "en": ("The addresses of {name} were given with --address ({addresses}) and used instead of its A/AAAA"
                " records: the records themselves were not checked.",

@@ -146,6 +146,8 @@ class Settings:
     max_listed_rejected: int = 100  # web.links: rejected URLs listed
     max_listed_v4_literals: int = 20  # IPv4-literal links (web.links) and literal hosts (web.resources) listed
     max_listed_resources: int = 20  # web.resources: subresource URLs listed per host
+    max_svcb_targets: int = 8  # web.svcb: other target names of HTTPS records whose AAAA is looked up
+    max_listed_value_chars: int = 120  # web.svcb: characters of a record parameter's value kept
     # the shape of the path probes (path.pmtu, path.icmp)
     pmtu_max_read: int = 256 * 1024  # bytes of the homepage read per path.pmtu transfer
     trace_max_hops: int = 12  # path.icmp: hop limits tried by the traceroute of a silent address

@@ -47,6 +47,8 @@ __all__ = [
     "SECTOR_ZONES",
     "STALE_CURRENT",
     "STALE_OLD",
+    "SVCB_RDATA",
+    "SVCB_STALE_HINT",
     "ChildZone",
     "Endpoint",
     "Page",
@@ -257,6 +259,14 @@ HOSTILE_TITLE = ("&lt;/title&gt;&lt;script&gt;document.title='pwned'&lt;/script&
                  "&lt;img src=x onerror=&quot;document.body.dataset.pwned=1&quot;&gt;&lt;b&gt;bold&lt;/b&gt;")
 
 BIG_AAAA = tuple(f"2001:db8:80::1:{i:x}" for i in range(50))
+
+#: the address the ``svcb-stale`` site's ipv6hint names beside its AAAA address: in DNS only, never served
+SVCB_STALE_HINT = _v6(0x5C)
+#: the HTTPS records (RFC 9460) of the ``svcb`` scenarios, as a resolver's dnspython writes them back
+SVCB_RDATA = {
+    "svcb": f'1 . alpn="h2" ipv4hint="{_v4(120)}" ipv6hint="{_v6(0x5A)}"',
+    "svcb-stale": f'1 . alpn="h2,h3" ipv4hint="{_v4(121)}" ipv6hint="{_v6(0x5B)},{SVCB_STALE_HINT}"',
+}
 
 #: the ``dynamic`` scenario: a CMS-like page rendered by nginx on every request.  The title and
 #: the text are stable; tokens, nonces, timestamps, session ids and a rotating item are not.
@@ -958,6 +968,39 @@ SCENARIOS: tuple[Scenario, ...] = (
             {"dns": {"hsts-v4.edu.test AAAA": (_v6(0x2C),), "hsts-v4.edu.test A": (_v4(110),)}},
             _ok_expect("hsts-v4.edu.test", _v6(0x2C), _v4(110), "hsts-v4-only site"),
             {"verdict": "ready"},  # a warning of web.hsts_v6 (weight 0, not required) changes no verdict
+        ),
+    ),
+    Scenario(
+        "svcb",
+        "svcb.gov.test",
+        "gov",
+        "north",
+        "dual-stack with an HTTPS record (RFC 9460): alpn h2, ipv6hint and ipv4hint equal to the AAAA and A records",
+        records=(("svcb.gov.test", "AAAA", _v6(0x5A)), ("svcb.gov.test", "A", _v4(120)),
+                 ("svcb.gov.test", "HTTPS", SVCB_RDATA["svcb"])),
+        web=_dual("svcb", "svcb.gov.test", 0x5A, 120),
+        expect=_merge(
+            {"dns": {"svcb.gov.test AAAA": (_v6(0x5A),), "svcb.gov.test A": (_v4(120),),
+                     "svcb.gov.test HTTPS": (SVCB_RDATA["svcb"],)}},
+            _ok_expect("svcb.gov.test", _v6(0x5A), _v4(120), "svcb site"),
+            {"verdict": "ready"},  # web.svcb is informational (weight 0)
+        ),
+    ),
+    Scenario(
+        "svcb-stale",
+        "svcb-stale.com.test",
+        "com",
+        "east",
+        "dual-stack with an HTTPS record whose ipv6hint names, beside the AAAA address, an old address nothing"
+        " serves (clients that use the hint may connect to a dead address)",
+        records=(("svcb-stale.com.test", "AAAA", _v6(0x5B)), ("svcb-stale.com.test", "A", _v4(121)),
+                 ("svcb-stale.com.test", "HTTPS", SVCB_RDATA["svcb-stale"])),
+        web=_dual("svcb-stale", "svcb-stale.com.test", 0x5B, 121),
+        expect=_merge(
+            {"dns": {"svcb-stale.com.test AAAA": (_v6(0x5B),), "svcb-stale.com.test A": (_v4(121),),
+                     "svcb-stale.com.test HTTPS": (SVCB_RDATA["svcb-stale"],)}},
+            _ok_expect("svcb-stale.com.test", _v6(0x5B), _v4(121), "svcb-stale site"),
+            {"verdict": "ready"},  # a warning of web.svcb (weight 0, not required) changes no verdict
         ),
     ),
 )
