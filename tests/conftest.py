@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.lab import Lab, LabError, lab_unavailable_reason
+from v6scan.engine import TargetResult
+from v6scan.model import Observation
 from v6scan.settings import Settings
 
 # Property tests run a bounded number of examples, with no per-example deadline: a loaded CI
@@ -60,3 +62,29 @@ def lab_settings(lab: Lab, **overrides: object) -> Settings:
     }
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
+
+
+def scan_sites(lab: Lab, sites: Mapping[str, str]) -> dict[str, TargetResult]:
+    """Each of ``sites`` (scenario id -> target name) scanned at once with every check, in the lab's
+    client namespace (``www`` never, 2 s steps); the results by scenario id."""
+    import asyncio
+
+    from tests.lab.netns import run_async_in_netns
+    from v6scan.context import Context
+    from v6scan.engine import scan_target
+    from v6scan.targets import parse_target
+
+    settings_ = lab_settings(lab, ca_bundle=lab.ca_file, self_check=lab.self_check, timeout=2.0, www="never",
+                             latency_probes=2)
+
+    async def go() -> list[TargetResult]:
+        async with Context.create(settings_) as ctx:
+            return list(await asyncio.gather(*(scan_target(ctx, parse_target(n)) for n in sites.values())))
+
+    return {sid: r for r in run_async_in_netns(lab.client, go) for sid, n in sites.items() if r.target.name == n}
+
+
+def only(result: TargetResult, check: str) -> Observation:
+    """The one observation of ``check`` in ``result``."""
+    (o,) = [o for o in result.observations if o.check == check]
+    return o

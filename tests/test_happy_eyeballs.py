@@ -8,25 +8,20 @@ changes a verdict or a score (asserted on the lab's sites with and without its o
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import lab_settings
+from tests.conftest import only, scan_sites
 from tests.lab import Lab
-from tests.lab.netns import run_async_in_netns
 from tests.lab.scenarios import by_id
 from v6scan.checks.base import Phase
 from v6scan.checks.web_happy_eyeballs import ATTEMPT_DELAY_MS, CHECK, ConnectRow, HappyEyeballsEvidence, interleave
-from v6scan.context import Context
-from v6scan.engine import TargetResult, scan_target
+from v6scan.engine import TargetResult
 from v6scan.model import Observation, Status
 from v6scan.registry import CHECKS
 from v6scan.rules import CheckResult
 from v6scan.scoring import BUILTIN_POLICIES, evaluate, load_policy, score_target
-from v6scan.targets import parse_target
 
 NAME = "example.test"
 V6A, V6B, V4A, V4B = "2001:db8::a", "2001:db8::b", "192.0.2.1", "192.0.2.2"
@@ -249,19 +244,11 @@ SITES = {"healthy": "healthy.gov.test", "dropped": "dropped.gov.test", "refused"
 @pytest.fixture(scope="module")
 def scanned(lab: Lab) -> dict[str, TargetResult]:
     """The sites scanned with every check (the verdict needs every required one)."""
-    settings_ = lab_settings(lab, ca_bundle=lab.ca_file, self_check=lab.self_check, timeout=2.0, www="never",
-                             latency_probes=2)
-
-    async def go() -> list[TargetResult]:
-        async with Context.create(settings_) as ctx:
-            return list(await asyncio.gather(*(scan_target(ctx, parse_target(n)) for n in SITES.values())))
-
-    return {sid: r for r in run_async_in_netns(lab.client, go) for sid, n in SITES.items() if r.target.name == n}
+    return scan_sites(lab, SITES)
 
 
 def he_obs(r: TargetResult) -> Observation:
-    (o,) = [o for o in r.observations if o.check == "web.happy_eyeballs"]
-    return o
+    return only(r, "web.happy_eyeballs")
 
 
 def reach_ports(r: TargetResult, port: int) -> dict[str, dict[str, object]]:

@@ -7,7 +7,6 @@ changes a verdict or a score (asserted on the lab's sites with and without its o
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -15,20 +14,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import lab_settings
+from tests.conftest import only, scan_sites
 from tests.lab import Lab
 from tests.lab.lab import add_headers
-from tests.lab.netns import run_async_in_netns
 from tests.lab.scenarios import HSTS, by_id
 from tests.test_fetch import fetch, response, sends
 from v6scan.checks.web_hsts_v6 import CHECK, MAX_AGE_CAP, Hsts, HstsEvidence, HstsRow, parse_hsts
-from v6scan.context import Context
-from v6scan.engine import TargetResult, scan_target
+from v6scan.engine import TargetResult
 from v6scan.fetch import HSTS_MAX, Page
 from v6scan.model import Observation, Status
 from v6scan.registry import CHECKS
 from v6scan.scoring import BUILTIN_POLICIES, evaluate, load_policy, score_target
-from v6scan.targets import parse_target
 
 ONE_YEAR = 31536000
 
@@ -273,19 +269,11 @@ SITES = {"hsts": "hsts.gov.test", "hsts-v4-only": "hsts-v4.edu.test", "healthy":
 @pytest.fixture(scope="module")
 def scanned(lab: Lab) -> dict[str, TargetResult]:
     """The three sites scanned with every check (the verdict needs every required one)."""
-    settings_ = lab_settings(lab, ca_bundle=lab.ca_file, self_check=lab.self_check, timeout=2.0, www="never",
-                             latency_probes=2)
-
-    async def go() -> list[TargetResult]:
-        async with Context.create(settings_) as ctx:
-            return list(await asyncio.gather(*(scan_target(ctx, parse_target(n)) for n in SITES.values())))
-
-    return {sid: r for r in run_async_in_netns(lab.client, go) for sid, n in SITES.items() if r.target.name == n}
+    return scan_sites(lab, SITES)
 
 
 def hsts_obs(r: TargetResult) -> Observation:
-    (o,) = [o for o in r.observations if o.check == "web.hsts_v6"]
-    return o
+    return only(r, "web.hsts_v6")
 
 
 def test_hsts_on_both_families_passes_in_the_lab(scanned: dict[str, TargetResult]) -> None:

@@ -22,9 +22,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import lab_settings
+from tests.conftest import only, scan_sites
 from tests.lab import Lab
-from tests.lab.netns import run_async_in_netns
 from tests.lab.scenarios import SVCB_RDATA, SVCB_STALE_HINT, by_id
 from v6scan.checks import web_svcb
 from v6scan.checks.base import Run
@@ -32,14 +31,13 @@ from v6scan.checks.dns import HostDNS
 from v6scan.checks.web_svcb import CHECK, SvcbEvidence, SvcbLookup, SvcbRecord, SvcbTarget, parse_https
 from v6scan.context import Context
 from v6scan.dnsdirect import ServerReply
-from v6scan.engine import TargetResult, scan_target
+from v6scan.engine import TargetResult
 from v6scan.model import Observation, Status
 from v6scan.registry import CHECKS
 from v6scan.resolver import RR, Answer
 from v6scan.rules import CheckResult
 from v6scan.scoring import BUILTIN_POLICIES, evaluate, load_policy, score_target
 from v6scan.settings import Settings
-from v6scan.targets import parse_target
 
 V6A, V6B, V6C, V4A = "2001:db8::a", "2001:db8::b", "2001:db8::c", "192.0.2.1"
 
@@ -393,19 +391,11 @@ def test_the_scenarios_publish_their_https_records() -> None:
 @pytest.fixture(scope="module")
 def scanned(lab: Lab) -> dict[str, TargetResult]:
     """The three sites scanned with every check (the verdict needs every required one)."""
-    settings_ = lab_settings(lab, ca_bundle=lab.ca_file, self_check=lab.self_check, timeout=2.0, www="never",
-                             latency_probes=2)
-
-    async def go() -> list[TargetResult]:
-        async with Context.create(settings_) as ctx:
-            return list(await asyncio.gather(*(scan_target(ctx, parse_target(n)) for n in SITES.values())))
-
-    return {sid: r for r in run_async_in_netns(lab.client, go) for sid, n in SITES.items() if r.target.name == n}
+    return scan_sites(lab, SITES)
 
 
 def svcb_obs(r: TargetResult) -> Observation:
-    (o,) = [o for o in r.observations if o.check == "web.svcb"]
-    return o
+    return only(r, "web.svcb")
 
 
 def test_hints_equal_to_the_aaaa_pass_in_the_lab(scanned: dict[str, TargetResult]) -> None:
