@@ -147,6 +147,8 @@ class Settings:
     max_listed_v4_literals: int = 20  # IPv4-literal links (web.links) and literal hosts (web.resources) listed
     max_listed_resources: int = 20  # web.resources: subresource URLs listed per host
     max_svcb_targets: int = 8  # web.svcb: other target names of HTTPS records whose AAAA is looked up
+    #: web.happy_eyeballs: the Connection Attempt Delay of the modelled client (RFC 8305 section 5: 250 ms)
+    happy_eyeballs_delay_ms: float = 250.0
     max_listed_value_chars: int = 120  # web.svcb: characters of a record parameter's value kept
     # the shape of the path probes (path.pmtu, path.icmp)
     pmtu_max_read: int = 256 * 1024  # bytes of the homepage read per path.pmtu transfer

@@ -47,11 +47,13 @@ from v6scan.checks.webstate import WebState, reached
 from v6scan.context import Context
 from v6scan.model import Observation, Status, Stopwatch
 from v6scan.rules import CheckResult, Policy, Reason, not_tested, result
+from v6scan.settings import Settings
 
 __all__ = ["ATTEMPT_DELAY_MS", "CHECK", "ConnectRow", "HappyEyeballsEvidence", "interleave"]
 
 #: RFC 8305 section 5: the recommended Connection Attempt Delay (ms) before the next address is tried
-ATTEMPT_DELAY_MS = 250.0
+#: (the default of ``Settings.happy_eyeballs_delay_ms``, which the probe uses)
+ATTEMPT_DELAY_MS = Settings.happy_eyeballs_delay_ms
 #: the ports in the order a browser prefers them
 _PREFERRED = (443, 80)
 
@@ -204,7 +206,7 @@ async def probe(ctx: Context, run: Run) -> Observation:
     sw = Stopwatch()
     st = await reached(run)
     port = _port(st)
-    ev = HappyEyeballsEvidence.build(port, list(_rows(st, port)))
+    ev = HappyEyeballsEvidence.build(port, list(_rows(st, port)), ctx.settings.happy_eyeballs_delay_ms)
     if not ev.addresses:
         why = "no address of the name may be contacted" if st.blocked else "the name has no address"
         return CHECK.observe(run.name, Status.SKIPPED, ev, why, sw.stop(), sw.started_at)
