@@ -16,9 +16,18 @@ from tests.conftest import only, scan_sites
 from tests.lab import Lab
 from tests.lab.scenarios import by_id
 from v6scan.checks.base import Phase
-from v6scan.checks.web_happy_eyeballs import ATTEMPT_DELAY_MS, CHECK, ConnectRow, HappyEyeballsEvidence, interleave
+from v6scan.checks.web_happy_eyeballs import (
+    ATTEMPT_DELAY_MS,
+    CHECK,
+    ConnectRow,
+    HappyEyeballsEvidence,
+    connects,
+    interleave,
+)
+from v6scan.checks.webstate import WebState
 from v6scan.engine import TargetResult
 from v6scan.model import Observation, Status
+from v6scan.net import Probe
 from v6scan.registry import CHECKS
 from v6scan.rules import CheckResult
 from v6scan.scoring import BUILTIN_POLICIES, evaluate, load_policy, score_target
@@ -308,13 +317,28 @@ def test_a_tarpit_accepts_tcp_so_happy_eyeballs_stays_on_ipv6(scanned: dict[str,
         assert evaluate(o, load_policy()).result == "pass"
 
 
-def test_two_aaaa_one_dead_depends_on_which_comes_first(scanned: dict[str, TargetResult]) -> None:
+def test_two_aaaa_one_dead_is_judged_in_the_worst_order(scanned: dict[str, TargetResult]) -> None:
+    """Resolvers rotate the AAAA records: some clients try the dead one first.  The check judges
+    that order whatever order the lookup returned, so every run and every execution mode agree."""
     o = he_obs(scanned["twoaaaa"])
     e = CHECK.read(o)
     assert e.v6_failed == ("2001:db8:80::dead:2",) and e.v6_connect_ms is not None
-    dead_first = e.order[0] == "2001:db8:80::dead:2"
-    assert e.he_family == ("v4" if dead_first else "v6")
-    assert evaluate(o, load_policy()).result == ("warn" if dead_first else "pass")
+    assert e.order[0] == "2001:db8:80::dead:2"  # the dead address first
+    assert e.he_family == "v4"  # the attempt delay passes on the dead one: IPv4's attempt wins the race
+    assert evaluate(o, load_policy()).result == "warn"
+
+
+def test_the_worst_order_does_not_depend_on_the_dns_order() -> None:
+    dead = ConnectRow(address="2001:db8::d", family="v6", status="timeout", elapsed_ms=1500.0, attempts=3)
+    good = ConnectRow(address="2001:db8::1", family="v6", status="ok", elapsed_ms=2.0, attempts=1)
+    v4 = ConnectRow(address="198.51.100.1", family="v4", status="ok", elapsed_ms=2.0, attempts=1)
+    st = WebState("a.test", v6=["2001:db8::1", "2001:db8::d"], v4=["198.51.100.1"])
+    other = WebState("a.test", v6=["2001:db8::d", "2001:db8::1"], v4=["198.51.100.1"])
+    for s in (st, other):
+        for r in (dead, good, v4):
+            s.reach[(r.address, 443)] = Probe(r.address, 443, Status(r.status), r.elapsed_ms, None, r.attempts)
+    assert [r.address for r in connects(st, 443)] == [r.address for r in connects(other, 443)] == \
+        ["2001:db8::d", "2001:db8::1", "198.51.100.1"]
 
 
 def test_single_family_sites_are_not_tested_in_the_lab(scanned: dict[str, TargetResult]) -> None:

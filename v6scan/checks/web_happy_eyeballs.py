@@ -8,7 +8,9 @@ address accepts it, else 80), what three clients would see:
 * **an RFC 8305 client** (Happy Eyeballs version 2).  It has both the AAAA and the A answers (the
   Resolution Delay of section 3 is not modelled: the lookup is web.reach's) and orders the
   addresses as section 4 says: IPv6 first, then the families interleaved (First Address Family
-  Count 1), each family in DNS order.  It starts the first attempt at once and each later one when
+  Count 1), each family in its worst order (the addresses that fail first, then the slowest:
+  resolvers rotate the records, so some clients meet that order, and the result does not depend on
+  the order one lookup returned).  It starts the first attempt at once and each later one when
   the Connection Attempt Delay of section 5 (:data:`ATTEMPT_DELAY_MS`, the recommended 250 ms)
   has passed since the previous one started without a connection, or as soon as the previous
   attempt fails, if that is sooner (section 5 only describes the delay; moving on at a failure is
@@ -49,7 +51,7 @@ from v6scan.model import Observation, Status, Stopwatch
 from v6scan.rules import CheckResult, Policy, Reason, not_tested, result
 from v6scan.settings import Settings
 
-__all__ = ["ATTEMPT_DELAY_MS", "CHECK", "ConnectRow", "HappyEyeballsEvidence", "interleave"]
+__all__ = ["ATTEMPT_DELAY_MS", "CHECK", "ConnectRow", "HappyEyeballsEvidence", "connects", "interleave"]
 
 #: RFC 8305 section 5: the recommended Connection Attempt Delay (ms) before the next address is tried
 #: (the default of ``Settings.happy_eyeballs_delay_ms``, which the probe uses)
@@ -133,13 +135,13 @@ class HappyEyeballsEvidence(Evidence):
     port: int = 0
     #: the RFC 8305 Connection Attempt Delay the model used (ms)
     attempt_delay_ms: float = ATTEMPT_DELAY_MS
-    #: web.reach's connects to the port, IPv6 first, each family in DNS order
+    #: web.reach's connects to the port, IPv6 first, each family in its worst order (failing, then slowest)
     addresses: tuple[ConnectRow, ...] = ()
     v6_addresses: int = 0
     v4_addresses: int = 0
     #: the order an RFC 8305 client tries them (section 4)
     order: tuple[str, ...] = ()
-    #: the connect time of the first address of each family (DNS order) that connects
+    #: the connect time of the first address of each family (in that order) that connects
     v6_connect_ms: float | None = None
     v4_connect_ms: float | None = None
     #: the IPv6 addresses that do not connect
@@ -193,12 +195,18 @@ def _port(st: WebState) -> int:
     return next((p for p in _PREFERRED if any(st.open(a, p) for a in addrs)), _PREFERRED[0])
 
 
-def _rows(st: WebState, port: int) -> Iterator[ConnectRow]:
-    for a in [*st.v6, *st.v4]:
-        p = st.reach.get((a, port))
-        if p is not None:
-            yield ConnectRow(address=a, family=st.family(a), status=str(p.status),
-                             elapsed_ms=round(p.elapsed_ms, 3), attempts=p.attempts, error=p.error)
+def connects(st: WebState, port: int) -> Iterator[ConnectRow]:
+    """web.reach's connects to ``port``, IPv6 first, each family in its worst order: the addresses
+    that fail first, then the slowest.  Resolvers rotate the records, so some clients meet exactly
+    that order; and the result does not depend on the order one lookup happened to return."""
+    for family in (st.v6, st.v4):
+        rows = []
+        for a in family:
+            p = st.reach.get((a, port))
+            if p is not None:
+                rows.append(ConnectRow(address=a, family=st.family(a), status=str(p.status),
+                                       elapsed_ms=round(p.elapsed_ms, 3), attempts=p.attempts, error=p.error))
+        yield from sorted(rows, key=lambda r: (r.status == str(Status.OK), -(r.elapsed_ms or 0.0), r.address))
 
 
 async def probe(ctx: Context, run: Run) -> Observation:
@@ -206,7 +214,7 @@ async def probe(ctx: Context, run: Run) -> Observation:
     sw = Stopwatch()
     st = await reached(run)
     port = _port(st)
-    ev = HappyEyeballsEvidence.build(port, list(_rows(st, port)), ctx.settings.happy_eyeballs_delay_ms)
+    ev = HappyEyeballsEvidence.build(port, list(connects(st, port)), ctx.settings.happy_eyeballs_delay_ms)
     if not ev.addresses:
         why = "no address of the name may be contacted" if st.blocked else "the name has no address"
         return CHECK.observe(run.name, Status.SKIPPED, ev, why, sw.stop(), sw.started_at)
