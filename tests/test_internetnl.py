@@ -684,6 +684,11 @@ GOLDEN: dict[str, Golden] = {
     # internet.nl's IPv6 category does not read HTTPS/SVCB records -> like healthy: 100; no MX -> NS only 100
     "svcb": Golden(100, 100),
     "svcb-stale": Golden(100, 100),
+    # healthy dual-stack sites whose MX has IPv6 (STARTTLS on both families; on IPv4's only): internet.nl's
+    # IPv6 category does not read STARTTLS -> web like healthy: 100; mail: the MX connects on [v6]:25 ->
+    # NS 10 + MX 10 = 100
+    "starttls": Golden(100, 100),
+    "starttls-v4-only": Golden(100, 100),
 }
 
 

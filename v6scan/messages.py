@@ -224,6 +224,35 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
                   "请排查 IPv6 连接缓慢或某个 IPv6 地址无应答的原因（托管网络的路由、互联、防火墙）；web.reach 和"
                   " web.latency 的结果会指出是哪个地址。"),
     },
+    "starttls_v6_missing": {
+        "en": ("Mail server {host} offers no STARTTLS over IPv6 at {address} ({status}) while its IPv4 address"
+               " does: mail over IPv6 travels unencrypted.",
+               "Enable STARTTLS on the SMTP server's IPv6 address as on IPv4 (the IPv6 listener, proxy or"
+               " load balancer lacks the TLS configuration)."),
+        "zh-CN": ("邮件服务器 {host} 在 IPv6 地址 {address} 上不提供 STARTTLS（{status}），而其 IPv4 地址提供：经 IPv6"
+                  " 传输的邮件未加密。",
+                  "请在 SMTP 服务的 IPv6 地址上像 IPv4 一样启用 STARTTLS（IPv6 监听、代理或负载均衡缺少 TLS 配置）。"),
+    },
+    "starttls_v6_invalid": {
+        "en": ("Mail server {host} presents an invalid certificate over IPv6 at {address} ({problem}) while its"
+               " IPv4 address presents a valid one.",
+               "Serve the same valid certificate for the MX host name on every IPv6 address as on IPv4."),
+        "zh-CN": ("邮件服务器 {host} 在 IPv6 地址 {address} 上提供的证书无效（{problem}），而其 IPv4 地址的证书有效。",
+                  "请在每个 IPv6 地址上为 MX 主机名提供与 IPv4 相同的有效证书。"),
+    },
+    "starttls_cert_differs": {
+        "en": ("Mail server {host} serves a different STARTTLS certificate over IPv6 ({v6}) than over IPv4 ({v4}).",
+               "Serve the same certificate on both address families."),
+        "zh-CN": ("邮件服务器 {host} 通过 IPv6 提供的 STARTTLS 证书（{v6}）与 IPv4（{v4}）不同。",
+                  "请在两种地址族上使用相同的证书。"),
+    },
+    "starttls_absent": {
+        "en": ("The mail servers ({hosts}) offer STARTTLS over neither IPv6 nor IPv4; no IPv6 standard requires it.",
+               "Optional: enable STARTTLS with a valid certificate for the MX host name on every address, IPv6"
+               " and IPv4."),
+        "zh-CN": ("邮件服务器（{hosts}）在 IPv6 和 IPv4 上均不提供 STARTTLS；IPv6 相关标准并不要求。",
+                  "可选：在所有 IPv6 和 IPv4 地址上启用 STARTTLS，并使用 MX 主机名的有效证书。"),
+    },
     "addresses_pinned": {
         "en": ("The addresses of {name} were given with --address ({addresses}) and used instead of its A/AAAA"
                " records: the records themselves were not checked.",

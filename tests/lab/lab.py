@@ -518,7 +518,13 @@ http {{
         peers["hostile"], peers["garbage_dns"] = [], []
         for s in ALL_SCENARIOS:
             for m in s.smtp:
-                peers["smtp"].append([m.addr, m.mode, m.banner_name])
+                pem: list[object] = []
+                if m.mode == "starttls":
+                    key = ((m.banner_name,), "valid")
+                    if key not in certs:
+                        certs[key] = ca.issue(f"smtp-{m.banner_name}", (m.banner_name,), "valid")
+                    pem = [str(x) for x in certs[key]]
+                peers["smtp"].append([m.addr, m.mode, m.banner_name, *pem])
             for addr, port, kind in s.hostile:
                 cert: list[object] = ["", ""]
                 if port == 443 and kind != "tls-stall":

@@ -6,8 +6,9 @@
   that listens but never accepts does the same until its accept queue is
   full; then new handshakes stall instead, so ours accept and hold the
   connections silently, and a long test session sees the same tarpit.)
-* SMTP peers: ``greets`` (220 banner, EHLO, QUIT) or ``silent`` (accepts and
-  never writes).
+* SMTP peers: ``greets`` (220 banner, EHLO, QUIT), ``starttls`` (the same, and EHLO advertises
+  STARTTLS, which upgrades the connection with a lab CA certificate for the peer's name) or ``silent``
+  (accepts and never writes).
 
 * hostile web servers (``hostile``: ``[[addr, port, kind, tls_cert, tls_key], ...]``): a 1 GiB
   body, a gzip bomb, stacked content-encodings, 10,000 headers, an endless redirect chain, a
@@ -16,7 +17,7 @@
   (``trickle-headers``: each byte resets a per-read timeout, and the blank line never comes);
 * a DNS server that answers garbage (``garbage_dns``: ``[[addr], ...]``, UDP and TCP 53).
 
-The config is ``{"tarpit": [[addr, port], ...], "smtp": [[addr, mode, name], ...], ...}``.
+The config is ``{"tarpit": [[addr, port], ...], "smtp": [[addr, mode, name(, cert, key)], ...], ...}``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ def _listener(addr: str, port: int, backlog: int = 16) -> socket.socket:
     return s
 
 
-async def _smtp_greets(name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _smtp_greets(name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                       tls: ssl.SSLContext | None = None) -> None:
+    """Banner, EHLO, QUIT; with ``tls`` (``starttls`` mode) EHLO advertises STARTTLS, which upgrades the
+    connection (RFC 3207: the client says EHLO again over TLS)."""
+    secured = False
     try:
         writer.write(f"220 {name} ESMTP v6scan-lab\r\n".encode())
         await writer.drain()
@@ -55,7 +60,14 @@ async def _smtp_greets(name: str, reader: asyncio.StreamReader, writer: asyncio.
                 break
             verb = line.strip().split(b" ", 1)[0].upper()
             if verb in (b"EHLO", b"HELO"):
-                writer.write(f"250-{name}\r\n250-SIZE 10240000\r\n250 8BITMIME\r\n".encode())
+                offer = "250-STARTTLS\r\n" if tls is not None and not secured else ""
+                writer.write(f"250-{name}\r\n{offer}250-SIZE 10240000\r\n250 8BITMIME\r\n".encode())
+            elif verb == b"STARTTLS" and tls is not None and not secured:
+                writer.write(b"220 2.0.0 ready to start TLS\r\n")
+                await writer.drain()
+                await asyncio.wait_for(writer.start_tls(tls), 30)
+                secured = True
+                continue
             elif verb == b"QUIT":
                 writer.write(b"221 2.0.0 bye\r\n")
                 await writer.drain()
@@ -65,7 +77,7 @@ async def _smtp_greets(name: str, reader: asyncio.StreamReader, writer: asyncio.
             else:
                 writer.write(b"502 5.5.2 not implemented in the lab\r\n")
             await writer.drain()
-    except (TimeoutError, ConnectionError):
+    except (TimeoutError, ConnectionError, ssl.SSLError):
         pass
     finally:
         writer.close()
@@ -219,13 +231,18 @@ async def serve(config: dict[str, list[list[object]]]) -> None:
     for addr, port in config.get("tarpit", []):
         sock = _listener(str(addr), int(str(port)), backlog=1024)
         servers.append(await asyncio.start_server(_hold, sock=sock))
-    for addr, mode, name in config.get("smtp", []):
+    for addr, mode, name, *pem in config.get("smtp", []):
         sock = _listener(str(addr), 25)
-        if mode == "greets":
-            def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: str = str(name)
-                        ) -> asyncio.Future[None]:
-                return asyncio.ensure_future(_smtp_greets(n, r, w))
-            servers.append(await asyncio.start_server(handler, sock=sock))
+        if mode in ("greets", "starttls"):
+            tls = None
+            if mode == "starttls":
+                tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                tls.load_cert_chain(str(pem[0]), str(pem[1]))
+
+            def smtp_handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: str = str(name),
+                             t: ssl.SSLContext | None = tls) -> asyncio.Future[None]:
+                return asyncio.ensure_future(_smtp_greets(n, r, w, t))
+            servers.append(await asyncio.start_server(smtp_handler, sock=sock))
         else:
             servers.append(await asyncio.start_server(_smtp_silent, sock=sock))
     for addr, port, kind, cert, key in config.get("hostile", []):

@@ -110,10 +110,11 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Smtp:
-    """An SMTP peer on port 25: ``greets`` (banner, EHLO, QUIT) or ``silent``."""
+    """An SMTP peer on port 25: ``greets`` (banner, EHLO, QUIT), ``starttls`` (greets, and offers
+    STARTTLS with a valid lab certificate for ``banner_name``) or ``silent``."""
 
     addr: str
-    mode: Literal["greets", "silent"] = "greets"
+    mode: Literal["greets", "starttls", "silent"] = "greets"
     banner_name: str = "mx.test"
 
 
@@ -1001,6 +1002,47 @@ SCENARIOS: tuple[Scenario, ...] = (
                      "svcb-stale.com.test HTTPS": (SVCB_RDATA["svcb-stale"],)}},
             _ok_expect("svcb-stale.com.test", _v6(0x5B), _v4(121), "svcb-stale site"),
             {"verdict": "ready"},  # a warning of web.svcb (weight 0, not required) changes no verdict
+        ),
+    ),
+    Scenario(
+        "starttls",
+        "starttls.gov.test",
+        "gov",
+        "west",
+        "dual-stack site whose MX offers STARTTLS over IPv6 and IPv4, with a valid certificate for its name",
+        records=(("starttls.gov.test", "AAAA", _v6(0x2D)), ("starttls.gov.test", "A", _v4(112)),
+                 ("starttls.gov.test", "MX", "10 mx.starttls.gov.test."),
+                 ("mx.starttls.gov.test", "AAAA", _v6(0x2E)), ("mx.starttls.gov.test", "A", _v4(113))),
+        web=_dual("starttls", "starttls.gov.test", 0x2D, 112),
+        smtp=(Smtp(_v6(0x2E), "starttls", "mx.starttls.gov.test"),
+              Smtp(_v4(113), "starttls", "mx.starttls.gov.test")),
+        expect=_merge(
+            {"dns": {"starttls.gov.test MX": ("10 mx.starttls.gov.test.",),
+                     "mx.starttls.gov.test AAAA": (_v6(0x2E),), "mx.starttls.gov.test A": (_v4(113),)},
+             "smtp": {_v6(0x2E): "greets", _v4(113): "greets"}},
+            _ok_expect("starttls.gov.test", _v6(0x2D), _v4(112), "starttls site"),
+            {"verdict": "ready"},  # mail.starttls is informational (weight 0)
+        ),
+    ),
+    Scenario(
+        "starttls-v4-only",
+        "starttls-v4.edu.test",
+        "edu",
+        "north",
+        "dual-stack site whose MX greets over both families but offers STARTTLS over IPv4 only (IPv6 mail"
+        " travels unencrypted)",
+        records=(("starttls-v4.edu.test", "AAAA", _v6(0x2F)), ("starttls-v4.edu.test", "A", _v4(114)),
+                 ("starttls-v4.edu.test", "MX", "10 mx.starttls-v4.edu.test."),
+                 ("mx.starttls-v4.edu.test", "AAAA", _v6(0x30)), ("mx.starttls-v4.edu.test", "A", _v4(115))),
+        web=_dual("starttls-v4-only", "starttls-v4.edu.test", 0x2F, 114),
+        smtp=(Smtp(_v6(0x30), "greets", "mx.starttls-v4.edu.test"),
+              Smtp(_v4(115), "starttls", "mx.starttls-v4.edu.test")),
+        expect=_merge(
+            {"dns": {"starttls-v4.edu.test MX": ("10 mx.starttls-v4.edu.test.",),
+                     "mx.starttls-v4.edu.test AAAA": (_v6(0x30),), "mx.starttls-v4.edu.test A": (_v4(115),)},
+             "smtp": {_v6(0x30): "greets", _v4(115): "greets"}},
+            _ok_expect("starttls-v4.edu.test", _v6(0x2F), _v4(114), "starttls-v4-only site"),
+            {"verdict": "ready"},  # a warning of mail.starttls (weight 0, not required) changes no verdict
         ),
     ),
 )

@@ -1,5 +1,6 @@
 """What the mail checks measure: the domain's MX hosts and their addresses (:func:`mx_lookup`,
-shared by ``mail.mx_aaaa`` and ``mail.mx_reach``) and the SMTP dialogue (:func:`smtp`).
+shared by ``mail.mx_aaaa``, ``mail.mx_reach`` and ``mail.starttls``) and the SMTP dialogues
+(:func:`smtp`; :func:`starttls`, which upgrades the connection to TLS).
 
 Null MX (RFC 7505: a single ``0 .``) means the domain accepts no mail; no MX
 at all means mail goes to the domain's own A/AAAA (RFC 5321 section 5.1).
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,10 +21,10 @@ from v6scan.checks.base import Evidence, Row, Run, optional
 from v6scan.checks.dns import AddressRow
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status, Stopwatch, cap_hit, now_iso
-from v6scan.net import classify_error, open_socket
+from v6scan.net import VERIFY_CODES, cert_info, classify_error, open_socket
 
 __all__ = ["TRANSIENT_SMTP", "MxEvidence", "MxExcluded", "MxHost", "MxLookup", "find_mx", "mx_lookup", "mx_v6_targets",
-           "smtp"]
+           "smtp", "starttls"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,14 +202,141 @@ async def smtp(address: str, timeout: float) -> dict[str, JSON]:
     return row
 
 
+async def _quit(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float) -> None:
+    """QUIT, and its reply read if it comes in time (whatever it is)."""
+    with contextlib.suppress(TimeoutError, OSError):
+        writer.write(b"QUIT\r\n")
+        async with asyncio.timeout(timeout):
+            await _reply(reader)
+
+
+def _offers_starttls(ehlo: list[str]) -> bool:
+    """Whether an EHLO reply's lines (with their codes) name the STARTTLS extension (RFC 3207)."""
+    return any(x[4:].strip().split(" ", 1)[0].upper() == "STARTTLS" for x in ehlo[1:])
+
+
+async def _upgrade(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,
+                   context: ssl.SSLContext, verifying: bool, timeout: float, row: dict[str, JSON]) -> None:
+    """The TLS handshake on the connection (SNI and name ``host``): the protocol, cipher and certificate,
+    ``valid`` (when ``verifying``), then EHLO over TLS (``tls_ehlo``: answered 250) and QUIT."""
+    try:
+        async with asyncio.timeout(timeout):
+            await writer.start_tls(context, server_hostname=host, ssl_handshake_timeout=timeout)
+    except ssl.SSLCertVerificationError as e:
+        code = e.verify_code
+        row.update(status="ok", valid=False, problem=VERIFY_CODES.get(code, "invalid"), verify_code=code,
+                   error=f"certificate not valid: {e.verify_message}")
+        return
+    obj = writer.get_extra_info("ssl_object")
+    if isinstance(obj, ssl.SSLObject):
+        der = obj.getpeercert(binary_form=True)
+        cipher = obj.cipher()
+        row.update(protocol=obj.version(), cipher=cipher[0] if cipher else None,
+                   cert=cert_info(der).to_json() if der else None)
+    row.update(status="ok", valid=True if verifying else None)
+    ok = False
+    with contextlib.suppress(TimeoutError, OSError):
+        writer.write(b"EHLO v6scan.invalid\r\n")
+        async with asyncio.timeout(timeout):
+            ehlo = await _reply(reader)
+        ok = bool(ehlo) and ehlo[-1].startswith("250")
+    row["tls_ehlo"] = ok
+    await _quit(reader, writer, timeout)
+
+
+async def _starttls_once(address: str, host: str, context: ssl.SSLContext, verifying: bool,
+                         timeout: float) -> dict[str, JSON]:
+    row: dict[str, JSON] = {"address": address}
+    writer: asyncio.StreamWriter | None = None
+    step = "connect"
+    try:
+        sock = await open_socket(address, 25, timeout)
+        reader, writer = await asyncio.open_connection(sock=sock, limit=16384)
+        step = "greeting"
+        async with asyncio.timeout(timeout):
+            banner = await _reply(reader)
+        row["banner"] = banner[-1][:200] if banner else ""
+        if not banner or not banner[-1].startswith("220"):
+            row.update(status="bad_greeting", step=step)
+            return row
+        step = "ehlo"
+        writer.write(b"EHLO v6scan.invalid\r\n")
+        async with asyncio.timeout(timeout):
+            ehlo = await _reply(reader)
+        row["ehlo"] = [x[4:][:80] for x in ehlo][:20]
+        if not ehlo or not ehlo[-1].startswith("250"):
+            row.update(status="bad_ehlo", step=step)
+            return row
+        row["starttls"] = _offers_starttls(ehlo)
+        if not row["starttls"]:
+            await _quit(reader, writer, timeout)
+            row.update(status="no_starttls")
+            return row
+        step = "starttls"
+        writer.write(b"STARTTLS\r\n")
+        async with asyncio.timeout(timeout):
+            reply = await _reply(reader)
+        row["starttls_reply"] = reply[-1][:200] if reply else ""
+        if not reply or not reply[-1].startswith("220"):
+            await _quit(reader, writer, timeout)
+            row.update(status="starttls_refused", step=step)
+            return row
+        step = "tls"
+        await _upgrade(reader, writer, host, context, verifying, timeout, row)
+    except TimeoutError:
+        row.update(status="silent" if step != "connect" else "timeout", step=step)
+    except (OSError, ValueError) as e:
+        status, reason = classify_error(e)
+        row.update(status=str(status), step=step, error=reason)
+    finally:
+        if writer is not None:
+            writer.close()
+    return row
+
+
+async def starttls(address: str, host: str, verify: ssl.SSLContext, loose: ssl.SSLContext,
+                   timeout: float) -> dict[str, JSON]:
+    """Connect to port 25 of ``address``, read the greeting, EHLO, and when the server advertises
+    STARTTLS (RFC 3207) send it and make the TLS handshake with SNI ``host`` (the MX host name),
+    verifying the chain and the name; EHLO over TLS, QUIT.  When the certificate does not verify, the
+    dialogue is made again with ``loose`` so the row shows the certificate served.
+
+    The row: ``address``, ``banner``, ``ehlo``, ``starttls`` (advertised), ``starttls_reply``, ``status``
+    (ok: TLS made; no_starttls, starttls_refused, bad_greeting, bad_ehlo, silent, timeout, or a connection
+    or TLS status), ``step`` it ended at, ``valid``, ``problem``, ``verify_code``, ``protocol``, ``cipher``,
+    ``cert`` (:meth:`v6scan.net.CertInfo.to_json`), ``tls_ehlo``, ``error``, ``elapsed_ms``."""
+    t0 = time.perf_counter()
+    row = await _starttls_once(address, host, verify, True, timeout)
+    if row.get("status") == "ok" and row.get("valid") is False:
+        again = await _starttls_once(address, host, loose, False, timeout)
+        if again.get("status") == "ok":
+            row.update({k: again[k] for k in ("protocol", "cipher", "cert", "tls_ehlo") if k in again})
+    row["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+    return row
+
+
+#: the lines of one SMTP reply read at most, and the characters kept of each (RFC 5321 section 4.5.3.1.5
+#: allows 512 octets per reply line): what a server sends is hostile input
+MAX_REPLY_LINES = 50
+MAX_REPLY_LINE = 1000
+#: what stands for a line longer than the stream's buffer (readline drops it): it ends the reply
+OVERLONG = "(a line longer than the read buffer)"
+
+
 async def _reply(reader: asyncio.StreamReader) -> list[str]:
-    """One SMTP reply: lines up to the one with a space after the code (at most 50 lines)."""
+    """One SMTP reply: lines up to the one with a space after the code (at most ``MAX_REPLY_LINES``
+    lines of at most ``MAX_REPLY_LINE`` characters; a line longer than the reader's buffer ends it as
+    :data:`OVERLONG`).  Never raises on what the server sends (only the stream's own errors)."""
     lines: list[str] = []
-    while len(lines) < 50:
-        raw = await reader.readline()
+    while len(lines) < MAX_REPLY_LINES:
+        try:
+            raw = await reader.readline()
+        except ValueError:  # longer than the reader's limit: readline dropped what it had
+            lines.append(OVERLONG)
+            break
         if not raw:
             break
-        line = raw.decode("latin-1").rstrip("\r\n")
+        line = raw.decode("latin-1").rstrip("\r\n")[:MAX_REPLY_LINE]
         lines.append(line)
         if len(line) < 4 or line[3] != "-":
             break
