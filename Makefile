@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := nsd unbound nginx-light iproute2 nftables dnsutils curl openssl procps chromium fonts-noto-cjk
+APT_PACKAGES := nsd unbound nginx-light iproute2 nftables dnsutils ldnsutils curl openssl procps chromium fonts-noto-cjk
 
 .PHONY: demo test deps venv lint typecheck pytest lab-up lab-down bench clean
 

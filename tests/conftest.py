@@ -53,11 +53,12 @@ LAB_SUFFIXES = ("gov.test", "edu.test", "com.test", "cdn.test")
 
 
 def lab_settings(lab: Lab, **overrides: object) -> Settings:
-    """Scanner settings for the lab: its resolver, root hints, CA, prefixes and suffixes."""
+    """Scanner settings for the lab: its resolver, root hints, trust anchor, CA, prefixes and suffixes."""
     base: dict[str, object] = {
         "resolvers": (lab.resolver[0],),
         "allow_nets": LAB_ALLOW,
         "root_hints": lab.root_hints,
+        "trust_anchor": lab.trust_anchor,
         "extra_suffixes": LAB_SUFFIXES,
     }
     base.update(overrides)

@@ -168,6 +168,9 @@ def _scan_options(f: F) -> F:
         click.option("--no-self-check", is_flag=True, help="Skip the scanner's own IPv6 check."),
         click.option("--root-hints", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      envvar="V6SCAN_ROOT_HINTS", help="Root hints for the IPv6-only resolution path."),
+        click.option("--trust-anchor", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     envvar="V6SCAN_TRUST_ANCHOR",
+                     help="DNSSEC trust anchors of the root (DS or DNSKEY records) instead of IANA's."),
         click.option("--timeout", type=click.FloatRange(0.1, 300), default=5.0, show_default=True,
                      envvar="V6SCAN_TIMEOUT", help="Seconds for one network step."),
         click.option("--www", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
@@ -274,7 +277,8 @@ def _settings(kw: dict[str, Any]) -> tuple[Settings, Policy, NameExclusions]:
         raise click.BadParameter(str(e), param_hint="--address") from None
     settings = Settings(
         resolvers=many("resolvers"), allow_nets=many("allow_nets"), exclude_nets=nets, exclude_names=names.entries,
-        root_hints=kw.get("root_hints"), timeout=float(kw.get("timeout") or 5.0), www=kw.get("www") or "auto",
+        root_hints=kw.get("root_hints"), trust_anchor=kw.get("trust_anchor"),
+        timeout=float(kw.get("timeout") or 5.0), www=kw.get("www") or "auto",
         extra_suffixes=many("suffixes"), ca_bundle=kw.get("ca_bundle"), self_check=kw.get("self_check"),
         self_check_enabled=not kw.get("no_self_check"), check_ids=_split_ids(kw.get("check_ids")),
         user_agent=kw.get("user_agent") or None, per_address_concurrency=int(kw.get("per_address") or 4),
@@ -466,7 +470,8 @@ _SWEEP_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "resolvers": ("--resolver", ("resolvers",)), "ca_bundle": ("--ca-bundle", ("ca_bundle",)),
     "allow_nets": ("--allow-net", ("allow_nets",)), "exclude_file": ("--exclude", ("exclude_nets", "exclude_names")),
     "self_check": ("--self-check", ("self_check",)), "no_self_check": ("--no-self-check", ("self_check_enabled",)),
-    "root_hints": ("--root-hints", ("root_hints",)), "timeout": ("--timeout", ("timeout",)),
+    "root_hints": ("--root-hints", ("root_hints",)),
+    "trust_anchor": ("--trust-anchor", ("trust_anchor",)), "timeout": ("--timeout", ("timeout",)),
     "www": ("--www", ("www",)), "suffixes": ("--public-suffix", ("extra_suffixes",)),
     "check_ids": ("--checks", ("check_ids",)), "user_agent": ("--user-agent", ("user_agent",)),
     "policy": ("--policy", ("policy",)), "max_retries": ("--max-retries", ("max_retries",)),
@@ -477,7 +482,7 @@ _RUN_OPTIONS = {"concurrency": "--concurrency", "workers": "--workers", "cluster
                 "chunk_size": "--chunk-size"}
 _POLITENESS = {"per_address": ("--per-address", "per_address_concurrency"),
                "per_prefix": ("--per-prefix", "per_prefix_concurrency")}
-_PATHS = ("root_hints", "ca_bundle")
+_PATHS = ("root_hints", "ca_bundle", "trust_anchor")
 
 
 def _absolute(settings: Settings) -> Settings:

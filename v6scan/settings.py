@@ -103,6 +103,9 @@ class Settings:
     exclude_nets: tuple[str, ...] = ()  # from --exclude FILE
     exclude_names: tuple[str, ...] = ()  # ... its names and suffixes: never contacted, anywhere
     root_hints: Path | None = None  # --root-hints FILE
+    #: --trust-anchor FILE: DNSSEC trust anchors (DS or DNSKEY records of the root, zone-file syntax)
+    #: replacing the IANA root KSKs, for a private or lab root (dns.dnssec)
+    trust_anchor: Path | None = None
     timeout: float = 5.0  # --timeout SECONDS: one network step
     dns_timeout: float = 2.0
     dns_retries: int = 2
@@ -170,7 +173,7 @@ class Settings:
             v = data[f.name]
             if isinstance(v, list):
                 v = tuple(v)
-            elif f.name in ("root_hints", "ca_bundle") and v is not None:
+            elif f.name in ("root_hints", "ca_bundle", "trust_anchor") and v is not None:
                 v = Path(v)
             kw[f.name] = v
         return cls(**kw)

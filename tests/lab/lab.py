@@ -49,6 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.lab import dnssec
 from tests.lab import scale as scale_mod
 from tests.lab.pki import make_ca
 from tests.lab.scenarios import ALL_SCENARIOS, FORBIDDEN, SCENARIOS, SELF_CHECK, Endpoint, Page, Scenario
@@ -161,6 +162,11 @@ class Lab:
     @property
     def root_hints(self) -> Path:
         return self.directory / "root.hints"
+
+    @property
+    def trust_anchor(self) -> Path:
+        """The lab root's DNSSEC trust anchor (``--trust-anchor``)."""
+        return dnssec.anchor_file(self.directory)
 
     @property
     def unreachable_root_hints(self) -> Path:
@@ -402,7 +408,7 @@ class Lab:
         ca = make_ca(d / "pki")
         # --- DNS: one NSD per role, then Unbound
         extra = scale_mod.records(self.scale)
-        zones = build_zones(ALL_SCENARIOS, extra)
+        zones = dnssec.sign_zones(build_zones(ALL_SCENARIOS, extra), d / "dnssec")
         for name, nsd in NSDS.items():
             zdir = d / "nsd" / name
             (zdir / "xfr").mkdir(parents=True)
@@ -434,7 +440,7 @@ class Lab:
             "  use-syslog: no", f'  logfile: "{udir}/unbound.log"', "  verbosity: 1",
             f'  root-hints: "{self.root_hints}"',
             "  access-control: 0.0.0.0/0 allow", "  access-control: ::/0 allow",
-            '  module-config: "iterator"', '  local-zone: "test." nodefault',
+            *dnssec.unbound_lines(d / "dnssec"), '  local-zone: "test." nodefault',
             "  qname-minimisation: no", "  harden-referral-path: no",
             "  do-ip4: yes", "  do-ip6: yes", "  num-threads: 1", "  so-reuseport: no",
             "  msg-cache-size: 64m", "  rrset-cache-size: 128m",

@@ -1326,6 +1326,12 @@ HARDENING: tuple[Scenario, ...] = (
     ),
 )
 
+# issue 19, below HTTP: each family's scenarios in a module of its own (they import this one's types)
+from tests.lab.scenarios_dnssec import DNSSEC  # noqa: E402
+from tests.lab.scenarios_path import PATH  # noqa: E402
+
+SCENARIOS = SCENARIOS + PATH + DNSSEC
+
 #: every scenario a lab builds and self-checks
 ALL_SCENARIOS: tuple[Scenario, ...] = SCENARIOS + HARDENING
 
