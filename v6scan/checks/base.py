@@ -261,6 +261,9 @@ class Check(Generic[E]):
     scanner_side: bool = False
     #: a boolean field of Settings that turns the check off when false (e.g. ``v6_path``)
     setting: str | None = None
+    #: run by a sweep (``scan``) unless ``--checks`` says otherwise; False for a check too costly per
+    #: site for a nationwide sweep: ``check`` runs it, a sweep only when ``--checks`` names it
+    in_sweeps: bool = True
 
     @property
     def family(self) -> str:
