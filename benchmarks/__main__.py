@@ -9,7 +9,9 @@
 3. HTTPS fetches over IPv6: our fetcher against a raw asyncio+ssl loop;
 4. a ``dig`` + ``curl`` shell loop over a 200-site sample against the sweep;
 5. DNS-only streamed sweeps of 10 % of ``--big`` and of ``--big`` targets: peak RSS, the slope per
-   target, and the extrapolation to 1M targets.
+   target, and the extrapolation to 1M targets;
+6. what each check costs per site (:mod:`benchmarks.checks`): ``--check-sites`` sites swept with the
+   standard checks plus each other check, and the default sweep (``scan`` without ``--checks``).
 
 Writes the table to ``<out>/<date>.md`` as well.  Needs root (the lab) and dnsperf.
 """
@@ -32,6 +34,7 @@ from typing import Any, TypeVar
 
 import uvloop
 
+from benchmarks import checks as checks_bench
 from benchmarks import dns as dns_bench
 from benchmarks import web as web_bench
 from benchmarks.sweep import DNS_CHECKS, SweepRun, sweep
@@ -113,6 +116,7 @@ def main() -> None:
     p.add_argument("--sites", type=int, default=10_000)
     p.add_argument("--big", type=int, default=100_000)
     p.add_argument("--concurrency", type=int, default=500)
+    p.add_argument("--check-sites", type=int, default=1000, help="sites of each per-check sweep")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     p.add_argument("--lab", help="state file of a running lab with scale >= --big (else one is brought up)")
     args = p.parse_args()
@@ -143,6 +147,8 @@ def main() -> None:
         say(f"DNS-only streamed sweeps of {small_n} and {args.big} targets ...")
         small = sweep(lab, small_n, concurrency=args.concurrency, checks=DNS_CHECKS, extra=["--workers", "1"])
         big = sweep(lab, args.big, concurrency=args.concurrency, checks=DNS_CHECKS, extra=["--workers", "1"])
+        say(f"per-check cost: sweeps of {args.check_sites} sites, the standard checks plus each other ...")
+        costs = checks_bench.check_costs(lab, min(args.check_sites, scale), args.concurrency)
         slope = (big.peak_rss_mib - small.peak_rss_mib) / (args.big - small_n)  # MiB per target
         at_1m = big.peak_rss_mib + slope * (1_000_000 - args.big)
 
@@ -177,6 +183,8 @@ def main() -> None:
                 f" ({big.rate:.0f} sites/s)"),
             row("RSS slope / extrapolated to 1M targets", f"{slope * 1024 * 1024:.0f} bytes/target /"
                 f" {at_1m:.0f} MiB", f"<= {GOALS['rss_1m']:.0f} MiB", at_1m <= GOALS["rss_1m"]),
+            "",
+            *checks_bench.rows(min(args.check_sites, scale), *costs),
         ]
     finally:
         if not args.lab:

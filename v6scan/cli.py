@@ -36,7 +36,7 @@ from v6scan.context import Context
 from v6scan.engine import TargetResult, scan_target
 from v6scan.errors import configure_logging
 from v6scan.output import FORMATS, Outcome, gate, github, render
-from v6scan.registry import CHECKS
+from v6scan.registry import CHECKS, sweep_checks
 from v6scan.report import (
     build_report,
     export_csv,
@@ -150,6 +150,11 @@ def cli(ctx: click.Context, config_file: Path | None, verbose: int, log_file: Pa
     ctx.default_map = _default_map(_load_config(config_file))
 
 
+#: what --checks' help adds about the checks a sweep runs only when named
+_NOT_IN_SWEEPS = (f"; scan leaves out {', '.join(i for i in CHECKS if i not in sweep_checks())} unless named"
+                  if sweep_checks() else "")
+
+
 def _scan_options(f: F) -> F:
     opts = [
         click.option("--resolver", "resolvers", multiple=True, metavar="ADDR[:PORT]", envvar="V6SCAN_RESOLVER",
@@ -178,7 +183,7 @@ def _scan_options(f: F) -> F:
         click.option("--public-suffix", "suffixes", multiple=True, metavar="SUFFIX",
                      envvar="V6SCAN_PUBLIC_SUFFIX", help="Extra public suffix (e.g. a lab's gov.test)."),
         click.option("--checks", "check_ids", metavar="IDS", envvar="V6SCAN_CHECKS",
-                     help=f"Comma-separated check ids to run (default all: {', '.join(CHECKS)})."),
+                     help=f"Comma-separated check ids to run (default all: {', '.join(CHECKS)}){_NOT_IN_SWEEPS}."),
         click.option("--policy", default="default", show_default=True, metavar="NAME|FILE",
                      envvar="V6SCAN_POLICY", help="default, internetnl, cn-gov, or a JSON policy file."),
         click.option("--lang", type=click.Choice(["en", "zh-CN"]), default="en", show_default=True,
@@ -654,6 +659,8 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
     """
     settings, policy, excluded = _settings(kw)
     settings = _absolute(settings)
+    if resume_id is None and not settings.check_ids:  # stored: a resumed sweep runs what it began with
+        settings = replace(settings, check_ids=sweep_checks())
     if resume_id is None:
         _maybe_show_settings(kw, settings, policy)  # before the database is created
     gates_given = fail_on, min_score

@@ -12,7 +12,7 @@ from typing import Any
 import v6scan.checks
 from v6scan.checks.base import Check
 
-__all__ = ["CHECKS", "family_enabled", "load_checks"]
+__all__ = ["CHECKS", "family_enabled", "load_checks", "sweep_checks"]
 
 
 def load_checks() -> dict[str, Check[Any]]:
@@ -40,3 +40,11 @@ CHECKS: Mapping[str, Check[Any]] = load_checks()
 def family_enabled(selected: tuple[str, ...], *ids: str) -> bool:
     """Whether any of ``ids`` is selected (an empty selection means every check)."""
     return not selected or any(i in selected for i in ids)
+
+
+def sweep_checks() -> tuple[str, ...]:
+    """What a sweep runs when ``--checks`` does not say: every check but those too costly per site for
+    a nationwide sweep (``in_sweeps=False``), or ``()`` (all) when every check is in sweeps."""
+    if all(c.in_sweeps for c in CHECKS.values()):
+        return ()
+    return tuple(i for i, c in CHECKS.items() if c.in_sweeps)
