@@ -577,3 +577,38 @@ def test_show_settings_on_resume_is_the_sweeps_stored_configuration(tmp_path: Pa
     assert data["settings"]["timeout"] == 7.0 and data["settings"]["resolvers"] == ["127.0.0.1"]
     assert data["policy"]["name"] == "internetnl"
     assert fake_scan.scanned == ["ok.example.net"]  # nothing scanned again
+
+
+@pytest.mark.parametrize("nonblocking", [False, True])
+def test_the_document_reaches_stdout_whole_through_a_slow_pipe(monkeypatch: pytest.MonkeyPatch,
+                                                               nonblocking: bool) -> None:
+    """``check``'s document is written whole: a reader slower than the writer, on a pipe that another
+    program sharing it may have left non-blocking (then a plain write stops at the pipe's 64 KiB with
+    BlockingIOError, and a document cut there once reached a test with exit 0)."""
+    import os
+    import threading
+    import time
+
+    from v6scan.cli import write_stdout
+
+    r, w = os.pipe()
+    os.set_blocking(w, not nonblocking)
+    got = bytearray()
+
+    def slow_reader() -> None:
+        while chunk := os.read(r, 4096):
+            got.extend(chunk)
+            time.sleep(0.0005)
+
+    reader = threading.Thread(target=slow_reader)
+    reader.start()
+    text = "".join(f'{{"line": {i}, "text": "{"é" * 50}"}}\n' for i in range(5000))  # about 600 KB
+    try:
+        with open(w, "w", encoding="utf-8", closefd=False) as out:
+            monkeypatch.setattr(sys, "stdout", out)
+            write_stdout(text)
+    finally:
+        os.close(w)
+        reader.join()
+        os.close(r)
+    assert got.decode("utf-8") == text

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import ipaddress
 import itertools
 import json
 import logging
 import os
+import select
 import signal
 import sys
 import time
@@ -426,11 +428,29 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
     if output:
         output.write_text(text, encoding="utf-8")
     else:
-        click.echo(text, nl=False)
+        write_stdout(text)
     code, msgs = gate(outcomes, fail_on, min_score)
     for m in msgs:
         click.echo(m, err=True)
     sys.exit(code)
+
+
+def write_stdout(text: str) -> None:
+    """All of ``text`` on standard output, or an OSError (exit 4): a partial write is continued and a
+    descriptor that another program sharing it left non-blocking is waited for, so a CI job never
+    reads a cut document from a command that exited 0."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, io.UnsupportedOperation):  # captured (CliRunner): no descriptor to mind
+        click.echo(text, nl=False)
+        return
+    sys.stdout.flush()
+    view = memoryview(text.encode(sys.stdout.encoding or "utf-8", errors="replace"))
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            select.select([], [fd], [], 1.0)
 
 
 class _Progress:
