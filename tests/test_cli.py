@@ -24,6 +24,7 @@ from v6scan.cli import cli, main
 from v6scan.context import Context
 from v6scan.engine import TargetResult
 from v6scan.fetch import Limits
+from v6scan.registry import CHECKS, sweep_checks
 from v6scan.model import Observation, Status
 from v6scan.output import Outcome, gate, github, render
 from v6scan.scoring import Policy, load_policy, score_target
@@ -535,6 +536,8 @@ def test_show_settings_lists_every_setting_and_limit_and_scans_nothing(monkeypat
         assert set(data["limits"]) == {f.name for f in dataclasses.fields(Limits)}
         for f in dataclasses.fields(Settings):
             default = Settings().to_json()[f.name]
+            if f.name == "check_ids" and args[0] == "scan":  # a sweep leaves out the costly checks
+                default = list(sweep_checks())
             assert data["settings"][f.name] == default, f.name
         assert data["policy"]["name"] == "default"
         assert data["policy"]["thresholds"] == dict(load_policy("default").thresholds)
@@ -612,3 +615,19 @@ def test_the_document_reaches_stdout_whole_through_a_slow_pipe(monkeypatch: pyte
         reader.join()
         os.close(r)
     assert got.decode("utf-8") == text
+
+
+def test_a_sweep_leaves_out_the_checks_too_costly_for_it_unless_named(tmp_path: Path) -> None:
+    """``check`` runs every check; ``scan`` without ``--checks`` every check but those declared
+    ``in_sweeps=False`` (stored with the sweep, so a resume runs the same); ``--checks`` naming one runs it."""
+    costly = [i for i, c in CHECKS.items() if not c.in_sweeps]
+    assert costly, "no check is out of sweeps: this test has nothing to show"
+    assert set(sweep_checks()) == set(CHECKS) - set(costly)
+    assert _shown("check", "example.org", "--show-settings")["settings"]["check_ids"] == []
+    shown = _shown("scan", "--db", str(tmp_path / "a.db"), "--show-settings")["settings"]["check_ids"]
+    assert shown == [i for i in CHECKS if i not in costly]
+    named = _shown("scan", "--db", str(tmp_path / "b.db"), "--checks", f"dns.resolve,{costly[0]}",
+                   "--show-settings")["settings"]["check_ids"]
+    assert named == ["dns.resolve", costly[0]]
+    help_text = CliRunner().invoke(cli, ["scan", "--help"]).output
+    assert all(i in " ".join(help_text.split()) for i in costly)
