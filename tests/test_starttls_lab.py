@@ -286,3 +286,58 @@ def test_starttls_never_changes_a_verdict_or_a_score(scanned: dict[str, TargetRe
     assert (with_it.verdict, with_it.score, with_it.points) == (without.verdict, without.score, without.points)
     if policy == "default":
         assert with_it.verdict == by_id()[sid].expect["verdict"], with_it.reasons
+
+
+def test_the_mail_dialogue_offers_no_http_alpn(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """STARTTLS over loopback against a small SMTP server that would select ``http/1.1`` if offered: the
+    scanner's mail contexts offer no ALPN (http/1.1 means nothing to a mail server; RFC 7301 lets a
+    server refuse a handshake whose protocols it does not speak), so none is selected; the web contexts
+    still offer it."""
+    import ssl
+
+    import v6scan.checks.mail as mail
+    from tests.lab.pki import make_ca
+    from v6scan.checks.mail import starttls
+    from v6scan.context import Context
+    from v6scan.settings import Settings
+
+    ca = make_ca(tmp_path / "pki")
+    crt, key = ca.issue("mx", (MX,), "valid")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(crt, key)
+    server_ctx.set_alpn_protocols(["http/1.1"])
+    selected: list[str | None] = []
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(f"220 {MX} ESMTP\r\n".encode())
+        while line := await reader.readline():
+            cmd = line.strip().upper()
+            if cmd.startswith(b"EHLO"):
+                tls = writer.get_extra_info("ssl_object") is not None
+                writer.write(f"250-{MX}\r\n250 {'PIPELINING' if tls else 'STARTTLS'}\r\n".encode())
+            elif cmd == b"STARTTLS":
+                writer.write(b"220 go ahead\r\n")
+                await writer.drain()
+                await writer.start_tls(server_ctx)
+                obj = writer.get_extra_info("ssl_object")
+                selected.append(obj.selected_alpn_protocol() if obj else "no TLS")
+            else:
+                writer.write(b"221 bye\r\n")
+                break
+        writer.close()
+
+    async def go() -> tuple[dict[str, JSON], dict[str, JSON]]:
+        server = await asyncio.start_server(session, "::1", 0)
+        port = server.sockets[0].getsockname()[1]
+        ctx = Context.create(Settings(ca_bundle=tmp_path / "pki" / "ca.pem"))
+        real = mail.open_socket
+        monkeypatch.setattr(mail, "open_socket", lambda address, _port, timeout: real(address, port, timeout))
+        async with server:
+            mail_row = await starttls("::1", MX, *ctx.mail_tls(), 5.0)
+            web_row = await starttls("::1", MX, ctx.verify_ctx, ctx.loose_ctx, 5.0)
+        return mail_row, web_row
+
+    mail_row, web_row = asyncio.run(go())
+    assert mail_row["status"] == "ok" and mail_row["valid"] is True and mail_row["tls_ehlo"] is True, mail_row
+    assert web_row["status"] == "ok", web_row
+    assert selected == [None, "http/1.1"]  # the control: the server does select it when offered

@@ -105,6 +105,7 @@ class Context:
     exclusions: NameExclusions = field(default_factory=lambda: NameExclusions(()), repr=False)
     #: name -> the addresses ``--address NAME=IP`` gives it (used instead of its A/AAAA records)
     pins: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _mail_tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = field(default=None, repr=False)
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> Context:
@@ -119,6 +120,14 @@ class Context:
         fetcher = Fetcher(verify, limits, s.user_agent or USER_AGENT, s.retry, excluded=exclusions.match)
         return cls(s, resolver, policy, s.roots(), verify, loose, fetcher, exclusions=exclusions,
                    pins=parse_pins(s.pins))
+
+    def mail_tls(self) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+        """(verifying, non-verifying) TLS contexts for SMTP: as :attr:`verify_ctx` and :attr:`loose_ctx`
+        but offering no ALPN protocol (http/1.1 means nothing to a mail server), made on first use."""
+        if self._mail_tls is None:
+            s = self.settings
+            self._mail_tls = make_ssl_contexts(str(s.ca_bundle) if s.ca_bundle else None, alpn=())
+        return self._mail_tls
 
     def pinned(self, name: str, qtype: str) -> Answer | None:
         """The answer ``--address`` gives for ``name``/``qtype`` (A or AAAA), or None when the name is

@@ -169,16 +169,18 @@ async def tcp_connect(address: str, port: int, timeout: float) -> Probe:
     return Probe(address, port, Status.OK, (time.perf_counter() - t0) * 1000)
 
 
-def make_ssl_contexts(ca_bundle: str | None = None) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """(verifying context, non-verifying context): built once per scan."""
+def make_ssl_contexts(ca_bundle: str | None = None, alpn: tuple[str, ...] = ("http/1.1",)
+                      ) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(verifying context, non-verifying context), offering ``alpn`` (none for SMTP): built once per scan."""
     verify = ssl.create_default_context(cafile=ca_bundle)
     verify.minimum_version = ssl.TLSVersion.TLSv1_2
     loose = ssl.create_default_context()
     loose.check_hostname = False
     loose.verify_mode = ssl.CERT_NONE
     loose.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-    for c in (verify, loose):
-        c.set_alpn_protocols(["http/1.1"])
+    if alpn:
+        for c in (verify, loose):
+            c.set_alpn_protocols(list(alpn))
     return verify, loose
 
 

@@ -186,7 +186,7 @@ def _not_probed(mx: MxLookup, pairs: list[tuple[str, str]]) -> str | None:
 async def _dialogue(ctx: Context, host: str, addr: str) -> StarttlsRow:
     async def once() -> dict[str, JSON]:
         async with ctx.slot(addr):
-            return await starttls(addr, host, ctx.verify_ctx, ctx.loose_ctx, ctx.settings.timeout)
+            return await starttls(addr, host, *ctx.mail_tls(), ctx.settings.timeout)
 
     row, n = await retried(once, lambda r: Status.OK, ctx.settings.retry,
                            transient=lambda r: r.get("status") in TRANSIENT_SMTP)
