@@ -689,6 +689,15 @@ GOLDEN: dict[str, Golden] = {
     # NS 10 + MX 10 = 100
     "starttls": Golden(100, 100),
     "starttls-v4-only": Golden(100, 100),
+    # issue 19's path scenarios: healthy dual-stack sites behind narrow hops, or whose addresses drop
+    # fragments, destination-options headers or echo: no part of internet.nl's IPv6 category -> like
+    # healthy: 100; no MX -> NS only 100
+    "mtu-ptb": Golden(100, 100),
+    "mtu-1280": Golden(100, 100),
+    "frag-drop": Golden(100, 100),
+    "dstopt-drop": Golden(100, 100),
+    "mtu-noecho": Golden(100, 100),
+    "frag-dns": Golden(100, 100),
 }
 
 

@@ -306,6 +306,53 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "zh-CN": ("IPv6 地址 {address} 不响应 ICMPv6 回显；最后一个应答的路由节点是 {last_hop}。",
                   "请按 RFC 4890 放行 ICMPv6 回显，便于诊断 IPv6 问题。"),
     },
+    "mtu_blackhole": {
+        "en": ("PMTU blackhole towards IPv6 address {address}: {largest}-byte packets get answers, {size}-byte ones "
+               "vanish (last Packet Too Big: from {router}, MTU {mtu}).",
+               "Let ICMPv6 Packet Too Big through every firewall on the path, to and from the server (RFC 4890), "
+               "or make the narrow hop send it."),
+        "zh-CN": ("通往 IPv6 地址 {address} 的路径存在 PMTU 黑洞：{largest} 字节的报文有应答，{size} 字节的报文丢失"
+                  "（最后一个 Packet Too Big：来自 {router}，MTU {mtu}）。",
+                  "请在路径上的所有防火墙放行往返服务器的 ICMPv6 Packet Too Big（RFC 4890），或让较窄的一跳发送该消息。"),
+    },
+    "mtu_1280": {
+        "en": ("The path to IPv6 address {address} carries only 1280-byte packets, the IPv6 minimum (Packet Too Big "
+               "from {router}).",
+               "Nothing is broken; if the narrow hop is yours (a tunnel), give it a larger MTU."),
+        "zh-CN": ("通往 IPv6 地址 {address} 的路径仅能承载 1280 字节（IPv6 最小 MTU）的报文（Packet Too Big 来自 {router}）。",
+                  "这并非故障；若该较窄的一跳（如隧道）归您管理，可为其设置更大的 MTU。"),
+    },
+    "mtu_ptb": {
+        "en": ("The path to IPv6 address {address} has a hop of MTU {mtu}; its Packet Too Big (from {router}) "
+               "arrives and is honoured.",
+               "Nothing to fix: Packet Too Big works on this path."),
+        "zh-CN": ("通往 IPv6 地址 {address} 的路径上有一跳 MTU 为 {mtu}；其 Packet Too Big（来自 {router}）能够到达并被遵循。",
+                  "无需修复：该路径上的 Packet Too Big 工作正常。"),
+    },
+    "frag_dropped": {
+        "en": ("IPv6 {role} address {address} does not answer fragmented packets (an ICMPv6 echo in two fragments; "
+               "the same echo whole is answered).",
+               "Let IPv6 fragments through the firewalls in front of the server (RFC 8900 explains the costs of "
+               "dropping them)."),
+        "zh-CN": ("IPv6 {role} 地址 {address} 不响应分片报文（分为两片的 ICMPv6 回显；不分片的同一回显有应答）。",
+                  "请让服务器前方的防火墙放行 IPv6 分片（RFC 8900 说明了丢弃分片的代价）。"),
+    },
+    "dstopt_dropped": {
+        "en": ("IPv6 {role} address {address} does not answer packets with a destination-options header "
+               "(the same echo without it is answered).",
+               "Let IPv6 packets with destination options through (RFC 9098, RFC 7872), at least with padding options."),
+        "zh-CN": ("IPv6 {role} 地址 {address} 不响应带目的选项扩展头的报文（不带该扩展头的同一回显有应答）。",
+                  "请放行带目的选项扩展头的 IPv6 报文（RFC 9098、RFC 7872），至少放行仅含填充选项的报文。"),
+    },
+    "dns_frag_dropped": {
+        "en": ("Name server {ns} at {address} sends no answer over UDP to a query with a 4096-byte EDNS buffer "
+               "(the answer needs fragments) while a 1232-byte buffer gets one ({size} bytes, truncated).",
+               "Set the name server's EDNS buffer size to 1232 (DNS flag day 2020) so answers are never "
+               "fragmented, and let IPv6 fragments through."),
+        "zh-CN": ("名称服务器 {ns}（{address}）对 EDNS 缓冲区为 4096 字节的 UDP 查询（应答需要分片）没有应答，"
+                  "而 1232 字节缓冲区的查询有应答（{size} 字节，已截断）。",
+                  "请将名称服务器的 EDNS 缓冲区大小设为 1232（2020 DNS Flag Day），使应答永不分片，并放行 IPv6 分片。"),
+    },
     "mx_v6_no_greeting": {
         "en": ("Mail server {host} does not greet over IPv6 at {address} ({status}).",
                "Make the SMTP server listen on its IPv6 address and open port 25."),

@@ -158,6 +158,13 @@ class Settings:
     trace_max_hops: int = 12  # path.icmp: hop limits tried by the traceroute of a silent address
     trace_hop_timeout: float = 2.0  # ... seconds each hop waits at most (never more than --timeout)
     trace_silent_hops: int = 3  # ... consecutive silent hops after which it gives up
+    mtu_sizes: tuple[int, ...] = (1500, 1400)  # path.mtu: echo sizes (IPv6 packet bytes) tried above 1280
+    mtu_max_probes: int = 4  # path.mtu: sizes tried above 1280 per address (Packet Too Big adds sizes)
+    mtu_wait: float = 1.0  # path.mtu, path.frag: seconds one echo request waits for its answer (at most --timeout)
+    mtu_tcp_read: int = 64 * 1024  # path.mtu: bytes of the homepage read per TCP probe (addresses that ignore echo)
+    frag_echo_size: int = 1048  # path.frag: bytes of the echo request sent whole, in two fragments, with dst options
+    frag_dns_qtype: str = "TXT"  # path.frag: the zone apex's records asked of each name server, EDNS buffer...
+    frag_dns_sizes: tuple[int, ...] = (4096, 1232)  # ... this big (an answer above 1232 bytes needs fragments)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (worker processes rebuild the settings with :meth:`from_json`)."""

@@ -2,7 +2,7 @@
 
 Topology (every run has its own id, so namespace names never collide)::
 
-    <id>-client ── eth0 ══ r-client ─┐            (router end MTU 1280: the narrow hop)
+    <id>-client ── eth0 ══ r-client ─┐            (router forwards at most 1280 bytes: the narrow hop)
                                      <id>-router ── r-srv   ══ eth0 ── <id>-srv   (nginx, peers)
                                                  ├─ r-dns   ══ eth0 ── <id>-dns   (NSD x5, Unbound)
                                                  └─ r-pmtu  ══ eth0 ── <id>-pmtu  (nginx; drops ICMPv6 PTB)
@@ -11,6 +11,14 @@ Only 2001:db8::/32, 198.51.100.0/24 and 203.0.113.0/24 are used.  The router
 knows routes to the lab's prefixes and nothing else, so the client has no
 way out of the lab.  Servers' service addresses live on their namespace's
 ``lo`` as /128 and /32 routes on the router point at them.
+
+The narrow hop towards the client is the router's IPv6 MTU of ``r-client`` (and a locked route
+MTU for IPv4), not the link MTU: the client can still send 1500-byte packets into the router, and
+the router answers the servers' bigger packets towards the client with Packet Too Big, as a real
+router does.  (A veth whose far end has a smaller link MTU drops bigger frames silently.)  The
+path scenarios (:mod:`tests.lab.scenarios_path`) add narrower hops towards some server addresses
+(locked route MTUs: the router sends the client Packet Too Big) and firewalls dropping fragments
+or destination-options headers.
 
 Field conditions for tests (all nftables, all reversible while the lab runs):
 
@@ -53,6 +61,7 @@ from tests.lab import dnssec
 from tests.lab import scale as scale_mod
 from tests.lab.pki import make_ca
 from tests.lab.scenarios import ALL_SCENARIOS, FORBIDDEN, SCENARIOS, SELF_CHECK, Endpoint, Page, Scenario
+from tests.lab.scenarios_path import BIG_EDNS, DROP_DSTOPT, DROP_ECHO, DROP_FRAGMENTS, NARROW_HOPS, NS_DROP_FRAGMENTS
 from tests.lab.zones import (
     DROPPED_DNS,
     NSDS,
@@ -69,7 +78,7 @@ REPO = Path(__file__).resolve().parents[2]
 ROLES = ("client", "router", "srv", "dns", "pmtu")
 REQUIRED_BINARIES = ("ip", "nft", "nsd", "unbound", "nginx", "ss")
 
-# (role, router-side v6, peer v6, router-side v4, peer v4, router-end MTU)
+# (role, router-side v6, peer v6, router-side v4, peer v4, the MTU the router forwards at towards the peer)
 LINKS = (
     ("client", "2001:db8:ffff:1::1", "2001:db8:ffff:1::2", "198.51.100.1", "198.51.100.2", 1280),
     ("srv", "2001:db8:ffff:2::1", "2001:db8:ffff:2::2", "198.51.100.5", "198.51.100.6", 1500),
@@ -90,6 +99,8 @@ CLIENT_V4 = "198.51.100.2"
 ROUTER_TABLE = "v6lab"
 LOSS_CHAIN = "loss"
 LOSS_COUNTER = "loss_drops"
+#: the table of the path scenarios' firewalls (srv, router): fragments, destination options, echo
+PATH_TABLE = "v6lab_path"
 #: the client's table for ``cut_client_v6`` (apart from the forbidden-address counters' table)
 CUT_TABLE = "v6lab_cut"
 #: the client's table of packet counters a test asks for (``watch_packets``)
@@ -312,14 +323,19 @@ class Lab:
             """)
         batch: dict[str, list[str]] = defaultdict(list)
         rns = self.ns["router"]
+        narrow: list[str] = []
         for role, r6, p6, r4, p4, mtu in LINKS:
             _run(["ip", "-n", rns, "link", "add", f"r-{role}", "type", "veth", "peer", "name",
                   "eth0", "netns", self.ns[role]])
             batch["router"] += [
-                f"link set r-{role} mtu {mtu} up",
+                f"link set r-{role} up",
                 f"addr add {r6}/64 dev r-{role} nodad",
                 f"addr add {r4}/30 dev r-{role}",
             ]
+            if mtu < 1500:  # the router forwards at most mtu bytes (the link stays 1500: see the module doc)
+                net4 = ipaddress.ip_interface(f"{r4}/30").network
+                narrow += [f"echo {mtu} > /proc/sys/net/ipv6/conf/r-{role}/mtu",
+                           f"ip -4 route replace {net4} dev r-{role} proto kernel scope link src {r4} mtu lock {mtu}"]
             batch[role] += [
                 "link set eth0 up",
                 f"addr add {p6}/64 dev eth0 nodad",
@@ -329,12 +345,17 @@ class Lab:
             ]
             for prefix in PREFIXES.get(role, ()):
                 batch["router"].append(f"route add {prefix} via {p6 if ':' in prefix else p4}")
+        srv6 = next(p6 for role, _, p6, _, _, _ in LINKS if role == "srv")
+        for addr, mtu in sorted(NARROW_HOPS.items()):  # path scenarios: a narrower hop, announced by PTB
+            batch["router"].append(f"route add {addr}/128 via {srv6} mtu lock {mtu}")
         for role, addrs in self._service_addresses().items():
             for a in sorted(addrs):
                 batch[role].append(f"addr add {a}/{128 if ':' in a else 32} dev lo"
                                    + (" nodad" if ":" in a else ""))
         for role, lines in batch.items():
             _run(["ip", "-n", self.ns[role], "-batch", "-"], input="\n".join(lines) + "\n")
+        if narrow:
+            self._ns_sh("router", "\n".join(narrow))
         for role, rules in self._nft_rules().items():
             _run(["ip", "netns", "exec", self.ns[role], "nft", "-f", "-"], input=rules)
         etc = Path("/etc/netns") / self.client
@@ -362,6 +383,7 @@ class Lab:
                 out["srv"].add(m.addr)
             out["srv"].update(a for a, _, _ in s.hostile)
             out["srv"].update(s.garbage_dns)
+        out["srv"].update(a for a, _, _ in BIG_EDNS)
         for nsd in NSDS.values():
             out["dns"].update(nsd.addrs)
         out["dns"].update(RESOLVER)
@@ -390,7 +412,9 @@ class Lab:
         # the router: roots nobody reaches over IPv6 (unreachable_root_hints), and an empty
         # loss chain that set_loss fills
         unreachable = sorted(a for _, addrs in UNREACHABLE_ROOT_HINTS for a in addrs if ":" in a)
-        rules["router"] = (
+        for role, table in _path_rules().items():
+            rules[role] = rules.get(role, "") + table
+        rules["router"] = rules.get("router", "") + (
             f"table inet {ROUTER_TABLE} {{\n"
             f"  counter {LOSS_COUNTER} {{ }}\n"
             "  chain forward {\n"
@@ -540,6 +564,7 @@ http {{
                     cert = [str(x) for x in certs[key]]
                 peers["hostile"].append([addr, port, kind, *cert])
             peers["garbage_dns"] += [[a] for a in s.garbage_dns]
+        peers["big_edns"] = [list(x) for x in BIG_EDNS]
         (d / "peers.json").write_text(json.dumps(peers))
         self._start("srv", "peers", [sys.executable, "-m", "tests.lab.peers", str(d / "peers.json")])
         self.targets_file.write_text(targets_csv(self.scale))
@@ -557,6 +582,7 @@ http {{
                 out["srv"].add((m.addr, 25))
             out["srv"].update((a, p) for a, p, _ in s.hostile)
             out["srv"].update((a, 53) for a in s.garbage_dns)
+        out["srv"].update((a, 53) for a, _, _ in BIG_EDNS)
         for nsd in NSDS.values():
             out["dns"].update((a, 53) for a in nsd.addrs)
         out["dns"].update((a, 53) for a in RESOLVER)
@@ -797,6 +823,25 @@ http {{
         shutil.rmtree(self.directory, ignore_errors=True)
         if self in _CLEANUPS:
             _CLEANUPS.remove(self)
+
+
+def _path_rules() -> dict[str, str]:
+    """The path scenarios' firewalls (table ``inet v6lab_path`` per namespace): fragments,
+    destination-options headers and echo requests dropped in prerouting before any reassembly (priority -450: the
+    fragments themselves are seen), per address."""
+    def table(lines: list[str]) -> str:
+        return (f"table inet {PATH_TABLE} {{\n  chain pre {{\n    type filter hook prerouting priority -450;"
+                " policy accept;\n" + "\n".join(lines) + "\n  }\n}\n")
+
+    def each(addrs: Iterable[str], what: str, key: str = "daddr") -> list[str]:
+        return [f'    ip6 {key} {a} {what} counter drop comment "path {a}"' for a in sorted(addrs)]
+
+    return {
+        "srv": table(each((*DROP_FRAGMENTS, *NS_DROP_FRAGMENTS), "exthdr frag exists")
+                     + each(DROP_DSTOPT, "exthdr dst exists") + each(DROP_ECHO, "icmpv6 type echo-request")),
+        # a name server fragments its big UDP answers after its own hooks saw them whole: drop them on the way
+        "router": table(each(NS_DROP_FRAGMENTS, "exthdr frag exists", "saddr")),
+    }
 
 
 def _nft_table(hook: str, lines: Iterable[str]) -> str:

@@ -15,7 +15,10 @@
   redirect loop, a 1 byte/s trickle, TLS that stalls mid-handshake, a reset after the handshake,
   markup in headers; response headers that trickle in one byte every 0.5 s and never end
   (``trickle-headers``: each byte resets a per-read timeout, and the blank line never comes);
-* a DNS server that answers garbage (``garbage_dns``: ``[[addr], ...]``, UDP and TCP 53).
+* a DNS server that answers garbage (``garbage_dns``: ``[[addr], ...]``, UDP and TCP 53);
+* an authoritative name server whose EDNS buffer is 4096 bytes (``big_edns``: ``[[addr, zone,
+  zone_text], ...]``, UDP and TCP 53): its big answers over UDP need fragments (NSD caps its own
+  at 1232 bytes, so they never do); bigger than the asker's buffer: truncated (TC), as NSD does.
 
 The config is ``{"tarpit": [[addr, port], ...], "smtp": [[addr, mode, name(, cert, key)], ...], ...}``.
 """
@@ -23,6 +26,7 @@ The config is ``{"tarpit": [[addr, port], ...], "smtp": [[addr, mode, name(, cer
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import itertools
 import json
@@ -33,6 +37,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main", "serve"]
 
@@ -224,6 +229,70 @@ async def _garbage_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         writer.close()
 
 
+def _authoritative(zone: object, wire: bytes, udp: bool) -> bytes | None:
+    """The answer of the zone ``zone`` (a dnspython zone) to the query ``wire``; None for garbage."""
+    import dns.exception
+    import dns.message
+    import dns.rcode
+    import dns.rdatatype
+
+    z: Any = zone
+    try:
+        q = dns.message.from_wire(wire)
+    except dns.exception.DNSException:
+        return None
+    r = dns.message.make_response(q, our_payload=4096)
+    r.flags |= 0x0400  # AA
+    if q.question:
+        qname, qtype = q.question[0].name, q.question[0].rdtype
+        if not qname.is_subdomain(z.origin):
+            r.set_rcode(dns.rcode.REFUSED)
+        else:
+            node = z.get_node(qname)
+            rrset = z.get_rrset(qname, qtype) if node is not None else None
+            if rrset is not None:
+                r.answer.append(rrset)
+            else:
+                r.authority.append(z.get_rrset(z.origin, dns.rdatatype.SOA))
+                if node is None:
+                    r.set_rcode(dns.rcode.NXDOMAIN)
+    limit = 65535 if not udp else min(max(q.payload, 512), 4096) if q.edns >= 0 else 512
+    try:
+        return r.to_wire(max_size=limit)
+    except dns.exception.TooBig:
+        r.answer, r.authority = [], []
+        r.flags |= 0x0200  # TC
+        return r.to_wire()
+
+
+class _BigEdnsDNS(asyncio.DatagramProtocol):
+    def __init__(self, zone: object) -> None:
+        self.zone = zone
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        out = _authoritative(self.zone, data, udp=True)
+        if out is not None:
+            self.transport.sendto(out, addr)  # type: ignore[attr-defined]
+
+
+async def _big_edns_tcp(zone: object, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            size = struct.unpack("!H", await asyncio.wait_for(reader.readexactly(2), 10))[0]
+            out = _authoritative(zone, await asyncio.wait_for(reader.readexactly(size), 10), udp=False)
+            if out is None:
+                break
+            writer.write(struct.pack("!H", len(out)) + out)
+            await writer.drain()
+    except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+
+
 async def serve(config: dict[str, list[list[object]]]) -> None:
     if any(h[2] == "gzipbomb" for h in config.get("hostile", [])):
         _bomb()  # before listening: the lab waits for the listeners
@@ -265,6 +334,18 @@ async def serve(config: dict[str, list[list[object]]]) -> None:
         fam = socket.AF_INET6 if ":" in str(addr) else socket.AF_INET
         await loop.create_datagram_endpoint(_GarbageDNS, local_addr=(str(addr), 53), family=fam)
         servers.append(await asyncio.start_server(_garbage_tcp, sock=_listener(str(addr), 53)))
+    for addr, origin, text in config.get("big_edns", []):
+        import dns.zone
+
+        zone = dns.zone.from_text(str(text), origin=str(origin), relativize=False)
+        fam = socket.AF_INET6 if ":" in str(addr) else socket.AF_INET
+        await loop.create_datagram_endpoint(functools.partial(_BigEdnsDNS, zone), local_addr=(str(addr), 53),
+                                            family=fam)
+
+        def dns_handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, z: object = zone) -> asyncio.Future[None]:
+            return asyncio.ensure_future(_big_edns_tcp(z, r, w))
+
+        servers.append(await asyncio.start_server(dns_handler, sock=_listener(str(addr), 53)))
     print(f"peers ready: {len(servers)} listeners", flush=True)
     await asyncio.Event().wait()
 

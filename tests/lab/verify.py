@@ -1,5 +1,9 @@
 """The lab's self-check: probe every scenario's ``expect`` with plain sockets.
 
+The path scenarios' behaviours (:mod:`tests.lab.scenarios_path`: narrower hops, fragments and
+destination options dropped) are checked from their tables with raw sockets (:func:`probe_path`):
+Packet Too Big from the router, fragmented echo and echo with destination options answered or not.
+
 Runs *inside the client namespace* (``ip netns exec <client> python -m
 tests.lab.verify STATE.json``) and prints a JSON report.  Uses only the
 standard library and dnspython, never the scanner, so the lab is checked
@@ -12,16 +16,22 @@ for a misbehaving server.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import re
+import select
 import socket
 import ssl
+import struct
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
@@ -29,8 +39,18 @@ import dns.rdatatype
 
 from tests.lab import scale as scale_mod
 from tests.lab.scenarios import ALL_SCENARIOS
+from tests.lab.scenarios_path import (
+    DROP_DSTOPT,
+    DROP_ECHO,
+    DROP_FRAGMENTS,
+    FRAGDNS,
+    FRAGDNS_NS,
+    NARROW_HOPS,
+    NS_DROP_FRAGMENTS,
+    path_v6,
+)
 
-__all__ = ["probe_dns", "probe_dynamic", "probe_http", "probe_smtp", "probe_tcp", "probe_tls", "run"]
+__all__ = ["probe_dns", "probe_dynamic", "probe_http", "probe_path", "probe_smtp", "probe_tcp", "probe_tls", "run"]
 
 TIMEOUT = 2.5
 
@@ -209,6 +229,81 @@ def probe_smtp(key: str) -> str:
         s.close()
 
 
+def _csum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _echo_packets(kind: str, src: str, dst: str, ident: int) -> list[bytes]:
+    """An ICMPv6 echo request of 1048 bytes as whole IPv6 packets: in two fragments (``frag``) or
+    with a destination-options header (``dstopt``)."""
+    s6, d6 = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+    body = b"lab-verify" * 100
+    icmp = struct.pack("!BBHHH", 128, 0, 0, ident, 1) + body
+    cs = _csum(s6 + d6 + struct.pack("!I3xB", len(icmp), 58) + icmp)
+    icmp = icmp[:2] + struct.pack("!H", cs) + icmp[4:]
+
+    def ip6(nh: int, payload: bytes) -> bytes:
+        return struct.pack("!IHBB", 6 << 28, len(payload), nh, 64) + s6 + d6 + payload
+
+    if kind == "dstopt":
+        return [ip6(60, struct.pack("!BB", 58, 0) + b"\x01\x04\0\0\0\0" + icmp)]
+    half = len(icmp) // 2 // 8 * 8
+    return [ip6(44, struct.pack("!BBHI", 58, 0, 0 | 1, ident) + icmp[:half]),
+            ip6(44, struct.pack("!BBHI", 58, 0, half, ident) + icmp[half:])]
+
+
+def probe_path(kind: str, addr: str) -> str:
+    """``ptb``: a 1500-byte echo request, whole (don't fragment, whatever the kernel's cached path MTU):
+    "ROUTER MTU" of the Packet Too Big that comes back, "answered" or "silent".  ``frag``/``dstopt``:
+    an echo request in two fragments / with a destination-options header: "answered" or "silent"."""
+    ident = (os.getpid() + hash((kind, addr))) & 0xFFFF
+    icmp = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    try:
+        if kind == "ptb":
+            icmp.setsockopt(socket.IPPROTO_IPV6, 23, 3)  # IPV6_MTU_DISCOVER: IPV6_PMTUDISC_PROBE
+            icmp.setsockopt(socket.IPPROTO_IPV6, 62, 1)  # IPV6_DONTFRAG
+            icmp.sendto(struct.pack("!BBHHH", 128, 0, 0, ident, 1) + b"\0" * 1452, (addr, 0))
+        else:
+            with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as u:
+                u.connect((addr, 9))
+                src = u.getsockname()[0]
+            with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
+                for pkt in _echo_packets(kind, src, addr, ident):
+                    raw.sendto(pkt, (addr, 0))
+        deadline = time.monotonic() + TIMEOUT
+        while (left := deadline - time.monotonic()) > 0:
+            if not select.select([icmp], [], [], left)[0]:
+                break
+            data, a = icmp.recvfrom(4096)
+            if data[0] == 129 and a[0] == addr and struct.unpack("!H", data[4:6])[0] == ident:
+                return "answered"
+            if data[0] == 2 and len(data) >= 52 and data[32:48] == socket.inet_pton(socket.AF_INET6, addr) \
+                    and data[48] == 128 and struct.unpack("!H", data[52:54])[0] == ident:
+                return f"{a[0]} {struct.unpack('!I', data[4:8])[0]}"
+        return "silent"
+    finally:
+        icmp.close()
+
+
+def probe_big_dns(addr: str, zone: str) -> str:
+    """The apex TXT of ``zone`` from ``addr`` over UDP with a 4096-byte EDNS buffer: "fragmented" (an
+    answer bigger than 1280 bytes: it came in fragments), "small", "truncated" or "timeout"."""
+    q = dns.message.make_query(zone, "TXT", use_edns=0, payload=4096)
+    q.flags &= ~0x0100
+    try:
+        r = dns.query.udp(q, addr, timeout=TIMEOUT)
+    except dns.exception.Timeout:
+        return "timeout"
+    if r.flags & 0x0200:
+        return "truncated"
+    return "fragmented" if len(r.to_wire()) > 1280 else "small"
+
+
 def run(state: dict[str, object]) -> dict[str, object]:
     ca = str(Path(str(state["directory"])) / "pki" / "ca.pem")
     resolver = "2001:db8:53::53"
@@ -241,6 +336,21 @@ def run(state: dict[str, object]) -> dict[str, object]:
             assert isinstance(table, dict)
             for key, expected in table.items():
                 add(s.id, probe, key, expected)
+    # the path scenarios (their tables, not their expect: they are not a kind of expectation)
+    for addr, mtu in NARROW_HOPS.items():
+        jobs.append(("path", "ptb", addr, f"2001:db8:ffff:1::1 {mtu}", functools.partial(probe_path, "ptb", addr)))
+    for addr in ("2001:db8:1280::10", *DROP_ECHO):  # the PMTU blackhole; echo ignored
+        jobs.append(("path", "ptb", addr, "silent", functools.partial(probe_path, "ptb", addr)))
+    frag_silent = {*DROP_FRAGMENTS, *NS_DROP_FRAGMENTS}
+    for addr in (*frag_silent, *DROP_DSTOPT, FRAGDNS_NS[0][1]):
+        want = "silent" if addr in frag_silent else "answered"
+        jobs.append(("path", "frag", addr, want, functools.partial(probe_path, "frag", addr)))
+    for addr in (*DROP_DSTOPT, *DROP_FRAGMENTS, path_v6(5)):
+        want = "silent" if addr in DROP_DSTOPT else "answered"
+        jobs.append(("path", "dstopt", addr, want, functools.partial(probe_path, "dstopt", addr)))
+    for _, addr in FRAGDNS_NS:  # the 2.4 kB answer over UDP: in fragments, or lost on the way
+        want = "timeout" if addr in NS_DROP_FRAGMENTS else "fragmented"
+        jobs.append(("path", "bigdns", addr, want, functools.partial(probe_big_dns, addr, FRAGDNS)))
     # the resolver over IPv4 too, and the self-check endpoint
     add("lab", "tcp", "203.0.113.53:53", "open")
     add("lab", "http", "http://selfcheck.test/@2001:db8:80::1", "200 title=self-check")
