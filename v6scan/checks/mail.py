@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -164,41 +164,59 @@ async def smtp(address: str, timeout: float) -> dict[str, JSON]:
     ended (``status``: greets, bad_greeting, bad_ehlo, silent, timeout, or a connection status) and
     at which ``step``."""
     t0 = time.perf_counter()
-    row: dict[str, JSON] = {"address": address}
-    writer: asyncio.StreamWriter | None = None
-    step = "connect"
-    try:
-        sock = await open_socket(address, 25, timeout)
-        reader, writer = await asyncio.open_connection(sock=sock, limit=16384)
-        step = "greeting"
-        async with asyncio.timeout(timeout):
-            banner = await _reply(reader)
-        row["banner"] = banner[-1][:200] if banner else ""
-        if not banner or not banner[-1].startswith("220"):
-            row.update(status="bad_greeting", step=step)
-            return row
-        step = "ehlo"
-        writer.write(b"EHLO v6scan.invalid\r\n")
-        async with asyncio.timeout(timeout):
-            ehlo = await _reply(reader)
-        row["ehlo"] = [x[4:][:80] for x in ehlo][:20]
-        if not ehlo or not ehlo[-1].startswith("250"):
-            row.update(status="bad_ehlo", step=step)
-            return row
+
+    async def then(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ehlo: list[str],
+                   row: dict[str, JSON], at: list[str]) -> None:
         writer.write(b"QUIT\r\n")
         with contextlib.suppress(TimeoutError, OSError):
             async with asyncio.timeout(timeout):
                 await _reply(reader)
         row.update(status="greets")
+
+    row = await _dialogue(address, timeout, then)
+    row["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+    return row
+
+
+#: what a dialogue does after a good EHLO reply (its lines): it sets ``row``'s status, and ``at[0]``
+#: to each step it reaches
+AfterEhlo = Callable[[asyncio.StreamReader, asyncio.StreamWriter, list[str], dict[str, JSON], list[str]],
+                     Awaitable[None]]
+
+
+async def _dialogue(address: str, timeout: float, then: AfterEhlo) -> dict[str, JSON]:
+    """Connect to port 25 of ``address``, read the greeting and send EHLO, then ``then``: the row
+    (``address``, ``banner``, ``ehlo``, ``status``, ``step``, ``error``), however the server behaves."""
+    row: dict[str, JSON] = {"address": address}
+    writer: asyncio.StreamWriter | None = None
+    at = ["connect"]
+    try:
+        sock = await open_socket(address, 25, timeout)
+        reader, writer = await asyncio.open_connection(sock=sock, limit=16384)
+        at[0] = "greeting"
+        async with asyncio.timeout(timeout):
+            banner = await _reply(reader)
+        row["banner"] = banner[-1][:200] if banner else ""
+        if not banner or not banner[-1].startswith("220"):
+            row.update(status="bad_greeting", step=at[0])
+            return row
+        at[0] = "ehlo"
+        writer.write(b"EHLO v6scan.invalid\r\n")
+        async with asyncio.timeout(timeout):
+            ehlo = await _reply(reader)
+        row["ehlo"] = [x[4:][:80] for x in ehlo][:20]
+        if not ehlo or not ehlo[-1].startswith("250"):
+            row.update(status="bad_ehlo", step=at[0])
+            return row
+        await then(reader, writer, ehlo, row, at)
     except TimeoutError:
-        row.update(status="silent" if step != "connect" else "timeout", step=step)
+        row.update(status="silent" if at[0] != "connect" else "timeout", step=at[0])
     except (OSError, ValueError) as e:
         status, reason = classify_error(e)
-        row.update(status=str(status), step=step, error=reason)
+        row.update(status=str(status), step=at[0], error=reason)
     finally:
         if writer is not None:
             writer.close()
-        row["elapsed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
     return row
 
 
@@ -246,52 +264,26 @@ async def _upgrade(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, h
 
 async def _starttls_once(address: str, host: str, context: ssl.SSLContext, verifying: bool,
                          timeout: float) -> dict[str, JSON]:
-    row: dict[str, JSON] = {"address": address}
-    writer: asyncio.StreamWriter | None = None
-    step = "connect"
-    try:
-        sock = await open_socket(address, 25, timeout)
-        reader, writer = await asyncio.open_connection(sock=sock, limit=16384)
-        step = "greeting"
-        async with asyncio.timeout(timeout):
-            banner = await _reply(reader)
-        row["banner"] = banner[-1][:200] if banner else ""
-        if not banner or not banner[-1].startswith("220"):
-            row.update(status="bad_greeting", step=step)
-            return row
-        step = "ehlo"
-        writer.write(b"EHLO v6scan.invalid\r\n")
-        async with asyncio.timeout(timeout):
-            ehlo = await _reply(reader)
-        row["ehlo"] = [x[4:][:80] for x in ehlo][:20]
-        if not ehlo or not ehlo[-1].startswith("250"):
-            row.update(status="bad_ehlo", step=step)
-            return row
+    async def then(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ehlo: list[str],
+                   row: dict[str, JSON], at: list[str]) -> None:
         row["starttls"] = _offers_starttls(ehlo)
         if not row["starttls"]:
             await _quit(reader, writer, timeout)
             row.update(status="no_starttls")
-            return row
-        step = "starttls"
+            return
+        at[0] = "starttls"
         writer.write(b"STARTTLS\r\n")
         async with asyncio.timeout(timeout):
             reply = await _reply(reader)
         row["starttls_reply"] = reply[-1][:200] if reply else ""
         if not reply or not reply[-1].startswith("220"):
             await _quit(reader, writer, timeout)
-            row.update(status="starttls_refused", step=step)
-            return row
-        step = "tls"
+            row.update(status="starttls_refused", step=at[0])
+            return
+        at[0] = "tls"
         await _upgrade(reader, writer, host, context, verifying, timeout, row)
-    except TimeoutError:
-        row.update(status="silent" if step != "connect" else "timeout", step=step)
-    except (OSError, ValueError) as e:
-        status, reason = classify_error(e)
-        row.update(status=str(status), step=step, error=reason)
-    finally:
-        if writer is not None:
-            writer.close()
-    return row
+
+    return await _dialogue(address, timeout, then)
 
 
 async def starttls(address: str, host: str, verify: ssl.SSLContext, loose: ssl.SSLContext,
