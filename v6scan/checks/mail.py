@@ -24,7 +24,7 @@ from v6scan.model import JSON, Observation, Status, Stopwatch, cap_hit, now_iso
 from v6scan.net import VERIFY_CODES, cert_info, classify_error, open_socket
 
 __all__ = ["TRANSIENT_SMTP", "MxEvidence", "MxExcluded", "MxHost", "MxLookup", "find_mx", "mx_lookup", "mx_v6_targets",
-           "smtp", "starttls"]
+           "not_probed", "smtp", "starttls"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +157,21 @@ def mx_v6_targets(mx: MxEvidence | Observation, per_host: int = 16) -> list[tupl
 #: the outcomes of an SMTP probe worth another try: no connection (a server that connected and said
 #: nothing, or something wrong, has answered)
 TRANSIENT_SMTP = ("timeout", str(Status.UNREACHABLE), str(Status.ERROR))
+
+
+def not_probed(mx: MxLookup, any_address: bool) -> str | None:
+    """Why a mail check probes no MX address (``any_address``: it has one to probe), else None."""
+    if mx.evidence.implicit_mx:
+        return "the domain publishes no MX: no mail service to test"
+    if mx.evidence.null_mx and not mx.evidence.mx:
+        return "the domain accepts no mail (null MX)"
+    if any_address:
+        return None
+    if mx.status is Status.OK:
+        return "no MX host has a usable IPv6 address"
+    if mx.status is Status.EXCLUDED:
+        return "every MX host is on the exclusion list"
+    return f"MX lookup: {mx.status}"
 
 
 async def smtp(address: str, timeout: float) -> dict[str, JSON]:

@@ -16,7 +16,7 @@ from typing import Self
 
 from v6scan.attempts import retried
 from v6scan.checks.base import Check, Evidence, Phase, Row, Run, optional
-from v6scan.checks.mail import TRANSIENT_SMTP, MxLookup, mx_lookup, mx_v6_targets, smtp
+from v6scan.checks.mail import TRANSIENT_SMTP, mx_lookup, mx_v6_targets, not_probed, smtp
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status, Stopwatch, cap_hit
 from v6scan.rules import CheckResult, Policy, Reason, not_tested, result, retried_result
@@ -71,19 +71,6 @@ class MxReachEvidence(Evidence):
                    not_greeting=tuple(f"{s.host} {s.address}" for s in servers if s.status != "greets"))
 
 
-def _not_probed(mx: MxLookup) -> str | None:
-    """Why no address is probed, else None."""
-    if mx.evidence.implicit_mx:
-        return "the domain publishes no MX: no mail service to test"
-    if mx_v6_targets(mx.evidence):
-        return None
-    if mx.status is Status.OK:
-        return "no MX host has a usable IPv6 address"
-    if mx.status is Status.EXCLUDED:
-        return "every MX host is on the exclusion list"
-    return f"MX lookup: {mx.status}"
-
-
 async def _greet(ctx: Context, host: str, addr: str) -> SmtpServer:
     async def once() -> dict[str, JSON]:
         async with ctx.slot(addr):
@@ -100,7 +87,7 @@ async def probe(ctx: Context, run: Run) -> Observation:
     cap = ctx.settings.max_addresses
     over = [cap_hit("max_addresses", cap, n, family="v6", host=h.host) for h in mx.evidence.mx
             if (n := sum(1 for r in h.aaaa if r.usable)) > cap]
-    if (why := _not_probed(mx)) is not None:
+    if (why := not_probed(mx, bool(mx_v6_targets(mx.evidence)))) is not None:
         skipped = MxReachEvidence.build(null_mx=mx.evidence.null_mx, caps_hit=over)
         return CHECK.observe(run.name, Status.SKIPPED, skipped, why, sw.stop(), sw.started_at)
     servers = await asyncio.gather(*(_greet(ctx, h, a) for h, a in mx_v6_targets(mx.evidence, cap)))

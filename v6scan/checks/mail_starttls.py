@@ -19,30 +19,16 @@ from typing import Self
 
 from v6scan.attempts import retried
 from v6scan.checks.base import Check, Evidence, Phase, Row, Run, optional
-from v6scan.checks.mail import TRANSIENT_SMTP, MxEvidence, MxLookup, mx_lookup, starttls
+from v6scan.checks.certs import CertRow
+from v6scan.checks.mail import TRANSIENT_SMTP, MxEvidence, mx_lookup, not_probed, starttls
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status, Stopwatch, cap_hit
 from v6scan.rules import CheckResult, Policy, Reason, not_tested, result, retried_result
 
-__all__ = ["CHECK", "StarttlsCert", "StarttlsEvidence", "StarttlsRow", "targets"]
+__all__ = ["CHECK", "StarttlsEvidence", "StarttlsRow", "targets"]
 
 #: the status of a dialogue whose TLS handshake was made
 TLS_UP = "ok"
-
-
-@dataclass(frozen=True, kw_only=True)
-class StarttlsCert(Row):
-    """The server certificate (:meth:`v6scan.net.CertInfo.to_json`)."""
-
-    subject: str = ""
-    issuer: str = ""
-    names: tuple[str, ...] = ()
-    not_before: str = ""
-    not_after: str = ""
-    days_left: int = 0
-    sha256: str = ""
-    self_signed: bool = False
-    key: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +57,7 @@ class StarttlsRow(Row):
     verify_code: int | None = optional()
     protocol: str | None = optional()
     cipher: str | None = optional()
-    cert: StarttlsCert | None = optional()
+    cert: CertRow | None = optional()
     #: EHLO over TLS answered 250
     tls_ehlo: bool | None = optional()
     error: str | None = optional()
@@ -168,21 +154,6 @@ def _caps(ctx: Context, mx: MxEvidence, cap: int) -> list[Mapping[str, JSON]]:
     return over
 
 
-def _not_probed(mx: MxLookup, pairs: list[tuple[str, str]]) -> str | None:
-    """Why no address is probed, else None."""
-    if mx.evidence.implicit_mx:
-        return "the domain publishes no MX: no mail service to test"
-    if mx.evidence.null_mx and not mx.evidence.mx:
-        return "the domain accepts no mail (null MX)"
-    if pairs:
-        return None
-    if mx.status is Status.OK:
-        return "no MX host has a usable IPv6 address"
-    if mx.status is Status.EXCLUDED:
-        return "every MX host is on the exclusion list"
-    return f"MX lookup: {mx.status}"
-
-
 async def _dialogue(ctx: Context, host: str, addr: str) -> StarttlsRow:
     async def once() -> dict[str, JSON]:
         async with ctx.slot(addr):
@@ -199,7 +170,7 @@ async def probe(ctx: Context, run: Run) -> Observation:
     cap = ctx.settings.max_addresses
     pairs = targets(mx.evidence, ctx.policy.allows, cap)
     over = _caps(ctx, mx.evidence, cap)
-    if (why := _not_probed(mx, pairs)) is not None:
+    if (why := not_probed(mx, bool(pairs))) is not None:
         skipped = StarttlsEvidence.build(null_mx=mx.evidence.null_mx, caps_hit=over)
         return CHECK.observe(run.name, Status.SKIPPED, skipped, why, sw.stop(), sw.started_at)
     rows = await asyncio.gather(*(_dialogue(ctx, h, a) for h, a in pairs))

@@ -16,6 +16,7 @@ from typing import Self
 
 from v6scan.attempts import retried
 from v6scan.checks.base import Check, Evidence, Phase, Row, Run, optional
+from v6scan.checks.certs import CertRow
 from v6scan.checks.webstate import CapHit, WebState, fetched, reached
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status, Stopwatch
@@ -26,21 +27,6 @@ __all__ = ["CHECK", "CertRow", "TlsEvidence", "TlsRow"]
 
 #: the status of an address not open on port 443 (no handshake attempted)
 NOT_ATTEMPTED = "not_attempted"
-
-
-@dataclass(frozen=True, kw_only=True)
-class CertRow(Row):
-    """The server certificate (:meth:`v6scan.net.CertInfo.to_json`)."""
-
-    subject: str = ""
-    issuer: str = ""
-    names: tuple[str, ...] = ()
-    not_before: str = ""
-    not_after: str = ""
-    days_left: int = 0
-    sha256: str = ""
-    self_signed: bool = False
-    key: str = ""
 
 
 #: the keys of a handshake a row of an address without one (status ``not_attempted``) does not have
