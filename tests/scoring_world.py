@@ -74,7 +74,8 @@ SELF_SOURCE = "2001:db8:ffff::2"
 WEB_IDS = ("web.reach", "web.tls", "web.http", "web.same_site", "web.latency")
 #: the checks this world does not measure (a scan records them; the scoring tests leave them out)
 NOT_MODELLED = frozenset({"web.links", "web.resources", "web.hsts_v6", "web.svcb", "web.happy_eyeballs", "path.pmtu",
-                          "path.icmp", "path.mtu", "path.frag", "mail.mx_reach", "mail.starttls"})
+                          "path.icmp", "path.mtu", "path.frag", "mail.mx_reach", "mail.starttls",
+                          "dns.dnssec"})
 #: the checks of the observation set the builder makes
 SITE_CHECKS = frozenset(CHECKS) - NOT_MODELLED
 #: the checks whose result says nothing when the scanner's own IPv6 failed

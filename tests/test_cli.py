@@ -24,9 +24,9 @@ from v6scan.cli import cli, main
 from v6scan.context import Context
 from v6scan.engine import TargetResult
 from v6scan.fetch import Limits
-from v6scan.registry import CHECKS, sweep_checks
 from v6scan.model import Observation, Status
 from v6scan.output import Outcome, gate, github, render
+from v6scan.registry import CHECKS, sweep_checks
 from v6scan.scoring import Policy, load_policy, score_target
 from v6scan.settings import Settings
 from v6scan.store import Store

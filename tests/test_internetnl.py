@@ -698,6 +698,13 @@ GOLDEN: dict[str, Golden] = {
     "dstopt-drop": Golden(100, 100),
     "mtu-noecho": Golden(100, 100),
     "frag-dns": Golden(100, 100),
+    # healthy dual-stack sites in zones of their own below gov.test (signed; expired signatures; unsigned; a
+    # DNSKEY RRset that needs TCP): internet.nl's IPv6 category does not read DNSSEC -> like healthy: 100;
+    # no MX -> NS only 100
+    "dnssec": Golden(100, 100),
+    "dnssec-bogus": Golden(100, 100),
+    "dnssec-unsigned": Golden(100, 100),
+    "dnssec-bigkey": Golden(100, 100),
 }
 
 

@@ -24,7 +24,7 @@ import dns.rrset
 from v6scan.model import JSON, Status
 from v6scan.resolver import RR
 
-__all__ = ["ServerReply", "ask"]
+__all__ = ["ServerReply", "SignedReply", "ask", "ask_dnssec", "signed_reply"]
 
 MAX_MESSAGE = 65535
 
@@ -146,3 +146,75 @@ async def ask(server: str, qname: str, qtype: str, transport: str = "udp", *, ti
         status = Status.NODATA
     return done(status, err, rcode=rcode, aa=aa, tc=tc, answer=answer, authority=authority,
                 additional=additional)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedReply:
+    """A reply to a query with the DO bit (``ask_dnssec``): the classified reply and the parsed
+    message, whose RRsets (with their RRSIGs) a validator reads; ``size`` is the message's length
+    in bytes as encoded again (0 when nothing came)."""
+
+    reply: ServerReply
+    message: dns.message.Message | None = None
+    size: int = 0
+
+
+async def ask_dnssec(server: str, qname: str, qtype: str, transport: str = "udp", *, timeout: float = 3.0,
+                     port: int = 53, payload: int = 1232) -> SignedReply:
+    """One non-recursive query with EDNS (``payload`` bytes) and the DO bit, for DNSSEC records.
+
+    Like :func:`ask`, never raises for network or protocol trouble; a truncated UDP reply comes
+    back as it is (``reply.tc``): the caller asks again over TCP.  A message is at most 64 KiB
+    (UDP datagram, TCP length prefix); dnspython parses it."""
+    started = time.perf_counter()
+
+    def done(status: Status, error: str | None = None, **kw: object) -> SignedReply:
+        return SignedReply(ServerReply(server, transport, qname, qtype, status,
+                                       elapsed_ms=(time.perf_counter() - started) * 1000, error=error,
+                                       **kw))  # type: ignore[arg-type]
+
+    try:
+        q = dns.message.make_query(dns.name.from_text(qname), qtype, use_edns=0, payload=payload,
+                                   want_dnssec=True)
+    except (dns.exception.DNSException, ValueError) as e:
+        return done(Status.ERROR, f"cannot build the query: {e}")
+    q.flags &= ~dns.flags.RD
+    try:
+        if transport == "udp":
+            r = await dns.asyncquery.udp(q, server, timeout=timeout, port=port,
+                                         ignore_unexpected=True, ignore_trailing=True)
+        elif transport == "tcp":
+            r = await dns.asyncquery.tcp(q, server, timeout=timeout, port=port)
+        else:
+            raise ValueError(f"unknown transport {transport!r}")
+    except dns.exception.Timeout:
+        return done(Status.TIMEOUT, f"no answer over {transport.upper()} within {timeout:g} s")
+    except ConnectionRefusedError:
+        return done(Status.REFUSED, f"connection refused over {transport.upper()}")
+    except (dns.message.ShortHeader, dns.message.TrailingJunk, dns.exception.FormError,
+            dns.name.BadLabelType, dns.exception.SyntaxError, EOFError) as e:
+        return done(Status.ERROR, f"malformed answer over {transport.upper()}: {e.__class__.__name__}")
+    except dns.exception.DNSException as e:
+        return done(Status.ERROR, f"bad answer over {transport.upper()}: {e}")
+    except (OSError, ValueError) as e:
+        return done(Status.UNREACHABLE, f"{transport.upper()}: {getattr(e, 'strerror', None) or e}")
+    return signed_reply(server, transport, qname, qtype, r, (time.perf_counter() - started) * 1000)
+
+
+def signed_reply(server: str, transport: str, qname: str, qtype: str, r: dns.message.Message,
+                 elapsed_ms: float = 0.0) -> SignedReply:
+    """A parsed response to a DO query, classified as :func:`ask_dnssec` returns it."""
+    try:
+        size = len(r.to_wire(max_size=MAX_MESSAGE))
+    except (dns.exception.DNSException, ValueError):
+        size = MAX_MESSAGE
+    rcode = dns.rcode.to_text(r.rcode())
+    status = _RCODE_STATUS.get(rcode, Status.ERROR)
+    err = None if status is not Status.ERROR else f"the server answered {rcode}"
+    answer, authority = _rrs(r.answer), _rrs(r.authority)
+    if status is Status.OK and not answer and not any(x.type == "NS" for x in authority):
+        status = Status.NODATA
+    reply = ServerReply(server, transport, qname, qtype, status, rcode=rcode, aa=bool(r.flags & dns.flags.AA),
+                        tc=bool(r.flags & dns.flags.TC), answer=answer, authority=authority,
+                        elapsed_ms=elapsed_ms, error=err)
+    return SignedReply(reply, r, size)

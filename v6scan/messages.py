@@ -384,6 +384,82 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("{name} does not exist; only the domain itself was assessed.", ""),
         "zh-CN": ("{name} 不存在，仅评估了域名本身。", ""),
     },
+    "dnssec_scanner_side": {
+        "en": ("DNSSEC of {name} could not be validated from this scanner ({error}): no root server answered over"
+               " IPv6, or the root zone does not match the scanner's trust anchors. This is the scanner's problem,"
+               " not the site's.",
+               "Run from a network that reaches the root servers over IPv6 (or give reachable ones with"
+               " --root-hints FILE), and check --trust-anchor FILE: it must hold the DS or DNSKEY records of the"
+               " root those hints lead to."),
+        "zh-CN": ("无法从本扫描器验证 {name} 的 DNSSEC（{error}）：没有根服务器通过 IPv6 应答，或根区与扫描器的信任锚不符。"
+                  "这是扫描器一方的问题，不是网站的问题。",
+                  "请在能通过 IPv6 访问根服务器的网络中运行（或用 --root-hints FILE 指定可达的根服务器），并检查"
+                  " --trust-anchor FILE：其中应为这些根提示所指根区的 DS 或 DNSKEY 记录。"),
+    },
+    "dnssec_bogus": {
+        "en": ("DNSSEC of {name} is broken (bogus) at {at}: {problem}. Validating resolvers answer SERVFAIL for"
+               " every name of {zone}: their users, over IPv6 and IPv4 alike, cannot reach the site.",
+               "Re-sign the zone {at} (signatures expired or not valid yet: fix the signer or its schedule), and"
+               " make the DS records at its parent match a DNSKEY the zone publishes and signs with; during a"
+               " key rollover publish the new DS only once the new key is in the zone."),
+        "zh-CN": ("{name} 的 DNSSEC 在 {at} 处验证失败（bogus）：{problem}。启用验证的解析器对 {zone} 中的所有名称都返回"
+                  " SERVFAIL：其用户无论通过 IPv6 还是 IPv4 都无法访问该网站。",
+                  "请重新签名区域 {at}（签名已过期或尚未生效：修复签名程序或其计划任务），并使其上级区域中的 DS 记录"
+                  "与该区域发布并用于签名的 DNSKEY 一致；密钥轮换时，待新密钥已在区域中发布后再提交新的 DS。"),
+    },
+    "dnssec_insecure": {
+        "en": ("The zone {zone} of {name} is not signed with DNSSEC: the chain of trust ends at {at} (no DS"
+               " record at its parent). Resolvers accept its answers unverified; no standard of IPv6"
+               " readiness requires DNSSEC.",
+               "Optional: sign the zone (DNSSEC) and publish its DS record at the parent zone (through the"
+               " registrar), so resolvers can verify the answers."),
+        "zh-CN": ("{name} 所在区域 {zone} 未使用 DNSSEC 签名：信任链止于 {at}（其上级区域没有 DS 记录）。"
+                  "解析器不加验证地接受其应答；IPv6 支持度标准并不要求 DNSSEC。",
+                  "可选：为该区域启用 DNSSEC 签名，并（通过注册商）在上级区域发布其 DS 记录，使解析器能够验证应答。"),
+    },
+    "dnssec_no_ds": {
+        "en": ("The zone {zone} of {name} publishes DNSKEY records but its parent {parent} has no DS record for"
+               " it: the signatures are never verified (the zone is treated as unsigned).",
+               "Publish the DS record of the zone's key-signing key at {parent} (through the registrar), or remove"
+               " the keys and signatures if DNSSEC is not wanted."),
+        "zh-CN": ("{name} 所在区域 {zone} 发布了 DNSKEY 记录，但其上级区域 {parent} 没有对应的 DS 记录："
+                  "签名从不被验证（该区域被视为未签名）。",
+                  "请（通过注册商）在 {parent} 发布该区域密钥签名密钥（KSK）的 DS 记录；如不打算启用 DNSSEC，"
+                  "请删除这些密钥和签名。"),
+    },
+    "dnssec_dnskey_udp_silent": {
+        "en": ("The name servers of {zone} ({name}) never answer the DNSKEY query over IPv6 UDP; they answer only"
+               " over TCP. Resolvers that ask over UDP first wait for timeouts before validating.",
+               "Make the DNSKEY answer reach IPv6 clients over UDP: let the servers answer with TC=1 when it does"
+               " not fit (an EDNS buffer of 1232 bytes), do not drop large or fragmented UDP answers on the IPv6"
+               " path, or use smaller keys (ECDSA P-256 instead of RSA)."),
+        "zh-CN": ("{zone}（{name}）的域名服务器从不通过 IPv6 UDP 应答 DNSKEY 查询，只通过 TCP 应答。"
+                  "先用 UDP 查询的解析器要等到超时后才能完成验证。",
+                  "请使 DNSKEY 应答能通过 UDP 到达 IPv6 客户端：应答放不下时让服务器返回 TC=1（EDNS 缓冲区 1232 字节），"
+                  "不要在 IPv6 路径上丢弃大的或分片的 UDP 应答，或改用更短的密钥（用 ECDSA P-256 代替 RSA）。"),
+    },
+    "dnssec_dnskey_tcp": {
+        "en": ("The DNSKEY answer of {zone} ({name}) is {size} bytes, more than a {limit}-byte IPv6 UDP answer"
+               " holds: resolvers must retry over TCP (or receive fragments, often dropped on IPv6 paths).",
+               "Shrink the DNSKEY RRset: ECDSA P-256 keys instead of RSA, fewer keys at once (finish key"
+               " rollovers), and sign it with the key-signing key only."),
+        "zh-CN": ("{zone}（{name}）的 DNSKEY 应答为 {size} 字节，超过 {limit} 字节的 IPv6 UDP 应答上限："
+                  "解析器必须改用 TCP 重试（或接收在 IPv6 路径上常被丢弃的分片）。",
+                  "请缩小 DNSKEY 记录集：用 ECDSA P-256 密钥代替 RSA，同时存在的密钥更少（及时完成密钥轮换），"
+                  "并只用密钥签名密钥（KSK）对其签名。"),
+    },
+    "dnssec_servers_disagree": {
+        "en": ("Not every name server of {zone} ({name}) gives answers that validate: {servers} answered with"
+               " signatures or keys that do not ({problem}), while another server's answers validate. Validating"
+               " resolvers that ask those servers answer SERVFAIL.",
+               "Make every name server of the zone serve the current signed zone (check zone transfers to the"
+               " secondaries, and that every server got the new keys and signatures after a re-signing or a key"
+               " rollover)."),
+        "zh-CN": ("{zone}（{name}）并非所有域名服务器的应答都能通过验证：{servers} 返回的签名或密钥无法验证（{problem}），"
+                  "而其他服务器的应答可以通过验证。向这些服务器查询的验证型解析器会返回 SERVFAIL。",
+                  "请使该区域的所有域名服务器都提供当前的已签名区域（检查向辅服务器的区域传送，并确认重新签名或"
+                  "密钥轮换后每台服务器都已获得新的密钥和签名）。"),
+    },
 }
 
 _UI: dict[str, dict[str, str]] = {

@@ -9,6 +9,11 @@ resolution path behave as on the internet::
     deadns.gov.test                          child NSD (ns2's IPv6 address drops packets)
     lame.edu.test                            delegated to the child NSD, which does not serve it
     v4ns.com.test                            v4ns NSD, IPv4 addresses only
+    dnssec*.gov.test, fragdns.com.test       child NSD (the dns.dnssec and path.frag scenarios)
+
+``build_zones`` gives the zone texts unsigned; :func:`tests.lab.dnssec.sign_zones` signs ``.``,
+``test.``, ``gov.test`` and the dns.dnssec scenarios' zones (with DS records at their parents) before
+NSD loads them.
 """
 
 from __future__ import annotations

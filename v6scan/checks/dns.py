@@ -1,7 +1,8 @@
 """What the DNS checks measure and share: the name's A/AAAA lookup (:func:`host`, read by
 ``dns.resolve``, ``dns.aaaa`` and every check that connects), the zone and its name servers
 (:func:`name_servers`, read by ``dns.ns_aaaa`` and ``dns.ns_reach``) and the IPv6-only walk
-from the root (:func:`walk_v6`, ``dns.v6_path``).
+from the root (:func:`walk_v6`, ``dns.v6_path``; the IPv6 root servers it starts from,
+:func:`v6_roots`, are where ``dns.dnssec``'s chain of trust starts too).
 
 Measurements only: the check modules (``dns_*.py``) record them, their rules decide.
 """
@@ -21,8 +22,8 @@ from v6scan.errors import V6scanError
 from v6scan.model import JSON, Status, Stopwatch, cap_hit, now_iso
 from v6scan.resolver import RR, Answer
 
-__all__ = ["AddressRow", "HostDNS", "NameServers", "NsProbe", "V6Walk", "Zone", "address_rows", "check_host",
-           "find_zone", "host", "name_servers", "ns_probe_key", "probe_ns", "walk_v6"]
+__all__ = ["AddressRow", "HostDNS", "NameServers", "NsProbe", "V6Roots", "V6Walk", "Zone", "address_rows", "check_host",
+           "find_zone", "host", "name_servers", "ns_probe_key", "probe_ns", "v6_roots", "walk_v6"]
 
 _FAILURE_ORDER = (Status.NXDOMAIN, Status.SERVFAIL, Status.REFUSED, Status.TIMEOUT,
                   Status.UNREACHABLE, Status.ERROR)
@@ -459,6 +460,25 @@ async def _roots_v6(ctx: Context) -> list[tuple[str, str]]:
                       f" {ctx.settings.udp_attempts} times): the scanner's network or its root hints, not the site",
                       scanner_side="roots")
     return answering
+
+
+@dataclass
+class V6Roots:
+    """The root servers that answer over IPv6 from here (as the IPv6-only walk starts from), or why
+    none does; ``scanner_side`` when that is the scanner's network or root hints, not a site."""
+
+    servers: list[tuple[str, str]]
+    status: Status = Status.OK
+    reason: str | None = None
+    scanner_side: str | None = None
+
+
+async def v6_roots(ctx: Context) -> V6Roots:
+    """The answering IPv6 root servers :func:`walk_v6` starts from (shared with it for ``probe_ttl``)."""
+    try:
+        return V6Roots(await _roots_v6(ctx))
+    except _Broken as b:
+        return V6Roots([], b.status, b.reason, b.scanner_side)
 
 
 async def _servers_v6(walk: _Walk, zone: str, ns_names: list[str], glue: list[RR], depth: int,
