@@ -25,6 +25,7 @@ TARGETS = str(REPO / "targets" / "lab.csv")
 
 def common(lab: Lab) -> list[str]:
     args = ["--resolver", lab.resolver[0], "--ca-bundle", str(lab.ca_file), "--root-hints", str(lab.root_hints),
+            "--trust-anchor", str(lab.trust_anchor),
             "--self-check", lab.self_check, "--timeout", "2"]
     for net in ("2001:db8::/32", "198.51.100.0/24", "203.0.113.0/24"):
         args += ["--allow-net", net]

@@ -51,7 +51,8 @@ def run_demo() -> int:
             f.unlink()
         v6scan = shutil.which("v6scan") or str(Path(sys.executable).parent / "v6scan")
         common = ["--resolver", lab.resolver[0], "--ca-bundle", str(lab.ca_file), "--root-hints",
-                  str(lab.root_hints), "--self-check", lab.self_check, "--timeout", "2"]
+                  str(lab.root_hints), "--trust-anchor", str(lab.trust_anchor), "--self-check", lab.self_check,
+                  "--timeout", "2"]
         for net in ("2001:db8::/32", "198.51.100.0/24", "203.0.113.0/24"):
             common += ["--allow-net", net]
         for suffix in ("gov.test", "edu.test", "com.test", "cdn.test"):
