@@ -631,3 +631,19 @@ def test_a_sweep_leaves_out_the_checks_too_costly_for_it_unless_named(tmp_path: 
     assert named == ["dns.resolve", costly[0]]
     help_text = CliRunner().invoke(cli, ["scan", "--help"]).output
     assert all(i in " ".join(help_text.split()) for i in costly)
+
+
+def test_a_trust_anchor_file_is_checked_before_anything_runs(tmp_path: Path) -> None:
+    """``--trust-anchor`` holding no DS or DNSKEY record of the root is a usage error (exit 2) naming the
+    file and the record, not an error on every target; a good file is taken."""
+    bad = tmp_path / "bad.anchor"
+    for text, says in (("example. 3600 IN DS 20326 8 2 " + "00" * 32, "only the root's"),
+                       (". IN SOA a. b. 1 2 3 4 5", "DS or DNSKEY"), (". IN DS 20326 8 2 zz", "does not parse"),
+                       ("; nothing\n", "no DS or DNSKEY")):
+        bad.write_text(text)
+        r = CliRunner().invoke(cli, ["check", "example.org", "--trust-anchor", str(bad), "--show-settings"])
+        assert r.exit_code == 2 and "--trust-anchor" in r.output and says in r.output, r.output
+    good = tmp_path / "root.anchor"
+    good.write_text(". 172800 IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n")
+    shown = _shown("check", "example.org", "--trust-anchor", str(good), "--show-settings")
+    assert shown["settings"]["trust_anchor"] == str(good)

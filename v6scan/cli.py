@@ -212,6 +212,16 @@ def _scan_options(f: F) -> F:
     return f
 
 
+def _check_trust_anchor(path: Path) -> None:
+    """A usage error (exit 2) when ``--trust-anchor`` holds no usable DS or DNSKEY record of the root."""
+    from v6scan.checks.dns_dnssec import parse_anchors  # dnspython's rdata classes load only when used
+
+    try:
+        parse_anchors(path.read_text(encoding="utf-8", errors="replace"), str(path))
+    except (OSError, ValueError) as e:
+        raise click.BadParameter(f"{path}: {e}", param_hint="--trust-anchor") from None
+
+
 def _split_ids(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
@@ -277,6 +287,8 @@ def _settings(kw: dict[str, Any]) -> tuple[Settings, Policy, NameExclusions]:
         raise click.BadParameter(str(e)) from None
     if kw.get("self_check"):
         _check_self_check(str(kw["self_check"]), many("allow_nets"), nets)
+    if kw.get("trust_anchor"):  # refused here, not once per target
+        _check_trust_anchor(Path(kw["trust_anchor"]))
     pins = tuple(str(p) for p in kw.get("pins") or ())
     try:
         parse_pins(pins)
