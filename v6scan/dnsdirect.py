@@ -98,6 +98,30 @@ _RCODE_STATUS = {
 }
 
 
+async def _exchange(q: dns.message.Message, server: str, transport: str, timeout: float, port: int
+                    ) -> dns.message.Message | tuple[Status, str]:
+    """``q`` sent to ``server`` over ``transport`` (udp or tcp): the parsed response, or the status and
+    the reason when none came or it did not parse."""
+    if transport not in ("udp", "tcp"):
+        raise ValueError(f"unknown transport {transport!r}")
+    try:
+        if transport == "udp":
+            return await dns.asyncquery.udp(q, server, timeout=timeout, port=port,
+                                            ignore_unexpected=True, ignore_trailing=True)
+        return await dns.asyncquery.tcp(q, server, timeout=timeout, port=port)
+    except dns.exception.Timeout:
+        return Status.TIMEOUT, f"no answer over {transport.upper()} within {timeout:g} s"
+    except ConnectionRefusedError:
+        return Status.REFUSED, f"connection refused over {transport.upper()}"
+    except (dns.message.ShortHeader, dns.message.TrailingJunk, dns.exception.FormError,
+            dns.name.BadLabelType, dns.exception.SyntaxError, EOFError) as e:
+        return Status.ERROR, f"malformed answer over {transport.upper()}: {e.__class__.__name__}"
+    except dns.exception.DNSException as e:
+        return Status.ERROR, f"bad answer over {transport.upper()}: {e}"
+    except (OSError, ValueError) as e:  # ValueError: an address the socket layer refuses
+        return Status.UNREACHABLE, f"{transport.upper()}: {getattr(e, 'strerror', None) or e}"
+
+
 async def ask(server: str, qname: str, qtype: str, transport: str = "udp", *, timeout: float = 3.0,
               port: int = 53, recursion: bool = False) -> ServerReply:
     """Send one query to ``server`` (an address) over ``transport`` and classify the reply.
@@ -117,25 +141,9 @@ async def ask(server: str, qname: str, qtype: str, transport: str = "udp", *, ti
         return done(Status.ERROR, f"cannot build the query: {e}")
     if not recursion:
         q.flags &= ~dns.flags.RD
-    try:
-        if transport == "udp":
-            r = await dns.asyncquery.udp(q, server, timeout=timeout, port=port,
-                                         ignore_unexpected=True, ignore_trailing=True)
-        elif transport == "tcp":
-            r = await dns.asyncquery.tcp(q, server, timeout=timeout, port=port)
-        else:
-            raise ValueError(f"unknown transport {transport!r}")
-    except dns.exception.Timeout:
-        return done(Status.TIMEOUT, f"no answer over {transport.upper()} within {timeout:g} s")
-    except ConnectionRefusedError:
-        return done(Status.REFUSED, f"connection refused over {transport.upper()}")
-    except (dns.message.ShortHeader, dns.message.TrailingJunk, dns.exception.FormError,
-            dns.name.BadLabelType, dns.exception.SyntaxError, EOFError) as e:
-        return done(Status.ERROR, f"malformed answer over {transport.upper()}: {e.__class__.__name__}")
-    except dns.exception.DNSException as e:
-        return done(Status.ERROR, f"bad answer over {transport.upper()}: {e}")
-    except OSError as e:
-        return done(Status.UNREACHABLE, f"{transport.upper()}: {e.strerror or e}")
+    r = await _exchange(q, server, transport, timeout, port)
+    if isinstance(r, tuple):
+        return done(*r)
     rcode = dns.rcode.to_text(r.rcode())
     aa = bool(r.flags & dns.flags.AA)
     tc = bool(r.flags & dns.flags.TC)
@@ -179,25 +187,9 @@ async def ask_dnssec(server: str, qname: str, qtype: str, transport: str = "udp"
     except (dns.exception.DNSException, ValueError) as e:
         return done(Status.ERROR, f"cannot build the query: {e}")
     q.flags &= ~dns.flags.RD
-    try:
-        if transport == "udp":
-            r = await dns.asyncquery.udp(q, server, timeout=timeout, port=port,
-                                         ignore_unexpected=True, ignore_trailing=True)
-        elif transport == "tcp":
-            r = await dns.asyncquery.tcp(q, server, timeout=timeout, port=port)
-        else:
-            raise ValueError(f"unknown transport {transport!r}")
-    except dns.exception.Timeout:
-        return done(Status.TIMEOUT, f"no answer over {transport.upper()} within {timeout:g} s")
-    except ConnectionRefusedError:
-        return done(Status.REFUSED, f"connection refused over {transport.upper()}")
-    except (dns.message.ShortHeader, dns.message.TrailingJunk, dns.exception.FormError,
-            dns.name.BadLabelType, dns.exception.SyntaxError, EOFError) as e:
-        return done(Status.ERROR, f"malformed answer over {transport.upper()}: {e.__class__.__name__}")
-    except dns.exception.DNSException as e:
-        return done(Status.ERROR, f"bad answer over {transport.upper()}: {e}")
-    except (OSError, ValueError) as e:
-        return done(Status.UNREACHABLE, f"{transport.upper()}: {getattr(e, 'strerror', None) or e}")
+    r = await _exchange(q, server, transport, timeout, port)
+    if isinstance(r, tuple):
+        return done(*r)
     return signed_reply(server, transport, qname, qtype, r, (time.perf_counter() - started) * 1000)
 
 
