@@ -5,10 +5,10 @@
 For every check outside the standard sweep (``benchmarks.sweep.STANDARD_CHECKS``), one ``v6scan scan``
 of the same scale-mode sites runs with the standard checks plus that check, and one with the
 standard checks alone; the table gives, per check, the sites/s and CPU per site of the sweep with it
-against the standard sweep, and the check's own time per site (median and p99 of its observations'
-``elapsed_ms``, which overlap other checks').  A last row is what ``scan`` runs when ``--checks`` is
-not given (:func:`v6scan.registry.sweep_checks`): the checks marked ``in_sweeps=False`` are the ones
-left out of it because of the cost this table shows.
+against the standard sweep, and the check's own time per name it measured (median and p99 of its
+observations' ``elapsed_ms``, skipped ones left out; they overlap other checks').  A last row is
+what ``scan`` runs when ``--checks`` is not given (:func:`v6scan.registry.sweep_checks`): the
+checks marked ``in_sweeps=False`` are the ones left out of it because of the cost this table shows.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ __all__ = ["CheckCost", "check_costs", "rows"]
 class CheckCost:
     check: str
     run: SweepRun
-    #: the check's own observations' elapsed_ms (one per site name it measured)
+    #: the check's own observations' elapsed_ms (one per site name it measured: not the skipped ones)
     elapsed_ms: list[float]
 
     def quantile(self, q: float) -> float:
@@ -45,7 +45,8 @@ def _elapsed(db: Path, check: str) -> list[float]:
     con = sqlite3.connect(db)
     try:
         return sorted(float(v) for (v,) in con.execute(
-            "SELECT elapsed_ms FROM observations WHERE check_id = ? AND elapsed_ms IS NOT NULL", (check,)))
+            "SELECT elapsed_ms FROM observations WHERE check_id = ? AND elapsed_ms IS NOT NULL"
+            " AND status != 'skipped'", (check,)))
     finally:
         con.close()
 
@@ -76,7 +77,7 @@ def rows(sites: int, base: SweepRun, costs: list[CheckCost], default: SweepRun) 
         f" ({STANDARD_CHECKS.replace(',', ', ')}) with each other check added.",
         "",
         f"| check | in sweeps by default | sites/s (standard: {base.rate:.0f}) | CPU ms/site (standard:"
-        f" {base_cpu:.1f}) | added CPU ms/site | its time per site p50 / p99 |",
+        f" {base_cpu:.1f}) | added CPU ms/site | its time per measured name p50 / p99 |",
         "|---|---|---|---|---|---|",
     ]
     for c in costs:

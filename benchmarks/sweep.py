@@ -69,7 +69,8 @@ def common_options(lab: Lab, timeout: float) -> list[str]:
     # IPv4 space there is), which on the Internet would be 128 hosters; the per-address limit stays
     # at its default, and every IPv6 server has a /64 of its own.
     opts = ["--resolver", lab.resolver[0], "--ca-bundle", str(lab.ca_file), "--root-hints",
-            str(lab.root_hints), "--no-self-check", "--timeout", f"{timeout:g}", "--per-prefix", "256"]
+            str(lab.root_hints), "--trust-anchor", str(lab.trust_anchor), "--no-self-check", "--timeout",
+            f"{timeout:g}", "--per-prefix", "256"]
     for net in LAB_NETS:
         opts += ["--allow-net", net]
     for suffix in LAB_SUFFIXES:

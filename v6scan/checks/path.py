@@ -143,14 +143,18 @@ async def transfer(addr: str, port: int, name: str, ctx: ssl.SSLContext, timeout
     return out
 
 
-def raw_icmp6_socket() -> socket.socket | None:
-    """A non-blocking raw ICMPv6 socket, or None without CAP_NET_RAW."""
+def _raw_socket(proto: int) -> socket.socket | None:
     try:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, proto)
     except PermissionError:
         return None
     s.setblocking(False)
     return s
+
+
+def raw_icmp6_socket() -> socket.socket | None:
+    """A non-blocking raw ICMPv6 socket, or None without CAP_NET_RAW."""
+    return _raw_socket(socket.IPPROTO_ICMPV6)
 
 
 async def echo(sock: socket.socket, addr: str, ident: int, count: int, timeout: float) -> dict[str, JSON]:
@@ -372,12 +376,7 @@ async def sized_echo(sock: socket.socket, addr: str, ident: int, seq: int, size:
 def raw_ip6_socket() -> socket.socket | None:
     """A non-blocking raw IPv6 socket whose packets carry their own IPv6 header (``IPPROTO_RAW``:
     ``IPV6_HDRINCL``), or None without CAP_NET_RAW."""
-    try:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
-    except PermissionError:
-        return None
-    s.setblocking(False)
-    return s
+    return _raw_socket(socket.IPPROTO_RAW)
 
 
 def source_address(addr: str) -> str:
