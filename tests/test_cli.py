@@ -631,6 +631,17 @@ def test_a_sweep_leaves_out_the_checks_too_costly_for_it_unless_named(tmp_path: 
     assert named == ["dns.resolve", costly[0]]
     help_text = CliRunner().invoke(cli, ["scan", "--help"]).output
     assert all(i in " ".join(help_text.split()) for i in costly)
+    # +ID adds to the command's default; 'all' is every check (stored as the empty selection)
+    plus = _shown("scan", "--db", str(tmp_path / "c.db"), "--checks", f"+{costly[0]}",
+                  "--show-settings")["settings"]["check_ids"]
+    assert plus == [i for i in CHECKS if i not in costly or i == costly[0]]
+    for cmd in (["scan", "--db", str(tmp_path / "d.db")], ["check", "example.org"]):
+        assert _shown(*cmd, "--checks", "all", "--show-settings")["settings"]["check_ids"] == []
+    assert _shown("check", "example.org", "--checks", f"+{costly[0]}", "--show-settings")["settings"][
+        "check_ids"] == []  # check's default is every check already
+    for bad, says in ((f"+{costly[0]},dns.aaaa", "not both"), ("+web.nope", "unknown check")):
+        r = CliRunner().invoke(cli, ["scan", "--db", str(tmp_path / "e.db"), "--checks", bad, "--show-settings"])
+        assert r.exit_code == 2 and says in r.output, r.output
 
 
 def test_a_trust_anchor_file_is_checked_before_anything_runs(tmp_path: Path) -> None:

@@ -153,8 +153,8 @@ def cli(ctx: click.Context, config_file: Path | None, verbose: int, log_file: Pa
 
 
 #: what --checks' help adds about the checks a sweep runs only when named
-_NOT_IN_SWEEPS = (f"; scan leaves out {', '.join(i for i in CHECKS if i not in sweep_checks())} unless named"
-                  if sweep_checks() else "")
+_NOT_IN_SWEEPS = (f"; scan leaves out {', '.join(i for i in CHECKS if i not in sweep_checks())} unless"
+                  " named (e.g. --checks +path.mtu)" if sweep_checks() else "")
 
 
 def _scan_options(f: F) -> F:
@@ -185,7 +185,8 @@ def _scan_options(f: F) -> F:
         click.option("--public-suffix", "suffixes", multiple=True, metavar="SUFFIX",
                      envvar="V6SCAN_PUBLIC_SUFFIX", help="Extra public suffix (e.g. a lab's gov.test)."),
         click.option("--checks", "check_ids", metavar="IDS", envvar="V6SCAN_CHECKS",
-                     help=f"Comma-separated check ids to run (default all: {', '.join(CHECKS)}){_NOT_IN_SWEEPS}."),
+                     help=f"Comma-separated check ids to run, 'all', or +ID,... added to the default (all:"
+                          f" {', '.join(CHECKS)}){_NOT_IN_SWEEPS}."),
         click.option("--policy", default="default", show_default=True, metavar="NAME|FILE",
                      envvar="V6SCAN_POLICY", help="default, internetnl, cn-gov, or a JSON policy file."),
         click.option("--lang", type=click.Choice(["en", "zh-CN"]), default="en", show_default=True,
@@ -222,14 +223,32 @@ def _check_trust_anchor(path: Path) -> None:
         raise click.BadParameter(f"{path}: {e}", param_hint="--trust-anchor") from None
 
 
-def _split_ids(value: str | None) -> tuple[str, ...]:
-    if not value:
+def _command() -> str | None:
+    """The name of the command being run (``check``, ``scan``, ...)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.info_name if ctx is not None else None
+
+
+def _select_checks(value: str | None, sweep: bool) -> tuple[str, ...]:
+    """What ``--checks`` selects (empty: every check): those ids only; ``all``; or ``+ID,...`` added to
+    the command's default (``check``: every check; ``scan``: :func:`~v6scan.registry.sweep_checks`, which
+    is also what ``scan`` runs without the option)."""
+    default = sweep_checks() if sweep else ()
+    items = [x.strip() for x in (value or "").split(",") if x.strip()]
+    if not items:
+        return default
+    if items == ["all"]:
         return ()
-    ids = tuple(x.strip() for x in value.split(",") if x.strip())
-    unknown = [i for i in ids if i not in CHECKS]
+    plus = [x[1:] for x in items if x.startswith("+")]
+    if plus and len(plus) != len(items):
+        raise click.BadParameter("give check ids, or +ID additions to the default, not both", param_hint="--checks")
+    unknown = [i for i in (plus or items) if i not in CHECKS]
     if unknown:
         raise click.BadParameter(f"unknown check id(s): {', '.join(unknown)}", param_hint="--checks")
-    return ids
+    if not plus:
+        return tuple(items)
+    chosen = set(default or CHECKS) | set(plus)
+    return () if chosen == set(CHECKS) else tuple(i for i in CHECKS if i in chosen)
 
 
 def _exclusions(path: Path | None) -> tuple[tuple[str, ...], NameExclusions]:
@@ -299,7 +318,8 @@ def _settings(kw: dict[str, Any]) -> tuple[Settings, Policy, NameExclusions]:
         root_hints=kw.get("root_hints"), trust_anchor=kw.get("trust_anchor"),
         timeout=float(kw.get("timeout") or 5.0), www=kw.get("www") or "auto",
         extra_suffixes=many("suffixes"), ca_bundle=kw.get("ca_bundle"), self_check=kw.get("self_check"),
-        self_check_enabled=not kw.get("no_self_check"), check_ids=_split_ids(kw.get("check_ids")),
+        self_check_enabled=not kw.get("no_self_check"),
+        check_ids=_select_checks(kw.get("check_ids"), sweep=_command() == "scan"),
         user_agent=kw.get("user_agent") or None, per_address_concurrency=int(kw.get("per_address") or 4),
         per_prefix_concurrency=int(kw.get("per_prefix") or 16), pins=pins,
     )
@@ -691,8 +711,6 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
     """
     settings, policy, excluded = _settings(kw)
     settings = _absolute(settings)
-    if resume_id is None and not settings.check_ids:  # stored: a resumed sweep runs what it began with
-        settings = replace(settings, check_ids=sweep_checks())
     if resume_id is None:
         _maybe_show_settings(kw, settings, policy)  # before the database is created
     gates_given = fail_on, min_score
