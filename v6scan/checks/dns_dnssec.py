@@ -55,6 +55,7 @@ from v6scan.checks.base import Check, Evidence, Phase, Row, Run, optional
 from v6scan.checks.dns import v6_roots
 from v6scan.context import Context
 from v6scan.dnsdirect import SignedReply, ask_dnssec
+from v6scan.errors import V6scanError
 from v6scan.model import Observation, Status, Stopwatch
 from v6scan.rules import CheckResult, Policy, Reason, not_tested, result
 
@@ -401,7 +402,7 @@ def no_ds_proof(msg: dns.message.Message, child: dns.name.Name, parent: dns.name
 # --------------------------------------------------------------------------- queries
 
 
-class _Budget(Exception):
+class _Budget(V6scanError):
     """The name's query budget is spent."""
 
 

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import itertools
 import logging
 import os
@@ -251,7 +250,9 @@ def scapy_inet6() -> ModuleType:
     costs a few hundred milliseconds; ``v6scan --help`` never pays it)."""
     for name in ("scapy", "scapy.runtime", "scapy.loading", "scapy.interactive"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    return importlib.import_module("scapy.layers.inet6")
+    import scapy.layers.inet6 as inet6  # here, not at module level: see above
+
+    return inet6
 
 
 @dataclass(frozen=True, slots=True)
