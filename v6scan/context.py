@@ -303,23 +303,30 @@ class Context:
         return await self.cached(("lookup", name, qtype), lambda: self.resolver.query(name, qtype),
                                  keep=lambda a: a.status not in TRANSIENT)
 
+    @contextlib.asynccontextmanager
+    async def server_slot(self, server: str) -> AsyncIterator[None]:
+        """Hold one of ``settings.per_server_concurrency`` query slots of the name server ``server``
+        (every direct DNS query of the sweep to that address takes one)."""
+        entry = self._server_limits.get(server)
+        if entry is None:
+            entry = self._server_limits[server] = [asyncio.Semaphore(self.settings.per_server_concurrency), 0]
+        entry[1] += 1  # users, waiting or holding: the entry lives while > 0
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._server_limits[server]
+
     async def ask(self, server: str, qname: str, qtype: str, transport: str = "udp",
                   timeout: float | None = None, attempts: int | None = None) -> ServerReply:
         """A direct query to one server address, within that server's concurrency limit, tried up
         to ``attempts`` times (default ``settings.attempts``) while no answer comes back."""
         async def once() -> ServerReply:
-            entry = self._server_limits.get(server)
-            if entry is None:
-                entry = self._server_limits[server] = [asyncio.Semaphore(self.settings.per_server_concurrency), 0]
-            entry[1] += 1
-            try:
-                async with entry[0]:
-                    return await ask(server, qname, qtype, transport,
-                                     timeout=timeout if timeout is not None else self.settings.ns_timeout)
-            finally:
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del self._server_limits[server]
+            async with self.server_slot(server):
+                return await ask(server, qname, qtype, transport,
+                                 timeout=timeout if timeout is not None else self.settings.ns_timeout)
 
         if attempts is None:
             attempts = self.settings.udp_attempts if transport == "udp" else self.settings.attempts

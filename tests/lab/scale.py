@@ -12,6 +12,11 @@ dropped     5 %   AAAA drops packets, A serves                broken
 refused     5 %   AAAA refuses 80/443, A serves               broken
 nxdomain    5 %   no records at all                           error
 =========  =====  ==========================================  ========
+
+Every page has a few internal links, so a sweep with ``web.links`` measures the crawl: the
+homepage links three 2nd-level pages (and one external site), one of which links a 3rd-level
+page; the others link back (already seen).  Every link works over both families, so the
+verdicts above hold with or without the crawl.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Iterator
 
 from tests.lab.scenarios import Endpoint, Page
 
-__all__ = ["BEHAVIOURS", "behaviour", "endpoints", "records", "sites"]
+__all__ = ["BEHAVIOURS", "LINKS", "PAGE", "behaviour", "endpoints", "records", "sites"]
 
 SECTORS = ("gov", "edu", "com")
 REGIONS = ("north", "south", "east", "west", "central", "coast")
@@ -29,7 +34,18 @@ VERDICT = {"healthy": "ready", "v4only": "absent", "dropped": "broken", "refused
            "nxdomain": "error"}
 N_V6, N_V4, N_BAD = 256, 128, 16
 NAMES = tuple(f"*.{s}.test" for s in SECTORS)
-PAGE = (Page("index.html", "scale site", "<p>A generated lab site.</p>" * 10),)
+_TEXT = "<p>A generated lab site.</p>" * 10
+#: the pages of every scale site: the homepage, three 2nd-level pages, one 3rd-level page
+PAGE = (
+    Page("index.html", "scale site", _TEXT + '<p><a href="/about.html">About</a> <a href="/news.html">News</a>'
+         ' <a href="/contact.html">Contact</a> <a href="https://www.example.org/">elsewhere</a></p>'),
+    Page("about.html", "about", _TEXT + '<p><a href="/">Home</a></p>'),
+    Page("news.html", "news", _TEXT + '<p><a href="/">Home</a> <a href="/news/1.html">First</a></p>'),
+    Page("contact.html", "contact", _TEXT + '<p><a href="/">Home</a></p>'),
+    Page("news/1.html", "first news", _TEXT + '<p><a href="/news.html">News</a></p>'),
+)
+#: the internal links a crawl of a scale site fetches per level (2nd, 3rd)
+LINKS = (3, 1)
 
 
 def behaviour(i: int) -> str:

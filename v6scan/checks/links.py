@@ -29,11 +29,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from v6scan.addresses import classify
+from v6scan.attempts import TRANSIENT
 from v6scan.checks.base import Row, Run, optional
 from v6scan.checks.webstate import HTTP_ERROR_FROM, WebState, fetched, resolve_hop
 from v6scan.context import Context
 from v6scan.eventloop import off_loop
-from v6scan.fetch import Chain
+from v6scan.fetch import Chain, Page
 from v6scan.markup import PageLinks
 from v6scan.markup import parse_links as parse_markup
 from v6scan.model import JSON, Status, cap_hit
@@ -250,6 +251,26 @@ class Crawler:
         async with ctx.slot(address):
             return await ctx.fetcher.follow(url, address, family, lambda h, f: resolve_hop(ctx, h, f))
 
+    def _unreachable(self, url: str, address: str) -> Chain | None:
+        """A failed fetch of ``url`` from ``address`` without a new connection, when the sweep's TCP probe of
+        that address and port (web.reach's, shared for ``probe_ttl``) found it silent or unreachable after
+        its tries: a fetch would wait out the same timeouts (on an address the site's other links share)
+        to the same end.  None when no such probe is known, or it connected or was refused."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return None
+        done, value = self.ctx.ready(("tcp", address, str(port)), self.ctx.settings.probe_ttl)
+        if not done:
+            return None
+        probe, made_for = value
+        if probe.status not in TRANSIENT:
+            return None
+        why = (f"not fetched: port {port} of {address} did not accept connections ({probe.status}"
+               f"{': ' + probe.error if probe.error else ''}; TCP probe for {made_for}, {probe.attempts} tries)")
+        return Chain("v6", url, [Page(url, address, probe.status, error=why)], why, probe.status)
+
     async def visit(self, p: LinkVisit) -> None:
         """Fetch ``p`` over IPv6 when its host has a usable AAAA; read its links (levels below 3),
         over IPv4 when IPv6 gave no page."""
@@ -261,7 +282,7 @@ class Crawler:
         p.usable_v6, p.aaaa, p.reason = await v6_address(ctx, p.host)
         text = ""
         if p.usable_v6 is not None:
-            p.v6 = await self._fetch(p.url, p.host, p.usable_v6, "v6")
+            p.v6 = self._unreachable(p.url, p.usable_v6) or await self._fetch(p.url, p.host, p.usable_v6, "v6")
             if p.v6.final is not None:
                 text = p.v6.final.text
                 p.v6.final.text = ""  # its links are what is kept, not the page

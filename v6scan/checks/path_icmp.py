@@ -4,20 +4,22 @@ Echo requests go to every usable IPv6 address of the name (at most ``max_http_ad
 address that does not answer gets a TCP-SYN traceroute to port 443, whose last answering hop says
 where the path ends.  It needs a raw ICMPv6 socket (CAP_NET_RAW); without it the check is
 ``skipped`` with the reason, never an error.  Silence is a warning, never a failure: many sites
-filter ICMPv6 echo and still work.
+filter ICMPv6 echo and still work.  An address's echo and traceroute are shared by every name of
+the sweep that has it for ``probe_ttl`` seconds (as web.reach's TCP probes are): sites behind one
+address cost one echo, and a silent address one traceroute.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
-import os
-import socket
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 
 from v6scan.checks.base import Check, Evidence, Phase, Row, Run, optional
-from v6scan.checks.path import ECHO_TIMEOUT_DIVISOR, TRACE_PORT, echo, raw_icmp6_socket, trace
+from v6scan.checks.path import ECHO_TIMEOUT_DIVISOR, TRACE_PORT, echo, new_ident, raw_icmp6_socket, trace
 from v6scan.checks.webstate import WebState, reached
 from v6scan.context import Context
 from v6scan.model import JSON, Observation, Status, Stopwatch
@@ -68,6 +70,9 @@ class IcmpRow(Row):
     last_hop: str | None = None
     #: the traceroute reached the address itself
     reached: bool | None = None
+    #: the name this (shared) row was measured for, when not this one (an address's echo and
+    #: traceroute serve every name that has it for ``probe_ttl`` seconds)
+    shared_with: str | None = optional()
 
     @classmethod
     def build(cls, *, address: str, echo: Echo, traceroute: Sequence[Hop] | None = None) -> Self:
@@ -103,20 +108,40 @@ class IcmpEvidence(Evidence):
                    caps_hit=tuple(caps_hit))
 
 
-async def _probe_all(ctx: Context, st: WebState, sock: socket.socket) -> list[IcmpRow]:
-    """Echo, then (when silent) a traceroute, for each address, one after the other."""
+async def _address(ctx: Context, addr: str) -> IcmpRow:
+    """Echo, then (when silent) a traceroute, of one address, on a raw ICMPv6 socket of its own
+    (every raw ICMPv6 socket receives a copy of every message: an echo identifier of its own tells
+    its replies from the others')."""
     s = ctx.settings
-    ident = (os.getpid() ^ id(st)) & 0xFFFF
-    rows: list[IcmpRow] = []
-    for i, addr in enumerate(st.v6[: s.max_http_addresses]):
-        got = Echo.from_json(await echo(sock, addr, (ident + i) & 0xFFFF, max(1, s.attempts),
-                                        s.timeout / ECHO_TIMEOUT_DIVISOR))
+    sock = raw_icmp6_socket()
+    if sock is None:
+        raise PermissionError(errno.EPERM, "no CAP_NET_RAW")
+    try:
+        got = Echo.from_json(await echo(sock, addr, new_ident(), max(1, s.attempts), s.timeout / ECHO_TIMEOUT_DIVISOR))
         hops: list[Hop] | None = None
         if not got.replies:
             hops = [Hop.from_json(h) for h in await trace(sock, addr, TRACE_PORT, s.trace_max_hops,
                                                           min(s.timeout, s.trace_hop_timeout), s.trace_silent_hops)]
-        rows.append(IcmpRow.build(address=addr, echo=got, traceroute=hops))
+    finally:
+        sock.close()
+    return IcmpRow.build(address=addr, echo=got, traceroute=hops)
+
+
+async def _probe_all(ctx: Context, st: WebState) -> list[IcmpRow]:
+    """Each address's echo (and traceroute), one address after the other.  An address's row is
+    shared by every name of the sweep that has it, for ``probe_ttl`` seconds (as web.reach's TCP
+    probes are): sites behind one address cost one echo, and a silent address one traceroute, not
+    one each; the row then says which name it was measured for (``shared_with``)."""
+    rows: list[IcmpRow] = []
+    for addr in st.v6[: ctx.settings.max_http_addresses]:
+        row, made_for = await ctx.cached(("path.icmp", addr), functools.partial(_made_for, ctx, addr, st.name),
+                                         ttl=ctx.settings.probe_ttl)
+        rows.append(row if made_for == st.name else dataclasses.replace(row, shared_with=made_for))
     return rows
+
+
+async def _made_for(ctx: Context, addr: str, name: str) -> tuple[IcmpRow, str]:
+    return await _address(ctx, addr), name
 
 
 async def probe(ctx: Context, run: Run) -> Observation:
@@ -127,15 +152,14 @@ async def probe(ctx: Context, run: Run) -> Observation:
         return CHECK.observe(run.name, Status.SKIPPED, IcmpEvidence(reason="no CAP_NET_RAW"),
                              "ICMPv6 needs a raw socket (CAP_NET_RAW): run as root or grant cap_net_raw",
                              sw.stop(), sw.started_at)
+    sock.close()
     try:
-        rows = await _probe_all(ctx, st, sock)
+        rows = await _probe_all(ctx, st)
     except OSError as e:
         if e.errno in (errno.EPERM, errno.EACCES):
             return CHECK.observe(run.name, Status.SKIPPED, None, f"not permitted: {e.strerror}",
                                  sw.stop(), sw.started_at)
         raise
-    finally:
-        sock.close()
     ev = IcmpEvidence.build(addresses=rows, caps_hit=[c for c in st.caps_hit(ctx.settings.max_addresses)
                                                       if c["family"] == "v6"])
     if not rows:

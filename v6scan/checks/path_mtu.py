@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -213,17 +214,25 @@ async def _tcp(ctx: Context, st: WebState, addr: str) -> list[TcpProbe]:
     return [full, await one(CLAMPED_MSS)]
 
 
-async def _measure(ctx: Context, st: WebState, addr: str) -> MtuRow:
-    """One address, on a raw ICMPv6 socket of its own (every raw ICMPv6 socket receives a copy of
-    every message; two probes reading one socket would take each other's)."""
+async def _sized_echoes(ctx: Context, addr: str) -> list[MtuProbe]:
+    """The echo requests of one address, on a raw ICMPv6 socket of its own (every raw ICMPv6 socket
+    receives a copy of every message; two probes reading one socket would take each other's)."""
     sock = raw_icmp6_socket()
     if sock is None:
         raise PermissionError(errno.EPERM, "no CAP_NET_RAW")
     try:
         probe_socket_options(sock)
-        probes = await _echoes(ctx, sock, addr)
+        return await _echoes(ctx, sock, addr)
     finally:
         sock.close()
+
+
+async def _measure(ctx: Context, st: WebState, addr: str) -> MtuRow:
+    """One address: its echo requests (shared by every name of the sweep that has the address for
+    ``probe_ttl`` seconds, as path.frag's are: the path to an address is the same whichever site it
+    serves), then, when no echo was answered, the name's homepage over TCP."""
+    probes = await ctx.cached(("path.mtu", addr), functools.partial(_sized_echoes, ctx, addr),
+                              ttl=ctx.settings.probe_ttl)
     tcp = await _tcp(ctx, st, addr) if not any(p.reply == "echo-reply" for p in probes) else []
     return MtuRow.build(address=addr, probes=probes, tcp=tcp)
 
