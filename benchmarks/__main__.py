@@ -11,7 +11,9 @@
 5. DNS-only streamed sweeps of 10 % of ``--big`` and of ``--big`` targets: peak RSS, the slope per
    target, and the extrapolation to 1M targets;
 6. what each check costs per site (:mod:`benchmarks.checks`): ``--check-sites`` sites swept with the
-   standard checks plus each other check, and the default sweep (``scan`` without ``--checks``).
+   standard checks plus each other check, and the default sweep (``scan`` without ``--checks``);
+7. the full-check sweep (:mod:`benchmarks.full`: ``--checks all``, the crawl on) of ``--check-sites``
+   sites with ``--workers 2``, beside the standard sweep.
 
 Writes the table to ``<out>/<date>.md`` as well.  Needs root (the lab) and dnsperf.
 """
@@ -36,6 +38,7 @@ import uvloop
 
 from benchmarks import checks as checks_bench
 from benchmarks import dns as dns_bench
+from benchmarks import full as full_bench
 from benchmarks import web as web_bench
 from benchmarks.sweep import DNS_CHECKS, SweepRun, sweep
 from tests.lab import Lab
@@ -149,6 +152,8 @@ def main() -> None:
         big = sweep(lab, args.big, concurrency=args.concurrency, checks=DNS_CHECKS, extra=["--workers", "1"])
         say(f"per-check cost: sweeps of {args.check_sites} sites, the standard checks plus each other ...")
         costs = checks_bench.check_costs(lab, min(args.check_sites, scale), args.concurrency)
+        say(f"full-check sweep of {args.check_sites} sites, --workers 2 ...")
+        full = full_bench.measure(lab, min(args.check_sites, scale), concurrency=args.concurrency)
         slope = (big.peak_rss_mib - small.peak_rss_mib) / (args.big - small_n)  # MiB per target
         at_1m = big.peak_rss_mib + slope * (1_000_000 - args.big)
 
@@ -185,6 +190,8 @@ def main() -> None:
                 f" {at_1m:.0f} MiB", f"<= {GOALS['rss_1m']:.0f} MiB", at_1m <= GOALS["rss_1m"]),
             "",
             *checks_bench.rows(min(args.check_sites, scale), *costs),
+            "",
+            *full_bench.rows(full),
         ]
     finally:
         if not args.lab:
