@@ -13,7 +13,9 @@
 6. what each check costs per site (:mod:`benchmarks.checks`): ``--check-sites`` sites swept with the
    standard checks plus each other check, and the default sweep (``scan`` without ``--checks``);
 7. the full-check sweep (:mod:`benchmarks.full`: ``--checks all``, the crawl on) of ``--check-sites``
-   sites with ``--workers 2``, beside the standard sweep.
+   sites with ``--workers 2``, beside the standard sweep;
+8. ``v6scan report`` of a synthesized sweep of ``--report-sites`` sites (:mod:`benchmarks.report`):
+   time, peak RSS, pages, the largest page and the entry page.
 
 Writes the table to ``<out>/<date>.md`` as well.  Needs root (the lab) and dnsperf.
 """
@@ -39,6 +41,7 @@ import uvloop
 from benchmarks import checks as checks_bench
 from benchmarks import dns as dns_bench
 from benchmarks import full as full_bench
+from benchmarks import report as report_bench
 from benchmarks import web as web_bench
 from benchmarks.sweep import DNS_CHECKS, SweepRun, sweep
 from tests.lab import Lab
@@ -120,6 +123,7 @@ def main() -> None:
     p.add_argument("--big", type=int, default=100_000)
     p.add_argument("--concurrency", type=int, default=500)
     p.add_argument("--check-sites", type=int, default=1000, help="sites of each per-check sweep")
+    p.add_argument("--report-sites", type=int, default=10_000, help="sites of the report benchmark's sweep")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     p.add_argument("--lab", help="state file of a running lab with scale >= --big (else one is brought up)")
     args = p.parse_args()
@@ -154,6 +158,8 @@ def main() -> None:
         costs = checks_bench.check_costs(lab, min(args.check_sites, scale), args.concurrency)
         say(f"full-check sweep of {args.check_sites} sites, --workers 2 ...")
         full = full_bench.measure(lab, min(args.check_sites, scale), concurrency=args.concurrency)
+        say(f"report of a synthesized sweep of {args.report_sites} sites ...")
+        report = report_bench.run(args.report_sites)
         slope = (big.peak_rss_mib - small.peak_rss_mib) / (args.big - small_n)  # MiB per target
         at_1m = big.peak_rss_mib + slope * (1_000_000 - args.big)
 
@@ -192,6 +198,8 @@ def main() -> None:
             *checks_bench.rows(min(args.check_sites, scale), *costs),
             "",
             *full_bench.rows(full),
+            "",
+            *report_bench.rows(report),
         ]
     finally:
         if not args.lab:

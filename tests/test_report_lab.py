@@ -26,6 +26,7 @@ from v6scan.report import (
     render_html,
     result_records,
 )
+from v6scan.report.pages import site_file, write_report_dir
 from v6scan.scoring import load_policy
 from v6scan.store import Store
 from v6scan.sweep import run_sweep
@@ -186,6 +187,65 @@ def test_html_report_in_a_real_browser(swept: tuple[Store, int], tmp_path: Path,
     assert shot.exists() and shot.stat().st_size > 20_000
     if lang == "en":
         shutil.copy(shot, Path(str(tmp_path.parent)) / "report-screenshot.png")
+
+
+def _hrefs(html: str) -> list[str]:
+    return [h for h in re.findall(r'href="([^"#]*)(?:#[^"]*)?"', html) if h]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_report_directory_in_a_real_browser(swept: tuple[Store, int], tmp_path: Path, lang: str) -> None:
+    """The directory layout: the entry page and a site page open in Chromium in both languages, their
+    relative links lead to pages that open, nothing is logged to the console (a CSP violation would
+    be), and the hostile title is text."""
+    store, sid = swept
+    out = tmp_path / "report"
+    written = write_report_dir(store, sid, "default", lang, out)
+    assert written.sites == len(SCENARIOS)
+    pages = {p.relative_to(out).as_posix(): p.read_text(encoding="utf-8") for p in out.rglob("*.html")}
+    for rel, html in pages.items():  # every link of every page is relative and leads to a page
+        assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:[a-z]+:|//)""", html), rel
+        for href in _hrefs(html):
+            assert ((out / rel).parent / href).resolve().is_file(), (rel, href)
+    log = ["--enable-logging=stderr", "--v=0", "--virtual-time-budget=2000", "--dump-dom"]
+    entry = _browser([*log, (out / "index.html").as_uri()], tmp_path)
+    assert entry.stdout, "chromium produced no DOM"
+    assert "CONSOLE" not in entry.stderr, entry.stderr
+    table = re.search(r'<table id="table-failures".*?</table>', entry.stdout, re.S)
+    assert table is not None
+    classes = re.findall(r'<tr data-class="([a-z0-9_.]+)/([a-z0-9_]+)">', table.group(0))
+    assert any(c == "web.reach" for c, _ in classes)  # dropped.gov.test and others
+    assert len(classes) == len(set(classes))  # one row per (check, code), not per site
+    assert sorted(re.findall(r'<tr data-group="(gov|edu|com)">', entry.stdout)) == ["com", "edu", "gov"]
+    heading = "Failure classes" if lang == "en" else "问题类别"
+    assert heading in entry.stdout
+    # follow the entry page's link to the gov sector page, and that page's link to dropped.gov.test
+    gov = re.search(r'<tr data-group="gov"><td><a href="([^"]+)">', entry.stdout)
+    assert gov is not None
+    sector = _browser([*log, (out / gov.group(1)).as_uri()], tmp_path)
+    assert "CONSOLE" not in sector.stderr, sector.stderr
+    link = re.search(r'<tr data-site="dropped.gov.test"><td><a href="([^"]+)">', sector.stdout)
+    assert link is not None
+    page = (out / gov.group(1)).parent / link.group(1)
+    assert page.resolve() == (out / site_file(_tid(store, sid, "dropped.gov.test"), "dropped.gov.test")).resolve()
+    site = _browser([*log, page.as_uri()], tmp_path)
+    assert "CONSOLE" not in site.stderr, site.stderr
+    word = "does not accept port 443" if lang == "en" else "443 端口不可连接"
+    assert word in site.stdout and 'data-check="web.reach"' in site.stdout
+    back = re.search(r'<nav class="crumbs"><a href="([^"]+)">', site.stdout)
+    assert back is not None and (page.parent / back.group(1)).resolve() == (out / "index.html").resolve()
+    # the hostile title, on its site page, shows as text and runs nothing
+    hostile = out / site_file(_tid(store, sid, "hostile.com.test"), "hostile.com.test")
+    dom = _browser([*log, hostile.as_uri()], tmp_path)
+    assert "CONSOLE" not in dom.stderr, dom.stderr
+    assert "<script" not in dom.stdout.lower() and "data-pwned" not in dom.stdout
+    assert "&lt;/title&gt;&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom.stdout
+    title = re.search(r"<title>(.*?)</title>", dom.stdout, re.S)
+    assert title is not None and "pwned" not in title.group(1)
+
+
+def _tid(store: Store, sid: int, name: str) -> int:
+    return int(store.db.execute("SELECT id FROM targets WHERE sweep_id = ? AND name = ?", [sid, name]).fetchone()[0])
 
 
 def test_diff_between_two_sweeps(swept: tuple[Store, int], tmp_path: Path) -> None:

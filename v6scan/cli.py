@@ -48,6 +48,8 @@ from v6scan.report import (
     render_html,
     result_records,
 )
+from v6scan.report.pages import SINGLE_FILE_MAX, write_report_dir
+from v6scan.report.rows import count_verdicts
 from v6scan.resolver import parse_server
 from v6scan.scoring import VERDICTS, Policy, SiteVerdict, load_policy, policy_from_json, score_target
 from v6scan.settings import Settings, parse_pins
@@ -941,19 +943,35 @@ def _sweep(store: Store, sweep_id: int | None) -> int:
 @_db_option
 @click.option("--policy", metavar="NAME|FILE", help="Policy whose verdicts to show (default: the sweep's).")
 @click.option("--lang", type=click.Choice(["en", "zh-CN"]), default="en", show_default=True, envvar="V6SCAN_LANG")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="HTML file to write (default: reports/v6scan-sweep-N[.lang].html).")
-def report(db: Path, sweep_id: int | None, policy: str | None, lang: str, output: Path | None) -> None:
-    """Write a self-contained HTML report of a sweep.
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="File (one-file layout) or directory (directory layout) to write; a directory named "
+                   "X.html is written as X (default: reports/v6scan-sweep-N[.lang].html, or that name "
+                   "without .html for a directory).")
+@click.option("--layout", type=click.Choice(["auto", "file", "dir"]), default="auto", show_default=True,
+              help="One self-contained file, or a directory (entry page index.html, a page per sector, region, "
+                   f"organisation and site); auto: one file up to {SINGLE_FILE_MAX} sites.")
+def report(db: Path, sweep_id: int | None, policy: str | None, lang: str, output: Path | None, layout: str) -> None:
+    """Write a self-contained HTML report of a sweep: one file, or a directory for a big sweep.
 
     \b
       v6scan report --db sweep.db
       v6scan report --db sweep.db --sweep 2 --lang zh-CN -o reports/2.zh.html
+      v6scan report --db nationwide.db -o reports/nationwide     # reports/nationwide/index.html
     """
     with _open(db) as store:
         sid = _sweep(store, sweep_id)
-        data = build_report(store, sid, _policy_name(store, sid, policy), lang)
-    out = output or Path("reports") / f"v6scan-sweep-{sid}{'' if lang == 'en' else '.' + lang}.html"
+        pol = _policy_name(store, sid, policy)
+        out = output or Path("reports") / f"v6scan-sweep-{sid}{'' if lang == 'en' else '.' + lang}.html"
+        if layout == "dir" or (layout == "auto" and count_verdicts(store, sid, pol) > SINGLE_FILE_MAX):
+            folder = out.with_suffix("") if out.suffix == ".html" else out
+            if folder.exists() and not folder.is_dir():
+                raise click.UsageError(f"{folder} exists and is not a directory")
+            written = write_report_dir(store, sid, pol, lang, folder)
+            click.echo(str(written.entry))
+            return
+        data = build_report(store, sid, pol, lang)
+    if out.is_dir():
+        raise click.UsageError(f"{out} is a directory: give a file name, or --layout dir")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_html(data), encoding="utf-8")
     click.echo(str(out))

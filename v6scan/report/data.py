@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from v6scan import __version__
-from v6scan.messages import render
 from v6scan.model import Observation, now_iso
 from v6scan.record import Record, build_record
 from v6scan.registry import CHECKS
-from v6scan.scoring import VERDICTS, CheckResult, Reason, SiteVerdict
+from v6scan.report.aggregate import ORDER, Aggregate
+from v6scan.scoring import CheckResult, Reason, SiteVerdict
 from v6scan.store import Store
 from v6scan.targets import Target
 
-__all__ = ["build_report", "result_records", "stored_verdict"]
-
-ORDER = tuple(reversed(VERDICTS))  # ready first, for tables and charts
-
-
-def _breakdown(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        groups[r.get(key) or "-"].append(r)
-    out = []
-    for name in sorted(groups):
-        rs = groups[name]
-        counts = Counter(r["verdict"] for r in rs)
-        out.append({"name": name, "sites": len(rs), "counts": {v: counts.get(v, 0) for v in ORDER},
-                    "ready_share": counts.get("ready", 0) / len(rs),
-                    "average_score": sum(r["score"] for r in rs) / len(rs)})
-    return out
+__all__ = ["ORDER", "build_report", "result_records", "site_section", "stored_record", "stored_verdict"]
 
 
 def build_report(store: Store, sweep_id: int | None = None, policy: str | None = None, lang: str = "en",
-                 *, evidence: bool = True, max_sections: int = 2000) -> dict[str, Any]:
+                 *, evidence: bool = True, max_sections: int = 2000,
+                 max_classes: int = 30) -> dict[str, Any]:
     """Everything a report shows, as plain data (rendered by :func:`render_html` and the exports)."""
     sweep_id = sweep_id if sweep_id is not None else store.latest_sweep()
     if sweep_id is None:
@@ -43,40 +27,27 @@ def build_report(store: Store, sweep_id: int | None = None, policy: str | None =
     sweep = store.sweep(sweep_id)
     policy = policy or sweep["policy"]
     rows = store.verdict_rows(sweep_id, policy)
-    counts = Counter(r["verdict"] for r in rows)
-    hist = [0] * 10
+    agg = Aggregate()
     for r in rows:
-        hist[min(9, int(r["score"]) // 10)] += 1
-    failures: Counter[tuple[str, str]] = Counter()
-    examples: dict[tuple[str, str], str] = {}
-    for r in rows:
-        seen = set()
-        for cid, c in r["checks"].items():
-            if c["result"] in ("fail", "warn", "error"):
-                for name, det in c["details"]["names"].items():
-                    if name not in r["names"] or det["result"] not in ("fail", "warn", "error"):
-                        continue
-                    for reason in det.get("reasons", []):
-                        key = (cid, reason["code"])
-                        if key not in seen:
-                            seen.add(key)
-                            failures[key] += 1
-                            examples.setdefault(key, render(reason["code"], reason.get("params", {}), lang))
+        agg.add(r)
     shown = sorted(rows, key=lambda r: (-ORDER.index(r["verdict"]), r["name"]))[:max_sections]
     keep = {r["name"] for r in shown}
-    records = {row["name"]: _record(row, obs, lang, sweep_id)
+    records = {row["name"]: stored_record(row, obs, lang, sweep_id)
                for row, obs in _stored(store, sweep_id, [r for r in rows if r["name"] in keep], evidence)}
-    sites = [_site(records[r["name"]], r["points"]) for r in shown]
+    sites = [site_section(records[r["name"]], r["points"]) for r in shown]
     trend = store.trend(policy)
     return {
         "lang": lang, "generated": now_iso(), "version": __version__, "policy": policy,
         "sweep": {k: sweep[k] for k in ("id", "started", "finished", "status", "targets", "version")},
-        "total": len(rows), "counts": {v: counts.get(v, 0) for v in ORDER},
-        "average_score": (sum(r["score"] for r in rows) / len(rows)) if rows else 0.0,
-        "histogram": hist,
-        "by_sector": _breakdown(rows, "sector"), "by_region": _breakdown(rows, "region"),
-        "common_failures": [{"check": k[0], "code": k[1], "count": n, "example": examples[k]}
-                            for k, n in failures.most_common(15)],
+        "total": len(rows), "counts": agg.all.summary()["counts"],
+        "average_score": (agg.all.score_sum / len(rows)) if rows else 0.0,
+        "histogram": agg.histogram,
+        "by_sector": agg.breakdown("sector"), "by_region": agg.breakdown("region"),
+        "common_failures": agg.all.failure_classes(lang, limit=max_classes),
+        "failures_by": {f"by_{dim}": [{"name": g.name, "sites": g.sites,
+                                       "classes": g.failure_classes(lang, limit=10)}
+                                      for g in (agg.groups[dim][k] for k in sorted(agg.groups[dim]))]
+                        for dim in ("sector", "region")},
         "sites": sites, "sections_capped": len(rows) > max_sections, "trend": trend,
     }
 
@@ -113,13 +84,13 @@ def _stored(store: Store, sweep_id: int, rows: list[dict[str, Any]], observation
             yield r, []
 
 
-def _record(row: Mapping[str, Any], observations: list[Observation], lang: str, sweep: int | None) -> Record:
+def stored_record(row: Mapping[str, Any], observations: list[Observation], lang: str, sweep: int | None) -> Record:
     """The contract record of a stored target: the one builder, on what the store read back."""
     target = Target(row["name"], row["display"], row["sector"], row["region"], row["organisation"])
     return build_record(target, observations, stored_verdict(row), row["finished"], lang, sweep)
 
 
-def _site(rec: Record, points: float | None) -> dict[str, Any]:
+def site_section(rec: Record, points: float | None) -> dict[str, Any]:
     """A site's section of the report, from its record."""
     order = [c for c in CHECKS if c in rec["checks"]] + [c for c in rec["checks"] if c not in CHECKS]
     checks = [{"id": cid, "title": CHECKS[cid].title if cid in CHECKS else cid, "result": rec["checks"][cid]["result"],
@@ -144,4 +115,4 @@ def result_records(store: Store, sweep_id: int | None = None, policy: str | None
         return
     policy = policy or store.sweep(sweep_id)["policy"]
     for row, obs in _stored(store, sweep_id, store.verdict_rows(sweep_id, policy)):
-        yield _record(row, obs, lang, sweep_id)
+        yield stored_record(row, obs, lang, sweep_id)

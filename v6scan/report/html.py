@@ -13,10 +13,12 @@ import jinja2
 
 from v6scan.messages import ui
 
-__all__ = ["COLORS", "CSP", "render_html"]
+__all__ = ["COLORS", "CSP", "RESULT_COLORS", "environment", "evidence_blocks", "evidence_text", "render_html", "stack",
+           "word"]
 
-CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
-       "form-action 'none'; frame-ancestors 'none'")
+#: the pages' Content-Security-Policy, delivered in a <meta> element (the pages are files): no
+#: ``frame-ancestors``, which browsers ignore there (Chromium logs a console message for it)
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 COLORS = {"ready": "#1a7f37", "partial": "#bf8700", "broken": "#cf222e", "absent": "#6e7781",
           "error": "#8250df", "inconclusive": "#0969da"}
 RESULT_COLORS = {"pass": "#1a7f37", "warn": "#bf8700", "fail": "#cf222e", "error": "#8250df",
@@ -31,7 +33,12 @@ _env = jinja2.Environment(
 )
 
 
-def _stack(counts: dict[str, int], width: float) -> list[dict[str, Any]]:
+def environment() -> jinja2.Environment:
+    """The one jinja2 environment of the report templates (autoescape on)."""
+    return _env
+
+
+def stack(counts: dict[str, int], width: float) -> list[dict[str, Any]]:
     total = sum(counts.values()) or 1
     x = 0.0
     out = []
@@ -44,9 +51,41 @@ def _stack(counts: dict[str, int], width: float) -> list[dict[str, Any]]:
     return out
 
 
-def _evidence(data: Any, limit: int = 20_000) -> str:
+def evidence_text(data: Any, limit: int = 20_000) -> str:
     text = json.dumps(data, ensure_ascii=False, indent=1, default=str)
     return text if len(text) <= limit else text[:limit] + "\n…"
+
+
+#: words the report pages use beyond :data:`v6scan.messages._UI` (looked up there first)
+_WORDS = {
+    "failure_classes": {"en": "Failure classes (check and reason code)", "zh-CN": "问题类别（检测项与原因代码）"},
+    "code": {"en": "Reason code", "zh-CN": "原因代码"},
+    "share": {"en": "Share of sites", "zh-CN": "站点占比"},
+    "examples": {"en": "Example sites", "zh-CN": "示例站点"},
+    "organisation": {"en": "Organisation", "zh-CN": "单位"},
+    "by_organisation": {"en": "Sites by organisation", "zh-CN": "按单位统计"},
+    "page": {"en": "Page", "zh-CN": "页"},
+    "next": {"en": "Next", "zh-CN": "下一页"},
+    "previous": {"en": "Previous", "zh-CN": "上一页"},
+    "all_groups": {"en": "All of them", "zh-CN": "查看全部"},
+}
+
+
+def word(key: str, lang: str) -> str:
+    """A word of the report in ``lang``: the report's own, else :func:`v6scan.messages.ui`."""
+    entry = _WORDS.get(key)
+    return entry.get(lang, entry["en"]) if entry else ui(key, lang)
+
+
+def evidence_blocks(data: dict[str, dict[str, Any]], limit: int = 1_000_000) -> list[dict[str, str]]:
+    """A site's evidence (check -> name -> evidence) as one block per check and name: compact JSON
+    (json's C encoder: an indented dump is several times slower), each cut at ``limit`` characters."""
+    out = []
+    for cid, names in data.items():
+        for name, ev in names.items():
+            text = json.dumps(ev, ensure_ascii=False, default=str)
+            out.append({"check": cid, "name": name, "json": text if len(text) <= limit else text[:limit] + " …"})
+    return out
 
 
 def render_html(report: dict[str, Any]) -> str:
@@ -60,11 +99,11 @@ def render_html(report: dict[str, Any]) -> str:
         points = " ".join(f"{20 + i * step:.1f},{150 - 130 * t['ready_share']:.1f}"
                           for i, t in enumerate(trend))
     return _env.get_template("report.html.j2").render(
-        r=report, lang=lang, t=lambda key: ui(key, lang), csp=CSP, colors=COLORS, result_colors=RESULT_COLORS,
-        overall=_stack(report["counts"], 600),
-        sector_bars=[{**g, "bars": _stack(g["counts"], 300)} for g in report["by_sector"]],
-        region_bars=[{**g, "bars": _stack(g["counts"], 300)} for g in report["by_region"]],
+        r=report, lang=lang, t=lambda key: word(key, lang), csp=CSP, colors=COLORS, result_colors=RESULT_COLORS,
+        overall=stack(report["counts"], 600),
+        sector_bars=[{**g, "bars": stack(g["counts"], 300)} for g in report["by_sector"]],
+        region_bars=[{**g, "bars": stack(g["counts"], 300)} for g in report["by_region"]],
         hist=[{"x": 20 + i * 56, "h": round(130 * n / hmax, 1), "n": n, "label": f"{i * 10}"}
               for i, n in enumerate(hist)],
-        trend_points=points, evidence=_evidence,
+        trend_points=points, evidence=evidence_text,
     )

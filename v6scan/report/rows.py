@@ -1,0 +1,127 @@
+"""Every SQL statement the report writes itself, streamed (cursors, never ``fetchall``).
+
+Only the ``targets`` and ``verdicts`` tables are read here; evidence is read through
+:meth:`v6scan.store.Store.observations` alone, whatever its storage.  Kept in one module so it can
+move into ``v6scan/store.py`` as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from v6scan.store import Store
+
+__all__ = [
+    "DIMENSIONS",
+    "count_groups",
+    "count_verdicts",
+    "iter_group_rows",
+    "iter_group_summaries",
+    "iter_site_rows",
+    "snapshot",
+]
+
+#: the columns a report groups sites by (fixed names, never input)
+DIMENSIONS = ("sector", "region", "organisation")
+
+_COLUMNS = ("t.id AS tid, t.position, t.name, t.display, t.sector, t.region, t.organisation, t.finished, "
+            "v.policy, v.verdict, v.score, v.points")
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    """A verdict row's JSON columns as :meth:`Store.verdict_rows` gives them."""
+    for key in ("names", "reasons", "checks"):
+        row[key] = json.loads(row[key])
+    return row
+
+
+def _sql(template: str, dim: str = "sector") -> str:
+    """``template`` with ``$COLUMNS`` and ``$DIM`` filled in (``dim`` one of :data:`DIMENSIONS`)."""
+    if dim not in DIMENSIONS:
+        raise ValueError(f"not a report dimension: {dim!r}")
+    return template.replace("$COLUMNS", _COLUMNS).replace("$DIM", dim)
+
+
+@contextlib.contextmanager
+def snapshot(store: Store) -> Iterator[None]:
+    """One read transaction around the report's reads: every statement sees the same database,
+    even while a sweep is still writing to it (WAL)."""
+    conn = store.db.conn
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+
+def count_verdicts(store: Store, sweep_id: int, policy: str) -> int:
+    """How many targets of the sweep have a verdict under ``policy``."""
+    return int(store.db.execute("SELECT count(*) FROM verdicts WHERE sweep_id = ? AND policy = ?",
+                                [sweep_id, policy]).fetchone()[0])
+
+
+def iter_group_rows(store: Store, sweep_id: int, policy: str, dim: str) -> Iterator[dict[str, Any]]:
+    """The light columns of every verdict (no checks, no reasons), ordered by ``dim`` (``sector``,
+    ``region`` or ``organisation``; a missing value is ``'-'``), then target order."""
+    cur = store.db.conn.execute(_sql(
+        "SELECT $COLUMNS, coalesce(t.$DIM, '-') AS grp FROM verdicts v JOIN targets t ON t.id = v.target_id"
+        " WHERE v.sweep_id = ? AND v.policy = ? ORDER BY grp, t.position", dim), [sweep_id, policy])
+    cols = [d[0] for d in cur.description]
+    for values in cur:
+        yield dict(zip(cols, values, strict=True))
+
+
+def iter_site_rows(store: Store, sweep_id: int, policy: str) -> Iterator[dict[str, Any]]:
+    """Every target of the sweep that is done or has a verdict under ``policy``, in target order
+    (the order of :meth:`Store.observations`, whose targets are a subset), with its verdict's
+    columns decoded (``verdict`` is None for a target without one under ``policy``)."""
+    cur = store.db.conn.execute(_sql(
+        "SELECT $COLUMNS, v.names, v.checks, v.reasons FROM targets t"
+        " LEFT JOIN verdicts v ON v.target_id = t.id AND v.policy = ?"
+        " WHERE t.sweep_id = ? AND (t.status = 'done' OR v.id IS NOT NULL) ORDER BY t.position"),
+        [policy, sweep_id])
+    cols = [d[0] for d in cur.description]
+    for values in cur:
+        row = dict(zip(cols, values, strict=True))
+        yield _decode(row) if row["verdict"] is not None else row
+
+
+def count_groups(store: Store, sweep_id: int, policy: str, dim: str) -> int:
+    """How many distinct values of ``dim`` the sweep's verdicts under ``policy`` have."""
+    return int(store.db.execute(_sql(
+        "SELECT count(DISTINCT coalesce(t.$DIM, '-')) FROM verdicts v JOIN targets t ON t.id = v.target_id"
+        " WHERE v.sweep_id = ? AND v.policy = ?", dim), [sweep_id, policy]).fetchone()[0])
+
+
+def iter_group_summaries(store: Store, sweep_id: int, policy: str, dim: str, verdicts: tuple[str, ...]
+                         ) -> Iterator[dict[str, Any]]:
+    """Per value of ``dim``, in the order of :func:`iter_group_rows`: ``name``, ``sites``, ``counts``
+    per verdict (every one of ``verdicts``), ``ready_share`` and ``average_score``."""
+    cur = store.db.conn.execute(_sql(
+        "SELECT coalesce(t.$DIM, '-') AS grp, v.verdict, count(*), sum(v.score)"
+        " FROM verdicts v JOIN targets t ON t.id = v.target_id WHERE v.sweep_id = ? AND v.policy = ?"
+        " GROUP BY grp, v.verdict ORDER BY grp", dim), [sweep_id, policy])
+    current: dict[str, Any] | None = None
+    for grp, verdict, n, score in cur:
+        if current is None or current["name"] != grp:
+            if current is not None:
+                yield _summary(current)
+            current = {"name": grp, "sites": 0, "score_sum": 0, "counts": dict.fromkeys(verdicts, 0)}
+        current["sites"] += n
+        current["score_sum"] += score
+        current["counts"][verdict] = current["counts"].get(verdict, 0) + n
+    if current is not None:
+        yield _summary(current)
+
+
+def _summary(g: dict[str, Any]) -> dict[str, Any]:
+    n = g["sites"] or 1
+    return {"name": g["name"], "sites": g["sites"], "counts": g["counts"],
+            "ready_share": g["counts"].get("ready", 0) / n, "average_score": g.pop("score_sum") / n}
