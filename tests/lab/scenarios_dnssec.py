@@ -19,7 +19,7 @@ dns.dnssec weighs nothing in every built-in policy: each site's verdict is ``rea
 from __future__ import annotations
 
 from tests.lab.dnssec import Signing
-from tests.lab.scenarios import ChildZone, Endpoint, Page, Scenario
+from tests.lab.scenarios import ChildZone, Page, Scenario, _ok_expect, _pair
 
 __all__ = ["DNSSEC", "SIGNING", "dnssec_v4", "dnssec_v6"]
 
@@ -44,22 +44,12 @@ def _site(sid: str, n: int, summary: str) -> Scenario:
     """A healthy dual-stack site on dnssec_v6(n)/dnssec_v4(n), in a zone of its own below gov.test."""
     name = f"{sid}.gov.test"
     a6, a4 = dnssec_v6(n), dnssec_v4(n)
-    pages = (Page("index.html", f"{sid} site", f"<p>Welcome to {sid}.</p>"),)
-    web = tuple(Endpoint(a, (name,), http=f"redirect:https://{name}/", pages=pages) for a in (a6, a4))
-    tcp: dict[str, object] = {}
-    tls: dict[str, object] = {}
-    http: dict[str, object] = {}
-    for a in (a6, a4):
-        hp = f"[{a}]" if ":" in a else a
-        tcp.update({f"{hp}:80": "open", f"{hp}:443": "open"})
-        tls[f"{a} {name}"] = "valid"
-        http[f"http://{name}/@{a}"] = f"301 https://{name}/"
-        http[f"https://{name}/@{a}"] = f"200 title={sid} site"
+    web = _pair(name, a6, a4, (Page("index.html", f"{sid} site", f"<p>Welcome to {sid}.</p>"),))
     zone = ChildZone(name, ((f"ns1.{name}", ("2001:db8:53::31", "203.0.113.31")),
                             (f"ns2.{name}", ("2001:db8:53::32", "203.0.113.32"))))
     return Scenario(sid, name, "gov", "east", summary, records=((name, "AAAA", a6), (name, "A", a4)), web=web,
-                    zone=zone, expect={"dns": {f"{name} AAAA": (a6,), f"{name} A": (a4,)}, "tcp": tcp, "tls": tls,
-                                       "http": http, "verdict": "ready"})
+                    zone=zone, expect={"dns": {f"{name} AAAA": (a6,), f"{name} A": (a4,)},
+                                       **_ok_expect(name, a6, a4, f"{sid} site"), "verdict": "ready"})
 
 
 DNSSEC: tuple[Scenario, ...] = (
