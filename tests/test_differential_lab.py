@@ -20,6 +20,7 @@ import pytest
 from tests.lab import Lab
 from tests.lab.scenarios import SCENARIOS
 from tests.test_cli_lab import MODES, lab_sweep
+from v6scan.store import expand_checks
 
 pytestmark = pytest.mark.lab
 
@@ -33,14 +34,15 @@ def _answers(db: Path) -> tuple[str, dict[str, tuple[str, dict[str, dict[str, st
     con = sqlite3.connect(db)
     try:
         status = con.execute("SELECT status FROM sweeps WHERE id = 1").fetchone()[0]
-        rows = con.execute("SELECT t.name, v.verdict, v.checks FROM verdicts v JOIN targets t ON t.id = v.target_id"
+        rows = con.execute("SELECT t.name, v.verdict, v.checks, v.names FROM verdicts v"
+                           " JOIN targets t ON t.id = v.target_id"
                            " WHERE v.sweep_id = 1 AND v.policy = 'default'").fetchall()
     finally:
         con.close()
     out = {}
-    for name, verdict, checks in rows:
+    for name, verdict, checks, names in rows:
         per = {cid: {n: str(r["result"]) for n, r in c["details"]["names"].items()}
-               for cid, c in json.loads(checks).items() if cid not in TIMING_CHECKS}
+               for cid, c in expand_checks(json.loads(checks), json.loads(names)).items() if cid not in TIMING_CHECKS}
         out[name] = (verdict, per)
     return status, out
 

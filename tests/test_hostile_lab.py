@@ -16,6 +16,7 @@ from tests.conftest import LAB_ALLOW, LAB_SUFFIXES
 from tests.lab import Lab
 from tests.lab.lab import REPO
 from tests.lab.scenarios import SCENARIOS
+from v6scan.store import decode_evidence
 
 V6SCAN = str(Path(sys.executable).parent / "v6scan")
 HOSTILE = [s for s in SCENARIOS if s.hostile or s.garbage_dns or s.id in ("tarpit", "cnameloop", "hostile")]
@@ -68,9 +69,10 @@ def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 def chain_error(db: Path, site: str, family: str = "v6") -> dict[str, object]:
-    (ev,) = rows(db, "SELECT o.evidence FROM observations o JOIN targets t ON t.id = o.target_id"
+    (ev,) = rows(db, "SELECT b.data FROM observations o JOIN targets t ON t.id = o.target_id"
+                     " JOIN evidence_blobs b ON b.hash = o.evidence_hash"
                      f" WHERE t.name = '{site}' AND o.check_id = 'web.http'")[0]
-    return next(c for c in json.loads(str(ev))["chains"] if c["family"] == family)
+    return next(c for c in json.loads(decode_evidence(ev))["chains"] if c["family"] == family)
 
 
 def test_every_hostile_site_gets_its_verdict(sweep: tuple[Path, int]) -> None:

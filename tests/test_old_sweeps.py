@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from v6scan.checks.base import VERSION_KEY
 from v6scan.cli import cli
 from v6scan.registry import CHECKS
+from v6scan.store import expand_checks
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -42,11 +43,12 @@ def _expected() -> dict[str, Any]:
 
 def _latest(db: Path, policy: str) -> dict[str, dict[str, Any]]:
     con = sqlite3.connect(db)
-    rows = con.execute("select t.name, v.verdict, v.score, v.points, v.checks, v.reasons from verdicts v"
+    rows = con.execute("select t.name, v.verdict, v.score, v.points, v.checks, v.reasons, v.names from verdicts v"
                        " join targets t on t.id = v.target_id where v.policy = ? order by v.id", (policy,)).fetchall()
     con.close()
-    return {name: {"verdict": verdict, "score": score, "points": points, "checks": json.loads(checks),
-                   "reasons": json.loads(reasons)} for name, verdict, score, points, checks, reasons in rows}
+    return {name: {"verdict": verdict, "score": score, "points": points,
+                   "checks": expand_checks(json.loads(checks), json.loads(names)),  # the store keeps them compact
+                   "reasons": json.loads(reasons)} for name, verdict, score, points, checks, reasons, names in rows}
 
 
 def test_the_old_evidence_has_no_version_and_every_check_reads_it(old_db: Path) -> None:

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import LAB_ALLOW, LAB_SUFFIXES
 from tests.lab import Lab
 from tests.lab.scenarios import FORBIDDEN
+from v6scan.store import decode_evidence
 
 V6SCAN = str(Path(sys.executable).parent / "v6scan")
 SITES = [f"forbidden-{k}.com.test" for k in FORBIDDEN] + ["redir-meta.com.test", "bogus-mapped.com.test",
@@ -139,11 +140,12 @@ def test_excluded_targets_are_recorded_and_never_contacted(lab: Lab, tmp_path: P
     status = dict(con.execute("SELECT name, status FROM targets").fetchall())
     n_obs = con.execute("SELECT count(*) FROM observations o JOIN targets t ON t.id = o.target_id"
                         " WHERE t.name = 'twoaaaa.com.test'").fetchone()[0]
-    (reach,) = con.execute("SELECT o.evidence FROM observations o JOIN targets t ON t.id = o.target_id"
+    (reach,) = con.execute("SELECT b.data FROM observations o JOIN targets t ON t.id = o.target_id"
+                           " JOIN evidence_blobs b ON b.hash = o.evidence_hash"
                            " WHERE t.name = 'healthy.gov.test' AND o.check_id = 'web.reach'").fetchone()
     con.close()
     assert status == {"healthy.gov.test": "done", "twoaaaa.com.test": "excluded"} and n_obs == 0
-    blocked = {b["address"]: b["reason"] for b in json.loads(reach)["blocked"]}
+    blocked = {b["address"]: b["reason"] for b in json.loads(decode_evidence(reach))["blocked"]}
     assert "exclusion list" in blocked["203.0.113.70"]  # excluded after resolution too
 
 

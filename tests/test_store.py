@@ -265,7 +265,7 @@ def test_version_3_database_is_migrated_with_retry_counts(tmp_path: Path) -> Non
     db.conn.commit()
     db.close()
     with Store(path) as s:
-        assert s.schema_version == SCHEMA_VERSION == 4
+        assert s.schema_version == SCHEMA_VERSION
         assert s.retries_used(1, ["a.org", "b.org", "c.org"]) == {"a.org": 1, "b.org": 0, "c.org": 0}
         # each write for retry spends one; a write with a verdict spends none
         s.record(1, [("a.org", "x", None, obs("a.org"), None)], retry={"a.org"})

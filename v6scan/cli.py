@@ -958,6 +958,9 @@ def report(db: Path, sweep_id: int | None, policy: str | None, lang: str, output
       v6scan report --db sweep.db --sweep 2 --lang zh-CN -o reports/2.zh.html
       v6scan report --db nationwide.db -o reports/nationwide     # reports/nationwide/index.html
     """
+    from v6scan.report.pages import SINGLE_FILE_MAX, write_report_dir
+    from v6scan.report.rows import count_verdicts
+
     with _open(db) as store:
         sid = _sweep(store, sweep_id)
         pol = _policy_name(store, sid, policy)
@@ -1082,6 +1085,20 @@ def validate(files: tuple[str, ...]) -> None:
         click.echo(f"duplicate: {d}")
     click.echo(f"{len(tl.targets)} valid targets, {len(tl.errors)} bad lines, {len(tl.duplicates)} duplicates")
     sys.exit(1 if tl.errors else 0)
+
+
+@cli.command("datasette-metadata")
+@click.argument("databases", nargs=-1, type=click.Path(dir_okay=False))
+def datasette_metadata(databases: tuple[str, ...]) -> None:
+    """Datasette metadata for sweep databases (titles, facets, sort orders).
+
+    \b
+      datasette sweep.db --metadata "$(v6scan datasette-metadata)"
+      v6scan datasette-metadata nationwide.db > meta.json && datasette nationwide.db --metadata meta.json
+    """
+    from v6scan.datasette import metadata, metadata_path
+
+    click.echo(json.dumps(metadata(databases), indent=2, ensure_ascii=False) if databases else str(metadata_path()))
 
 
 def main() -> None:

@@ -2,10 +2,21 @@
 
 Tables: ``sweeps`` (one row per sweep: when, config, policy, version),
 ``targets`` (every target of a sweep with its metadata and whether it is
-done), ``observations`` (every measurement, raw evidence as JSON) and
+done), ``observations`` (every measurement; its evidence by content hash,
+``evidence_hash``) with ``evidence_blobs`` (each distinct evidence once: JSON
+compressed by zlib with a preset dictionary, kept in ``zlib_dictionaries``) and
 ``verdicts`` (per target and policy).  Views ``site_verdicts``,
-``check_results``, ``sector_summary`` and ``region_summary`` make the file
-pleasant in datasette or the sqlite3 shell.
+``check_results``, ``sector_summary``, ``region_summary`` and
+``site_observations`` make the file pleasant in datasette or the sqlite3 shell.
+
+Schema 5 stores compactly (about a third of schema 4's bytes per site).  What plain SQL reads:
+every column but ``evidence_blobs.data`` (a zlib stream that names its preset dictionary by Adler-32;
+the dictionary is the row of ``zlib_dictionaries`` with that id, so Python's ``zlib.decompressobj(zdict=...)``
+or any zlib reads it: SQLite itself cannot, and no view shows evidence); ``verdicts.checks`` is JSON
+with each check's ``result`` and ``summary`` as before, its ``details`` compacted (:func:`compact_checks`;
+:meth:`Store.verdict_rows` and :func:`expand_checks` give the full form); ``observations.started_at``
+is milliseconds since 1970 (the view ``site_observations`` shows it as ISO text).  Evidence in full:
+:meth:`Store.observations` or ``v6scan export --format jsonl``.
 
 WAL mode; one writer; a finished target's observations, its "done" mark and
 its verdict are written in one transaction, so a crash loses no finished
@@ -15,6 +26,7 @@ target and never leaves half of one.  The schema version lives in
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import itertools
@@ -22,6 +34,7 @@ import json
 import os
 import signal
 import sqlite3
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +44,16 @@ import sqlite_utils
 
 from v6scan import __version__
 from v6scan.errors import V6scanError
+from v6scan.messages import fix_hint, render
 from v6scan.model import JSON, Observation, evidence_json, now_iso
 from v6scan.scoring import Policy, SiteVerdict, score_target
+from v6scan.store_zdict import ZDICT
 from v6scan.targets import Target
 
-__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "SweepDiff", "config_hash"]
+__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "SweepDiff", "compact_checks", "config_hash", "decode_evidence",
+           "encode_evidence", "evidence_hash", "expand_checks", "pack_time", "unpack_time"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class StoreError(V6scanError, RuntimeError):
@@ -184,7 +200,232 @@ def _v4_retries(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE targets SET retries = 1 WHERE status = 'retry'")
 
 
-MIGRATIONS = {1: _create_v1, 2: _v2_shuffle, 3: _v3_chunks, 4: _v4_retries}
+# ------------------------------------------------------------------ evidence, stored compactly (schema 5)
+_ZDICT_ID = zlib.adler32(ZDICT)
+_COMPRESSOR = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, ZDICT)  # copied, never used
+
+
+def evidence_hash(text: str) -> bytes:
+    """The content address of an evidence document: 16 bytes of BLAKE2b of its JSON text."""
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def encode_evidence(text: str) -> bytes:
+    """An evidence document's JSON text as stored in ``evidence_blobs.data``: a zlib stream (RFC 1950)
+    compressed with the preset dictionary :data:`v6scan.store_zdict.ZDICT`; the stream's header names
+    the dictionary by its Adler-32 (``zlib_dictionaries.id``)."""
+    c = _COMPRESSOR.copy()
+    return c.compress(text.encode()) + c.flush()
+
+
+def decode_evidence(data: bytes | str, dictionaries: Mapping[int, bytes] | None = None) -> str:
+    """The JSON text of ``evidence_blobs.data`` (``dictionaries``: Adler-32 to dictionary, as in the
+    table ``zlib_dictionaries``; the built-in one is always known).  Plain JSON text passes through."""
+    if isinstance(data, str):
+        return data
+    if len(data) >= 6 and data[1] & 0x20:  # FDICT: the dictionary's Adler-32 follows the 2-byte header
+        wanted = int.from_bytes(data[2:6], "big")
+        zdict = ZDICT if wanted == _ZDICT_ID else (dictionaries or {}).get(wanted)
+        if zdict is None:
+            raise StoreError(f"evidence compressed with an unknown dictionary (Adler-32 {wanted})")
+        d = zlib.decompressobj(zdict=zdict)
+        return (d.decompress(data) + d.flush()).decode()
+    return zlib.decompress(data).decode()
+
+
+def _put_blobs(conn: sqlite3.Connection, texts: Iterable[str]) -> list[bytes]:
+    """Store each evidence text once (content-addressed), inside the caller's transaction; return
+    their hashes in order.  A document already stored is neither compressed nor written again."""
+    hashes = []
+    docs: dict[bytes, str] = {}
+    for t in texts:
+        h = evidence_hash(t)
+        hashes.append(h)
+        docs[h] = t
+    if not docs:
+        return []
+    stored: set[bytes] = set()
+    keys = list(docs)
+    for i in range(0, len(keys), 500):
+        part = keys[i:i + 500]
+        stored.update(r[0] for r in conn.execute(
+            f"SELECT hash FROM evidence_blobs WHERE hash IN ({','.join('?' * len(part))})", part))  # noqa: S608
+    new = [(h, encode_evidence(t)) for h, t in docs.items() if h not in stored]
+    if new:
+        conn.executemany("INSERT INTO evidence_blobs (hash, data) VALUES (?, ?)", new)
+    return hashes
+
+
+def _compact_names(names: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, det in names.items():
+        e: dict[str, Any] = {k: v for k, v in det.items() if k not in ("check", "name", "severity", "applicable",
+                                                                         "reasons")}
+        if det.get("name", name) != name:
+            e["name"] = det["name"]
+        if det.get("severity") is not None:
+            e["severity"] = det["severity"]
+        if det.get("applicable", True) is not True:
+            e["applicable"] = det["applicable"]
+        reasons = [_compact_reason(r) for r in det.get("reasons") or ()]
+        if reasons:
+            e["reasons"] = reasons
+        out[name] = e
+    return out
+
+
+def _compact_reason(r: Mapping[str, Any]) -> dict[str, Any]:
+    """A reason without its English text and fix hint when they are what its code and parameters
+    render to (kept otherwise: the store never changes what it was given)."""
+    params = r.get("params") or {}
+    out = {k: v for k, v in r.items() if k not in ("text", "fix")}
+    if "text" in r and r["text"] != render(r["code"], params, "en"):
+        out["text"] = r["text"]
+    if "fix" in r and r["fix"] != fix_hint(r["code"], params, "en"):
+        out["fix"] = r["fix"]
+    return out
+
+
+def compact_checks(checks: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, Any]:
+    """``verdicts.checks`` as stored from schema 5: per check its ``result`` and ``summary`` as before
+    (``json_extract``/``json_each`` and the views read them as before), and its ``details`` without
+    what :func:`expand_checks` derives again: each detail's ``check`` and ``name`` (the keys),
+    ``severity`` when null, ``applicable`` when true, empty ``reasons``, each reason's English ``text``
+    and ``fix`` when the message catalogue renders them from its code and parameters; and when every
+    name has just the check's result, ``details.names`` is the list of the names, or ``details`` is
+    left out when those are the verdict's ``names`` (in order)."""
+    out: dict[str, Any] = {}
+    for cid, c in checks.items():
+        d = dict(c)
+        details = dict(c.get("details") or {})
+        if isinstance(details.get("names"), Mapping):
+            per = _compact_names(details["names"])
+            if len(details) == 1 and per and all(e == {"result": c.get("result")} for e in per.values()):
+                if names is not None and list(per) == list(names):
+                    del d["details"]
+                    out[cid] = d
+                    continue
+                details["names"] = list(per)
+            else:
+                details["names"] = per
+        d["details"] = details
+        out[cid] = d
+    return out
+
+
+def expand_checks(checks: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, Any]:
+    """What :func:`compact_checks` left out, put back (``names``: the verdict's ``names`` column,
+    needed for a check stored without ``details``; a full row passes unchanged)."""
+    out: dict[str, Any] = {}
+    for cid, c in checks.items():
+        d = dict(c)
+        if "details" not in c and names is None:
+            raise StoreError(f"verdicts.checks of {cid} leaves its names out: expand_checks needs the verdict's names")
+        details = dict(c["details"]) if "details" in c else {"names": list(names or ())}
+        per = details.get("names")
+        if isinstance(per, list):
+            per = {n: {"result": c.get("result")} for n in per}
+        if isinstance(per, Mapping):
+            details["names"] = {
+                name: {"check": det.get("check", cid), "name": det.get("name", name), "result": det.get("result"),
+                       "severity": det.get("severity"), "applicable": det.get("applicable", True),
+                       **{k: v for k, v in det.items() if k not in ("check", "name", "result", "severity",
+                                                                     "applicable", "reasons")},
+                       "reasons": [_expand_reason(r) for r in det.get("reasons") or ()]}
+                for name, det in per.items()}
+        d["details"] = details
+        out[cid] = d
+    return out
+
+
+def _expand_reason(r: Mapping[str, Any]) -> dict[str, Any]:
+    params = r.get("params") or {}
+    out = dict(r)
+    out.setdefault("params", params)
+    out.setdefault("text", render(r["code"], params, "en"))
+    out.setdefault("fix", fix_hint(r["code"], params, "en"))
+    return out
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def pack_time(text: str | None) -> int | str | None:
+    """``observations.started_at`` as stored from schema 5: milliseconds since 1970 (an integer, 6 bytes
+    instead of 24) when the text is a UTC time in v6scan's form (``2026-11-30T14:50:52.123Z``) and
+    :func:`unpack_time` gives it back exactly; anything else as it is."""
+    if text is None or len(text) != 24 or not text.endswith("Z") or text[10] != "T":
+        return text
+    try:
+        t = dt.datetime.fromisoformat(text[:-1] + "+00:00")
+    except ValueError:
+        return text
+    ms = (t - _EPOCH) // dt.timedelta(milliseconds=1)
+    return ms if unpack_time(ms) == text else text
+
+
+def unpack_time(value: int | str | None) -> str | None:
+    if isinstance(value, int):
+        return _iso(_EPOCH + dt.timedelta(milliseconds=value))
+    return value
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _v5_compact(db: sqlite_utils.Database) -> None:
+    """Version 5: evidence stored once per distinct document (content-addressed ``evidence_blobs``,
+    zlib with a preset dictionary kept in ``zlib_dictionaries``), observations referring to it by
+    ``evidence_hash``; verdicts' ``checks`` without what is derived again on reading
+    (:func:`compact_checks`); no index on observations by (sweep, check, status); view
+    ``site_observations``.  Every row is converted; nothing measured is lost."""
+    conn = db.conn
+    conn.execute("CREATE TABLE zlib_dictionaries (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+    conn.execute("INSERT INTO zlib_dictionaries (id, data) VALUES (?, ?)", [_ZDICT_ID, ZDICT])
+    conn.execute("CREATE TABLE evidence_blobs (hash BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID")
+    conn.execute("""
+        CREATE TABLE observations_v5 (
+            id INTEGER PRIMARY KEY,
+            sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+            target_id INTEGER NOT NULL REFERENCES targets(id) ON DELETE CASCADE,
+            check_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            evidence_hash BLOB NOT NULL,
+            error TEXT,
+            elapsed_ms REAL,
+            started_at,
+            vantage TEXT
+        )""")  # started_at without a type: milliseconds (integer) or text, as pack_time gives it
+    cur = conn.execute("SELECT id, sweep_id, target_id, check_id, name, status, evidence, error, elapsed_ms,"
+                       " started_at, vantage FROM observations ORDER BY id")
+    while rows := cur.fetchmany(2000):
+        hashes = _put_blobs(conn, [r[6] for r in rows])
+        conn.executemany("INSERT INTO observations_v5 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         [(*r[:6], h, r[7], r[8], pack_time(r[9]), r[10]) for r, h in zip(rows, hashes, strict=True)])
+    conn.execute("DROP TABLE observations")
+    conn.execute("ALTER TABLE observations_v5 RENAME TO observations")
+    conn.execute("CREATE INDEX observations_target ON observations (target_id)")
+    last = 0
+    while rows := conn.execute("SELECT id, checks, names FROM verdicts WHERE id > ? ORDER BY id LIMIT 2000",
+                               [last]).fetchall():
+        conn.executemany("UPDATE verdicts SET checks = ? WHERE id = ?",
+                         [(_json(compact_checks(json.loads(c), json.loads(n))), i) for i, c, n in rows])
+        last = rows[-1][0]
+    conn.execute(_SITE_OBSERVATIONS)
+
+
+_SITE_OBSERVATIONS = """
+    CREATE VIEW site_observations AS
+    SELECT o.sweep_id, t.name AS target, t.sector, t.region, o.check_id, o.name, o.status, o.error,
+           o.elapsed_ms, CASE typeof(o.started_at) WHEN 'integer'
+               THEN strftime('%Y-%m-%dT%H:%M:%fZ', o.started_at / 1000.0, 'unixepoch') ELSE o.started_at END
+               AS started_at, o.vantage, hex(o.evidence_hash) AS evidence_hash
+    FROM observations o JOIN targets t ON t.id = o.target_id"""
+
+
+MIGRATIONS = {1: _create_v1, 2: _v2_shuffle, 3: _v3_chunks, 4: _v4_retries, 5: _v5_compact}
 
 _failpoint_calls = 0
 
@@ -228,6 +469,9 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=10000")
         self._migrate()
+        self._dictionaries: dict[int, bytes] | None = None
+        #: evidence of observations this connection replaced (targets recorded again): perhaps unreferenced now
+        self._orphans: set[bytes] = set()
 
     def close(self) -> None:
         self.db.close()
@@ -254,6 +498,9 @@ class Store:
             with self.db.conn:
                 MIGRATIONS[version](self.db)
                 self.db.execute(f"PRAGMA user_version={version}")
+        if 0 < current < 5:  # the old observations' pages are free now: give them back to the file system
+            with contextlib.suppress(sqlite3.OperationalError):  # another connection reading: not this time
+                self.db.execute("VACUUM")
 
     def _insert(self, table: str, rows: list[dict[str, Any]]) -> sqlite3.Cursor:
         """INSERT without committing (sqlite-utils' insert helpers commit on their own, which would
@@ -317,6 +564,43 @@ class Store:
         with self.db.conn:
             self.db.execute("UPDATE sweeps SET finished = ?, status = ?, note = ? WHERE id = ?",
                             [now_iso(), status, note, sweep_id])
+        if self._orphans:  # targets written again (retries) may have left evidence nothing refers to
+            self.prune_evidence(self._orphans)
+
+    def prune_evidence(self, candidates: Iterable[bytes] | None = None) -> int:
+        """Delete evidence no observation refers to any more (of ``candidates`` only, when given: one
+        pass over the observations); return how many documents went."""
+        with self.db.conn:
+            if candidates is None:
+                n = self.db.execute("DELETE FROM evidence_blobs WHERE hash NOT IN"
+                                    " (SELECT evidence_hash FROM observations)").rowcount
+            else:
+                self.db.execute("CREATE TEMP TABLE IF NOT EXISTS prune_candidates (hash BLOB PRIMARY KEY)")
+                self.db.execute("DELETE FROM temp.prune_candidates")
+                self.db.conn.executemany("INSERT OR IGNORE INTO temp.prune_candidates VALUES (?)",
+                                         [(h,) for h in candidates])
+                n = self.db.execute(
+                    "DELETE FROM evidence_blobs WHERE hash IN (SELECT hash FROM temp.prune_candidates) AND hash NOT IN"
+                    " (SELECT o.evidence_hash FROM observations o JOIN temp.prune_candidates c"
+                    " ON c.hash = o.evidence_hash)").rowcount
+                self.db.execute("DELETE FROM temp.prune_candidates")
+        self._orphans.clear()
+        return int(n)
+
+    def _evidence(self, data: bytes | str | None) -> dict[str, Any]:
+        """An observation's evidence from its ``evidence_blobs.data`` (``{}`` when missing)."""
+        if data is None:
+            return {}
+        try:
+            text = decode_evidence(data, self._dictionaries)
+        except StoreError:
+            if self._dictionaries is not None:
+                raise
+            self._dictionaries = {int(i): bytes(d) for i, d in
+                                  self.db.execute("SELECT id, data FROM zlib_dictionaries").fetchall()}
+            text = decode_evidence(data, self._dictionaries)
+        out: dict[str, Any] = json.loads(text)
+        return out
 
     def retry_count(self, sweep_id: int) -> int:
         return int(self.db.execute("SELECT count(*) FROM targets WHERE sweep_id = ? AND status = 'retry'",
@@ -336,11 +620,13 @@ class Store:
         ``self.v6`` observations ("resolver", "self-check", ...; ``""`` for a target without one,
         recorded for retry by an earlier version)."""
         per: dict[int, set[str]] = {}
-        for tid, cause in self.db.execute(
-                "SELECT t.id, json_extract(o.evidence, '$.scanner_side') FROM targets t"
+        for tid, data in self.db.execute(
+                "SELECT t.id, b.data FROM targets t"
                 " LEFT JOIN observations o ON o.target_id = t.id AND o.check_id IN ('dns.resolve', 'self.v6')"
+                " LEFT JOIN evidence_blobs b ON b.hash = o.evidence_hash"
                 " WHERE t.sweep_id = ? AND t.status = 'retry'", [sweep_id]):
             causes = per.setdefault(int(tid), set())
+            cause = self._evidence(data).get("scanner_side") if data is not None else None
             if cause:
                 causes.add(str(cause))
         out: dict[str, int] = {}
@@ -497,12 +783,14 @@ class Store:
         with self.db.conn:
             for name, started, finished, observations, verdict in batch:
                 tid = ids[name]
-                self.db.execute("DELETE FROM observations WHERE target_id = ?", [tid])
+                self._orphans.update(r[0] for r in self.db.execute(
+                    "DELETE FROM observations WHERE target_id = ? RETURNING evidence_hash", [tid]).fetchall())
+                hashes = _put_blobs(self.db.conn, [evidence_json(o.evidence) for o in observations])
                 self._insert("observations", [
                     {"sweep_id": sweep_id, "target_id": tid, "check_id": o.check, "name": o.target,
-                     "status": str(o.status), "evidence": evidence_json(o.evidence),
-                     "error": o.error, "elapsed_ms": round(o.elapsed_ms, 3), "started_at": o.started_at,
-                     "vantage": vantage} for o in observations])
+                     "status": str(o.status), "evidence_hash": h,
+                     "error": o.error, "elapsed_ms": round(o.elapsed_ms, 3), "started_at": pack_time(o.started_at),
+                     "vantage": vantage} for o, h in zip(observations, hashes, strict=True)])
                 if name in retry:  # not assessed: no verdict (nor one from an earlier attempt)
                     self.db.execute("DELETE FROM verdicts WHERE target_id = ?", [tid])
                 elif verdict is not None:
@@ -517,7 +805,7 @@ class Store:
         self._insert("verdicts", [{
             "sweep_id": sweep_id, "target_id": target_id, "policy": v.policy, "verdict": v.verdict,
             "score": v.score, "points": v.points, "names": json.dumps(list(v.names)),
-            "checks": json.dumps(v.checks_json("en"), default=str),
+            "checks": _json(compact_checks(json.loads(json.dumps(v.checks_json("en"), default=str)), v.names)),
             "reasons": json.dumps([{"code": r.code, "params": dict(r.params)} for r in v.reasons],
                                   default=str),
             "scored_at": now_iso(),
@@ -534,8 +822,9 @@ class Store:
         obs: list[Observation] = []
         for r in self.db.query("""
                 SELECT t.id AS tid, t.name AS tname, t.display, t.sector, t.region, t.organisation,
-                       t.started, t.finished, o.*
+                       t.started, t.finished, o.*, b.data AS evidence
                 FROM targets t JOIN observations o ON o.target_id = t.id
+                LEFT JOIN evidence_blobs b ON b.hash = o.evidence_hash
                 WHERE t.sweep_id = ? AND t.status = 'done' ORDER BY t.position, o.id""", [sweep_id]):
             if current is None or current["tid"] != r["tid"]:
                 if current is not None:
@@ -545,8 +834,8 @@ class Store:
                 obs = []
             obs.append(Observation.from_json({
                 "check": r["check_id"], "target": r["name"], "status": r["status"],
-                "evidence": json.loads(r["evidence"]), "error": r["error"], "elapsed_ms": r["elapsed_ms"],
-                "started_at": r["started_at"]}))
+                "evidence": self._evidence(r["evidence"]), "error": r["error"], "elapsed_ms": r["elapsed_ms"],
+                "started_at": unpack_time(r["started_at"])}))
         if current is not None:
             yield current, obs
 
@@ -560,6 +849,7 @@ class Store:
             row = dict(r)
             for k in ("checks", "reasons", "names"):
                 row[k] = json.loads(row[k])
+            row["checks"] = expand_checks(row["checks"], row["names"])
             rows.append(row)
         return rows
 

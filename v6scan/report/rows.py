@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from v6scan.store import Store
+from v6scan.store import Store, expand_checks
 
 __all__ = [
     "DIMENSIONS",
@@ -32,9 +32,11 @@ _COLUMNS = ("t.id AS tid, t.position, t.name, t.display, t.sector, t.region, t.o
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    """A verdict row's JSON columns as :meth:`Store.verdict_rows` gives them."""
-    for key in ("names", "reasons", "checks"):
-        row[key] = json.loads(row[key])
+    """A verdict row's JSON columns as :meth:`Store.verdict_rows` gives them (``checks`` expanded from
+    its stored compact form by :func:`v6scan.store.expand_checks`)."""
+    row["names"] = json.loads(row["names"])
+    row["reasons"] = json.loads(row["reasons"])
+    row["checks"] = expand_checks(json.loads(row["checks"]), row["names"])
     return row
 
 
