@@ -15,7 +15,9 @@
 7. the full-check sweep (:mod:`benchmarks.full`: ``--checks all``, the crawl on) of ``--check-sites``
    sites with ``--workers 2``, beside the standard sweep;
 8. ``v6scan report`` of a synthesized sweep of ``--report-sites`` sites (:mod:`benchmarks.report`):
-   time, peak RSS, pages, the largest page and the entry page.
+   time, peak RSS, pages, the largest page and the entry page;
+9. storage (:mod:`benchmarks.storage`, rows in the main table): a full-check sweep of twice
+   ``--check-sites`` sites, its database in schema 4 and in schema 5, bytes per site (goal 5,000).
 
 Writes the table to ``<out>/<date>.md`` as well.  Needs root (the lab) and dnsperf.
 """
@@ -42,6 +44,7 @@ from benchmarks import checks as checks_bench
 from benchmarks import dns as dns_bench
 from benchmarks import full as full_bench
 from benchmarks import report as report_bench
+from benchmarks import storage as storage_bench
 from benchmarks import web as web_bench
 from benchmarks.sweep import DNS_CHECKS, SweepRun, sweep
 from tests.lab import Lab
@@ -158,6 +161,9 @@ def main() -> None:
         costs = checks_bench.check_costs(lab, min(args.check_sites, scale), args.concurrency)
         say(f"full-check sweep of {args.check_sites} sites, --workers 2 ...")
         full = full_bench.measure(lab, min(args.check_sites, scale), concurrency=args.concurrency)
+        storage_sites = min(2 * args.check_sites, scale)
+        say(f"storage: a full-check sweep of {storage_sites} sites in schema 4 and schema 5 ...")
+        storage = storage_bench.bench_rows(lab, storage_sites)
         say(f"report of a synthesized sweep of {args.report_sites} sites ...")
         report = report_bench.run(args.report_sites)
         slope = (big.peak_rss_mib - small.peak_rss_mib) / (args.big - small_n)  # MiB per target
@@ -194,6 +200,7 @@ def main() -> None:
                 f" ({big.rate:.0f} sites/s)"),
             row("RSS slope / extrapolated to 1M targets", f"{slope * 1024 * 1024:.0f} bytes/target /"
                 f" {at_1m:.0f} MiB", f"<= {GOALS['rss_1m']:.0f} MiB", at_1m <= GOALS["rss_1m"]),
+            *storage,
             "",
             *checks_bench.rows(min(args.check_sites, scale), *costs),
             "",

@@ -30,7 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from v6scan.store import MIGRATIONS, Store, decode_evidence, expand_checks, unpack_time
+from v6scan.model import Observation
+from v6scan.scoring import load_policy, score_target
+from v6scan.store import MIGRATIONS, Store
+from v6scan.targets import Target
 
 if TYPE_CHECKING:
     from tests.lab import Lab
@@ -85,80 +88,56 @@ def to_v4(src: Path, dst: Path) -> None:
         MIGRATIONS[v](db)
     db.execute("PRAGMA user_version=4")
     con = db.conn
-    con.execute("ATTACH DATABASE ? AS src", [str(src)])
-    for table in ("sweeps", "targets", "chunks"):
-        con.execute(f"INSERT INTO main.{table} SELECT * FROM src.{table}")  # noqa: S608
-    dicts = {int(i): bytes(d) for i, d in con.execute("SELECT id, data FROM src.zlib_dictionaries")}
-    cur = con.execute("SELECT o.id, o.sweep_id, o.target_id, o.check_id, o.name, o.status, b.data, o.error,"
-                      " o.elapsed_ms, o.started_at, o.vantage FROM src.observations o"
-                      " JOIN src.evidence_blobs b ON b.hash = o.evidence_hash ORDER BY o.id")
-    while batch := cur.fetchmany(5000):
-        con.executemany("INSERT INTO main.observations (id, sweep_id, target_id, check_id, name, status, evidence,"
-                        " error, elapsed_ms, started_at, vantage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [(*r[:6], decode_evidence(r[6], dicts), r[7], r[8], unpack_time(r[9]), r[10])
-                         for r in batch])
-    cur = con.execute("SELECT id, sweep_id, target_id, policy, verdict, score, points, names, checks, reasons,"
-                      " scored_at FROM src.verdicts ORDER BY id")
-    while batch := cur.fetchmany(5000):
-        con.executemany("INSERT INTO main.verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [(*r[:8], json.dumps(expand_checks(json.loads(r[8]), json.loads(r[7]))), *r[9:])
-                         for r in batch])
+    with Store(src) as s:
+        con.execute("ATTACH DATABASE ? AS src", [str(src)])
+        for table in ("sweeps", "targets", "chunks"):
+            con.execute(f"INSERT INTO main.{table} SELECT * FROM src.{table}")  # noqa: S608
+        con.commit()
+        con.execute("DETACH DATABASE src")
+        for (sid,) in s.db.execute("SELECT id FROM sweeps").fetchall():
+            vantage = dict(s.db.execute("SELECT target_id, vantage FROM observation_packs WHERE sweep_id = ?", [sid]))
+            for row, obs in s.observations(sid):
+                con.executemany(
+                    "INSERT INTO observations (sweep_id, target_id, check_id, name, status, evidence, error,"
+                    " elapsed_ms, started_at, vantage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(sid, row["tid"], o.check, o.target, str(o.status), json.dumps(dict(o.evidence), default=str),
+                      o.error, round(o.elapsed_ms, 3), o.started_at, vantage.get(row["tid"])) for o in obs])
+            for policy in s.policies(sid):
+                con.executemany(
+                    "INSERT INTO verdicts (id, sweep_id, target_id, policy, verdict, score, points, names, checks,"
+                    " reasons, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(v["id"], sid, v["target_id"], policy, v["verdict"], v["score"], v["points"],
+                      json.dumps(v["names"]), json.dumps(v["checks"]), json.dumps(v["reasons"]), v["scored_at"])
+                     for v in s.verdict_rows(sid, policy)])
     con.commit()
-    con.execute("DETACH DATABASE src")
     db.close()
 
 
 def replicate(src: Path, dst: Path, times: int) -> None:
     """A schema 5 copy of ``src`` with its finished sites ``times`` times over (``name`` becomes
-    ``r{k}-name`` in every row and inside evidence and verdicts)."""
-    work = dst.with_suffix(".src.db")
-    shutil.copyfile(src, work)
-    Store(work).close()  # migrated to schema 5
-    old = sqlite3.connect(work)
+    ``r{k}-name`` in every row and inside the evidence; verdicts scored again under the sweep's policy,
+    or the default policy when it is not a built-in one)."""
     dst.unlink(missing_ok=True)
-    with Store(dst) as out:
-        sweep = old.execute("SELECT id, policy, config FROM sweeps ORDER BY id LIMIT 1").fetchone()
-        sid = out.start_sweep([], json.loads(sweep[2]), sweep[1])
-        dicts = {int(i): bytes(d) for i, d in old.execute("SELECT id, data FROM zlib_dictionaries")}
-        from v6scan.store import _put_blobs
-        targets = old.execute("SELECT id, name, display, sector, region, organisation, source, started, finished"
-                              " FROM targets WHERE sweep_id = ? AND status = 'done' ORDER BY position",
-                              [sweep[0]]).fetchall()
-        position = 0
-        with out.db.conn:
-            for k in range(times):
-                for tid, name, display, sector, region, org, source, started, finished in targets:
-                    new = f"r{k}-{name}"
-
-                    def swap(text: str, name: str = name, new: str = new) -> str:
-                        return text.replace(name, new)
-
-                    cur = out.db.conn.execute(
-                        "INSERT INTO targets (sweep_id, position, shuffle, name, display, sector, region,"
-                        " organisation, source, status, started, finished) VALUES"
-                        " (?, ?, ?, ?, ?, ?, ?, ?, ?, 'done', ?, ?)",
-                        [sid, position, position, new, swap(display), sector, region, org, source, started, finished])
-                    position += 1
-                    new_tid = cur.lastrowid
-                    obs = old.execute("SELECT o.check_id, o.name, o.status, b.data, o.error, o.elapsed_ms,"
-                                      " o.started_at, o.vantage FROM observations o JOIN evidence_blobs b"
-                                      " ON b.hash = o.evidence_hash WHERE o.target_id = ? ORDER BY o.id",
-                                      [tid]).fetchall()
-                    hashes = _put_blobs(out.db.conn, [swap(decode_evidence(r[3], dicts)) for r in obs])
-                    out.db.conn.executemany(
-                        "INSERT INTO observations (sweep_id, target_id, check_id, name, status, evidence_hash,"
-                        " error, elapsed_ms, started_at, vantage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [(sid, new_tid, r[0], swap(r[1]), r[2], h, r[4] and swap(r[4]), r[5], r[6], r[7])
-                         for r, h in zip(obs, hashes, strict=True)])
-                    for v in old.execute("SELECT policy, verdict, score, points, names, checks, reasons, scored_at"
-                                         " FROM verdicts WHERE target_id = ?", [tid]).fetchall():
-                        out.db.conn.execute(
-                            "INSERT INTO verdicts (sweep_id, target_id, policy, verdict, score, points, names,"
-                            " checks, reasons, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [sid, new_tid, v[0], v[1], v[2], v[3], swap(v[4]), swap(v[5]), swap(v[6]), v[7]])
-            out.db.conn.execute("UPDATE sweeps SET targets = ? WHERE id = ?", [position, sid])
-    old.close()
-    work.unlink()
+    with Store(src) as old, Store(dst) as out:
+        sweep = old.sweeps()[0]
+        try:
+            policy = load_policy(sweep["policy"])
+        except Exception:  # a policy file this machine does not have
+            policy = load_policy()
+        sites = list(old.observations(sweep["id"]))
+        targets = [Target(f"r{k}-{row['tname']}", f"r{k}-{row['display']}", sector=row["sector"],
+                          region=row["region"], organisation=row["organisation"])
+                   for k in range(times) for row, _ in sites]
+        sid = out.start_sweep(targets, json.loads(sweep["config"]), policy.name)
+        for k in range(times):
+            batch = []
+            for row, obs in sites:
+                name, new = row["tname"], f"r{k}-{row['tname']}"
+                swapped = [Observation.from_json(json.loads(json.dumps(o.to_json(), default=str).replace(name, new)))
+                           for o in obs]
+                batch.append((new, row["started"], row["finished"], swapped, score_target(new, swapped, policy)))
+            out.record(sid, batch)
+        out.finish_sweep(sid)
 
 
 def compare(v5_db: Path, workdir: Path) -> tuple[Measure, Measure]:
@@ -174,14 +153,14 @@ def rows(before: Measure, after: Measure, label: str) -> list[str]:
     """Markdown table rows (``| measure | result | goal | met |``) for ``make bench``."""
     met = after.per_site <= GOAL_BYTES_PER_SITE
     ev4 = before.share("observations", "observations_sweep_check", "observations_target")
-    ev5 = after.share("observations", "observations_target", "evidence_blobs", "zlib_dictionaries")
+    ev5 = after.share("observation_packs", "zlib_dictionaries")
     return [
         f"| storage, {label}: bytes per site (schema 4 → 5) | {before.per_site:,.0f} → {after.per_site:,.0f}"
         f" ({after.sites} sites; {before.file_bytes / 1e6:.1f} → {after.file_bytes / 1e6:.1f} MB) |"
         f" <= {GOAL_BYTES_PER_SITE:,} | {'yes' if met else '**no**'} |",
         f"| storage: observations and evidence per site | {ev4:,.0f} → {ev5:,.0f}"
-        f" (evidence documents {after.share('evidence_blobs'):,.0f}, observation rows"
-        f" {after.share('observations'):,.0f}) | | |",
+        f" (packs {after.share('observation_packs'):,.0f}, dictionaries {after.share('zlib_dictionaries'):,.0f})"
+        " | | |",
         f"| storage: verdicts per site | {before.share('verdicts'):,.0f} → {after.share('verdicts'):,.0f} | | |",
         f"| storage: largest objects per site, schema 5 | {after.top()} | | |",
     ]

@@ -18,6 +18,7 @@ from sarif_pydantic import Sarif
 from tests.lab import Lab
 from tests.lab.lab import REPO
 from tests.lab.scenarios import SCENARIOS
+from v6scan.store import connect as store_connect
 
 V6SCAN = str(Path(sys.executable).parent / "v6scan")
 TARGETS = str(REPO / "targets" / "lab.csv")
@@ -77,7 +78,7 @@ def test_check_junit_sarif_github(lab: Lab, tmp_path: Path) -> None:
 
 def _done(db: Path) -> int:
     try:
-        con = sqlite3.connect(db, timeout=5)
+        con = store_connect(db, timeout=5)
         try:
             return int(con.execute("SELECT count(*) FROM targets WHERE status = 'done'").fetchone()[0])
         finally:
@@ -87,7 +88,7 @@ def _done(db: Path) -> int:
 
 
 def _verdicts(db: Path, sweep: int) -> dict[str, str]:
-    con = sqlite3.connect(db)
+    con = store_connect(db)
     try:
         return dict(con.execute("SELECT name, verdict FROM site_verdicts WHERE sweep_id = ? AND policy = 'default'",
                                 [sweep]).fetchall())
@@ -153,7 +154,7 @@ def test_resume_after_sigkill_gives_the_same_results(lab: Lab, sweeps: tuple[Pat
     assert "resuming with --concurrency 8 (sweep 1 was started with 2)" in r.stderr
     assert f"{len(SCENARIOS) - before} targets left" in r.stderr
     assert _done(killed) == len(SCENARIOS)
-    con = sqlite3.connect(killed)
+    con = store_connect(killed)
     per = con.execute("SELECT name, count(*) FROM targets GROUP BY name HAVING count(*) > 1").fetchall()
     dup_obs = con.execute("SELECT count(*) FROM (SELECT target_id, check_id, name, count(*) c FROM observations"
                           " GROUP BY target_id, check_id, name HAVING c > 1)").fetchone()[0]
@@ -179,7 +180,7 @@ def test_report_export_diff_from_the_command_line(lab: Lab, sweeps: tuple[Path, 
 def _statuses(db: Path) -> tuple[str, str, dict[str, int], int, int]:
     """The sweep's status and note, its targets per status, its verdicts, and verdicts of targets
     that are not done (there must be none)."""
-    con = sqlite3.connect(db)
+    con = store_connect(db)
     try:
         status, note = con.execute("SELECT status, note FROM sweeps WHERE id = 1").fetchone()
         per = dict(con.execute("SELECT status, count(*) FROM targets GROUP BY status").fetchall())
@@ -235,7 +236,7 @@ def test_ctrl_c_ends_within_5s_and_resume_completes(lab: Lab, sweeps: tuple[Path
     assert f"{len(SCENARIOS) - per['done']} targets left" in r.stderr
     status, _, per, verdicts, stray = _statuses(db)
     assert status == "finished" and per == {"done": len(SCENARIOS)} and verdicts == len(SCENARIOS)
-    con = sqlite3.connect(db)
+    con = store_connect(db)
     dup_obs = con.execute("SELECT count(*) FROM (SELECT target_id, check_id, name, count(*) c FROM observations"
                           " GROUP BY target_id, check_id, name HAVING c > 1)").fetchone()[0]
     con.close()
@@ -298,7 +299,7 @@ def test_a_killed_worker_loses_no_target(lab: Lab, sweeps: tuple[Path, Path], tm
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert _done(db) == len(SCENARIOS), "the sweep did not finish every target"
-    con = sqlite3.connect(db)
+    con = store_connect(db)
     dup_obs = con.execute("SELECT count(*) FROM (SELECT target_id, check_id, name, count(*) c FROM observations"
                           " GROUP BY target_id, check_id, name HAVING c > 1)").fetchone()[0]
     con.close()

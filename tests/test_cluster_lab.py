@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from tests.lab import Lab
 from tests.lab.lab import REPO
 from tests.lab.scenarios import SCENARIOS
 from tests.test_cli_lab import TARGETS, V6SCAN, _done, _verdicts, common, lab_sweep
+from v6scan.store import connect as store_connect
 
 pytestmark = pytest.mark.lab
 
@@ -87,7 +87,7 @@ def single(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _once(db: Path) -> None:
-    con = sqlite3.connect(db)
+    con = store_connect(db)
     try:
         dup = con.execute("SELECT count(*) FROM (SELECT target_id, check_id, name, count(*) c FROM observations"
                           " GROUP BY target_id, check_id, name HAVING c > 1)").fetchone()[0]
@@ -144,7 +144,7 @@ def test_scheduler_going_away_stops_cleanly_and_resume_finishes(lab: Lab, dask_c
     dask_cluster.stop()  # scheduler and workers gone
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 3 and "--resume 1" in err, err
-    con = sqlite3.connect(db)
+    con = store_connect(db)
     status = con.execute("SELECT status FROM sweeps WHERE id = 1").fetchone()[0]
     leased = con.execute("SELECT count(*) FROM chunks WHERE state = 'leased'").fetchone()[0]
     con.close()
@@ -169,7 +169,7 @@ def test_a_killed_coordinator_resumes_with_its_leases_taken_back(lab: Lab, dask_
     proc = _scan_until_some_done(lab, dask_cluster, db, stderr=subprocess.DEVNULL)
     proc.kill()
     proc.wait()
-    con = sqlite3.connect(db)
+    con = store_connect(db)
     leased = con.execute("SELECT count(*) FROM chunks WHERE state = 'leased'").fetchone()[0]
     con.close()
     assert leased > 0 and _done(db) < len(SCENARIOS), "the kill came too late to test taking leases back"
@@ -196,7 +196,7 @@ def test_ctrl_c_stops_a_cluster_sweep_within_5s(lab: Lab, dask_cluster: DaskClus
     assert proc.returncode == 3, err
     assert elapsed < 5.0, f"the sweep took {elapsed:.1f} s to stop"
     assert "continue with --resume 1" in err
-    con = sqlite3.connect(db)
+    con = store_connect(db)
     status = con.execute("SELECT status FROM sweeps WHERE id = 1").fetchone()[0]
     leased = con.execute("SELECT count(*) FROM chunks WHERE state = 'leased'").fetchone()[0]
     per = dict(con.execute("SELECT status, count(*) FROM targets GROUP BY status").fetchall())

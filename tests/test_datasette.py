@@ -25,7 +25,7 @@ from v6scan.store import Store
 from v6scan.targets import parse_target
 
 DATASETTE = Path(sys.executable).parent / "datasette"
-VIEWS = ("site_verdicts", "check_results", "sector_summary", "region_summary", "site_observations")
+VIEWS = ("site_verdicts", "check_results", "sector_summary", "region_summary", "observations", "site_observations")
 
 
 def _observations(name: str, aaaa: bool) -> list[Observation]:
@@ -121,10 +121,15 @@ def test_a_sweep_is_browsable_in_datasette(datasette: str, sweep_db: Path) -> No
     assert sectors["gov"]["sites"] == 3 and sectors["gov"]["absent"] + sectors["edu"]["absent"] == 2
     observations = _get(f"{datasette}/sweep/site_observations.json?_shape=array&_size=max")
     assert len(observations) == 12 and {o["check_id"] for o in observations} == {"dns.resolve", "dns.aaaa"}
+    # the evidence itself, unpacked by v6scan's plugin as datasette reads it
+    aaaa = _get(f"{datasette}/sweep/observations.json?_shape=array&check_id=dns.aaaa&status=ok")
+    assert len(aaaa) == 4 and all(json.loads(o["evidence"])["usable"] == ["2001:db8::10"] for o in aaaa)
+    plugins = {p["name"] for p in _get(f"{datasette}/-/plugins.json")}
+    assert "v6scan.datasette.plugin" in plugins or "v6scan" in plugins, plugins
 
     # titles from the metadata; the binary evidence tables hidden from the index
     tables = {t["name"]: t for t in _get(f"{datasette}/sweep.json")["tables"]}
-    assert tables["evidence_blobs"]["hidden"] and not tables["targets"]["hidden"]
+    assert tables["observation_packs"]["hidden"] and not tables["targets"]["hidden"]
     meta = _get(f"{datasette}/-/metadata.json")
     assert meta["databases"]["sweep"]["tables"]["site_verdicts"]["title"] == "Sites and verdicts"
 

@@ -11,8 +11,6 @@ is not compared either (timings, and a shared probe's ``shared_with`` differ by 
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ import pytest
 from tests.lab import Lab
 from tests.lab.scenarios import SCENARIOS
 from tests.test_cli_lab import MODES, lab_sweep
-from v6scan.store import expand_checks
+from v6scan.store import Store
 
 pytestmark = pytest.mark.lab
 
@@ -31,19 +29,13 @@ TIMING_CHECKS = frozenset({"web.latency"})
 
 def _answers(db: Path) -> tuple[str, dict[str, tuple[str, dict[str, dict[str, str]]]]]:
     """The sweep's status, and per target its verdict and {check: {name: result}}."""
-    con = sqlite3.connect(db)
-    try:
-        status = con.execute("SELECT status FROM sweeps WHERE id = 1").fetchone()[0]
-        rows = con.execute("SELECT t.name, v.verdict, v.checks, v.names FROM verdicts v"
-                           " JOIN targets t ON t.id = v.target_id"
-                           " WHERE v.sweep_id = 1 AND v.policy = 'default'").fetchall()
-    finally:
-        con.close()
     out = {}
-    for name, verdict, checks, names in rows:
-        per = {cid: {n: str(r["result"]) for n, r in c["details"]["names"].items()}
-               for cid, c in expand_checks(json.loads(checks), json.loads(names)).items() if cid not in TIMING_CHECKS}
-        out[name] = (verdict, per)
+    with Store(db) as s:
+        status = s.sweep(1)["status"]
+        for row in s.verdict_rows(1, "default"):
+            per = {cid: {n: str(r["result"]) for n, r in c["details"]["names"].items()}
+                   for cid, c in row["checks"].items() if cid not in TIMING_CHECKS}
+            out[row["name"]] = (row["verdict"], per)
     return status, out
 
 

@@ -29,7 +29,6 @@ import contextlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -47,6 +46,7 @@ from tests.lab.scenarios import ALL_SCENARIOS
 from tests.lab.zones import NSDS
 from v6scan.model import Observation, Status
 from v6scan.scoring import Policy, load_policy, score_target
+from v6scan.store import connect as store_connect
 
 V6SCAN = str(Path(sys.executable).parent / "v6scan")
 #: seconds after which a run counts as hung (and is killed): a hang detector, not a speed goal
@@ -499,7 +499,7 @@ def test_scan_records_a_target_on_the_list_as_excluded(first: Round) -> None:
     d = first.done["scan"]
     assert not d.hung and d.code == 0, d.why()
     assert "excluded: v6only.edu.test" in d.stderr, d.why()
-    con = sqlite3.connect(f"file:{d.db}?mode=ro", uri=True)
+    con = store_connect(f"file:{d.db}?mode=ro", uri=True)
     try:
         status = dict(con.execute("SELECT name, status FROM targets").fetchall())
         assert status == {"v6only.edu.test": "excluded", "v4only.com.test": "done"}, status

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from tests.conftest import LAB_ALLOW, LAB_SUFFIXES
 from tests.lab import Lab
 from tests.lab.lab import REPO
 from tests.lab.scenarios import SCENARIOS
-from v6scan.store import decode_evidence
+from v6scan.store import connect as store_connect
 
 V6SCAN = str(Path(sys.executable).parent / "v6scan")
 HOSTILE = [s for s in SCENARIOS if s.hostile or s.garbage_dns or s.id in ("tarpit", "cnameloop", "hostile")]
@@ -61,7 +60,7 @@ def benign_rss(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> int:
 
 
 def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(db)
+    con = store_connect(db)
     try:
         return con.execute(sql).fetchall()
     finally:
@@ -69,10 +68,9 @@ def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 def chain_error(db: Path, site: str, family: str = "v6") -> dict[str, object]:
-    (ev,) = rows(db, "SELECT b.data FROM observations o JOIN targets t ON t.id = o.target_id"
-                     " JOIN evidence_blobs b ON b.hash = o.evidence_hash"
+    (ev,) = rows(db, "SELECT o.evidence FROM observations o JOIN targets t ON t.id = o.target_id"
                      f" WHERE t.name = '{site}' AND o.check_id = 'web.http'")[0]
-    return next(c for c in json.loads(decode_evidence(ev))["chains"] if c["family"] == family)
+    return next(c for c in json.loads(str(ev))["chains"] if c["family"] == family)
 
 
 def test_every_hostile_site_gets_its_verdict(sweep: tuple[Path, int]) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,8 @@ from click.testing import CliRunner
 from v6scan.checks.base import VERSION_KEY
 from v6scan.cli import cli
 from v6scan.registry import CHECKS
-from v6scan.store import expand_checks
+from v6scan.store import Store
+from v6scan.store import connect as store_connect
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -42,17 +42,17 @@ def _expected() -> dict[str, Any]:
 
 
 def _latest(db: Path, policy: str) -> dict[str, dict[str, Any]]:
-    con = sqlite3.connect(db)
-    rows = con.execute("select t.name, v.verdict, v.score, v.points, v.checks, v.reasons, v.names from verdicts v"
-                       " join targets t on t.id = v.target_id where v.policy = ? order by v.id", (policy,)).fetchall()
-    con.close()
-    return {name: {"verdict": verdict, "score": score, "points": points,
-                   "checks": expand_checks(json.loads(checks), json.loads(names)),  # the store keeps them compact
-                   "reasons": json.loads(reasons)} for name, verdict, score, points, checks, reasons, names in rows}
+    with Store(db) as s:  # a verdict's checks whole: result and summary, and the details stored apart
+        rows = s.db.execute("select t.name, v.verdict, v.score, v.points, v.checks, v.details, v.reasons"
+                            " from verdicts v join targets t on t.id = v.target_id where v.policy = ? order by v.id",
+                            (policy,)).fetchall()
+        return {name: {"verdict": verdict, "score": score, "points": points,
+                       "checks": s.checks(json.loads(checks), details), "reasons": json.loads(reasons)}
+                for name, verdict, score, points, checks, details, reasons in rows}
 
 
 def test_the_old_evidence_has_no_version_and_every_check_reads_it(old_db: Path) -> None:
-    con = sqlite3.connect(old_db)
+    con = store_connect(old_db)
     rows = con.execute("select check_id, status, evidence from observations").fetchall()
     con.close()
     assert len(rows) > 300 and len({c for c, _, _ in rows}) == 17 and {c for c, _, _ in rows} <= set(CHECKS)

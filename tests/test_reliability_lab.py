@@ -21,6 +21,7 @@ from tests.conftest import LAB_ALLOW, LAB_SUFFIXES
 from tests.lab import Lab
 from tests.lab import scale as scale_mod
 from tests.lab.lab import REPO
+from v6scan.store import connect as store_connect
 
 pytestmark = pytest.mark.slow
 N = 2000
@@ -62,7 +63,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def state(db: Path) -> dict[str, object]:
-    con = sqlite3.connect(db, timeout=10)
+    con = store_connect(db, timeout=10)
     try:
         return {
             "done": con.execute("SELECT count(*) FROM targets WHERE status = 'done'").fetchone()[0],
@@ -158,7 +159,7 @@ def test_resolver_killed_and_restarted_mid_sweep(big_lab: Lab, targets: Path, re
     # failed are the scanner's; those whose canary saw the resolver back are asked again
     big_lab.restart("unbound", down_for=20.0)
     _, err = proc.communicate(timeout=900)
-    con = sqlite3.connect(db)
+    con = store_connect(db)
     retry = con.execute("SELECT count(*) FROM targets WHERE status = 'retry'").fetchone()[0]
     status = con.execute("SELECT status FROM sweeps WHERE id = 1").fetchone()[0]
     con.close()

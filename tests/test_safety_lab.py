@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import LAB_ALLOW, LAB_SUFFIXES
 from tests.lab import Lab
 from tests.lab.scenarios import FORBIDDEN
-from v6scan.store import decode_evidence
+from v6scan.store import connect as store_connect
 
 V6SCAN = str(Path(sys.executable).parent / "v6scan")
 SITES = [f"forbidden-{k}.com.test" for k in FORBIDDEN] + ["redir-meta.com.test", "bogus-mapped.com.test",
@@ -122,7 +122,6 @@ def test_user_agent_identifies_the_scanner(lab: Lab) -> None:
 
 
 def test_excluded_targets_are_recorded_and_never_contacted(lab: Lab, tmp_path: Path) -> None:
-    import sqlite3
 
     targets = tmp_path / "t.txt"
     targets.write_text("healthy.gov.test\ntwoaaaa.com.test\n")
@@ -136,16 +135,15 @@ def test_excluded_targets_are_recorded_and_never_contacted(lab: Lab, tmp_path: P
     r = lab.exec(argv, timeout=120)
     assert r.returncode in (0, 3), r.stderr
     assert "excluded: twoaaaa.com.test (recorded, not contacted)" in r.stderr
-    con = sqlite3.connect(db)
+    con = store_connect(db)
     status = dict(con.execute("SELECT name, status FROM targets").fetchall())
     n_obs = con.execute("SELECT count(*) FROM observations o JOIN targets t ON t.id = o.target_id"
                         " WHERE t.name = 'twoaaaa.com.test'").fetchone()[0]
-    (reach,) = con.execute("SELECT b.data FROM observations o JOIN targets t ON t.id = o.target_id"
-                           " JOIN evidence_blobs b ON b.hash = o.evidence_hash"
+    (reach,) = con.execute("SELECT o.evidence FROM observations o JOIN targets t ON t.id = o.target_id"
                            " WHERE t.name = 'healthy.gov.test' AND o.check_id = 'web.reach'").fetchone()
     con.close()
     assert status == {"healthy.gov.test": "done", "twoaaaa.com.test": "excluded"} and n_obs == 0
-    blocked = {b["address"]: b["reason"] for b in json.loads(decode_evidence(reach))["blocked"]}
+    blocked = {b["address"]: b["reason"] for b in json.loads(reach)["blocked"]}
     assert "exclusion list" in blocked["203.0.113.70"]  # excluded after resolution too
 
 

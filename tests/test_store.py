@@ -43,12 +43,13 @@ def record(store: Store, sid: int, names: list[str], aaaa: bool = True) -> None:
 def test_new_database_has_the_schema(tmp_path: Path) -> None:
     with Store(tmp_path / "a.db") as s:
         assert s.schema_version == SCHEMA_VERSION
-        assert {"sweeps", "targets", "observations", "verdicts"} <= set(s.db.table_names())
-        views = {"site_verdicts", "check_results", "sector_summary", "region_summary"}
+        assert {"sweeps", "targets", "observation_packs", "verdicts", "zlib_dictionaries"} <= set(s.db.table_names())
+        views = {"site_verdicts", "check_results", "sector_summary", "region_summary", "observations",
+                 "site_observations"}
         assert views <= set(s.db.view_names())
         assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        fks = {r[2] for r in s.db.execute("PRAGMA foreign_key_list(observations)").fetchall()}
-        assert fks == {"sweeps", "targets"}
+        fks = {r[2] for r in s.db.execute("PRAGMA foreign_key_list(observation_packs)").fetchall()}
+        assert fks == {"sweeps", "targets", "zlib_dictionaries"}
     with Store(tmp_path / "a.db") as s:  # reopening migrates nothing and keeps data
         assert s.schema_version == SCHEMA_VERSION
 

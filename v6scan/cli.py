@@ -958,9 +958,6 @@ def report(db: Path, sweep_id: int | None, policy: str | None, lang: str, output
       v6scan report --db sweep.db --sweep 2 --lang zh-CN -o reports/2.zh.html
       v6scan report --db nationwide.db -o reports/nationwide     # reports/nationwide/index.html
     """
-    from v6scan.report.pages import SINGLE_FILE_MAX, write_report_dir
-    from v6scan.report.rows import count_verdicts
-
     with _open(db) as store:
         sid = _sweep(store, sweep_id)
         pol = _policy_name(store, sid, policy)

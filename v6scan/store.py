@@ -1,22 +1,19 @@
 """The one module that touches SQLite (through sqlite-utils).
 
-Tables: ``sweeps`` (one row per sweep: when, config, policy, version),
-``targets`` (every target of a sweep with its metadata and whether it is
-done), ``observations`` (every measurement; its evidence by content hash,
-``evidence_hash``) with ``evidence_blobs`` (each distinct evidence once: JSON
-compressed by zlib with a preset dictionary, kept in ``zlib_dictionaries``) and
-``verdicts`` (per target and policy).  Views ``site_verdicts``,
-``check_results``, ``sector_summary``, ``region_summary`` and
-``site_observations`` make the file pleasant in datasette or the sqlite3 shell.
+Tables: ``sweeps`` (one row per sweep: when, config, policy, version), ``targets`` (every target of
+a sweep with its metadata and whether it is done), ``observation_packs`` (per target all its
+observations, packed: :mod:`v6scan.store_codec`), ``verdicts`` (per target and policy) and
+``zlib_dictionaries`` (what packed columns are compressed with).  Views ``site_verdicts``,
+``check_results``, ``sector_summary``, ``region_summary``, ``observations`` and ``site_observations``
+make the file pleasant in datasette or the sqlite3 shell.
 
-Schema 5 stores compactly (about a third of schema 4's bytes per site).  What plain SQL reads:
-every column but ``evidence_blobs.data`` (a zlib stream that names its preset dictionary by Adler-32;
-the dictionary is the row of ``zlib_dictionaries`` with that id, so Python's ``zlib.decompressobj(zdict=...)``
-or any zlib reads it: SQLite itself cannot, and no view shows evidence); ``verdicts.checks`` is JSON
-with each check's ``result`` and ``summary`` as before, its ``details`` compacted (:func:`compact_checks`;
-:meth:`Store.verdict_rows` and :func:`expand_checks` give the full form); ``observations.started_at``
-is milliseconds since 1970 (the view ``site_observations`` shows it as ISO text).  Evidence in full:
-:meth:`Store.observations` or ``v6scan export --format jsonl``.
+Schema 5 packs what it stores (a tenth of schema 4's bytes per site).  Plain SQL reads every table
+and view but the packed columns (``observation_packs.data``, ``verdicts.details``) and the views
+made from them (``observations``, ``site_observations``): those need the SQL function
+``v6scan_inflate``, which :func:`connect`, :class:`Store` and v6scan's datasette plugin define.
+``verdicts.checks`` is JSON with each check's ``result`` and ``summary`` as before; the rest of
+each check (its details per name) is in ``verdicts.details``; :meth:`Store.verdict_rows` gives
+them whole.
 
 WAL mode; one writer; a finished target's observations, its "done" mark and
 its verdict are written in one transaction, so a crash loses no finished
@@ -44,14 +41,24 @@ import sqlite_utils
 
 from v6scan import __version__
 from v6scan.errors import V6scanError
-from v6scan.messages import fix_hint, render
-from v6scan.model import JSON, Observation, evidence_json, now_iso
+from v6scan.model import JSON, EncodedEvidence, Observation, Status, now_iso
 from v6scan.scoring import Policy, SiteVerdict, score_target
+from v6scan.store_codec import (
+    BUILTIN_ID,
+    DICTIONARY_SAMPLES,
+    Dictionaries,
+    deflate,
+    dictionary_from,
+    join_checks,
+    pack_observations,
+    register,
+    split_checks,
+    unpack_observations,
+)
 from v6scan.store_zdict import ZDICT
 from v6scan.targets import Target
 
-__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "SweepDiff", "compact_checks", "config_hash", "decode_evidence",
-           "encode_evidence", "evidence_hash", "expand_checks", "pack_time", "unpack_time"]
+__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "SweepDiff", "config_hash", "connect"]
 
 SCHEMA_VERSION = 5
 
@@ -200,232 +207,180 @@ def _v4_retries(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE targets SET retries = 1 WHERE status = 'retry'")
 
 
-# ------------------------------------------------------------------ evidence, stored compactly (schema 5)
-_ZDICT_ID = zlib.adler32(ZDICT)
-_COMPRESSOR = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, ZDICT)  # copied, never used
+# ------------------------------------------------------------------ schema 5: packed observations
+#: what a dictionary packs: a target's observations, or a verdict's details
+KINDS = ("observations", "details")
 
 
-def evidence_hash(text: str) -> bytes:
-    """The content address of an evidence document: 16 bytes of BLAKE2b of its JSON text."""
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+class _Packer:
+    """Compresses what the store packs (:mod:`v6scan.store_codec`): with the built-in dictionary
+    until a sweep has its own for that kind of document, made from its first
+    :data:`DICTIONARY_SAMPLES` documents of the kind by :meth:`ready`."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.dictionaries = Dictionaries(lambda: conn.execute("SELECT id, data FROM zlib_dictionaries").fetchall())
+        self._current: dict[tuple[int, str], tuple[int, bytes]] = {}
+        self._samples: dict[tuple[int, str], list[bytes]] = {}
+
+    def _dictionary(self, key: tuple[int, str]) -> tuple[int, bytes]:
+        if key not in self._current:
+            row = self.conn.execute("SELECT id, data FROM zlib_dictionaries WHERE sweep_id = ? AND kind = ?"
+                                    " ORDER BY rowid DESC LIMIT 1", list(key)).fetchone()
+            if row is None:
+                return BUILTIN_ID, ZDICT
+            self._current[key] = (int(row[0]), bytes(row[1]))
+        return self._current[key]
+
+    def pack(self, sweep_id: int, kind: str, text: bytes, sample: bool = True) -> tuple[int, bytes]:
+        """(dictionary id, ``text`` compressed with it); ``sample``: ``text`` may go into the sweep's
+        dictionary of its kind (not for a target the scanner failed, which is measured again)."""
+        key = (sweep_id, kind)
+        ident, zdict = self._dictionary(key)
+        if ident == BUILTIN_ID and sample:
+            samples = self._samples.setdefault(key, [])
+            if len(samples) < DICTIONARY_SAMPLES:
+                samples.append(text)
+        return ident, deflate(text, zdict)
+
+    def ready(self, sweep_id: int) -> None:
+        """Make the sweep's dictionaries whose samples are all in (inside the caller's transaction,
+        before anything is packed with them: rolled back together)."""
+        for kind in KINDS:
+            key = (sweep_id, kind)
+            samples = self._samples.get(key, [])
+            if len(samples) < DICTIONARY_SAMPLES or self._dictionary(key)[0] != BUILTIN_ID:
+                continue
+            zdict = dictionary_from(samples)
+            ident = zlib.adler32(zdict)
+            row = self.conn.execute("SELECT data FROM zlib_dictionaries WHERE id = ?", [ident]).fetchone()
+            if row is None:
+                self.conn.execute("INSERT INTO zlib_dictionaries (id, sweep_id, kind, data) VALUES (?, ?, ?, ?)",
+                                  [ident, sweep_id, kind, zdict])
+            elif bytes(row[0]) != zdict:  # another dictionary with this Adler-32: keep the built-in one
+                del self._samples[key]
+                continue
+            self.dictionaries.add(ident, zdict)
+            self._current[key] = (ident, zdict)
+
+    def committed(self, sweep_id: int) -> None:
+        """The transaction that may have made the sweep's dictionaries is committed: their samples go."""
+        for kind in KINDS:
+            if self._dictionary((sweep_id, kind))[0] != BUILTIN_ID:
+                self._samples.pop((sweep_id, kind), None)
+
+    def forget(self, sweep_id: int) -> None:
+        """The transaction that may have made the sweep's dictionaries rolled back: look them up again
+        (and make them again from the samples, still kept)."""
+        for kind in KINDS:
+            self._current.pop((sweep_id, kind), None)
 
 
-def encode_evidence(text: str) -> bytes:
-    """An evidence document's JSON text as stored in ``evidence_blobs.data``: a zlib stream (RFC 1950)
-    compressed with the preset dictionary :data:`v6scan.store_zdict.ZDICT`; the stream's header names
-    the dictionary by its Adler-32 (``zlib_dictionaries.id``)."""
-    c = _COMPRESSOR.copy()
-    return c.compress(text.encode()) + c.flush()
+def _pack_row(packer: _Packer, sweep_id: int, target_id: int, observations: Sequence[Observation],
+              vantage: str | None, sample: bool) -> tuple[Any, ...]:
+    ident, data = packer.pack(sweep_id, "observations", pack_observations(observations), sample)
+    return target_id, sweep_id, len(observations), vantage, ident, data
 
 
-def decode_evidence(data: bytes | str, dictionaries: Mapping[int, bytes] | None = None) -> str:
-    """The JSON text of ``evidence_blobs.data`` (``dictionaries``: Adler-32 to dictionary, as in the
-    table ``zlib_dictionaries``; the built-in one is always known).  Plain JSON text passes through."""
-    if isinstance(data, str):
-        return data
-    if len(data) >= 6 and data[1] & 0x20:  # FDICT: the dictionary's Adler-32 follows the 2-byte header
-        wanted = int.from_bytes(data[2:6], "big")
-        zdict = ZDICT if wanted == _ZDICT_ID else (dictionaries or {}).get(wanted)
-        if zdict is None:
-            raise StoreError(f"evidence compressed with an unknown dictionary (Adler-32 {wanted})")
-        d = zlib.decompressobj(zdict=zdict)
-        return (d.decompress(data) + d.flush()).decode()
-    return zlib.decompress(data).decode()
-
-
-def _put_blobs(conn: sqlite3.Connection, texts: Iterable[str]) -> list[bytes]:
-    """Store each evidence text once (content-addressed), inside the caller's transaction; return
-    their hashes in order.  A document already stored is neither compressed nor written again."""
-    hashes = []
-    docs: dict[bytes, str] = {}
-    for t in texts:
-        h = evidence_hash(t)
-        hashes.append(h)
-        docs[h] = t
-    if not docs:
-        return []
-    stored: set[bytes] = set()
-    keys = list(docs)
-    for i in range(0, len(keys), 500):
-        part = keys[i:i + 500]
-        stored.update(r[0] for r in conn.execute(
-            f"SELECT hash FROM evidence_blobs WHERE hash IN ({','.join('?' * len(part))})", part))  # noqa: S608
-    new = [(h, encode_evidence(t)) for h, t in docs.items() if h not in stored]
-    if new:
-        conn.executemany("INSERT INTO evidence_blobs (hash, data) VALUES (?, ?)", new)
-    return hashes
-
-
-def _compact_names(names: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, det in names.items():
-        e: dict[str, Any] = {k: v for k, v in det.items() if k not in ("check", "name", "severity", "applicable",
-                                                                         "reasons")}
-        if det.get("name", name) != name:
-            e["name"] = det["name"]
-        if det.get("severity") is not None:
-            e["severity"] = det["severity"]
-        if det.get("applicable", True) is not True:
-            e["applicable"] = det["applicable"]
-        reasons = [_compact_reason(r) for r in det.get("reasons") or ()]
-        if reasons:
-            e["reasons"] = reasons
-        out[name] = e
-    return out
-
-
-def _compact_reason(r: Mapping[str, Any]) -> dict[str, Any]:
-    """A reason without its English text and fix hint when they are what its code and parameters
-    render to (kept otherwise: the store never changes what it was given)."""
-    params = r.get("params") or {}
-    out = {k: v for k, v in r.items() if k not in ("text", "fix")}
-    if "text" in r and r["text"] != render(r["code"], params, "en"):
-        out["text"] = r["text"]
-    if "fix" in r and r["fix"] != fix_hint(r["code"], params, "en"):
-        out["fix"] = r["fix"]
-    return out
-
-
-def compact_checks(checks: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, Any]:
-    """``verdicts.checks`` as stored from schema 5: per check its ``result`` and ``summary`` as before
-    (``json_extract``/``json_each`` and the views read them as before), and its ``details`` without
-    what :func:`expand_checks` derives again: each detail's ``check`` and ``name`` (the keys),
-    ``severity`` when null, ``applicable`` when true, empty ``reasons``, each reason's English ``text``
-    and ``fix`` when the message catalogue renders them from its code and parameters; and when every
-    name has just the check's result, ``details.names`` is the list of the names, or ``details`` is
-    left out when those are the verdict's ``names`` (in order)."""
-    out: dict[str, Any] = {}
-    for cid, c in checks.items():
-        d = dict(c)
-        details = dict(c.get("details") or {})
-        if isinstance(details.get("names"), Mapping):
-            per = _compact_names(details["names"])
-            if len(details) == 1 and per and all(e == {"result": c.get("result")} for e in per.values()):
-                if names is not None and list(per) == list(names):
-                    del d["details"]
-                    out[cid] = d
-                    continue
-                details["names"] = list(per)
-            else:
-                details["names"] = per
-        d["details"] = details
-        out[cid] = d
-    return out
-
-
-def expand_checks(checks: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, Any]:
-    """What :func:`compact_checks` left out, put back (``names``: the verdict's ``names`` column,
-    needed for a check stored without ``details``; a full row passes unchanged)."""
-    out: dict[str, Any] = {}
-    for cid, c in checks.items():
-        d = dict(c)
-        if "details" not in c and names is None:
-            raise StoreError(f"verdicts.checks of {cid} leaves its names out: expand_checks needs the verdict's names")
-        details = dict(c["details"]) if "details" in c else {"names": list(names or ())}
-        per = details.get("names")
-        if isinstance(per, list):
-            per = {n: {"result": c.get("result")} for n in per}
-        if isinstance(per, Mapping):
-            details["names"] = {
-                name: {"check": det.get("check", cid), "name": det.get("name", name), "result": det.get("result"),
-                       "severity": det.get("severity"), "applicable": det.get("applicable", True),
-                       **{k: v for k, v in det.items() if k not in ("check", "name", "result", "severity",
-                                                                     "applicable", "reasons")},
-                       "reasons": [_expand_reason(r) for r in det.get("reasons") or ()]}
-                for name, det in per.items()}
-        d["details"] = details
-        out[cid] = d
-    return out
-
-
-def _expand_reason(r: Mapping[str, Any]) -> dict[str, Any]:
-    params = r.get("params") or {}
-    out = dict(r)
-    out.setdefault("params", params)
-    out.setdefault("text", render(r["code"], params, "en"))
-    out.setdefault("fix", fix_hint(r["code"], params, "en"))
-    return out
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def pack_time(text: str | None) -> int | str | None:
-    """``observations.started_at`` as stored from schema 5: milliseconds since 1970 (an integer, 6 bytes
-    instead of 24) when the text is a UTC time in v6scan's form (``2026-11-30T14:50:52.123Z``) and
-    :func:`unpack_time` gives it back exactly; anything else as it is."""
-    if text is None or len(text) != 24 or not text.endswith("Z") or text[10] != "T":
-        return text
-    try:
-        t = dt.datetime.fromisoformat(text[:-1] + "+00:00")
-    except ValueError:
-        return text
-    ms = (t - _EPOCH) // dt.timedelta(milliseconds=1)
-    return ms if unpack_time(ms) == text else text
-
-
-def unpack_time(value: int | str | None) -> str | None:
-    if isinstance(value, int):
-        return _iso(_EPOCH + dt.timedelta(milliseconds=value))
-    return value
+def _verdict_columns(packer: _Packer, sweep_id: int, checks: Mapping[str, Any]) -> tuple[str, int, bytes]:
+    """``verdicts.checks``, ``verdicts.dictionary`` and ``verdicts.details`` of a verdict's checks."""
+    slim, rest = split_checks(checks)
+    ident, details = packer.pack(sweep_id, "details", _json(rest).encode())
+    return _json(slim), ident, details
 
 
 def _json(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _v5_compact(db: sqlite_utils.Database) -> None:
-    """Version 5: evidence stored once per distinct document (content-addressed ``evidence_blobs``,
-    zlib with a preset dictionary kept in ``zlib_dictionaries``), observations referring to it by
-    ``evidence_hash``; verdicts' ``checks`` without what is derived again on reading
-    (:func:`compact_checks`); no index on observations by (sweep, check, status); view
-    ``site_observations``.  Every row is converted; nothing measured is lost."""
+def _v5_packed(db: sqlite_utils.Database) -> None:
+    """Version 5: a target's observations packed into one row of ``observation_packs`` (their JSON in
+    one zlib stream with a preset dictionary, :mod:`v6scan.store_codec`; the view ``observations``
+    shows them row by row as before, evidence included); a verdict's ``checks`` keeps each check's
+    result and summary (what the views read) and the rest goes packed into ``verdicts.details``.
+    Every row is converted; nothing measured is lost."""
     conn = db.conn
-    conn.execute("CREATE TABLE zlib_dictionaries (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
-    conn.execute("INSERT INTO zlib_dictionaries (id, data) VALUES (?, ?)", [_ZDICT_ID, ZDICT])
-    conn.execute("CREATE TABLE evidence_blobs (hash BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID")
+    conn.execute("CREATE TABLE zlib_dictionaries (id INTEGER PRIMARY KEY,"
+                 " sweep_id INTEGER REFERENCES sweeps(id) ON DELETE CASCADE, kind TEXT, data BLOB NOT NULL)")
+    conn.execute("INSERT INTO zlib_dictionaries (id, sweep_id, data) VALUES (?, NULL, ?)", [BUILTIN_ID, ZDICT])
     conn.execute("""
-        CREATE TABLE observations_v5 (
-            id INTEGER PRIMARY KEY,
+        CREATE TABLE observation_packs (
+            target_id INTEGER PRIMARY KEY REFERENCES targets(id) ON DELETE CASCADE,
             sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
-            target_id INTEGER NOT NULL REFERENCES targets(id) ON DELETE CASCADE,
-            check_id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            status TEXT NOT NULL,
-            evidence_hash BLOB NOT NULL,
-            error TEXT,
-            elapsed_ms REAL,
-            started_at,
-            vantage TEXT
-        )""")  # started_at without a type: milliseconds (integer) or text, as pack_time gives it
-    cur = conn.execute("SELECT id, sweep_id, target_id, check_id, name, status, evidence, error, elapsed_ms,"
-                       " started_at, vantage FROM observations ORDER BY id")
-    while rows := cur.fetchmany(2000):
-        hashes = _put_blobs(conn, [r[6] for r in rows])
-        conn.executemany("INSERT INTO observations_v5 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         [(*r[:6], h, r[7], r[8], pack_time(r[9]), r[10]) for r, h in zip(rows, hashes, strict=True)])
+            observations INTEGER NOT NULL,
+            vantage TEXT,
+            dictionary INTEGER NOT NULL REFERENCES zlib_dictionaries(id),
+            data BLOB NOT NULL
+        )""")
+    conn.execute("CREATE INDEX zlib_dictionaries_sweep ON zlib_dictionaries (sweep_id)")
+    conn.execute("ALTER TABLE verdicts ADD COLUMN dictionary INTEGER REFERENCES zlib_dictionaries(id)")
+    conn.execute("ALTER TABLE verdicts ADD COLUMN details BLOB")
+    packer = _Packer(conn)
+    cur = conn.execute("SELECT sweep_id, target_id, check_id, name, status, evidence, error, elapsed_ms,"
+                       " started_at, vantage FROM observations ORDER BY sweep_id, target_id, id")
+    rows = itertools.chain.from_iterable(iter(lambda: cur.fetchmany(2000), []))
+    out = []
+    for (sid, tid), group in itertools.groupby(rows, key=lambda r: (r[0], r[1])):
+        items = list(group)
+        obs = [Observation(check=r[2], target=r[3], status=Status(r[4]), evidence=EncodedEvidence(r[5]),
+                           error=r[6], elapsed_ms=float(r[7] or 0.0), started_at=str(r[8] or ""))
+               for r in items]
+        packer.ready(sid)
+        out.append(_pack_row(packer, sid, tid, obs, max((r[9] for r in items if r[9]), default=None), True))
+        if len(out) >= 500:
+            conn.executemany("INSERT INTO observation_packs VALUES (?, ?, ?, ?, ?, ?)", out)
+            out = []
+    conn.executemany("INSERT INTO observation_packs VALUES (?, ?, ?, ?, ?, ?)", out)
     conn.execute("DROP TABLE observations")
-    conn.execute("ALTER TABLE observations_v5 RENAME TO observations")
-    conn.execute("CREATE INDEX observations_target ON observations (target_id)")
-    last = 0
-    while rows := conn.execute("SELECT id, checks, names FROM verdicts WHERE id > ? ORDER BY id LIMIT 2000",
-                               [last]).fetchall():
-        conn.executemany("UPDATE verdicts SET checks = ? WHERE id = ?",
-                         [(_json(compact_checks(json.loads(c), json.loads(n))), i) for i, c, n in rows])
-        last = rows[-1][0]
+    conn.execute(_OBSERVATIONS)
     conn.execute(_SITE_OBSERVATIONS)
+    last = 0
+    while batch := conn.execute("SELECT id, sweep_id, checks FROM verdicts WHERE id > ? ORDER BY id LIMIT 2000",
+                                [last]).fetchall():
+        packer.ready(batch[0][1])
+        conn.executemany("UPDATE verdicts SET checks = ?, dictionary = ?, details = ? WHERE id = ?",
+                         [(*_verdict_columns(packer, sid, json.loads(c)), i) for i, sid, c in batch])
+        last = batch[-1][0]
+    conn.execute("DROP VIEW check_results")
+    conn.execute(_CHECK_RESULTS)
 
+
+#: every observation of every target, as schema 4 stored them (``evidence`` JSON text); needs the SQL
+#: function ``v6scan_inflate`` (:func:`v6scan.store_codec.register`: v6scan's connections, its datasette plugin)
+_OBSERVATIONS = """
+    CREATE VIEW observations AS
+    SELECT p.sweep_id, p.target_id, j.key AS seq, json_extract(j.value, '$[0]') AS check_id,
+           json_extract(j.value, '$[1]') AS name, json_extract(j.value, '$[2]') AS status,
+           json_extract(j.value, '$[3]') AS evidence, json_extract(j.value, '$[4]') AS error,
+           json_extract(j.value, '$[5]') AS elapsed_ms, json_extract(j.value, '$[6]') AS started_at, p.vantage
+    FROM observation_packs p JOIN zlib_dictionaries d ON d.id = p.dictionary,
+         json_each(v6scan_inflate(p.data, d.data)) j"""
+
+#: per verdict and check: its result (``verdicts.checks``) and its summary (packed in ``verdicts.details``)
+_CHECK_RESULTS = """
+    CREATE VIEW check_results AS
+    SELECT v.sweep_id, v.policy, t.name, t.sector, t.region, c.key AS check_id,
+           json_extract(v.checks, '$."' || c.key || '".result') AS result,
+           json_extract(c.value, '$.summary') AS summary
+    FROM verdicts v JOIN targets t ON t.id = v.target_id JOIN zlib_dictionaries d ON d.id = v.dictionary,
+         json_each(v6scan_inflate(v.details, d.data)) c"""
 
 _SITE_OBSERVATIONS = """
     CREATE VIEW site_observations AS
     SELECT o.sweep_id, t.name AS target, t.sector, t.region, o.check_id, o.name, o.status, o.error,
-           o.elapsed_ms, CASE typeof(o.started_at) WHEN 'integer'
-               THEN strftime('%Y-%m-%dT%H:%M:%fZ', o.started_at / 1000.0, 'unixepoch') ELSE o.started_at END
-               AS started_at, o.vantage, hex(o.evidence_hash) AS evidence_hash
+           o.elapsed_ms, o.started_at, o.vantage
     FROM observations o JOIN targets t ON t.id = o.target_id"""
 
 
-MIGRATIONS = {1: _create_v1, 2: _v2_shuffle, 3: _v3_chunks, 4: _v4_retries, 5: _v5_compact}
+def connect(path: str | Path, **kwargs: Any) -> sqlite3.Connection:
+    """A plain ``sqlite3`` connection (``sqlite3.connect``'s arguments) to a sweep database that can
+    read the ``observations`` view."""
+    conn: sqlite3.Connection = sqlite3.connect(path, **kwargs)
+    register(conn)
+    return conn
+
+
+MIGRATIONS = {1: _create_v1, 2: _v2_shuffle, 3: _v3_chunks, 4: _v4_retries, 5: _v5_packed}
 
 _failpoint_calls = 0
 
@@ -468,10 +423,9 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=10000")
+        register(self.db.conn)
         self._migrate()
-        self._dictionaries: dict[int, bytes] | None = None
-        #: evidence of observations this connection replaced (targets recorded again): perhaps unreferenced now
-        self._orphans: set[bytes] = set()
+        self._packer = _Packer(self.db.conn)
 
     def close(self) -> None:
         self.db.close()
@@ -495,16 +449,32 @@ class Store:
         if current == 0 and self.db.table_names():
             raise StoreError(f"{self.path} is not a v6scan database (it has other tables)")
         for version in range(current + 1, SCHEMA_VERSION + 1):
-            with self.db.conn:
+            with self._transaction():
                 MIGRATIONS[version](self.db)
                 self.db.execute(f"PRAGMA user_version={version}")
         if 0 < current < 5:  # the old observations' pages are free now: give them back to the file system
             with contextlib.suppress(sqlite3.OperationalError):  # another connection reading: not this time
                 self.db.execute("VACUUM")
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction, begun explicitly (sqlite-utils' ``execute`` commits a statement that
+        opens a transaction of its own, which would split ours); nested: part of the outer one."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
     def _insert(self, table: str, rows: list[dict[str, Any]]) -> sqlite3.Cursor:
         """INSERT without committing (sqlite-utils' insert helpers commit on their own, which would
-        split our transactions): the caller's ``with self.db.conn`` commits or rolls back."""
+        split our transactions): the caller's :meth:`_transaction` commits or rolls back."""
         if not rows:
             return self.db.conn.cursor()
         cols = list(rows[0])
@@ -525,7 +495,7 @@ class Store:
         row = {"started": now_iso(), "status": "running", "policy": policy, "version": __version__,
                "config": json.dumps(dict(config), sort_keys=True, default=str),
                "config_hash": config_hash(config), "targets": 0}
-        with self.db.conn:
+        with self._transaction():
             cur = self._insert("sweeps", [row])
             sweep_id = cur.lastrowid
             assert sweep_id is not None
@@ -561,46 +531,12 @@ class Store:
         return int(row[0]) if row and row[0] is not None else None
 
     def finish_sweep(self, sweep_id: int, status: str = "finished", note: str | None = None) -> None:
-        with self.db.conn:
+        with self._transaction():
             self.db.execute("UPDATE sweeps SET finished = ?, status = ?, note = ? WHERE id = ?",
                             [now_iso(), status, note, sweep_id])
-        if self._orphans:  # targets written again (retries) may have left evidence nothing refers to
-            self.prune_evidence(self._orphans)
 
-    def prune_evidence(self, candidates: Iterable[bytes] | None = None) -> int:
-        """Delete evidence no observation refers to any more (of ``candidates`` only, when given: one
-        pass over the observations); return how many documents went."""
-        with self.db.conn:
-            if candidates is None:
-                n = self.db.execute("DELETE FROM evidence_blobs WHERE hash NOT IN"
-                                    " (SELECT evidence_hash FROM observations)").rowcount
-            else:
-                self.db.execute("CREATE TEMP TABLE IF NOT EXISTS prune_candidates (hash BLOB PRIMARY KEY)")
-                self.db.execute("DELETE FROM temp.prune_candidates")
-                self.db.conn.executemany("INSERT OR IGNORE INTO temp.prune_candidates VALUES (?)",
-                                         [(h,) for h in candidates])
-                n = self.db.execute(
-                    "DELETE FROM evidence_blobs WHERE hash IN (SELECT hash FROM temp.prune_candidates) AND hash NOT IN"
-                    " (SELECT o.evidence_hash FROM observations o JOIN temp.prune_candidates c"
-                    " ON c.hash = o.evidence_hash)").rowcount
-                self.db.execute("DELETE FROM temp.prune_candidates")
-        self._orphans.clear()
-        return int(n)
-
-    def _evidence(self, data: bytes | str | None) -> dict[str, Any]:
-        """An observation's evidence from its ``evidence_blobs.data`` (``{}`` when missing)."""
-        if data is None:
-            return {}
-        try:
-            text = decode_evidence(data, self._dictionaries)
-        except StoreError:
-            if self._dictionaries is not None:
-                raise
-            self._dictionaries = {int(i): bytes(d) for i, d in
-                                  self.db.execute("SELECT id, data FROM zlib_dictionaries").fetchall()}
-            text = decode_evidence(data, self._dictionaries)
-        out: dict[str, Any] = json.loads(text)
-        return out
+    def _unpack(self, data: bytes) -> list[Observation]:
+        return unpack_observations(self._packer.dictionaries.text(bytes(data)))
 
     def retry_count(self, sweep_id: int) -> int:
         return int(self.db.execute("SELECT count(*) FROM targets WHERE sweep_id = ? AND status = 'retry'",
@@ -621,14 +557,13 @@ class Store:
         recorded for retry by an earlier version)."""
         per: dict[int, set[str]] = {}
         for tid, data in self.db.execute(
-                "SELECT t.id, b.data FROM targets t"
-                " LEFT JOIN observations o ON o.target_id = t.id AND o.check_id IN ('dns.resolve', 'self.v6')"
-                " LEFT JOIN evidence_blobs b ON b.hash = o.evidence_hash"
+                "SELECT t.id, p.data FROM targets t LEFT JOIN observation_packs p ON p.target_id = t.id"
                 " WHERE t.sweep_id = ? AND t.status = 'retry'", [sweep_id]):
             causes = per.setdefault(int(tid), set())
-            cause = self._evidence(data).get("scanner_side") if data is not None else None
-            if cause:
-                causes.add(str(cause))
+            for o in self._unpack(data) if data is not None else ():
+                cause = o.evidence.get("scanner_side") if o.check in ("dns.resolve", "self.v6") else None
+                if cause:
+                    causes.add(str(cause))
         out: dict[str, int] = {}
         for causes in per.values():
             for c in causes or {""}:
@@ -681,7 +616,7 @@ class Store:
         """Put every target without a final result and without an open chunk into new chunks of
         ``size`` (in the sweep's shuffled order); return how many chunks are open (pending or leased).
         A target to retry whose chunk is done gets a new chunk."""
-        with self.db.conn:
+        with self._transaction():
             self.db.execute("""UPDATE targets SET chunk = NULL WHERE sweep_id = ? AND status IN ('pending', 'retry')
                                AND chunk IN (SELECT chunk FROM chunks WHERE sweep_id = ? AND state = 'done')""",
                             [sweep_id, sweep_id])
@@ -702,7 +637,7 @@ class Store:
 
     def release_leases(self, sweep_id: int) -> int:
         """Chunks leased by a coordinator that is gone go back to pending (``--resume``)."""
-        with self.db.conn:
+        with self._transaction():
             return self.db.execute("UPDATE chunks SET state = 'pending' WHERE sweep_id = ? AND state = 'leased'",
                                    [sweep_id]).rowcount
 
@@ -710,7 +645,7 @@ class Store:
         """Lease the next pending chunk (or one whose lease expired) for ``seconds``: its number and
         the targets in it still without a final result."""
         now = dt.datetime.now(dt.UTC)
-        with self.db.conn:
+        with self._transaction():
             row = self.db.execute(
                 "SELECT chunk FROM chunks WHERE sweep_id = ? AND (state = 'pending' OR (state = 'leased'"
                 " AND lease_expires < ?)) ORDER BY chunk LIMIT 1", [sweep_id, _iso(now)]).fetchone()
@@ -726,7 +661,7 @@ class Store:
         return chunk, targets
 
     def finish_chunk(self, sweep_id: int, chunk: int, vantage: str | None) -> None:
-        with self.db.conn:
+        with self._transaction():
             self.db.execute("UPDATE chunks SET state = 'done', lease_expires = NULL, vantage = ?"
                             " WHERE sweep_id = ? AND chunk = ?", [vantage, sweep_id, chunk])
 
@@ -735,7 +670,7 @@ class Store:
                                    [sweep_id, chunk]).fetchone()[0])
 
     def release_chunk(self, sweep_id: int, chunk: int) -> None:
-        with self.db.conn:
+        with self._transaction():
             self.db.execute("UPDATE chunks SET state = 'pending', lease_expires = NULL WHERE sweep_id = ?"
                             " AND chunk = ? AND state = 'leased'", [sweep_id, chunk])
 
@@ -780,32 +715,36 @@ class Store:
         missing = [b[0] for b in batch if b[0] not in ids]
         if missing:
             raise StoreError(f"targets not in sweep {sweep_id}: {missing[:5]}")
-        with self.db.conn:
-            for name, started, finished, observations, verdict in batch:
-                tid = ids[name]
-                self._orphans.update(r[0] for r in self.db.execute(
-                    "DELETE FROM observations WHERE target_id = ? RETURNING evidence_hash", [tid]).fetchall())
-                hashes = _put_blobs(self.db.conn, [evidence_json(o.evidence) for o in observations])
-                self._insert("observations", [
-                    {"sweep_id": sweep_id, "target_id": tid, "check_id": o.check, "name": o.target,
-                     "status": str(o.status), "evidence_hash": h,
-                     "error": o.error, "elapsed_ms": round(o.elapsed_ms, 3), "started_at": pack_time(o.started_at),
-                     "vantage": vantage} for o, h in zip(observations, hashes, strict=True)])
-                if name in retry:  # not assessed: no verdict (nor one from an earlier attempt)
-                    self.db.execute("DELETE FROM verdicts WHERE target_id = ?", [tid])
-                elif verdict is not None:
-                    self._write_verdict(sweep_id, tid, verdict)
-                _failpoint("store.record")
-                self.db.execute("UPDATE targets SET status = ?, started = ?, finished = ?, retries = retries + ?"
-                                " WHERE id = ?", ["retry" if name in retry else "done", started,
-                                                  finished or now_iso(), int(name in retry), tid])
+        try:
+            with self._transaction():
+                self._packer.ready(sweep_id)
+                for name, started, finished, observations, verdict in batch:
+                    tid = ids[name]
+                    self.db.execute("DELETE FROM observation_packs WHERE target_id = ?", [tid])
+                    if observations:
+                        self.db.execute("INSERT INTO observation_packs VALUES (?, ?, ?, ?, ?, ?)", _pack_row(
+                            self._packer, sweep_id, tid, observations, vantage, sample=name not in retry))
+                    if name in retry:  # not assessed: no verdict (nor one from an earlier attempt)
+                        self.db.execute("DELETE FROM verdicts WHERE target_id = ?", [tid])
+                    elif verdict is not None:
+                        self._write_verdict(sweep_id, tid, verdict)
+                    _failpoint("store.record")
+                    self.db.execute("UPDATE targets SET status = ?, started = ?, finished = ?,"
+                                    " retries = retries + ? WHERE id = ?",
+                                    ["retry" if name in retry else "done", started, finished or now_iso(),
+                                     int(name in retry), tid])
+        except BaseException:
+            self._packer.forget(sweep_id)  # a dictionary made in the transaction went with it
+            raise
+        self._packer.committed(sweep_id)
 
     def _write_verdict(self, sweep_id: int, target_id: int, v: SiteVerdict) -> None:
         self.db.execute("DELETE FROM verdicts WHERE target_id = ? AND policy = ?", [target_id, v.policy])
+        checks, dictionary, details = _verdict_columns(self._packer, sweep_id, v.checks_json("en"))
         self._insert("verdicts", [{
             "sweep_id": sweep_id, "target_id": target_id, "policy": v.policy, "verdict": v.verdict,
             "score": v.score, "points": v.points, "names": json.dumps(list(v.names)),
-            "checks": _json(compact_checks(json.loads(json.dumps(v.checks_json("en"), default=str)), v.names)),
+            "checks": checks, "dictionary": dictionary, "details": details,
             "reasons": json.dumps([{"code": r.code, "params": dict(r.params)} for r in v.reasons],
                                   default=str),
             "scored_at": now_iso(),
@@ -818,26 +757,13 @@ class Store:
 
     def observations(self, sweep_id: int) -> Iterator[tuple[dict[str, Any], list[Observation]]]:
         """(target row, its observations) for every finished target, in order."""
-        current: dict[str, Any] | None = None
-        obs: list[Observation] = []
         for r in self.db.query("""
                 SELECT t.id AS tid, t.name AS tname, t.display, t.sector, t.region, t.organisation,
-                       t.started, t.finished, o.*, b.data AS evidence
-                FROM targets t JOIN observations o ON o.target_id = t.id
-                LEFT JOIN evidence_blobs b ON b.hash = o.evidence_hash
-                WHERE t.sweep_id = ? AND t.status = 'done' ORDER BY t.position, o.id""", [sweep_id]):
-            if current is None or current["tid"] != r["tid"]:
-                if current is not None:
-                    yield current, obs
-                current = {k: r[k] for k in ("tid", "tname", "display", "sector", "region", "organisation",
-                                             "started", "finished")}
-                obs = []
-            obs.append(Observation.from_json({
-                "check": r["check_id"], "target": r["name"], "status": r["status"],
-                "evidence": self._evidence(r["evidence"]), "error": r["error"], "elapsed_ms": r["elapsed_ms"],
-                "started_at": unpack_time(r["started_at"])}))
-        if current is not None:
-            yield current, obs
+                       t.started, t.finished, p.data
+                FROM targets t JOIN observation_packs p ON p.target_id = t.id
+                WHERE t.sweep_id = ? AND t.status = 'done' ORDER BY t.position""", [sweep_id]):
+            data = r.pop("data")
+            yield r, self._unpack(data)
 
     def verdict_rows(self, sweep_id: int, policy: str | None = None) -> list[dict[str, Any]]:
         policy = policy or self.sweep(sweep_id)["policy"]
@@ -849,9 +775,16 @@ class Store:
             row = dict(r)
             for k in ("checks", "reasons", "names"):
                 row[k] = json.loads(row[k])
-            row["checks"] = expand_checks(row["checks"], row["names"])
+            row.pop("dictionary")
+            row["checks"] = self.checks(row["checks"], row.pop("details"))
             rows.append(row)
         return rows
+
+    def checks(self, checks: Mapping[str, Any], details: bytes | None) -> dict[str, Any]:
+        """A verdict's checks whole, from its ``checks`` (decoded JSON) and ``details`` columns."""
+        if details is None:
+            return dict(checks)
+        return join_checks(checks, json.loads(self._packer.dictionaries.text(bytes(details))))
 
     def policies(self, sweep_id: int) -> list[str]:
         return [r[0] for r in self.db.execute(
@@ -878,9 +811,15 @@ class Store:
         return n + self._write_verdicts(sweep_id, batch)
 
     def _write_verdicts(self, sweep_id: int, batch: list[tuple[int, SiteVerdict]]) -> int:
-        with self.db.conn:
-            for tid, v in batch:
-                self._write_verdict(sweep_id, tid, v)
+        try:
+            with self._transaction():
+                self._packer.ready(sweep_id)
+                for tid, v in batch:
+                    self._write_verdict(sweep_id, tid, v)
+        except BaseException:
+            self._packer.forget(sweep_id)
+            raise
+        self._packer.committed(sweep_id)
         return len(batch)
 
     # ------------------------------------------------------------------- diff

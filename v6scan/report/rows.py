@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from v6scan.store import Store, expand_checks
+from v6scan.store import Store
 
 __all__ = [
     "DIMENSIONS",
@@ -31,12 +31,12 @@ _COLUMNS = ("t.id AS tid, t.position, t.name, t.display, t.sector, t.region, t.o
             "v.policy, v.verdict, v.score, v.points")
 
 
-def _decode(row: dict[str, Any]) -> dict[str, Any]:
-    """A verdict row's JSON columns as :meth:`Store.verdict_rows` gives them (``checks`` expanded from
-    its stored compact form by :func:`v6scan.store.expand_checks`)."""
+def _decode(store: Store, row: dict[str, Any]) -> dict[str, Any]:
+    """A verdict row's JSON columns as :meth:`Store.verdict_rows` gives them (``checks`` whole again
+    from ``checks`` and ``details``: :meth:`Store.checks`)."""
     row["names"] = json.loads(row["names"])
     row["reasons"] = json.loads(row["reasons"])
-    row["checks"] = expand_checks(json.loads(row["checks"]), row["names"])
+    row["checks"] = store.checks(json.loads(row["checks"]), row.pop("details"))
     return row
 
 
@@ -85,14 +85,14 @@ def iter_site_rows(store: Store, sweep_id: int, policy: str) -> Iterator[dict[st
     (the order of :meth:`Store.observations`, whose targets are a subset), with its verdict's
     columns decoded (``verdict`` is None for a target without one under ``policy``)."""
     cur = store.db.conn.execute(_sql(
-        "SELECT $COLUMNS, v.names, v.checks, v.reasons FROM targets t"
+        "SELECT $COLUMNS, v.names, v.checks, v.details, v.reasons FROM targets t"
         " LEFT JOIN verdicts v ON v.target_id = t.id AND v.policy = ?"
         " WHERE t.sweep_id = ? AND (t.status = 'done' OR v.id IS NOT NULL) ORDER BY t.position"),
         [policy, sweep_id])
     cols = [d[0] for d in cur.description]
     for values in cur:
         row = dict(zip(cols, values, strict=True))
-        yield _decode(row) if row["verdict"] is not None else row
+        yield _decode(store, row) if row["verdict"] is not None else row
 
 
 def count_groups(store: Store, sweep_id: int, policy: str, dim: str) -> int:
