@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from v6scan.model import Observation, Status
 from v6scan.scoring import load_policy, score_target
-from v6scan.store import SCHEMA_VERSION, Store, connect
+from v6scan.store import PAGE_SIZE, SCHEMA_VERSION, Store, connect
 from v6scan.store_codec import (
     BUILTIN_ID,
     DICTIONARY_SAMPLES,
@@ -60,7 +60,6 @@ def test_a_version_4_database_is_migrated_keeping_every_observation_and_verdict(
     verdicts_before = {r[0]: (r[1], r[2], json.loads(r[3]), r[4]) for r in con.execute(
         "SELECT id, verdict, score, checks, reasons FROM verdicts")}
     con.close()
-    size_before = v4_db.stat().st_size
     assert len(obs_before) > 300 and len(verdicts_before) >= 12
 
     with Store(v4_db) as s:
@@ -87,8 +86,12 @@ def test_a_version_4_database_is_migrated_keeping_every_observation_and_verdict(
         assert results == {(i, cid): (c["result"], c["summary"]) for i, v in verdicts_before.items()
                            for cid, c in v[2].items()}
         assert len({r for r, _ in results.values()}) > 2
-    # vacuumed after the migration: the old pages are gone (two 32 KiB dictionaries weigh on 12 sites)
-    assert v4_db.stat().st_size < size_before / 2
+    # vacuumed after the migration, into the new page size: no free page left, back in WAL mode
+    con = sqlite3.connect(v4_db)
+    assert con.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert con.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()
 
 
 def test_the_migrated_sweep_rescores_and_exports_the_same(v4_db: Path, tmp_path: Path) -> None:
