@@ -14,7 +14,6 @@ checks marked ``in_sweeps=False`` are the ones left out of it because of the cos
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import statistics
 import sys
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from benchmarks.sweep import STANDARD_CHECKS, SweepRun, sweep
 from tests.lab import Lab
 from v6scan.checks.base import Phase
 from v6scan.registry import CHECKS, sweep_checks
+from v6scan.store import connect
 
 __all__ = ["CheckCost", "check_costs", "rows"]
 
@@ -42,7 +42,7 @@ class CheckCost:
 
 
 def _elapsed(db: Path, check: str) -> list[float]:
-    con = sqlite3.connect(db)
+    con = connect(db)  # the observations view needs v6scan_inflate
     try:
         return sorted(float(v) for (v,) in con.execute(
             "SELECT elapsed_ms FROM observations WHERE check_id = ? AND elapsed_ms IS NOT NULL"

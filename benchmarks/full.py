@@ -18,7 +18,6 @@ The lead's ``benchmarks/__main__`` calls :func:`measure` and :func:`rows`.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from tests.lab import Lab
 from tests.lab import scale as scale_mod
 from v6scan.checks.base import Phase
 from v6scan.registry import CHECKS
+from v6scan.store import connect
 
 __all__ = ["ALL_CHECKS", "GOAL", "FullRun", "measure", "rows"]
 
@@ -56,7 +56,7 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 def _elapsed(db: Path) -> dict[str, list[float]]:
-    con = sqlite3.connect(db)
+    con = connect(db)  # the observations view needs v6scan_inflate
     try:
         out: dict[str, list[float]] = {}
         for cid, ms in con.execute("SELECT check_id, elapsed_ms FROM observations WHERE elapsed_ms IS NOT NULL"
