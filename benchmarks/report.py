@@ -102,7 +102,9 @@ class ReportRun:
     sites: int
     seconds: float
     peak_rss_mib: float  # the largest process (ru_maxrss)
-    tree_rss_mib: float  # the report process and any children together (sampled every 0.2 s)
+    #: the report process and any children together (sampled every 0.2 s): VmRSS summed, so a page
+    #: a forked child still shares with its parent counts twice (this overstates what is in use)
+    tree_rss_mib: float
     total_mib: float
     pages: int
     largest_kib: float

@@ -8,10 +8,12 @@ page title are hostile text; every page kind must show them as text.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
@@ -251,15 +253,38 @@ def test_single_file_report_has_the_same_failure_classes(sweep: tuple[Path, int]
     assert HOSTILE not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
 
 
-def test_worker_processes_write_the_same_pages(sweep: tuple[Path, int], tmp_path: Path) -> None:
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_worker_processes_write_the_same_pages(sweep: tuple[Path, int], tmp_path: Path, lang: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     db, sid = sweep
-    with Store(db) as store:
-        one = write_report_dir(store, sid, "default", "en", tmp_path / "one", page_size=PAGE, workers=1)
-        two = write_report_dir(store, sid, "default", "en", tmp_path / "two", page_size=PAGE, workers=2)
-    a, b = _pages(tmp_path / "one"), _pages(tmp_path / "two")
-    assert set(a) == set(b) and len(a) == one.pages == two.pages
-    assert one.total_bytes == two.total_bytes and one.sites == two.sites == 30
-    assert {k: v for k, v in a.items() if k != "index.html"} == {k: v for k, v in b.items() if k != "index.html"}
+    monkeypatch.setattr(pages_mod, "now_iso", lambda: "2026-11-30T12:00:00Z")  # the entry page's time
+    monkeypatch.setattr(pages_mod, "BATCH", 7)  # several batches, the last one short
+    written = {}
+    for workers in (1, 2):
+        with Store(db) as store:
+            written[workers] = write_report_dir(store, sid, "default", lang, tmp_path / str(workers), page_size=PAGE,
+                                                workers=workers)
+    one, two = ({str(p.relative_to(tmp_path / str(n))): p.read_bytes() for p in (tmp_path / str(n)).rglob("*")
+                 if p.is_file()} for n in (1, 2))
+    assert one == two and len(one) == written[1].pages
+    counted = [(w.sites, w.pages, w.total_bytes, w.largest, w.largest_page, w.entry_bytes) for w in written.values()]
+    assert counted[0] == counted[1] and written[2].sites == 30
+
+
+def test_a_failure_in_a_worker_process_fails_the_report(sweep: tuple[Path, int], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    db, sid = sweep
+    parent, blocks = os.getpid(), pages_mod.evidence_blocks
+
+    def broken(*a: Any) -> Any:
+        if os.getpid() != parent:
+            raise ValueError("broken evidence")
+        return blocks(*a)
+
+    monkeypatch.setattr(pages_mod, "evidence_blocks", broken)  # the forked children inherit it
+    monkeypatch.setattr(pages_mod, "BATCH", 7)  # the first batch is rendered in this process
+    with Store(db) as store, pytest.raises(RuntimeError, match="broken evidence"):
+        write_report_dir(store, sid, "default", "en", tmp_path / "r", workers=2)
 
 
 def test_only_the_three_dimensions_reach_sql(sweep: tuple[Path, int]) -> None:

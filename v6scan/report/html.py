@@ -13,8 +13,8 @@ import jinja2
 
 from v6scan.messages import ui
 
-__all__ = ["COLORS", "CSP", "RESULT_COLORS", "environment", "evidence_blocks", "evidence_text", "render_html", "stack",
-           "word"]
+__all__ = ["COLORS", "CSP", "RESULT_COLORS", "Words", "environment", "evidence_blocks", "evidence_text", "render_html",
+           "stack", "word"]
 
 #: the pages' Content-Security-Policy, delivered in a <meta> element (the pages are files): no
 #: ``frame-ancestors``, which browsers ignore there (Chromium logs a console message for it)
@@ -77,14 +77,33 @@ def word(key: str, lang: str) -> str:
     return entry.get(lang, entry["en"]) if entry else ui(key, lang)
 
 
-def evidence_blocks(data: dict[str, dict[str, Any]], limit: int = 1_000_000) -> list[dict[str, str]]:
-    """A site's evidence (check -> name -> evidence) as one block per check and name: compact JSON
-    (json's C encoder: an indented dump is several times slower), each cut at ``limit`` characters."""
+class Words(dict[str, str]):
+    """The report's words in one language, looked up as ``w[key]`` (:func:`word` on first use):
+    what the site pages use instead of calling ``t(key)``, a mapping jinja2 reads much faster."""
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.lang = lang
+
+    def __missing__(self, key: str) -> str:
+        self[key] = text = word(key, self.lang)
+        return text
+
+
+#: ``json.dumps(data, ensure_ascii=False, default=str)`` without making an encoder per call (and
+#: without the check for cycles: evidence is read back from JSON, it has none)
+_EVIDENCE_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False, default=str).encode
+
+
+def evidence_blocks(data: dict[str, dict[str, Any]], limit: int = 1_000_000) -> list[tuple[str, str, str]]:
+    """A site's evidence (check -> name -> evidence) as one block per check and name: (check, name,
+    compact JSON), the JSON cut at ``limit`` characters (json's C encoder: an indented dump is
+    several times slower)."""
     out = []
     for cid, names in data.items():
         for name, ev in names.items():
-            text = json.dumps(ev, ensure_ascii=False, default=str)
-            out.append({"check": cid, "name": name, "json": text if len(text) <= limit else text[:limit] + " …"})
+            text = _EVIDENCE_JSON(ev)
+            out.append((cid, name, text if len(text) <= limit else text[:limit] + " …"))
     return out
 
 

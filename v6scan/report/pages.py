@@ -17,14 +17,20 @@ ordered by group, with per-group totals from a ``GROUP BY`` read in the same ord
 from __future__ import annotations
 
 import collections
-import concurrent.futures
+import contextlib
 import functools
+import gc
 import hashlib
 import itertools
+import logging
 import multiprocessing
+import os
 import re
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +39,7 @@ from v6scan.model import Observation, now_iso
 from v6scan.report import rows as q
 from v6scan.report.aggregate import ORDER, Aggregate
 from v6scan.report.data import site_section, stored_record
-from v6scan.report.html import COLORS, CSP, RESULT_COLORS, environment, evidence_blocks, stack, word
+from v6scan.report.html import COLORS, CSP, RESULT_COLORS, Words, environment, evidence_blocks, stack, word
 from v6scan.store import Store
 
 __all__ = ["ENTRY_GROUPS", "PAGE_SIZE", "SINGLE_FILE_MAX", "Written", "group_file", "list_file", "site_file",
@@ -48,10 +54,14 @@ PAGE_SIZE = 1000
 ENTRY_GROUPS = 100
 #: failure classes the entry page shows per sector and region (all of them on the group's own page)
 GROUP_CLASSES = 10
-#: site pages rendered per task (in a worker process)
-BATCH = 25
+#: site pages rendered per task (by a forked child process)
+BATCH = 100
+#: how much less CPU priority the child processes have (os.nice) than the one reading for them
+_NICE = 5
 #: site pages per directory under sites/
 BUCKET = 1000
+
+log = logging.getLogger(__name__)
 
 _SAFE = re.compile(r"[a-z0-9][a-z0-9.-]{0,200}")
 
@@ -125,19 +135,60 @@ def _common(lang: str, sweep_id: int, policy: str) -> dict[str, Any]:
 def _site_pages(out: Path, lang: str, sweep_id: int, policy: str,
                 batch: list[tuple[dict[str, Any], list[Observation]]]) -> list[tuple[str, int]]:
     """Write the pages of a batch of sites (verdict row, observations); each page's path and size.
-    Runs in a worker process too: it needs nothing but its arguments."""
+    Runs in a forked child process too: it needs nothing but its arguments."""
     tpl = environment().get_template("site.html.j2")
-    common = _common(lang, sweep_id, policy)
+    common = {**_common(lang, sweep_id, policy), "w": _words(lang), "home": "../../index.html"}
+    labels = {dim: word(dim, lang) for dim in q.DIMENSIONS}
     done = []
     dirs: set[str] = set()
     for row, obs in batch:
         rel = site_file(row["tid"], row["name"])
         s = site_section(stored_record(row, obs, lang, sweep_id), row["points"])
-        links = [(f"{word(dim, lang)}: {row[dim]}", "../../" + group_file(dim, row[dim]))
-                 for dim in q.DIMENSIONS if row[dim]]
-        done.append((rel, _write(out, rel, tpl.render(**common, s=s, home="../../index.html", links=links,
-                                                      evidence=evidence_blocks), dirs)))
+        links = [(f"{labels[d]}: {row[d]}", "../../" + group_file(d, row[d])) for d in q.DIMENSIONS if row[d]]
+        text = tpl.render(common, s=s, links=links, blocks=evidence_blocks(s["evidence"]))
+        done.append((rel, _write(out, rel, text, dirs)))
     return done
+
+
+@functools.cache
+def _words(lang: str) -> Words:
+    return Words(lang)
+
+
+#: the pages written by a batch of sites: (path, size)
+_Pages = list[tuple[str, int]]
+
+
+def _render_child(send: Connection, out: Path, lang: str, sweep_id: int, policy: str,
+                  batch: list[tuple[dict[str, Any], list[Observation]]]) -> None:
+    """A forked child's work: render ``batch`` as its parent read it, send back the pages written
+    (or the error).  It runs at a lower priority than its parent, which reads the evidence for
+    every child and must never wait."""
+    os.nice(_NICE)
+    try:
+        send.send(_site_pages(out, lang, sweep_id, policy, batch))
+    except BaseException:
+        send.send(traceback.format_exc())
+    finally:
+        send.close()
+
+
+@contextlib.contextmanager
+def _collect_per_batch() -> Iterator[None]:
+    """No automatic garbage collection while the site pages are made (the loop rendering here
+    collects after each batch, when little is alive), and none of what exists now.  Reading and
+    rendering a batch make hundreds of thousands of containers and no cycles; with automatic
+    collection on, Python walks them again and again while they are made (in a forked child it
+    would also copy every page it walks), which more than doubled the time to decode a batch."""
+    enabled = gc.isenabled()
+    gc.freeze()  # what exists now is never collected while this lasts
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def _sibling(dim: str, name: str, page: int) -> str:
@@ -170,15 +221,26 @@ def _sites_with_observations(store: Store, sweep_id: int, policy: str
             yield row, obs
 
 
+def default_workers() -> int:
+    """Processes that render site pages by default: two where this process may use two CPUs or
+    more and can fork, else none (the pages are rendered in this process)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(2, cpus)
+
+
 def write_report_dir(store: Store, sweep_id: int, policy: str, lang: str, out: Path, *,
-                     page_size: int = PAGE_SIZE, workers: int = 1) -> Written:
+                     page_size: int = PAGE_SIZE, workers: int | None = None) -> Written:
     """Write the report of ``sweep_id`` under ``policy`` in ``lang`` into directory ``out``.  With
-    ``workers`` > 1 the site pages are rendered by that many processes; on this 2-core machine that
-    was no faster (this process, reading and decoding the evidence and handing it over, is as busy
-    as the renderers), so the default is to render here."""
+    ``workers`` > 1 (default: :func:`default_workers`) the site pages are rendered by up to that
+    many forked child processes at a time, one per batch of sites, while this process reads the
+    evidence (:meth:`Store.observations`, one stream) and counts.  The files are the same byte for
+    byte whatever ``workers`` is."""
     with q.snapshot(store):
-        w = _Writer(store, sweep_id, policy, lang, out, page_size, workers)
+        w = _Writer(store, sweep_id, policy, lang, out, page_size, default_workers() if workers is None else workers)
         w.sites()  # first: it counts what the other pages show
+        log.debug("report: %d site pages written (%d processes)", w.written.sites, w.workers)
         for dim in q.DIMENSIONS:
             w.groups(dim)
         w.entry()
@@ -191,7 +253,7 @@ class _Writer:
         self.store, self.sweep_id, self.policy, self.lang, self.out = store, sweep_id, policy, lang, out
         self.page_size = page_size
         self.env = environment()
-        self.common = _common(lang, sweep_id, policy)
+        self.common = {**_common(lang, sweep_id, policy), "w": _words(lang)}
         self.workers = workers
         self.written = Written(out / "index.html")
         self.agg = Aggregate()
@@ -206,34 +268,70 @@ class _Writer:
         return up + rel if rel else None
 
     def sites(self) -> None:
-        """A page per site, counting every verdict as it goes (here), rendered in batches by
-        ``workers`` processes (or here), a bounded number of batches in flight."""
-        batches = self._batches()
-        if self.workers <= 1:
-            for batch in batches:
-                self._account(_site_pages(self.out, self.lang, self.sweep_id, self.policy, batch))
-            return
-        ctx = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
-            pending: collections.deque[concurrent.futures.Future[list[tuple[str, int]]]] = collections.deque()
-            for batch in batches:
-                pending.append(pool.submit(_site_pages, self.out, self.lang, self.sweep_id, self.policy, batch))
-                if len(pending) > 2 * self.workers:
-                    self._account(pending.popleft().result())
-            while pending:
-                self._account(pending.popleft().result())
+        """A page per site, counting every verdict as it goes (here), rendered in batches here or
+        by a forked child process per batch, ``workers`` at a time.  A child reads its batch where
+        this process left it (copy on write): nothing is serialized (packing the batches for
+        long-lived workers, even with :mod:`marshal`, cost more).  Memory stays flat: a batch is
+        dropped when its child ends."""
+        with _collect_per_batch():
+            if self.workers <= 1:
+                sites = _sites_with_observations(self.store, self.sweep_id, self.policy)
+                while batch := self._batch(sites):
+                    self._account(_site_pages(self.out, self.lang, self.sweep_id, self.policy, batch))
+                    del batch  # before the collection
+                    gc.collect()
+            else:
+                self._parallel()
 
-    def _batches(self) -> Iterator[list[tuple[dict[str, Any], list[Observation]]]]:
-        batch: list[tuple[dict[str, Any], list[Observation]]] = []
-        for row, obs in _sites_with_observations(self.store, self.sweep_id, self.policy):
+    def _parallel(self) -> None:
+        sites = _sites_with_observations(self.store, self.sweep_id, self.policy)
+        # the first batch here: every child then starts with the template compiled, the caches
+        # filled and the interpreter's specialized bytecode (a cold child took twice as long)
+        self._account(_site_pages(self.out, self.lang, self.sweep_id, self.policy, self._batch(sites)))
+        ctx = multiprocessing.get_context("fork")
+        running: collections.deque[tuple[BaseProcess, Connection]] = collections.deque()
+        try:
+            while batch := self._batch(sites):
+                if len(running) >= self.workers:
+                    self._receive(*running.popleft())
+                recv, send = ctx.Pipe(duplex=False)
+                child = ctx.Process(target=_render_child, args=(send, self.out, self.lang, self.sweep_id, self.policy,
+                                                               batch), daemon=True)
+                child.start()
+                send.close()
+                running.append((child, recv))
+                del batch, child  # the child process has the batch; this one drops it when it ends
+            while running:
+                self._receive(*running.popleft())
+        finally:
+            for proc, pipe in running:  # only after an error
+                proc.terminate()
+                proc.join()
+                pipe.close()
+
+    def _receive(self, child: BaseProcess, recv: Connection) -> None:
+        """Wait for ``child``; count the pages it wrote."""
+        try:
+            pages: _Pages | str = recv.recv()
+        except EOFError:  # it died before it could answer
+            child.join()
+            pages = f"exit code {child.exitcode}"
+        finally:
+            recv.close()
+        child.join()  # and drop it: it holds the batch
+        if isinstance(pages, str):
+            raise RuntimeError(f"rendering site pages failed in a child process: {pages}")
+        self._account(pages)
+
+    def _batch(self, sites: Iterator[tuple[dict[str, Any], list[Observation]]]
+               ) -> list[tuple[dict[str, Any], list[Observation]]]:
+        """The next :data:`BATCH` sites (none at the end), counted.  A function, not a generator: a
+        suspended generator would hold on to the batch it gave out until the next one."""
+        batch = list(itertools.islice(sites, BATCH))
+        for row, _ in batch:
             if self.agg.add(row):
                 self.hrefs[row["name"]] = site_file(row["tid"], row["name"])
-            batch.append((row, obs))
-            if len(batch) == BATCH:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+        return batch
 
     def _account(self, pages: list[tuple[str, int]]) -> None:
         for rel, size in pages:
@@ -258,7 +356,7 @@ class _Writer:
                 chunk = [{**m, "href": "../" + site_file(m["tid"], m["name"])}
                          for m in itertools.islice(members, min(size, summary["sites"] - (number - 1) * size))]
                 self.written.write(self.out, group_file(dim, name, number), group_tpl.render(
-                    **self.common, dim=dim, key=f"by_{dim}", g=summary, classes=classes, sites=chunk,
+                    self.common, dim=dim, key=f"by_{dim}", g=summary, classes=classes, sites=chunk,
                     page=_pager(number, pages, functools.partial(_sibling, dim, name)),
                     home="../index.html", up=list_file(dim).split("/", 1)[1]))
             listed.append({**summary, "href": _sibling(dim, name, 1), "bars": stack(summary["counts"], 300)})
