@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Mapping
+import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from v6scan.addresses import AddressClass, classify
 from v6scan.checks.base import Row, Run, optional
@@ -22,8 +24,10 @@ from v6scan.errors import V6scanError
 from v6scan.model import JSON, Status, Stopwatch, cap_hit, now_iso
 from v6scan.resolver import RR, Answer
 
+T = TypeVar("T")
+
 __all__ = ["AddressRow", "HostDNS", "NameServers", "NsProbe", "V6Roots", "V6Walk", "Zone", "address_rows", "check_host",
-           "find_zone", "host", "name_servers", "ns_probe_key", "probe_ns", "v6_roots", "walk_v6"]
+           "find_zone", "host", "name_servers", "ns_probe_key", "probe_ns", "spread", "v6_roots", "walk_v6"]
 
 _FAILURE_ORDER = (Status.NXDOMAIN, Status.SERVFAIL, Status.REFUSED, Status.TIMEOUT,
                   Status.UNREACHABLE, Status.ERROR)
@@ -365,6 +369,16 @@ class _Walk:
     max_queries: int = 60
 
 
+def spread(servers: Sequence[T], qname: str) -> list[T]:
+    """A zone's servers, starting at the one the query name picks (a stable hash): the walks of a
+    sweep share a zone's queries among all its servers, as resolvers do, instead of all asking the
+    first one (the sweep's per-server limit is then spent on each of them, not on one)."""
+    if len(servers) < 2:
+        return list(servers)
+    k = zlib.crc32(qname.lower().encode()) % len(servers)
+    return [*servers[k:], *servers[:k]]
+
+
 async def _ask_servers(walk: _Walk, zone: str, servers: list[tuple[str, str]], qname: str
                        ) -> ServerReply:
     """Ask the zone's IPv6 servers in turn until one gives a usable answer."""
@@ -375,7 +389,7 @@ async def _ask_servers(walk: _Walk, zone: str, servers: list[tuple[str, str]], q
     blocked = 0
     last: ServerReply | None = None
     allowed: list[tuple[str, str]] = []
-    for ns, addr in servers[:6]:
+    for ns, addr in spread(servers[:6], qname):
         decision = ctx.policy.decide(addr)
         if decision.allowed:
             allowed.append((ns, addr))

@@ -443,7 +443,7 @@ def _problem(ns: str, addr: str, transport: str, r: SignedReply) -> str:
 
 async def _once(ctx: Context, walk: _Walk, addr: str, qname: str, qtype: str, transport: str) -> SignedReply:
     walk.spend()
-    async with ctx.slot(addr):
+    async with ctx.server_slot(addr):  # a name server's query limit, as every direct DNS query of the sweep
         return await ask_dnssec(addr, qname, qtype, transport, timeout=ctx.settings.ns_timeout, payload=PAYLOAD)
 
 
@@ -452,6 +452,7 @@ async def _ask_zone(ctx: Context, walk: _Walk, servers: Sequence[tuple[str, str]
     """Ask the zone's IPv6 servers in turn over UDP (rounds, then TCP when truncated); when none
     answers over UDP at all, over TCP (the answer then says ``tcp-only``).  A server that answers
     without authority (``need_aa``) is lame for the question: the next one is asked."""
+    # in the zone's order, not spread (checks.dns.spread): a disagreeing first server is asked by every walk, named
     allowed = [(n, a) for n, a in servers if ctx.policy.allows(a)][:MAX_SERVERS]
     if not allowed:
         return _Got(None, why="no IPv6 name-server address the scanner may contact")
