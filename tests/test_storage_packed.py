@@ -240,3 +240,17 @@ def test_splitting_checks_and_joining_them_gives_them_back(checks: dict[str, dic
     slim, rest = split_checks(checks)
     assert all(set(c) == {"result"} for c in slim.values()) and rest.keys() == checks.keys()
     assert join_checks(json.loads(json.dumps(slim)), json.loads(json.dumps(rest))) == checks
+
+
+def test_readers_can_share_a_sweep_by_shard(tmp_path: Path) -> None:
+    names = [f"site{k}.example.org" for k in range(7)]
+    with Store(tmp_path / "s.db") as s:
+        sid = s.start_sweep([parse_target(x) for x in names], {}, "default")
+        s.record(sid, [(x, "x", None, _site(x, k), None) for k, x in enumerate(names)])
+        whole = [(row["tname"], json.loads(text)) for row, text in s.observation_texts(sid)]
+        assert [n for n, _ in whole] == names and all(rows[0][0] == "dns.resolve" for _, rows in whole)
+        shares = [[row["tname"] for row, _ in s.observation_texts(sid, shard=(k, 3))] for k in range(3)]
+        assert sorted(n for share in shares for n in share) == sorted(names)
+        assert all(share == [n for n in names if n in share] for share in shares)  # each in target order
+        with pytest.raises(ValueError, match="not a shard"):
+            next(s.observation_texts(sid, shard=(3, 3)))

@@ -764,13 +764,28 @@ class Store:
 
     def observations(self, sweep_id: int) -> Iterator[tuple[dict[str, Any], list[Observation]]]:
         """(target row, its observations) for every finished target, in order."""
-        for r in self.db.query("""
+        for row, text in self.observation_texts(sweep_id):
+            yield row, unpack_observations(text)
+
+    def observation_texts(self, sweep_id: int, shard: tuple[int, int] | None = None
+                          ) -> Iterator[tuple[dict[str, Any], str]]:
+        """(target row, its observations as one JSON text: a list of ``[check, name, status, evidence,
+        error, elapsed_ms, started_at]``) for every finished target, in order; ``shard=(k, n)``: only
+        the targets whose id is ``k`` modulo ``n`` (``n`` readers, each its own connection, share a
+        sweep)."""
+        where, args = "", [sweep_id]
+        if shard is not None:
+            k, n = shard
+            if not 0 <= k < n:
+                raise ValueError(f"not a shard: {shard}")
+            where, args = " AND t.id % ? = ?", [sweep_id, n, k]
+        for r in self.db.query(f"""
                 SELECT t.id AS tid, t.name AS tname, t.display, t.sector, t.region, t.organisation,
                        t.started, t.finished, p.data
                 FROM targets t JOIN observation_packs p ON p.target_id = t.id
-                WHERE t.sweep_id = ? AND t.status = 'done' ORDER BY t.position""", [sweep_id]):
+                WHERE t.sweep_id = ? AND t.status = 'done'{where} ORDER BY t.position""", args):  # noqa: S608
             data = r.pop("data")
-            yield r, self._unpack(data)
+            yield r, self._packer.dictionaries.text(bytes(data))
 
     def verdict_rows(self, sweep_id: int, policy: str | None = None) -> list[dict[str, Any]]:
         policy = policy or self.sweep(sweep_id)["policy"]
