@@ -14,7 +14,7 @@
    standard checks plus each other check, and the default sweep (``scan`` without ``--checks``);
 7. the full-check sweep (:mod:`benchmarks.full`: ``--checks all``, the crawl on) of ``--check-sites``
    sites with ``--workers 2``, beside the standard sweep;
-8. ``v6scan report`` of a synthesized sweep of ``--report-sites`` sites (:mod:`benchmarks.report`):
+8. ``v6scan report`` of synthesized sweeps of ``--report-sites`` (10,000 and 100,000) sites (:mod:`benchmarks.report`):
    time, peak RSS, pages, the largest page and the entry page;
 9. storage (:mod:`benchmarks.storage`, rows in the main table): a full-check sweep of twice
    ``--check-sites`` sites, its database in schema 4 and in schema 5, bytes per site (goal 5,000).
@@ -126,7 +126,8 @@ def main() -> None:
     p.add_argument("--big", type=int, default=100_000)
     p.add_argument("--concurrency", type=int, default=500)
     p.add_argument("--check-sites", type=int, default=1000, help="sites of each per-check sweep")
-    p.add_argument("--report-sites", type=int, default=10_000, help="sites of the report benchmark's sweep")
+    p.add_argument("--report-sites", default="10000,100000",
+                   help="sites of the report benchmark's sweeps (comma-separated)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     p.add_argument("--lab", help="state file of a running lab with scale >= --big (else one is brought up)")
     args = p.parse_args()
@@ -164,8 +165,10 @@ def main() -> None:
         storage_sites = min(2 * args.check_sites, scale)
         say(f"storage: a full-check sweep of {storage_sites} sites in schema 4 and schema 5 ...")
         storage = storage_bench.bench_rows(lab, storage_sites)
-        say(f"report of a synthesized sweep of {args.report_sites} sites ...")
-        report = report_bench.run(args.report_sites)
+        reports = []
+        for n in (int(x) for x in str(args.report_sites).split(",") if x.strip()):
+            say(f"report of a synthesized sweep of {n} sites ...")
+            reports.append(report_bench.run(n))
         slope = (big.peak_rss_mib - small.peak_rss_mib) / (args.big - small_n)  # MiB per target
         at_1m = big.peak_rss_mib + slope * (1_000_000 - args.big)
 
@@ -201,12 +204,21 @@ def main() -> None:
             row("RSS slope / extrapolated to 1M targets", f"{slope * 1024 * 1024:.0f} bytes/target /"
                 f" {at_1m:.0f} MiB", f"<= {GOALS['rss_1m']:.0f} MiB", at_1m <= GOALS["rss_1m"]),
             *storage,
+            row(f"full-check sweep (`--checks all`, crawl on) of {full.sites} sites, --workers 2: sites/s",
+                f"{full.full.rate:.0f} ({1000 * full.full.cpu / full.full.sites:.1f} ms CPU per site;"
+                f" {'verdicts as expected' if full.full.correct else 'verdicts differ'})",
+                f">= {full_bench.GOAL:.0f}", full.full.rate >= full_bench.GOAL and full.full.correct),
+            *(row(f"`v6scan report` of {r.sites:,} sites: time / peak RSS (all processes) / entry page",
+                  f"{r.seconds:.1f} s / {r.tree_rss_mib:.0f} MiB / {r.entry_kib:.0f} KiB",
+                  "<= 60 s per 100,000 sites, <= 300 MB, entry < 2 MB",
+                  r.seconds <= 60 * r.sites / 100_000 and r.tree_rss_mib <= 300 and r.entry_kib < 2048)
+              for r in reports),
             "",
             *checks_bench.rows(min(args.check_sites, scale), *costs),
             "",
             *full_bench.rows(full),
             "",
-            *report_bench.rows(report),
+            *(line for r in reports for line in report_bench.rows(r)),
         ]
     finally:
         if not args.lab:
