@@ -3,6 +3,7 @@ titles, facets and sort orders of the views."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -17,14 +18,19 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import lab_settings
+from tests.lab import Lab
+from tests.lab.netns import run_async_in_netns
 from v6scan.datasette import metadata, metadata_path
 from v6scan.datasette.__main__ import main as datasette_main
 from v6scan.model import Observation, Status
 from v6scan.scoring import load_policy, score_target
 from v6scan.store import Store
-from v6scan.targets import parse_target
+from v6scan.sweep import run_sweep
+from v6scan.targets import parse_target, read_target_file
 
 DATASETTE = Path(sys.executable).parent / "datasette"
+REPO = Path(__file__).resolve().parents[1]
 VIEWS = ("site_verdicts", "check_results", "sector_summary", "region_summary", "observations", "site_observations")
 
 
@@ -61,11 +67,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def datasette(sweep_db: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def _serve(db: Path) -> Iterator[str]:
+    """datasette serving ``db`` with the shipped metadata (its plugin loaded by entry point); its URL."""
     assert DATASETTE.exists(), "datasette is a test dependency (pip install datasette)"
     port = _free_port()
-    proc = subprocess.Popen([str(DATASETTE), "serve", str(sweep_db), "--metadata", str(metadata_path()),
+    proc = subprocess.Popen([str(DATASETTE), "serve", str(db), "--metadata", str(metadata_path()),
                              "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -91,6 +98,12 @@ def datasette(sweep_db: Path) -> Iterator[str]:
             proc.wait()
         if proc.stdout:
             proc.stdout.close()
+
+
+@pytest.fixture
+def datasette(sweep_db: Path) -> Iterator[str]:
+    with _serve(sweep_db) as base:
+        yield base
 
 
 def _get(url: str) -> Any:
@@ -157,3 +170,40 @@ def test_the_metadata_describes_every_view_and_follows_the_database_name(
     assert datasette_main(["a.db", "b"]) == 0
     assert set(json.loads(capsys.readouterr().out)["databases"]) == {"a", "b"}
 
+
+
+#: lab sites of every kind of verdict, swept for real
+LAB_SITES = ("healthy.gov.test", "v4only.com.test", "dropped.gov.test", "nxdomain.gov.test", "cert-expired.gov.test")
+
+
+def test_a_lab_sweep_is_browsable_in_datasette(lab: Lab, tmp_path: Path) -> None:
+    """A real sweep of lab sites: what datasette shows (views, facets, evidence) is what the store holds."""
+    db = tmp_path / "sweep.db"  # the shipped metadata describes a database named "sweep"
+    known = {t.name: t for t in read_target_file(REPO / "targets" / "lab.csv").targets}
+    targets = [known[n] for n in LAB_SITES if n in known]
+    assert len(targets) == len(LAB_SITES), sorted(known)[:20]
+    settings = lab_settings(lab, ca_bundle=lab.ca_file, self_check=lab.self_check, timeout=2.0, latency_probes=2)
+
+    async def go() -> int:
+        store = Store(db)
+        try:
+            return await run_sweep(store, targets, settings, load_policy("default"), concurrency=8, batch_size=2)
+        finally:
+            store.close()
+
+    sid = run_async_in_netns(lab.client, go)
+    with Store(db) as s:
+        verdicts = {r["name"]: r["verdict"] for r in s.verdict_rows(sid)}
+        results = {(r["name"], cid): (c["result"], c["summary"]) for r in s.verdict_rows(sid)
+                   for cid, c in r["checks"].items()}
+        observed = sum(len(obs) for _, obs in s.observations(sid))
+    assert len(set(verdicts.values())) >= 3, verdicts  # the sites differ: the comparison below means something
+    with _serve(db) as base:
+        rows = _get(f"{base}/sweep/site_verdicts.json?_shape=array&_size=max")
+        assert {r["name"]: r["verdict"] for r in rows} == verdicts
+        shown = _get(f"{base}/sweep/check_results.json?_shape=array&_size=max")
+        assert {(r["name"], r["check_id"]): (r["result"], r["summary"]) for r in shown} == results
+        count = _get(f"{base}/sweep.json?sql=select+count(*)+as+n+from+observations&_shape=array")
+        assert count == [{"n": observed}]
+        http = _get(f"{base}/sweep/observations.json?_shape=array&check_id=web.http&name=healthy.gov.test")
+        assert len(http) == 1 and json.loads(http[0]["evidence"])["chains"], http
