@@ -25,11 +25,14 @@ from v6scan.engine import TargetResult, scan_target
 from v6scan.messages import MESSAGES
 from v6scan.model import Observation, Status
 from v6scan.scoring import load_policy, score_target
+from v6scan.settings import Settings
 from v6scan.targets import parse_target
 
 Obs = dict[tuple[str, str], Observation]
 CHECKS = ("web.reach", "path.mtu", "self.v6")
 ROUTER = "2001:db8:ffff:1::1"  # the lab router, on the client's side
+#: tries of an echo request that gets no answer
+TRIES = Settings().echo_attempts
 SITES = ["mtu-ptb.com.test", "mtu1280.com.test", "pmtu.edu.test", "healthy.gov.test", "mtu-noecho.com.test"]
 
 
@@ -84,7 +87,7 @@ def test_ptb_filtered_is_a_blackhole(mtu: tuple[Obs, list[TargetResult]]) -> Non
     row = _row(obs, "pmtu.edu.test")
     assert (row["address"], row["result"], row["path_mtu"], row["ptb"]) == ("2001:db8:1280::10", "blackhole", 1280, [])
     assert [(p["size"], p["reply"], p["attempts"]) for p in row["probes"]] == [
-        (1280, "echo-reply", 1), (1500, "silent", 3), (1400, "silent", 3)]
+        (1280, "echo-reply", 1), (1500, "silent", TRIES), (1400, "silent", TRIES)]
     assert obs["path.mtu", "pmtu.edu.test"].evidence["blackholes"] == ["2001:db8:1280::10"]
     r = CHECK.evaluate(obs["path.mtu", "pmtu.edu.test"], load_policy())
     assert (r.result, [x.code for x in r.reasons]) == ("warn", ["mtu_blackhole"])
@@ -102,7 +105,7 @@ def test_an_address_that_ignores_echo_is_measured_over_tcp(mtu: tuple[Obs, list[
     obs, _ = mtu
     row = _row(obs, "mtu-noecho.com.test")
     assert (row["address"], row["method"], row["result"], row["path_mtu"]) == (DROP_ECHO[0], "tcp", "full", None)
-    assert row["probes"] == [{"size": 1280, "reply": "silent", "attempts": 3}]
+    assert row["probes"] == [{"size": 1280, "reply": "silent", "attempts": TRIES}]
     (t,) = row["tcp"]  # the normal MSS got through (the TLS handshake's certificate flight is big): no clamped one
     assert (t["mss"], t["status"], t["phase"]) == (None, "ok", "body")
     assert CHECK.evaluate(obs["path.mtu", "mtu-noecho.com.test"], load_policy()).result == "pass"

@@ -161,6 +161,10 @@ class Settings:
     mtu_sizes: tuple[int, ...] = (1500, 1400)  # path.mtu: echo sizes (IPv6 packet bytes) tried above 1280
     mtu_max_probes: int = 4  # path.mtu: sizes tried above 1280 per address (Packet Too Big adds sizes)
     mtu_wait: float = 1.0  # path.mtu, path.frag: seconds one echo request waits for its answer (at most --timeout)
+    #: path.mtu, path.frag: tries of an echo request (or path.frag's DNS query over UDP) before its silence
+    #: counts against the address: a lost datagram is a lost try, and a probe compared with a baseline (a
+    #: fragmented echo, a 1500-byte one answered in fragments) is more datagrams than the baseline
+    echo_attempts: int = 6
     mtu_tcp_read: int = 64 * 1024  # path.mtu: bytes of the homepage read per TCP probe (addresses that ignore echo)
     frag_echo_size: int = 1048  # path.frag: bytes of the echo request sent whole, in two fragments, with dst options
     frag_dns_qtype: str = "TXT"  # path.frag: the zone apex's records asked of each name server, EDNS buffer...

@@ -51,6 +51,7 @@ import dns.rdatatype
 import dns.rrset
 from dns.dnssecalgs import get_algorithm_cls
 
+from v6scan.attempts import TRANSIENT
 from v6scan.checks.base import Check, Evidence, Phase, Row, Run, optional
 from v6scan.checks.dns import v6_roots
 from v6scan.context import Context
@@ -451,14 +452,17 @@ async def _ask_zone(ctx: Context, walk: _Walk, servers: Sequence[tuple[str, str]
                     qtype: str, need_aa: bool = True) -> _Got:
     """Ask the zone's IPv6 servers in turn over UDP (rounds, then TCP when truncated); when none
     answers over UDP at all, over TCP (the answer then says ``tcp-only``).  A server that answers
-    without authority (``need_aa``) is lame for the question: the next one is asked."""
+    without authority (``need_aa``) is lame for the question: the next one is asked.  The rounds end
+    at the first answer asking again would not change: a truncated one whose TCP try got nothing (a
+    lost packet) is asked again in the next round."""
     # in the zone's order, not spread (checks.dns.spread): a disagreeing first server is asked by every walk, named
     allowed = [(n, a) for n, a in servers if ctx.policy.allows(a)][:MAX_SERVERS]
     if not allowed:
         return _Got(None, why="no IPv6 name-server address the scanner may contact")
     before = walk.queries
     problems: list[str] = []
-    udp_answered = False
+    udp_answered = False  # a server answered over UDP (truncated too): the zone is not TCP-only
+    final = False  # ... an answer that asking again would not change (a truncated one is final over TCP only)
     rounds = max(1, min(ctx.settings.dns_retries + 1, 3))
     for rnd in range(rounds):
         for ns, addr in allowed:
@@ -468,12 +472,14 @@ async def _ask_zone(ctx: Context, walk: _Walk, servers: Sequence[tuple[str, str]
                 t = await _once(ctx, walk, addr, qname, qtype, "tcp")
                 if _usable(t, need_aa):
                     return _Got(t, f"{ns} {addr}", "tcp-after-tc", queries=walk.queries - before)
+                final = final or t.reply.answered or t.reply.status not in TRANSIENT
                 problems.append(_problem(ns, addr, "TCP", t))
             elif _usable(r, need_aa):
                 return _Got(r, f"{ns} {addr}", "udp", queries=walk.queries - before)
             else:
+                final = final or r.reply.answered
                 problems.append(_problem(ns, addr, "UDP", r))
-        if udp_answered:
+        if final:
             break
         if rnd + 1 < rounds:
             await asyncio.sleep(ctx.settings.retry.pause(rnd + 1))

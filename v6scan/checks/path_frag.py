@@ -5,11 +5,13 @@ each IPv6 address of the zone's name servers that answered ``dns.ns_reach``'s qu
 probe, shared), three ICMPv6 echo requests of ``frag_echo_size`` bytes, built with scapy and sent
 on a raw socket (:func:`v6scan.checks.path.send_packets`): whole (the baseline: an address that
 ignores echo says nothing about fragments), split into two fragments, and with a
-destination-options header (PadN only: every node must skip it).  Each is tried up to ``attempts``
-times until answered.
+destination-options header (PadN only: every node must skip it).  Each is tried up to
+``echo_attempts`` times until answered (a lost datagram is a lost try, and a fragmented request is
+more datagrams than the whole one: on a lossy path it needs more tries before it is blamed).
 
 Each name-server address is also asked once for the zone apex's ``frag_dns_qtype`` records with
-the DO bit over UDP, with an EDNS buffer of 4096 bytes and of 1232 (``frag_dns_sizes``): an answer
+the DO bit over UDP (each query tried up to ``echo_attempts`` times while nothing comes back), with an
+EDNS buffer of 4096 bytes and of 1232 (``frag_dns_sizes``): an answer
 bigger than 1232 bytes needs fragments.  When the 4096 query goes unanswered while the 1232 one
 comes back truncated, the fragmented answer is being dropped.  An answer that fits 1232 bytes
 tests nothing (``needs_fragments`` false).  What an address answers is a property of the address:
@@ -59,7 +61,7 @@ DNS_RECV_BYTES = 65535
 
 @dataclass(frozen=True, kw_only=True)
 class EchoTry(Row):
-    """One kind of echo request to one address, tried up to ``attempts`` times until answered."""
+    """One kind of echo request to one address, tried up to ``echo_attempts`` times until answered."""
 
     answered: bool = False
     attempts: int = 0
@@ -188,7 +190,7 @@ async def _echo(ctx: Context, addr: str, kind: str) -> EchoTry:
                 x.close()
         raise PermissionError(errno.EPERM, "no CAP_NET_RAW")
     ident = new_ident()
-    tries = max(1, s.attempts)
+    tries = max(1, s.echo_attempts)
     try:
         src = source_address(addr)
         for n in range(1, tries + 1):
@@ -244,7 +246,7 @@ def _query(qname: str, qtype: str, edns: int) -> tuple[int, bytes]:
 async def _ask(ctx: Context, addr: str, qname: str, qtype: str, edns: int) -> DnsTry:
     """One query over UDP, tried again only while nothing comes back."""
     s = ctx.settings
-    tries = max(1, s.attempts)
+    tries = max(1, s.echo_attempts)
     try:
         qid, wire = _query(qname, qtype, edns)
     except Exception as e:  # a name dnspython cannot encode

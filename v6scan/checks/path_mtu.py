@@ -19,6 +19,11 @@ sizes above 1280, whatever routers report).  So an address ends:
   the homepage over the normal MSS, and when that stalls after connecting, with the MSS clamped to
   1220 (as ``path.pmtu`` does): full size failing where 1280-byte packets pass is a blackhole.
 
+Retry before blaming: each size (1280 too: the baseline) is tried up to ``echo_attempts`` times
+until something comes back (a lost datagram is a lost try, and a big request's answer often comes
+back in fragments: more datagrams to lose), and each TCP transfer up to ``attempts`` times while it
+fails as a lost packet explains (:mod:`v6scan.attempts`).
+
 It needs raw sockets (CAP_NET_RAW); without them the check is ``skipped`` with the reason.
 Informational: ``path.pmtu`` is the check whose blackhole verdict counts.
 """
@@ -26,6 +31,7 @@ Informational: ``path.pmtu`` is the check whose blackhole verdict counts.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import functools
 import socket
@@ -33,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Self
 
+from v6scan.attempts import retried
 from v6scan.checks.base import Check, Evidence, Phase, Row, Run, optional
 from v6scan.checks.path import (
     CLAMPED_MSS,
@@ -75,10 +82,11 @@ class MtuProbe(Row):
 @dataclass(frozen=True, kw_only=True)
 class TcpProbe(Row):
     """A TCP transfer of the homepage (:func:`v6scan.checks.path.transfer`) with the MSS ``mss``
-    (None: the normal one), for an address that ignores echo."""
+    (None: the normal one), for an address that ignores echo: the last of ``attempts`` tries."""
 
     mss: int | None = None
     status: str = ""
+    attempts: int = optional(1)
     phase: str | None = optional()
     bytes: int | None = optional()
     elapsed_ms: float | None = optional()
@@ -159,12 +167,12 @@ class MtuEvidence(Evidence):
 
 
 async def _size(ctx: Context, sock: socket.socket, addr: str, size: int) -> MtuProbe:
-    """Echo requests of ``size`` bytes to ``addr``, up to ``attempts`` of them, until one is
+    """Echo requests of ``size`` bytes to ``addr``, up to ``echo_attempts`` of them, until one is
     answered or reported on."""
     s = ctx.settings
     wait = min(s.timeout, s.mtu_wait)
     ident = new_ident()
-    tries = max(1, s.attempts)
+    tries = max(1, s.echo_attempts)
     for n in range(1, tries + 1):
         got, err = await sized_echo(sock, addr, ident, n, size, wait)
         if err is not None:
@@ -199,14 +207,20 @@ async def _echoes(ctx: Context, sock: socket.socket, addr: str) -> list[MtuProbe
 
 
 async def _tcp(ctx: Context, st: WebState, addr: str) -> list[TcpProbe]:
-    """The homepage with the normal MSS and, when that stalls after connecting, with 1220."""
+    """The homepage with the normal MSS and, when that stalls after connecting, with 1220 (each
+    tried again while it fails as a lost packet explains: a lost SYN or a stalled handshake on a
+    lossy path is no blackhole)."""
     port = 443 if st.open(addr, 443) else 80
 
-    async def one(mss: int | None) -> TcpProbe:
+    async def once(mss: int | None) -> TcpProbe:
         async with ctx.slot(addr):
             out = await transfer(addr, port, st.name, ctx.loose_ctx, ctx.settings.timeout, mss,
                                  ctx.settings.mtu_tcp_read)
         return TcpProbe.from_json({**out, "mss": mss})
+
+    async def one(mss: int | None) -> TcpProbe:
+        last, n = await retried(functools.partial(once, mss), lambda t: Status(t.status), ctx.settings.retry)
+        return dataclasses.replace(last, attempts=n)
 
     full = await one(None)
     if full.status == "ok" or full.phase == "connect":
