@@ -464,9 +464,10 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """One write transaction, begun explicitly (sqlite-utils' ``execute`` commits a statement that
-        opens a transaction of its own, which would split ours); nested: part of the outer one."""
+    def _transaction(self, write: bool = True) -> Iterator[None]:
+        """One transaction, begun explicitly (sqlite-utils' ``execute`` commits a statement that opens
+        a transaction of its own, which would split ours): committed at the end when ``write``, else
+        rolled back (a read snapshot); nested: part of the outer one."""
         conn = self.db.conn
         if conn.in_transaction:
             yield
@@ -477,7 +478,15 @@ class Store:
         except BaseException:
             conn.rollback()
             raise
-        conn.commit()
+        if write:
+            conn.commit()
+        elif conn.in_transaction:
+            conn.rollback()
+
+    def snapshot(self) -> contextlib.AbstractContextManager[None]:
+        """One read transaction: every read inside sees the same database, even while a sweep is
+        still writing to it (WAL)."""
+        return self._transaction(write=False)
 
     def _insert(self, table: str, rows: list[dict[str, Any]]) -> sqlite3.Cursor:
         """INSERT without committing (sqlite-utils' insert helpers commit on their own, which would
