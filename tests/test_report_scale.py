@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +25,10 @@ from benchmarks.report import KINDS, synthesize
 from v6scan.cli import cli
 from v6scan.report import build_report, render_html
 from v6scan.report import pages as pages_mod
+from v6scan.report import rows as q
 from v6scan.report import rows as rows_mod
-from v6scan.report.aggregate import failure_keys
+from v6scan.report.aggregate import Aggregate, failure_keys
+from v6scan.report.data import page_section, site_section, stored_record
 from v6scan.report.html import CSP
 from v6scan.report.pages import SINGLE_FILE_MAX, group_file, site_file, write_report_dir
 from v6scan.store import Store
@@ -258,17 +261,17 @@ def test_worker_processes_write_the_same_pages(sweep: tuple[Path, int], tmp_path
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     db, sid = sweep
     monkeypatch.setattr(pages_mod, "now_iso", lambda: "2026-11-30T12:00:00Z")  # the entry page's time
-    monkeypatch.setattr(pages_mod, "BATCH", 7)  # several batches, the last one short
+    monkeypatch.setattr(pages_mod, "BATCH", 7)  # several garbage collections in each process
     written = {}
-    for workers in (1, 2):
+    for workers in (1, 2, 3):  # each worker process its share of the sites: counts, examples merged
         with Store(db) as store:
             written[workers] = write_report_dir(store, sid, "default", lang, tmp_path / str(workers), page_size=PAGE,
                                                 workers=workers)
-    one, two = ({str(p.relative_to(tmp_path / str(n))): p.read_bytes() for p in (tmp_path / str(n)).rglob("*")
-                 if p.is_file()} for n in (1, 2))
-    assert one == two and len(one) == written[1].pages
+    one, two, three = ({str(p.relative_to(tmp_path / str(n))): p.read_bytes()
+                        for p in (tmp_path / str(n)).rglob("*") if p.is_file()} for n in (1, 2, 3))
+    assert one == two == three and len(one) == written[1].pages
     counted = [(w.sites, w.pages, w.total_bytes, w.largest, w.largest_page, w.entry_bytes) for w in written.values()]
-    assert counted[0] == counted[1] and written[2].sites == 30
+    assert counted[0] == counted[1] == counted[2] and written[3].sites == 30
 
 
 def test_a_failure_in_a_worker_process_fails_the_report(sweep: tuple[Path, int], tmp_path: Path,
@@ -281,13 +284,70 @@ def test_a_failure_in_a_worker_process_fails_the_report(sweep: tuple[Path, int],
             raise ValueError("broken evidence")
         return blocks(*a)
 
-    monkeypatch.setattr(pages_mod, "evidence_blocks", broken)  # the forked children inherit it
-    monkeypatch.setattr(pages_mod, "BATCH", 7)  # the first batch is rendered in this process
+    monkeypatch.setattr(pages_mod, "evidence_blocks", broken)  # the forked worker processes inherit it
     with Store(db) as store, pytest.raises(RuntimeError, match="broken evidence"):
         write_report_dir(store, sid, "default", "en", tmp_path / "r", workers=2)
+
+
+def test_merged_counts_are_the_counts_of_all_rows(sweep: tuple[Path, int]) -> None:
+    db, sid = sweep
+    with Store(db) as store:
+        rows = list(rows_mod.iter_site_rows(store, sid, "default"))
+    whole = Aggregate()
+    for r in rows:
+        whole.add(r)
+    merged = Aggregate()
+    for k in (2, 0, 1):  # in any order
+        part = Aggregate()
+        for r in rows[k::3]:
+            part.add(r)
+        merged.merge(part)
+
+    def seen(agg: Aggregate) -> object:
+        return (agg.all.summary(), agg.histogram, agg.all.failure_classes("en"),
+                {d: {n: (g.summary(), g.failure_classes("en")) for n, g in groups.items()}
+                 for d, groups in agg.groups.items()})
+
+    assert seen(merged) == seen(whole)
+    assert any(len(c["examples"]) == 3 for c in whole.all.failure_classes("en"))
+
+
+def test_no_writer_commits_while_the_report_processes_begin_reading(sweep: tuple[Path, int]) -> None:
+    db, _ = sweep
+    with Store(db) as store, rows_mod.hold_writers(store):
+        writer = sqlite3.connect(db, timeout=0, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            writer.execute("BEGIN IMMEDIATE")
+        writer.close()
 
 
 def test_only_the_three_dimensions_reach_sql(sweep: tuple[Path, int]) -> None:
     db, sid = sweep
     with Store(db) as store, pytest.raises(ValueError, match="not a report dimension"):
         next(rows_mod.iter_group_rows(store, sid, "default", "name; DROP TABLE targets"))
+
+
+def _shown(reasons: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [{"text": x["text"], "fix": x["fix"]} for x in reasons]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_a_site_page_shows_what_the_single_file_report_shows(sweep: tuple[Path, int], lang: str) -> None:
+    """The directory's site pages are made from the packed rows (page_section), the single-file
+    report from the record (site_section): for every site both give the page the same data."""
+    db, sid = sweep
+    with Store(db) as store:
+        rows = {r["tid"]: r for r in q.iter_site_rows(store, sid, "default")}
+        texts = dict((row["tid"], text) for row, text in store.observation_texts(sid))
+        compared = 0
+        for row, obs in store.observations(sid):
+            r = rows[row["tid"]]
+            whole = site_section(stored_record(r, obs, lang, sid), r["points"])
+            whole.pop("points")  # (the page does not show these: the points, a reason's code and parameters)
+            whole["reasons"] = _shown(whole["reasons"])
+            for c in whole["checks"]:
+                for n in c["names"]:
+                    n["reasons"] = _shown(n["reasons"])
+            assert page_section(r, json.loads(texts[row["tid"]]), lang) == whole, row["tname"]
+            compared += 1
+    assert compared == 30

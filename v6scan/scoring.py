@@ -31,6 +31,7 @@ from v6scan.rules import INTERMITTENT, RESULTS, CheckResult, Policy, Reason, not
 
 __all__ = [
     "RESULTS",
+    "RESULT_RANK",
     "VERDICTS",
     "CheckResult",
     "Policy",
@@ -45,7 +46,8 @@ __all__ = [
 
 BUILTIN_POLICIES = ("default", "internetnl", "cn-gov")
 VERDICTS = ("inconclusive", "error", "absent", "broken", "partial", "ready")  # worst first
-_RESULT_RANK = {"fail": 0, "error": 1, "inconclusive": 2, "warn": 3, "not_tested": 4, "info": 5, "pass": 6}
+#: results from worst to best (a check's result over several names is the worst of theirs)
+RESULT_RANK = {"fail": 0, "error": 1, "inconclusive": 2, "warn": 3, "not_tested": 4, "info": 5, "pass": 6}
 #: scores are percentages
 PERCENT = 100
 #: thresholds every rule may read (the others are declared by the checks that read them)
@@ -172,7 +174,7 @@ class SiteVerdict:
         """The worst result of ``check`` over the names that count for the verdict."""
         rs = [r for r in self.results if r.check == check and r.name in self.names]
         rs = rs or [r for r in self.results if r.check == check]
-        return min(rs, key=lambda r: _RESULT_RANK[r.result]) if rs else None
+        return min(rs, key=lambda r: RESULT_RANK[r.result]) if rs else None
 
     def checks_json(self, lang: str = "en") -> dict[str, JSON]:
         out: dict[str, JSON] = {}

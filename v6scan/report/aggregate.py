@@ -48,14 +48,20 @@ def failure_keys(row: Mapping[str, Any]) -> dict[Key, dict[str, Any]]:
 @dataclass
 class _Class:
     count: int = 0
-    examples: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (name, display, params)
+    #: (position of the site in the sweep, name, display, params): the first sites counted
+    examples: list[tuple[int, str, str, dict[str, Any]]] = field(default_factory=list)
 
-    def add(self, name: str, display: str, params: dict[str, Any]) -> bool:
+    def add(self, at: int, name: str, display: str, params: dict[str, Any]) -> bool:
         self.count += 1
         if len(self.examples) < EXAMPLES:
-            self.examples.append((name, display, params))
+            self.examples.append((at, name, display, params))
             return True
         return False
+
+    def merge(self, other: _Class) -> None:
+        """Count ``other``'s sites too (the examples: the first sites of both by position)."""
+        self.count += other.count
+        self.examples = sorted(self.examples + other.examples, key=lambda e: e[0])[:EXAMPLES]
 
 
 @dataclass
@@ -77,9 +83,25 @@ class Group:
         if failures is not None:
             if self.classes is None:
                 self.classes = {}
+            at = int(row.get("position") or 0)
             for key, params in failures.items():
-                kept |= self.classes.setdefault(key, _Class()).add(str(row["name"]), str(row["display"]), params)
+                kept |= self.classes.setdefault(key, _Class()).add(at, str(row["name"]), str(row["display"]), params)
         return kept
+
+    def merge(self, other: Group) -> None:
+        """Count the sites ``other`` counted too (rows with a ``position``: its examples are the
+        first sites of both)."""
+        self.sites += other.sites
+        self.score_sum += other.score_sum
+        self.counts.update(other.counts)
+        if other.classes is not None:
+            if self.classes is None:
+                self.classes = {}
+            for key, cls in other.classes.items():
+                if key in self.classes:
+                    self.classes[key].merge(cls)
+                else:
+                    self.classes[key] = cls
 
     def summary(self) -> dict[str, Any]:
         n = self.sites or 1
@@ -93,11 +115,11 @@ class Group:
         items = sorted((self.classes or {}).items(), key=lambda kv: (-kv[1].count, kv[0]))
         out = []
         for (cid, code), cls in items[:limit]:
-            params = cls.examples[0][2] if cls.examples else {}
+            params = cls.examples[0][3] if cls.examples else {}
             out.append({"check": cid, "title": CHECKS[cid].title if cid in CHECKS else cid, "code": code,
                         "count": cls.count, "share": cls.count / (self.sites or 1),
                         "examples": [{"name": n, "display": d, "href": href(n) if href else None}
-                                     for n, d, _ in cls.examples],
+                                     for _, n, d, _ in cls.examples],
                         "fix": fix_hint(code, params, lang), "example": render(code, params, lang)})
         return out
 
@@ -122,6 +144,19 @@ class Aggregate:
                 groups[name] = Group(name)
             kept |= groups[name].add(row, failures)
         return kept
+
+    def merge(self, other: Aggregate) -> None:
+        """Count what ``other`` counted too: the same as :meth:`add` of both's rows, in the order of
+        their ``position``."""
+        self.all.merge(other.all)
+        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
+        for dim in CLASS_DIMS:
+            groups = self.groups[dim]
+            for name, group in other.groups[dim].items():
+                if name in groups:
+                    groups[name].merge(group)
+                else:
+                    groups[name] = group
 
     def breakdown(self, dim: str) -> list[dict[str, Any]]:
         return [self.groups[dim][k].summary() for k in sorted(self.groups[dim])]

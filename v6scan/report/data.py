@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from v6scan import __version__
-from v6scan.model import Observation, now_iso
+from v6scan.messages import fix_hint, render
+from v6scan.model import Observation, Status, now_iso
 from v6scan.record import Record, build_record
 from v6scan.registry import CHECKS
 from v6scan.report.aggregate import ORDER, Aggregate
-from v6scan.scoring import CheckResult, Reason, SiteVerdict
+from v6scan.scoring import RESULT_RANK, CheckResult, Reason, SiteVerdict
 from v6scan.store import Store
 from v6scan.targets import Target
 
-__all__ = ["ORDER", "build_report", "result_records", "site_section", "stored_record", "stored_verdict"]
+__all__ = ["ORDER", "build_report", "page_section", "result_records", "site_section", "stored_record",
+           "stored_verdict"]
 
 
 def build_report(store: Store, sweep_id: int | None = None, policy: str | None = None, lang: str = "en",
@@ -103,6 +105,50 @@ def site_section(rec: Record, points: float | None) -> dict[str, Any]:
             "organisation": rec["organisation"], "verdict": rec["verdict"], "score": rec["score"],
             "points": points, "names": rec["names"], "reasons": rec["reasons"], "checks": checks,
             "evidence": {cid: ev for cid, ev in evidence.items() if ev}}
+
+
+def _texts(reasons: Iterable[Mapping[str, Any]], lang: str) -> list[dict[str, str]]:
+    """Reasons as stored (code, params), as a page shows them: text and fix hint."""
+    out = []
+    for x in reasons:
+        code, params = str(x["code"]), dict(x.get("params") or {})
+        out.append({"text": render(code, params, lang), "fix": fix_hint(code, params, lang)})
+    return out
+
+
+def page_section(row: Mapping[str, Any], observations: Iterable[Sequence[Any]], lang: str) -> dict[str, Any]:
+    """What a site's page shows of :func:`site_section` (of :func:`stored_record`), the same, made
+    straight from a verdict row (:func:`v6scan.report.rows.iter_site_rows`) and the target's
+    observations as packed (``[check, name, status, evidence, error, ...]``, decoded JSON): no
+    record, no verdict objects, no texts the page does not show (checks' summaries)."""
+    by = {(str(o[0]), str(o[1])): o for o in observations}
+    counting = set(row["names"])
+    found: dict[str, dict[str, Any]] = {}
+    for cid, c in row["checks"].items():
+        names = c["details"]["names"]
+        if names:
+            found[cid] = names
+    checks: list[dict[str, Any]] = []
+    evidence: dict[str, dict[str, Any]] = {}
+    for cid in [c for c in CHECKS if c in found] + sorted(c for c in found if c not in CHECKS):
+        names = found[cid]
+        results = [str(d["result"]) for n, d in names.items() if n in counting]
+        results = results or [str(d["result"]) for d in names.values()]  # the worst of these, as SiteVerdict.worst
+        checks.append({"id": cid, "title": CHECKS[cid].title if cid in CHECKS else cid,
+                       "result": min(results, key=RESULT_RANK.__getitem__),
+                       "names": [{"name": n, "result": str(d["result"]), "reasons": _texts(d.get("reasons", ()), lang)}
+                                 for n, d in names.items()]})
+        shown: dict[str, Any] = {}
+        for n in names:
+            o = by.get((cid, n))
+            if o is not None:
+                shown[n] = {"status": str(Status(o[2])), "error": o[4], **dict(o[3] or {})}
+        if shown:
+            evidence[cid] = shown
+    return {"name": row["name"], "display": row["display"], "sector": row["sector"], "region": row["region"],
+            "organisation": row["organisation"], "verdict": str(row["verdict"]), "score": int(row["score"]),
+            "names": list(row["names"]), "reasons": _texts(row["reasons"], lang), "checks": checks,
+            "evidence": evidence}
 
 
 def result_records(store: Store, sweep_id: int | None = None, policy: str | None = None,

@@ -9,19 +9,21 @@ Layout (every link relative, so the directory can be moved, zipped or served as 
     sites/<bucket>/<name>.html         one page per site with its full evidence
 
 Memory stays flat in the number of sites: the site pages are written from one pass over the
-verdict rows merged with :meth:`Store.observations` (both in target order), counting into an
-:class:`~v6scan.report.aggregate.Aggregate` as they go; group pages stream the light columns
-ordered by group, with per-group totals from a ``GROUP BY`` read in the same order.
+verdict rows merged with :meth:`Store.observation_texts` (both in target order), counting into an
+:class:`~v6scan.report.aggregate.Aggregate` as they go; with worker processes, each makes that pass
+over its own share of the targets (its own connection, all reading the same database) and their
+counts are merged.  Group pages stream the light columns ordered by group, with per-group totals
+from a ``GROUP BY`` read in the same order.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import functools
 import gc
 import hashlib
 import itertools
+import json
 import logging
 import multiprocessing
 import os
@@ -35,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from v6scan import __version__
-from v6scan.model import Observation, now_iso
+from v6scan.model import now_iso
 from v6scan.report import rows as q
 from v6scan.report.aggregate import ORDER, Aggregate
-from v6scan.report.data import site_section, stored_record
+from v6scan.report.data import page_section
 from v6scan.report.html import COLORS, CSP, RESULT_COLORS, Words, environment, evidence_blocks, stack, word
 from v6scan.store import Store
 
@@ -54,10 +56,8 @@ PAGE_SIZE = 1000
 ENTRY_GROUPS = 100
 #: failure classes the entry page shows per sector and region (all of them on the group's own page)
 GROUP_CLASSES = 10
-#: site pages rendered per task (by a forked child process)
+#: site pages written between two garbage collections
 BATCH = 100
-#: how much less CPU priority the child processes have (os.nice) than the one reading for them
-_NICE = 5
 #: site pages per directory under sites/
 BUCKET = 1000
 
@@ -111,6 +111,14 @@ class Written:
         if size > self.largest:
             self.largest, self.largest_page = size, rel
 
+    def merge(self, other: Written) -> None:
+        """Count the pages ``other`` counted, as if written after this one's."""
+        self.sites += other.sites
+        self.pages += other.pages
+        self.total_bytes += other.total_bytes
+        if other.largest > self.largest:
+            self.largest, self.largest_page = other.largest, other.largest_page
+
 
 def _write(root: Path, rel: str, text: str, dirs: set[str]) -> int:
     """Write ``text`` to ``root/rel`` (its directory made once: ``dirs`` remembers); its size."""
@@ -132,22 +140,12 @@ def _common(lang: str, sweep_id: int, policy: str) -> dict[str, Any]:
             "sweep": sweep_id, "policy": policy}
 
 
-def _site_pages(out: Path, lang: str, sweep_id: int, policy: str,
-                batch: list[tuple[dict[str, Any], list[Observation]]]) -> list[tuple[str, int]]:
-    """Write the pages of a batch of sites (verdict row, observations); each page's path and size.
-    Runs in a forked child process too: it needs nothing but its arguments."""
-    tpl = environment().get_template("site.html.j2")
-    common = {**_common(lang, sweep_id, policy), "w": _words(lang), "home": "../../index.html"}
-    labels = {dim: word(dim, lang) for dim in q.DIMENSIONS}
-    done = []
-    dirs: set[str] = set()
-    for row, obs in batch:
-        rel = site_file(row["tid"], row["name"])
-        s = site_section(stored_record(row, obs, lang, sweep_id), row["points"])
-        links = [(f"{labels[d]}: {row[d]}", "../../" + group_file(d, row[d])) for d in q.DIMENSIONS if row[d]]
-        text = tpl.render(common, s=s, links=links, blocks=evidence_blocks(s["evidence"]))
-        done.append((rel, _write(out, rel, text, dirs)))
-    return done
+def _site_page(tpl: Any, common: dict[str, Any], labels: dict[str, str], row: dict[str, Any], observations: str,
+               lang: str) -> str:
+    """The page of one site: its verdict row and its observations (packed JSON text)."""
+    s = page_section(row, json.loads(observations), lang)
+    links = [(f"{labels[d]}: {row[d]}", "../../" + group_file(d, row[d])) for d in q.DIMENSIONS if row[d]]
+    return str(tpl.render(common, s=s, links=links, blocks=evidence_blocks(s["evidence"])))
 
 
 @functools.cache
@@ -155,31 +153,94 @@ def _words(lang: str) -> Words:
     return Words(lang)
 
 
-#: the pages written by a batch of sites: (path, size)
-_Pages = list[tuple[str, int]]
+@dataclass
+class _Share:
+    """What one process made of its share of the sites: their pages (counted), their counts, the
+    links to those of them kept as examples of a failure class."""
+
+    written: Written
+    agg: Aggregate = field(default_factory=Aggregate)
+    hrefs: dict[str, str] = field(default_factory=dict)
+    largest_at: int = -1  # the position of the site of the largest page
+
+    def merge_into(self, written: Written, agg: Aggregate, hrefs: dict[str, str]) -> None:
+        written.merge(self.written)
+        agg.merge(self.agg)
+        hrefs.update(self.hrefs)
 
 
-def _render_child(send: Connection, out: Path, lang: str, sweep_id: int, policy: str,
-                  batch: list[tuple[dict[str, Any], list[Observation]]]) -> None:
-    """A forked child's work: render ``batch`` as its parent read it, send back the pages written
-    (or the error).  It runs at a lower priority than its parent, which reads the evidence for
-    every child and must never wait."""
-    os.nice(_NICE)
+def _site_rows(store: Store, sweep_id: int, policy: str, shard: tuple[int, int] | None
+               ) -> Iterator[tuple[dict[str, Any], str]]:
+    """Each verdict row under ``policy`` (of ``shard``) with its target's observations (packed JSON
+    text): two streams in target order, merged on the target id (the targets of the first are a
+    superset of the second's)."""
+    found = ((t["tid"], text) for t, text in store.observation_texts(sweep_id, shard))
+    nxt = next(found, None)
+    for row in q.iter_site_rows(store, sweep_id, policy, shard):
+        text = "[]"
+        if nxt is not None and nxt[0] == row["tid"]:
+            text = nxt[1]
+            nxt = next(found, None)
+        if row["verdict"] is not None:
+            yield row, text
+
+
+def _site_share(store: Store, sweep_id: int, policy: str, lang: str, out: Path,
+                shard: tuple[int, int] | None) -> _Share:
+    """Write the page of every site of ``shard`` (all: None), counting each as it goes."""
+    tpl = environment().get_template("site.html.j2")
+    common = {**_common(lang, sweep_id, policy), "w": _words(lang), "home": "../../index.html"}
+    labels = {dim: word(dim, lang) for dim in q.DIMENSIONS}
+    share = _Share(Written(out / "index.html"))
+    with _collect_per_batch():
+        for n, (row, observations) in enumerate(_site_rows(store, sweep_id, policy, shard), 1):
+            rel = site_file(row["tid"], row["name"])
+            if share.agg.add(row):
+                share.hrefs[row["name"]] = rel
+            share.written.write(out, rel, _site_page(tpl, common, labels, row, observations, lang))
+            share.written.sites += 1
+            if share.written.largest_page == rel:
+                share.largest_at = row["position"]
+            if n % BATCH == 0:
+                gc.collect()  # what little is alive: automatic collection is off
+    share.written.dirs.clear()
+    return share
+
+
+def _share_child(send: Connection, path: Path, sweep_id: int, policy: str, lang: str, out: Path,
+                 shard: tuple[int, int]) -> None:
+    """A worker process's work: open the store (a connection of its own), begin reading (and say
+    so: ``True``), then write the pages of ``shard`` and send what it made (or the error)."""
     try:
-        send.send(_site_pages(out, lang, sweep_id, policy, batch))
+        with Store(path) as store, q.snapshot(store):
+            q.count_verdicts(store, sweep_id, policy)  # the read transaction begins
+            send.send(True)
+            send.send(_site_share(store, sweep_id, policy, lang, out, shard))
     except BaseException:
         send.send(traceback.format_exc())
     finally:
         send.close()
 
 
+def _answer(child: BaseProcess, recv: Connection) -> Any:
+    """The next message of ``child`` (an error it reports is raised here)."""
+    try:
+        msg = recv.recv()
+    except EOFError:  # it died before it could answer
+        child.join()
+        msg = f"exit code {child.exitcode}"
+    if isinstance(msg, str):
+        raise RuntimeError(f"writing site pages failed in a worker process: {msg}")
+    return msg
+
+
 @contextlib.contextmanager
 def _collect_per_batch() -> Iterator[None]:
-    """No automatic garbage collection while the site pages are made (the loop rendering here
-    collects after each batch, when little is alive), and none of what exists now.  Reading and
-    rendering a batch make hundreds of thousands of containers and no cycles; with automatic
-    collection on, Python walks them again and again while they are made (in a forked child it
-    would also copy every page it walks), which more than doubled the time to decode a batch."""
+    """No automatic garbage collection while the site pages are made (the loop writing them
+    collects every batch of sites, when little is alive), and none of what exists now.  Reading
+    and rendering a site make thousands of containers and no cycles; with automatic collection
+    on, Python walks them again and again while they are made, which more than doubled the time
+    to decode a site's evidence."""
     enabled = gc.isenabled()
     gc.freeze()  # what exists now is never collected while this lasts
     gc.disable()
@@ -206,21 +267,6 @@ def _pager(number: int, pages: int, name: Any) -> dict[str, Any]:
             "next": name(number + 1) if number < pages else None}
 
 
-def _sites_with_observations(store: Store, sweep_id: int, policy: str
-                             ) -> Iterator[tuple[dict[str, Any], list[Observation]]]:
-    """Each verdict row under ``policy`` with its target's observations: two streams in target
-    order, merged on the target id (the targets of the first are a superset of the second's)."""
-    found = ((t["tid"], obs) for t, obs in store.observations(sweep_id))
-    nxt = next(found, None)
-    for row in q.iter_site_rows(store, sweep_id, policy):
-        obs: list[Observation] = []
-        if nxt is not None and nxt[0] == row["tid"]:
-            obs = nxt[1]
-            nxt = next(found, None)
-        if row["verdict"] is not None:
-            yield row, obs
-
-
 def default_workers() -> int:
     """Processes that render site pages by default: two where this process may use two CPUs or
     more and can fork, else none (the pages are rendered in this process)."""
@@ -233,16 +279,16 @@ def default_workers() -> int:
 def write_report_dir(store: Store, sweep_id: int, policy: str, lang: str, out: Path, *,
                      page_size: int = PAGE_SIZE, workers: int | None = None) -> Written:
     """Write the report of ``sweep_id`` under ``policy`` in ``lang`` into directory ``out``.  With
-    ``workers`` > 1 (default: :func:`default_workers`) the site pages are rendered by up to that
-    many forked child processes at a time, one per batch of sites, while this process reads the
-    evidence (:meth:`Store.observations`, one stream) and counts.  The files are the same byte for
-    byte whatever ``workers`` is."""
+    ``workers`` > 1 (default: :func:`default_workers`) the site pages are written by that many
+    forked worker processes, each reading and counting its share of the sites, while this process
+    writes the organisation pages.  The files are the same byte for byte whatever ``workers`` is."""
     with q.snapshot(store):
         w = _Writer(store, sweep_id, policy, lang, out, page_size, default_workers() if workers is None else workers)
         w.sites()  # first: it counts what the other pages show
         log.debug("report: %d site pages written (%d processes)", w.written.sites, w.workers)
-        for dim in q.DIMENSIONS:
-            w.groups(dim)
+        for dim in ("sector", "region"):
+            w.groups(dim, w.written)
+        w.written.merge(w.later)  # the organisation pages
         w.entry()
     return w.written
 
@@ -256,6 +302,7 @@ class _Writer:
         self.common = {**_common(lang, sweep_id, policy), "w": _words(lang)}
         self.workers = workers
         self.written = Written(out / "index.html")
+        self.later = Written(out / "index.html")  # pages written before they are counted
         self.agg = Aggregate()
         self.hrefs: dict[str, str] = {}  # the failure classes' example sites only (a few per class and group)
 
@@ -268,78 +315,48 @@ class _Writer:
         return up + rel if rel else None
 
     def sites(self) -> None:
-        """A page per site, counting every verdict as it goes (here), rendered in batches here or
-        by a forked child process per batch, ``workers`` at a time.  A child reads its batch where
-        this process left it (copy on write): nothing is serialized (packing the batches for
-        long-lived workers, even with :mod:`marshal`, cost more).  Memory stays flat: a batch is
-        dropped when its child ends."""
-        with _collect_per_batch():
-            if self.workers <= 1:
-                sites = _sites_with_observations(self.store, self.sweep_id, self.policy)
-                while batch := self._batch(sites):
-                    self._account(_site_pages(self.out, self.lang, self.sweep_id, self.policy, batch))
-                    del batch  # before the collection
-                    gc.collect()
-            else:
-                self._parallel()
+        """A page per site, counting every verdict (and, meanwhile, the organisation pages):
+        written here or by ``workers`` worker processes, each reading its own share of the
+        sites from the store (:meth:`Store.observation_texts` with a shard) and sending back
+        what it counted."""
+        if self.workers <= 1:
+            shares = [_site_share(self.store, self.sweep_id, self.policy, self.lang, self.out, None)]
+            self.groups("organisation", self.later)
+        else:
+            shares = self._parallel()
+        for share in sorted(shares, key=lambda s: s.largest_at):  # a tie: the first site's page
+            share.merge_into(self.written, self.agg, self.hrefs)
 
-    def _parallel(self) -> None:
-        sites = _sites_with_observations(self.store, self.sweep_id, self.policy)
-        # the first batch here: every child then starts with the template compiled, the caches
-        # filled and the interpreter's specialized bytecode (a cold child took twice as long)
-        self._account(_site_pages(self.out, self.lang, self.sweep_id, self.policy, self._batch(sites)))
+    def _parallel(self) -> list[_Share]:
         ctx = multiprocessing.get_context("fork")
-        running: collections.deque[tuple[BaseProcess, Connection]] = collections.deque()
+        running: list[tuple[BaseProcess, Connection]] = []
         try:
-            while batch := self._batch(sites):
-                if len(running) >= self.workers:
-                    self._receive(*running.popleft())
-                recv, send = ctx.Pipe(duplex=False)
-                child = ctx.Process(target=_render_child, args=(send, self.out, self.lang, self.sweep_id, self.policy,
-                                                               batch), daemon=True)
-                child.start()
-                send.close()
-                running.append((child, recv))
-                del batch, child  # the child process has the batch; this one drops it when it ends
-            while running:
-                self._receive(*running.popleft())
+            with q.hold_writers(self.store):  # every worker's reads see what this process's see
+                q.count_verdicts(self.store, self.sweep_id, self.policy)  # this one's read transaction begins
+                for k in range(self.workers):
+                    recv, send = ctx.Pipe(duplex=False)
+                    proc = ctx.Process(target=_share_child, daemon=True, args=(
+                        send, self.store.path, self.sweep_id, self.policy, self.lang, self.out, (k, self.workers)))
+                    proc.start()
+                    send.close()
+                    running.append((proc, recv))
+                for child, recv in running:
+                    _answer(child, recv)  # it is reading
+            self.groups("organisation", self.later)  # (they need no counts)
+            shares = [_answer(child, recv) for child, recv in running]
+            for child, _ in running:
+                child.join()
+            return shares
         finally:
-            for proc, pipe in running:  # only after an error
-                proc.terminate()
-                proc.join()
-                pipe.close()
+            for child, recv in running:
+                if child.is_alive():  # only after an error
+                    child.terminate()
+                child.join()
+                recv.close()
 
-    def _receive(self, child: BaseProcess, recv: Connection) -> None:
-        """Wait for ``child``; count the pages it wrote."""
-        try:
-            pages: _Pages | str = recv.recv()
-        except EOFError:  # it died before it could answer
-            child.join()
-            pages = f"exit code {child.exitcode}"
-        finally:
-            recv.close()
-        child.join()  # and drop it: it holds the batch
-        if isinstance(pages, str):
-            raise RuntimeError(f"rendering site pages failed in a child process: {pages}")
-        self._account(pages)
-
-    def _batch(self, sites: Iterator[tuple[dict[str, Any], list[Observation]]]
-               ) -> list[tuple[dict[str, Any], list[Observation]]]:
-        """The next :data:`BATCH` sites (none at the end), counted.  A function, not a generator: a
-        suspended generator would hold on to the batch it gave out until the next one."""
-        batch = list(itertools.islice(sites, BATCH))
-        for row, _ in batch:
-            if self.agg.add(row):
-                self.hrefs[row["name"]] = site_file(row["tid"], row["name"])
-        return batch
-
-    def _account(self, pages: list[tuple[str, int]]) -> None:
-        for rel, size in pages:
-            self.written.add(rel, size)
-            self.written.sites += 1
-
-    def groups(self, dim: str) -> None:
-        """The pages of every group of ``dim`` (its sites, paginated) and the index of the groups."""
+    def groups(self, dim: str, written: Written) -> None:
+        """The pages of every group of ``dim`` (its sites, paginated) and the index of the groups,
+        counted in ``written``."""
         group_tpl = self.env.get_template("group.html.j2")
         size = self.page_size
         list_pages = _pages(q.count_groups(self.store, self.sweep_id, self.policy, dim), size)
@@ -355,21 +372,21 @@ class _Writer:
             for number in range(1, pages + 1):
                 chunk = [{**m, "href": "../" + site_file(m["tid"], m["name"])}
                          for m in itertools.islice(members, min(size, summary["sites"] - (number - 1) * size))]
-                self.written.write(self.out, group_file(dim, name, number), group_tpl.render(
+                written.write(self.out, group_file(dim, name, number), group_tpl.render(
                     self.common, dim=dim, key=f"by_{dim}", g=summary, classes=classes, sites=chunk,
                     page=_pager(number, pages, functools.partial(_sibling, dim, name)),
                     home="../index.html", up=list_file(dim).split("/", 1)[1]))
             listed.append({**summary, "href": _sibling(dim, name, 1), "bars": stack(summary["counts"], 300)})
             if len(listed) == size:
-                self._list(dim, listed, (list_page, list_pages))
+                self._list(dim, listed, (list_page, list_pages), written)
                 listed, list_page = [], list_page + 1
         if listed or list_page == 1:
-            self._list(dim, listed, (list_page, list_pages))
+            self._list(dim, listed, (list_page, list_pages), written)
 
-    def _list(self, dim: str, groups: list[dict[str, Any]], page: tuple[int, int]) -> None:
+    def _list(self, dim: str, groups: list[dict[str, Any]], page: tuple[int, int], written: Written) -> None:
         """Page ``page`` (number, of how many) of the index of ``dim``'s groups."""
         pager = _pager(*page, lambda p: list_file(dim, p).split("/", 1)[1])
-        self.written.write(self.out, list_file(dim, page[0]), self.env.get_template("list.html.j2").render(
+        written.write(self.out, list_file(dim, page[0]), self.env.get_template("list.html.j2").render(
             **self.common, dim=dim, key=f"by_{dim}", groups=groups, page=pager, verdicts=dict.fromkeys(ORDER, 0),
             home="../index.html"))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = [
     "DIMENSIONS",
     "count_groups",
     "count_verdicts",
+    "hold_writers",
     "iter_group_rows",
     "iter_group_summaries",
     "iter_site_rows",
@@ -47,20 +49,27 @@ def _sql(template: str, dim: str = "sector") -> str:
     return template.replace("$COLUMNS", _COLUMNS).replace("$DIM", dim)
 
 
+def snapshot(store: Store) -> contextlib.AbstractContextManager[None]:
+    """One read transaction around the report's reads (:meth:`Store.snapshot`): every statement
+    sees the same database, even while a sweep is still writing to it (WAL)."""
+    return store.snapshot()
+
+
 @contextlib.contextmanager
-def snapshot(store: Store) -> Iterator[None]:
-    """One read transaction around the report's reads: every statement sees the same database,
-    even while a sweep is still writing to it (WAL)."""
-    conn = store.db.conn
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN")
+def hold_writers(store: Store) -> Iterator[None]:
+    """No writer commits to the database while this lasts (a write transaction, begun on a
+    connection of its own and never written to): read transactions begun meanwhile, in this
+    process or others, all see the same database.  Where that lock cannot be had (a read-only
+    file), nothing is held."""
+    conn = sqlite3.connect(store.path, timeout=10, isolation_level=None)
     try:
+        with contextlib.suppress(sqlite3.OperationalError):
+            conn.execute("BEGIN IMMEDIATE")
         yield
     finally:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        conn.close()
 
 
 def count_verdicts(store: Store, sweep_id: int, policy: str) -> int:
@@ -80,15 +89,18 @@ def iter_group_rows(store: Store, sweep_id: int, policy: str, dim: str) -> Itera
         yield dict(zip(cols, values, strict=True))
 
 
-def iter_site_rows(store: Store, sweep_id: int, policy: str) -> Iterator[dict[str, Any]]:
+def iter_site_rows(store: Store, sweep_id: int, policy: str, shard: tuple[int, int] | None = None
+                   ) -> Iterator[dict[str, Any]]:
     """Every target of the sweep that is done or has a verdict under ``policy``, in target order
-    (the order of :meth:`Store.observations`, whose targets are a subset), with its verdict's
-    columns decoded (``verdict`` is None for a target without one under ``policy``)."""
+    (the order of :meth:`Store.observation_texts`, whose targets are a subset, for the same
+    ``shard``), with its verdict's columns decoded (``verdict`` is None for a target without one
+    under ``policy``); ``shard=(k, n)``: only the targets whose id is ``k`` modulo ``n``."""
+    k, n = shard or (0, 1)
     cur = store.db.conn.execute(_sql(
         "SELECT $COLUMNS, v.names, v.checks, v.details, v.reasons FROM targets t"
         " LEFT JOIN verdicts v ON v.target_id = t.id AND v.policy = ?"
-        " WHERE t.sweep_id = ? AND (t.status = 'done' OR v.id IS NOT NULL) ORDER BY t.position"),
-        [policy, sweep_id])
+        " WHERE t.sweep_id = ? AND (t.status = 'done' OR v.id IS NOT NULL) AND t.id % ? = ? ORDER BY t.position"),
+        [policy, sweep_id, n, k])
     cols = [d[0] for d in cur.description]
     for values in cur:
         row = dict(zip(cols, values, strict=True))
