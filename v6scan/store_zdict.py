@@ -1,12 +1,12 @@
-"""The preset dictionary (zlib ``zdict``) that the store compresses evidence with (schema 5).
+"""The built-in preset dictionary (zlib ``zdict``) of the store's packed columns (schema 5): what a
+sweep's first documents are packed with, before the sweep has dictionaries of its own
+(:mod:`v6scan.store_codec`), and what a migrated database's packs start with.
 
-Evidence rows are small JSON documents (a few hundred bytes each) that share most of their text: key
-names, status words, the shapes of addresses and certificates.  Compressed one by one they shrink
-about 3 times; with this dictionary about 10 times.  It is the JSON evidence of two sites of a lab
-sweep (``healthy.gov.test`` and ``dropped.gov.test``, tests/data/sweep-1c815f1.db.gz), the last
-32 KiB (zlib's window), made once and never changed: a database stores every dictionary it was
-written with (table ``zlib_dictionaries``, keyed by the dictionary's Adler-32, which each zlib stream
-names in its header), so a new dictionary can be added later without touching old rows.
+It is the JSON evidence of two sites of a lab sweep (``healthy.gov.test`` and ``dropped.gov.test``,
+tests/data/sweep-1c815f1.db.gz), the last 32 KiB (zlib's window), made once and never changed: a
+database stores every dictionary it was written with (table ``zlib_dictionaries``, keyed by the
+dictionary's Adler-32, which each zlib stream names in its header), so dictionaries can be added
+without touching old rows.
 """
 
 import base64
