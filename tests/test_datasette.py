@@ -18,19 +18,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import lab_settings
-from tests.lab import Lab
-from tests.lab.netns import run_async_in_netns
 from v6scan.datasette import metadata, metadata_path
 from v6scan.datasette.__main__ import main as datasette_main
 from v6scan.model import Observation, Status
 from v6scan.scoring import load_policy, score_target
 from v6scan.store import Store
-from v6scan.sweep import run_sweep
-from v6scan.targets import parse_target, read_target_file
+from v6scan.targets import parse_target
 
 DATASETTE = Path(sys.executable).parent / "datasette"
-REPO = Path(__file__).resolve().parents[1]
 VIEWS = ("site_verdicts", "check_results", "sector_summary", "region_summary", "observations", "site_observations")
 
 
@@ -68,12 +63,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _serve(db: Path) -> Iterator[str]:
-    """datasette serving ``db`` with the shipped metadata (its plugin loaded by entry point); its URL."""
+def serve(db: Path, *options: str) -> Iterator[str]:
+    """datasette serving ``db`` with the shipped metadata (its plugin loaded by entry point) and
+    ``options``; its URL."""
     assert DATASETTE.exists(), "datasette is a test dependency (pip install datasette)"
     port = _free_port()
     proc = subprocess.Popen([str(DATASETTE), "serve", str(db), "--metadata", str(metadata_path()),
-                             "--host", "127.0.0.1", "--port", str(port)],
+                             "--host", "127.0.0.1", "--port", str(port), *options],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -102,24 +98,24 @@ def _serve(db: Path) -> Iterator[str]:
 
 @pytest.fixture
 def datasette(sweep_db: Path) -> Iterator[str]:
-    with _serve(sweep_db) as base:
+    with serve(sweep_db) as base:
         yield base
 
 
-def _get(url: str) -> Any:
+def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read())
 
 
 def test_a_sweep_is_browsable_in_datasette(datasette: str, sweep_db: Path) -> None:
-    rows = _get(f"{datasette}/sweep/site_verdicts.json?_shape=array")
+    rows = get_json(f"{datasette}/sweep/site_verdicts.json?_shape=array")
     assert {r["name"] for r in rows} == {f"site{i}.example.org" for i in range(6)}
     assert Counter(r["verdict"] for r in rows)["absent"] == 2
     assert [r["score"] for r in rows] == sorted(r["score"] for r in rows)  # the metadata's sort: worst first
     assert {r["name"]: r["sector"] for r in rows}["site1.example.org"] == "edu"
 
     # the facets the metadata names, with counts
-    page = _get(f"{datasette}/sweep/site_verdicts.json")
+    page = get_json(f"{datasette}/sweep/site_verdicts.json")
     facets = page["facet_results"]
     facets = facets.get("results", facets)  # datasette 1.0 nests them
     assert {"verdict", "sector", "region"} <= set(facets)
@@ -128,22 +124,22 @@ def test_a_sweep_is_browsable_in_datasette(datasette: str, sweep_db: Path) -> No
     by_region = {f["value"]: f["count"] for f in facets["region"]["results"]}
     assert by_region == {"north": 3, "south": 3}
 
-    checks = _get(f"{datasette}/sweep/check_results.json?_shape=array&check_id=dns.aaaa")
+    checks = get_json(f"{datasette}/sweep/check_results.json?_shape=array&check_id=dns.aaaa")
     assert Counter(r["result"] for r in checks) == Counter({"pass": 4, "fail": 2})
-    sectors = {r["sector"]: r for r in _get(f"{datasette}/sweep/sector_summary.json?_shape=array")}
+    sectors = {r["sector"]: r for r in get_json(f"{datasette}/sweep/sector_summary.json?_shape=array")}
     assert sectors["gov"]["sites"] == 3 and sectors["gov"]["absent"] + sectors["edu"]["absent"] == 2
-    observations = _get(f"{datasette}/sweep/site_observations.json?_shape=array&_size=max")
+    observations = get_json(f"{datasette}/sweep/site_observations.json?_shape=array&_size=max")
     assert len(observations) == 12 and {o["check_id"] for o in observations} == {"dns.resolve", "dns.aaaa"}
     # the evidence itself, unpacked by v6scan's plugin as datasette reads it
-    aaaa = _get(f"{datasette}/sweep/observations.json?_shape=array&check_id=dns.aaaa&status=ok")
+    aaaa = get_json(f"{datasette}/sweep/observations.json?_shape=array&check_id=dns.aaaa&status=ok")
     assert len(aaaa) == 4 and all(json.loads(o["evidence"])["usable"] == ["2001:db8::10"] for o in aaaa)
-    plugins = {p["name"] for p in _get(f"{datasette}/-/plugins.json")}
+    plugins = {p["name"] for p in get_json(f"{datasette}/-/plugins.json")}
     assert "v6scan.datasette.plugin" in plugins or "v6scan" in plugins, plugins
 
     # titles from the metadata; the binary evidence tables hidden from the index
-    tables = {t["name"]: t for t in _get(f"{datasette}/sweep.json")["tables"]}
+    tables = {t["name"]: t for t in get_json(f"{datasette}/sweep.json")["tables"]}
     assert tables["observation_packs"]["hidden"] and not tables["targets"]["hidden"]
-    meta = _get(f"{datasette}/-/metadata.json")
+    meta = get_json(f"{datasette}/-/metadata.json")
     assert meta["databases"]["sweep"]["tables"]["site_verdicts"]["title"] == "Sites and verdicts"
 
 
@@ -171,39 +167,3 @@ def test_the_metadata_describes_every_view_and_follows_the_database_name(
     assert set(json.loads(capsys.readouterr().out)["databases"]) == {"a", "b"}
 
 
-
-#: lab sites of every kind of verdict, swept for real
-LAB_SITES = ("healthy.gov.test", "v4only.com.test", "dropped.gov.test", "nxdomain.gov.test", "cert-expired.gov.test")
-
-
-def test_a_lab_sweep_is_browsable_in_datasette(lab: Lab, tmp_path: Path) -> None:
-    """A real sweep of lab sites: what datasette shows (views, facets, evidence) is what the store holds."""
-    db = tmp_path / "sweep.db"  # the shipped metadata describes a database named "sweep"
-    known = {t.name: t for t in read_target_file(REPO / "targets" / "lab.csv").targets}
-    targets = [known[n] for n in LAB_SITES if n in known]
-    assert len(targets) == len(LAB_SITES), sorted(known)[:20]
-    settings = lab_settings(lab, ca_bundle=lab.ca_file, self_check=lab.self_check, timeout=2.0, latency_probes=2)
-
-    async def go() -> int:
-        store = Store(db)
-        try:
-            return await run_sweep(store, targets, settings, load_policy("default"), concurrency=8, batch_size=2)
-        finally:
-            store.close()
-
-    sid = run_async_in_netns(lab.client, go)
-    with Store(db) as s:
-        verdicts = {r["name"]: r["verdict"] for r in s.verdict_rows(sid)}
-        results = {(r["name"], cid): (c["result"], c["summary"]) for r in s.verdict_rows(sid)
-                   for cid, c in r["checks"].items()}
-        observed = sum(len(obs) for _, obs in s.observations(sid))
-    assert len(set(verdicts.values())) >= 3, verdicts  # the sites differ: the comparison below means something
-    with _serve(db) as base:
-        rows = _get(f"{base}/sweep/site_verdicts.json?_shape=array&_size=max")
-        assert {r["name"]: r["verdict"] for r in rows} == verdicts
-        shown = _get(f"{base}/sweep/check_results.json?_shape=array&_size=max")
-        assert {(r["name"], r["check_id"]): (r["result"], r["summary"]) for r in shown} == results
-        count = _get(f"{base}/sweep.json?sql=select+count(*)+as+n+from+observations&_shape=array")
-        assert count == [{"n": observed}]
-        http = _get(f"{base}/sweep/observations.json?_shape=array&check_id=web.http&name=healthy.gov.test")
-        assert len(http) == 1 and json.loads(http[0]["evidence"])["chains"], http

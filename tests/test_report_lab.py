@@ -17,6 +17,7 @@ from tests.conftest import lab_required, lab_settings
 from tests.lab import Lab
 from tests.lab.netns import run_async_in_netns
 from tests.lab.scenarios import SCENARIOS
+from tests.test_datasette import get_json, serve
 from v6scan.report import (
     build_report,
     export_csv,
@@ -65,6 +66,27 @@ def test_every_lab_site_gets_its_expected_verdict(swept: tuple[Store, int]) -> N
     for s in SCENARIOS:
         want = PENDING.get(s.id, s.expect["verdict"])
         assert got[s.target] == want, (s.id, got[s.target], want)
+
+
+def test_the_lab_sweep_is_browsable_in_datasette(swept: tuple[Store, int]) -> None:
+    """The real lab sweep served by datasette (issue 16 item 5): what it shows (views, every
+    observation, evidence through v6scan's plugin) is what the store holds."""
+    store, sid = swept
+    rows = store.verdict_rows(sid)
+    verdicts = {r["name"]: r["verdict"] for r in rows}
+    results = {(r["name"], cid): (c["result"], c["summary"]) for r in rows for cid, c in r["checks"].items()}
+    observed = sum(len(obs) for _, obs in store.observations(sid))
+    assert len(set(verdicts.values())) >= 4, verdicts  # the sites differ: the comparison means something
+    db = store.path.stem  # datasette names a database by its file
+    with serve(store.path, "--setting", "max_returned_rows", "100000") as base:
+        shown = get_json(f"{base}/{db}/site_verdicts.json?_shape=array&_size=max&policy=default")
+        assert {r["name"]: r["verdict"] for r in shown} == verdicts
+        checks = get_json(f"{base}/{db}/check_results.json?_shape=array&_size=max&policy=default")
+        assert {(r["name"], r["check_id"]): (r["result"], r["summary"]) for r in checks} == results
+        count = get_json(f"{base}/{db}.json?sql=select+count(*)+as+n+from+observations&_shape=array")
+        assert count == [{"n": observed}]
+        http = get_json(f"{base}/{db}/observations.json?_shape=array&check_id=web.http&name=healthy.gov.test")
+        assert len(http) == 1 and json.loads(http[0]["evidence"])["chains"], http
 
 
 def test_store_contents_and_views(swept: tuple[Store, int]) -> None:
