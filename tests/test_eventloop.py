@@ -6,6 +6,8 @@ import asyncio
 import gc
 import threading
 
+import pytest
+
 from v6scan import eventloop
 
 
@@ -30,10 +32,8 @@ def test_the_thresholds_come_back_after_a_failing_run_too() -> None:
     async def main() -> None:
         raise RuntimeError("boom")
 
-    try:
+    with pytest.raises(RuntimeError, match="boom"):
         eventloop.run(main())
-    except RuntimeError:
-        pass
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
