@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+import weakref
 
 import pytest
 
@@ -64,8 +65,7 @@ def test_garbage_cycles_are_still_collected_during_a_run() -> None:
             self.other: Node | None = None
 
     async def main() -> int:
-        import weakref
-        refs = []
+        refs: list[weakref.ref[Node]] = []
         for _ in range(200_000):  # enough new container objects for several young collections
             a, b = Node(), Node()
             a.other, b.other = b, a
