@@ -75,3 +75,19 @@ def test_garbage_cycles_are_still_collected_during_a_run() -> None:
 
     # cycles made during the run are reclaimed by the collector itself (no gc.collect() here)
     assert eventloop.run(main()) == 0
+
+
+def test_small_work_runs_on_the_loop_and_large_work_on_the_threads() -> None:
+    def where(_: str) -> str:
+        return threading.current_thread().name
+
+    async def main() -> tuple[str, str, str]:
+        small = "x" * eventloop.INLINE_MAX
+        large = small + "x"
+        return (await eventloop.off_loop_if_large(len(small), where, small),
+                await eventloop.off_loop_if_large(len(large), where, large),
+                threading.current_thread().name)
+
+    small_on, large_on, loop_on = eventloop.run(main())
+    assert small_on == loop_on
+    assert large_on != loop_on and large_on.startswith("v6scan-cpu")

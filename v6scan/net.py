@@ -42,7 +42,9 @@ _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errn
                 errno.EHOSTDOWN, errno.EAFNOSUPPORT}
 
 
+@functools.lru_cache(maxsize=4096)
 def _literal(host: str) -> str:
+    """``host`` as a compressed address literal (remembered: every connection asks)."""
     try:
         return ipaddress.ip_address(host.strip("[]")).compressed
     except ValueError:

@@ -33,7 +33,7 @@ from v6scan.attempts import TRANSIENT
 from v6scan.checks.base import Row, Run, optional
 from v6scan.checks.webstate import HTTP_ERROR_FROM, WebState, fetched, resolve_hop
 from v6scan.context import Context
-from v6scan.eventloop import off_loop
+from v6scan.eventloop import off_loop_if_large
 from v6scan.fetch import Chain, Page
 from v6scan.markup import PageLinks
 from v6scan.markup import parse_links as parse_markup
@@ -63,8 +63,10 @@ def parse_links(html: str, base: str, limit: int = Settings.max_parse) -> PageLi
 
 
 async def read_links(ctx: Context, text: str, url: str) -> PageLinks:
-    """:func:`parse_links` of hostile markup: a bounded prefix, tokenised in linear time, on the CPU threads."""
-    return await off_loop(parse_links, text, url, ctx.settings.max_parse)
+    """:func:`parse_links` of hostile markup: a bounded prefix, tokenised in linear time, on the CPU
+    threads unless it is small."""
+    return await off_loop_if_large(min(len(text), ctx.settings.max_parse), parse_links, text, url,
+                                   ctx.settings.max_parse)
 
 
 # --------------------------------------------------------------------------- rows both checks write
