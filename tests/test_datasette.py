@@ -167,3 +167,16 @@ def test_the_metadata_describes_every_view_and_follows_the_database_name(
     assert set(json.loads(capsys.readouterr().out)["databases"]) == {"a", "b"}
 
 
+def test_the_cli_command_prints_what_the_module_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    from click.testing import CliRunner
+
+    from v6scan.cli import cli
+
+    for args in ([], ["a.db", "b"]):
+        r = CliRunner().invoke(cli, ["datasette-metadata", *args])
+        assert r.exit_code == 0, r.output
+        datasette_main(args)
+        assert r.output == capsys.readouterr().out
+    assert set(json.loads(r.output)["databases"]) == {"a", "b"}
+
+

@@ -1093,9 +1093,9 @@ def datasette_metadata(databases: tuple[str, ...]) -> None:
       datasette sweep.db --metadata "$(v6scan datasette-metadata)"
       v6scan datasette-metadata nationwide.db > meta.json && datasette nationwide.db --metadata meta.json
     """
-    from v6scan.datasette import metadata, metadata_path
+    from v6scan.datasette import output
 
-    click.echo(json.dumps(metadata(databases), indent=2, ensure_ascii=False) if databases else str(metadata_path()))
+    click.echo(output(databases))
 
 
 def main() -> None:

@@ -9,11 +9,10 @@ make the file pleasant in datasette or the sqlite3 shell.
 
 Schema 5 packs what it stores (a tenth of schema 4's bytes per site).  Plain SQL reads every table
 and view but the packed columns (``observation_packs.data``, ``verdicts.details``) and the views
-made from them (``observations``, ``site_observations``): those need the SQL function
+made from them (``observations``, ``site_observations``, ``check_results``): those need the SQL function
 ``v6scan_inflate``, which :func:`connect`, :class:`Store` and v6scan's datasette plugin define.
-``verdicts.checks`` is JSON with each check's ``result`` and ``summary`` as before; the rest of
-each check (its details per name) is in ``verdicts.details``; :meth:`Store.verdict_rows` gives
-them whole.
+``verdicts.checks`` is JSON with each check's ``result``; the rest of each check (its summary, its
+details per name) is in ``verdicts.details``; :meth:`Store.verdict_rows` gives them whole.
 
 WAL mode; one writer; a finished target's observations, its "done" mark and
 its verdict are written in one transaction, so a crash loses no finished
@@ -300,7 +299,7 @@ def _v5_packed(db: sqlite_utils.Database) -> None:
     """Version 5: a target's observations packed into one row of ``observation_packs`` (their JSON in
     one zlib stream with a preset dictionary, :mod:`v6scan.store_codec`; the view ``observations``
     shows them row by row as before, evidence included); a verdict's ``checks`` keeps each check's
-    result and summary (what the views read) and the rest goes packed into ``verdicts.details``.
+    result and the rest (summary, details) goes packed into ``verdicts.details``.
     Every row is converted; nothing measured is lost."""
     conn = db.conn
     conn.execute("CREATE TABLE zlib_dictionaries (id INTEGER PRIMARY KEY,"
@@ -482,6 +481,19 @@ class Store:
             conn.commit()
         elif conn.in_transaction:
             conn.rollback()
+
+    @contextlib.contextmanager
+    def _packing(self, sweep_id: int) -> Iterator[None]:
+        """A write transaction that packs for ``sweep_id``: the sweep's dictionaries made first when
+        their samples are in (:meth:`_Packer.ready`), and forgotten again if it rolls back."""
+        try:
+            with self._transaction():
+                self._packer.ready(sweep_id)
+                yield
+        except BaseException:
+            self._packer.forget(sweep_id)  # a dictionary made in the transaction went with it
+            raise
+        self._packer.committed(sweep_id)
 
     def snapshot(self) -> contextlib.AbstractContextManager[None]:
         """One read transaction: every read inside sees the same database, even while a sweep is
@@ -731,28 +743,22 @@ class Store:
         missing = [b[0] for b in batch if b[0] not in ids]
         if missing:
             raise StoreError(f"targets not in sweep {sweep_id}: {missing[:5]}")
-        try:
-            with self._transaction():
-                self._packer.ready(sweep_id)
-                for name, started, finished, observations, verdict in batch:
-                    tid = ids[name]
-                    self.db.execute("DELETE FROM observation_packs WHERE target_id = ?", [tid])
-                    if observations:
-                        self.db.execute("INSERT INTO observation_packs VALUES (?, ?, ?, ?, ?, ?)", _pack_row(
-                            self._packer, sweep_id, tid, observations, vantage, sample=name not in retry))
-                    if name in retry:  # not assessed: no verdict (nor one from an earlier attempt)
-                        self.db.execute("DELETE FROM verdicts WHERE target_id = ?", [tid])
-                    elif verdict is not None:
-                        self._write_verdict(sweep_id, tid, verdict)
-                    _failpoint("store.record")
-                    self.db.execute("UPDATE targets SET status = ?, started = ?, finished = ?,"
-                                    " retries = retries + ? WHERE id = ?",
-                                    ["retry" if name in retry else "done", started, finished or now_iso(),
-                                     int(name in retry), tid])
-        except BaseException:
-            self._packer.forget(sweep_id)  # a dictionary made in the transaction went with it
-            raise
-        self._packer.committed(sweep_id)
+        with self._packing(sweep_id):
+            for name, started, finished, observations, verdict in batch:
+                tid = ids[name]
+                self.db.execute("DELETE FROM observation_packs WHERE target_id = ?", [tid])
+                if observations:
+                    self.db.execute("INSERT INTO observation_packs VALUES (?, ?, ?, ?, ?, ?)", _pack_row(
+                        self._packer, sweep_id, tid, observations, vantage, sample=name not in retry))
+                if name in retry:  # not assessed: no verdict (nor one from an earlier attempt)
+                    self.db.execute("DELETE FROM verdicts WHERE target_id = ?", [tid])
+                elif verdict is not None:
+                    self._write_verdict(sweep_id, tid, verdict)
+                _failpoint("store.record")
+                self.db.execute("UPDATE targets SET status = ?, started = ?, finished = ?,"
+                                " retries = retries + ? WHERE id = ?",
+                                ["retry" if name in retry else "done", started, finished or now_iso(),
+                                 int(name in retry), tid])
 
     def _write_verdict(self, sweep_id: int, target_id: int, v: SiteVerdict) -> None:
         self.db.execute("DELETE FROM verdicts WHERE target_id = ? AND policy = ?", [target_id, v.policy])
@@ -803,13 +809,18 @@ class Store:
                 SELECT t.name, t.display, t.sector, t.region, t.organisation, t.finished, v.*
                 FROM verdicts v JOIN targets t ON t.id = v.target_id
                 WHERE v.sweep_id = ? AND v.policy = ? ORDER BY t.position""", [sweep_id, policy]):
-            row = dict(r)
-            for k in ("checks", "reasons", "names"):
-                row[k] = json.loads(row[k])
-            row.pop("dictionary")
-            row["checks"] = self.checks(row["checks"], row.pop("details"))
-            rows.append(row)
+            rows.append(self.decode_verdict(dict(r)))
         return rows
+
+    def decode_verdict(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A row of ``verdicts`` (``names``, ``reasons``, ``checks`` and ``details`` among its columns)
+        with its JSON decoded and its checks whole again (:meth:`checks`); ``details`` and
+        ``dictionary`` are gone from it."""
+        row["names"] = json.loads(row["names"])
+        row["reasons"] = json.loads(row["reasons"])
+        row["checks"] = self.checks(json.loads(row["checks"]), row.pop("details"))
+        row.pop("dictionary", None)
+        return row
 
     def checks(self, checks: Mapping[str, Any], details: bytes | None) -> dict[str, Any]:
         """A verdict's checks whole, from its ``checks`` (decoded JSON) and ``details`` columns."""
@@ -842,15 +853,9 @@ class Store:
         return n + self._write_verdicts(sweep_id, batch)
 
     def _write_verdicts(self, sweep_id: int, batch: list[tuple[int, SiteVerdict]]) -> int:
-        try:
-            with self._transaction():
-                self._packer.ready(sweep_id)
-                for tid, v in batch:
-                    self._write_verdict(sweep_id, tid, v)
-        except BaseException:
-            self._packer.forget(sweep_id)
-            raise
-        self._packer.committed(sweep_id)
+        with self._packing(sweep_id):
+            for tid, v in batch:
+                self._write_verdict(sweep_id, tid, v)
         return len(batch)
 
     # ------------------------------------------------------------------- diff

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["metadata", "metadata_path"]
+__all__ = ["metadata", "metadata_path", "output"]
 
 
 def metadata_path() -> Path:
@@ -33,3 +33,11 @@ def metadata(databases: Iterable[str | Path] = ()) -> dict[str, Any]:
         section = data["databases"]["sweep"]
         data["databases"] = {n: section for n in names}
     return data
+
+
+def output(databases: Iterable[str | Path] = ()) -> str:
+    """What ``v6scan datasette-metadata`` prints: the shipped file's path, or with ``databases`` the
+    document for them (JSON)."""
+    if not databases:
+        return str(metadata_path())
+    return json.dumps(metadata(databases), indent=2, ensure_ascii=False)

@@ -3,20 +3,17 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
-from v6scan.datasette import metadata, metadata_path
+from v6scan.datasette import output
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in args):
         sys.stdout.write(str(__doc__).strip() + "\n")
-    elif not args:
-        sys.stdout.write(f"{metadata_path()}\n")
     else:
-        sys.stdout.write(json.dumps(metadata(args), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(output(args) + "\n")
     return 0
 
 

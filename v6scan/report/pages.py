@@ -212,7 +212,7 @@ def _share_child(send: Connection, path: Path, sweep_id: int, policy: str, lang:
     """A worker process's work: open the store (a connection of its own), begin reading (and say
     so: ``True``), then write the pages of ``shard`` and send what it made (or the error)."""
     try:
-        with Store(path) as store, q.snapshot(store):
+        with Store(path) as store, store.snapshot():
             q.count_verdicts(store, sweep_id, policy)  # the read transaction begins
             send.send(True)
             send.send(_site_share(store, sweep_id, policy, lang, out, shard))
@@ -282,7 +282,7 @@ def write_report_dir(store: Store, sweep_id: int, policy: str, lang: str, out: P
     ``workers`` > 1 (default: :func:`default_workers`) the site pages are written by that many
     forked worker processes, each reading and counting its share of the sites, while this process
     writes the organisation pages.  The files are the same byte for byte whatever ``workers`` is."""
-    with q.snapshot(store):
+    with store.snapshot():
         w = _Writer(store, sweep_id, policy, lang, out, page_size, default_workers() if workers is None else workers)
         w.sites()  # first: it counts what the other pages show
         log.debug("report: %d site pages written (%d processes)", w.written.sites, w.workers)

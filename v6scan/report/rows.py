@@ -1,14 +1,13 @@
 """Every SQL statement the report writes itself, streamed (cursors, never ``fetchall``).
 
 Only the ``targets`` and ``verdicts`` tables are read here; evidence is read through
-:meth:`v6scan.store.Store.observations` alone, whatever its storage.  Kept in one module so it can
+:meth:`v6scan.store.Store.observation_texts` alone, whatever its storage.  Kept in one module so it can
 move into ``v6scan/store.py`` as it is.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +22,6 @@ __all__ = [
     "iter_group_rows",
     "iter_group_summaries",
     "iter_site_rows",
-    "snapshot",
 ]
 
 #: the columns a report groups sites by (fixed names, never input)
@@ -33,26 +31,11 @@ _COLUMNS = ("t.id AS tid, t.position, t.name, t.display, t.sector, t.region, t.o
             "v.policy, v.verdict, v.score, v.points")
 
 
-def _decode(store: Store, row: dict[str, Any]) -> dict[str, Any]:
-    """A verdict row's JSON columns as :meth:`Store.verdict_rows` gives them (``checks`` whole again
-    from ``checks`` and ``details``: :meth:`Store.checks`)."""
-    row["names"] = json.loads(row["names"])
-    row["reasons"] = json.loads(row["reasons"])
-    row["checks"] = store.checks(json.loads(row["checks"]), row.pop("details"))
-    return row
-
-
 def _sql(template: str, dim: str = "sector") -> str:
     """``template`` with ``$COLUMNS`` and ``$DIM`` filled in (``dim`` one of :data:`DIMENSIONS`)."""
     if dim not in DIMENSIONS:
         raise ValueError(f"not a report dimension: {dim!r}")
     return template.replace("$COLUMNS", _COLUMNS).replace("$DIM", dim)
-
-
-def snapshot(store: Store) -> contextlib.AbstractContextManager[None]:
-    """One read transaction around the report's reads (:meth:`Store.snapshot`): every statement
-    sees the same database, even while a sweep is still writing to it (WAL)."""
-    return store.snapshot()
 
 
 @contextlib.contextmanager
@@ -104,7 +87,7 @@ def iter_site_rows(store: Store, sweep_id: int, policy: str, shard: tuple[int, i
     cols = [d[0] for d in cur.description]
     for values in cur:
         row = dict(zip(cols, values, strict=True))
-        yield _decode(store, row) if row["verdict"] is not None else row
+        yield store.decode_verdict(row) if row["verdict"] is not None else row
 
 
 def count_groups(store: Store, sweep_id: int, policy: str, dim: str) -> int:
