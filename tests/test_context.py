@@ -30,9 +30,9 @@ def test_per_server_query_limits_are_dropped_when_idle() -> None:
             servers = [f"127.0.0.{i}" for i in range(9, 29)]  # nothing listens on 53 there
             asks = [asyncio.ensure_future(ctx.ask(s, "example.test", "SOA")) for s in servers]
             await asyncio.sleep(0)
-            during = len(ctx._server_limits)
+            during = ctx.udp.servers
             replies = await asyncio.gather(*asks)
-            return during, len(ctx._server_limits), [str(r.status) for r in replies]
+            return during, ctx.udp.servers, [str(r.status) for r in replies]
 
     during, after, statuses = asyncio.run(go())
     assert during == 20 and after == 0

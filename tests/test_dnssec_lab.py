@@ -394,7 +394,7 @@ def _respond(z: dns.zone.Zone, qname: dns.name.Name, qtype: dns.rdatatype.RdataT
 
 def fake_ask_dnssec(world: World) -> Callable[..., Any]:
     async def ask(server: str, qname: str, qtype: str, transport: str = "udp", *, timeout: float = 3.0,
-                  port: int = 53, payload: int = 1232) -> SignedReply:
+                  port: int = 53, payload: int = 1232, mux: Any = None) -> SignedReply:
         world.asked.append((server, qname, qtype, transport))
         how = world.behaviour.get(server)
         if how == "silent" or (how == "udp-silent" and transport == "udp"):

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from v6scan.addresses import AddressPolicy
 from v6scan.attempts import TRANSIENT, retried
 from v6scan.dnsdirect import ServerReply, ask
+from v6scan.dnsudp import UdpMux
 from v6scan.fetch import USER_AGENT, Fetcher, Limits
 from v6scan.model import Status
 from v6scan.net import Probe, make_ssl_contexts, tcp_connect
@@ -89,8 +90,6 @@ class Context:
     cache_size: int = 20_000
     _cache: OrderedDict[tuple[str, ...], asyncio.Future[Any]] = field(default_factory=OrderedDict,
                                                                        repr=False)
-    #: server address -> [its semaphore, users waiting or holding]: an entry lives while it is used
-    _server_limits: dict[str, list[Any]] = field(default_factory=dict, repr=False)
     _born: dict[tuple[str, ...], float] = field(default_factory=dict, repr=False)
     _prefixes: dict[str, str] = field(default_factory=dict, repr=False)
     #: targets in their connection phase at once (set by the runner; DNS of later targets runs ahead)
@@ -106,6 +105,12 @@ class Context:
     #: name -> the addresses ``--address NAME=IP`` gives it (used instead of its A/AAAA records)
     pins: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _mail_tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = field(default=None, repr=False)
+    #: the sockets every direct DNS query over UDP shares, and each name server's query limit
+    #: (``per_server_concurrency``; an entry lives while its server is asked)
+    udp: UdpMux = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.udp = UdpMux(self.settings.per_server_concurrency)
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> Context:
@@ -157,6 +162,7 @@ class Context:
             self._pacer.stop()
         await self.resolver.close()
         await self.fetcher.aclose()
+        await self.udp.close()
 
     async def pace(self) -> None:
         """Wait until this event loop keeps up: a new target starts only while the loop's lag is
@@ -306,27 +312,21 @@ class Context:
     @contextlib.asynccontextmanager
     async def server_slot(self, server: str) -> AsyncIterator[None]:
         """Hold one of ``settings.per_server_concurrency`` query slots of the name server ``server``
-        (every direct DNS query of the sweep to that address takes one)."""
-        entry = self._server_limits.get(server)
-        if entry is None:
-            entry = self._server_limits[server] = [asyncio.Semaphore(self.settings.per_server_concurrency), 0]
-        entry[1] += 1  # users, waiting or holding: the entry lives while > 0
-        try:
-            async with entry[0]:
-                yield
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._server_limits[server]
+        for a query over TCP (a UDP query through :attr:`udp` takes one while it is in flight)."""
+        async with self.udp.slot(server):
+            yield
 
     async def ask(self, server: str, qname: str, qtype: str, transport: str = "udp",
                   timeout: float | None = None, attempts: int | None = None) -> ServerReply:
         """A direct query to one server address, within that server's concurrency limit, tried up
         to ``attempts`` times (default ``settings.attempts``) while no answer comes back."""
+        wait = timeout if timeout is not None else self.settings.ns_timeout
+
         async def once() -> ServerReply:
+            if transport == "udp":  # the shared sockets keep the server's limit
+                return await ask(server, qname, qtype, transport, timeout=wait, mux=self.udp)
             async with self.server_slot(server):
-                return await ask(server, qname, qtype, transport,
-                                 timeout=timeout if timeout is not None else self.settings.ns_timeout)
+                return await ask(server, qname, qtype, transport, timeout=wait)
 
         if attempts is None:
             attempts = self.settings.udp_attempts if transport == "udp" else self.settings.attempts

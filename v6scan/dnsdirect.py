@@ -21,6 +21,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
+from v6scan.dnsudp import UdpMux
 from v6scan.model import JSON, Status
 from v6scan.resolver import RR
 
@@ -98,13 +99,16 @@ _RCODE_STATUS = {
 }
 
 
-async def _exchange(q: dns.message.Message, server: str, transport: str, timeout: float, port: int
-                    ) -> dns.message.Message | tuple[Status, str]:
+async def _exchange(q: dns.message.Message, server: str, transport: str, timeout: float, port: int,
+                    mux: UdpMux | None = None) -> dns.message.Message | tuple[Status, str]:
     """``q`` sent to ``server`` over ``transport`` (udp or tcp): the parsed response, or the status and
-    the reason when none came or it did not parse."""
+    the reason when none came or it did not parse.  Over UDP with ``mux`` the query shares its
+    sockets; without, it has a socket of its own."""
     if transport not in ("udp", "tcp"):
         raise ValueError(f"unknown transport {transport!r}")
     try:
+        if transport == "udp" and mux is not None:
+            return await mux.query(q, server, port, timeout)
         if transport == "udp":
             return await dns.asyncquery.udp(q, server, timeout=timeout, port=port,
                                             ignore_unexpected=True, ignore_trailing=True)
@@ -123,10 +127,11 @@ async def _exchange(q: dns.message.Message, server: str, transport: str, timeout
 
 
 async def ask(server: str, qname: str, qtype: str, transport: str = "udp", *, timeout: float = 3.0,
-              port: int = 53, recursion: bool = False) -> ServerReply:
+              port: int = 53, recursion: bool = False, mux: UdpMux | None = None) -> ServerReply:
     """Send one query to ``server`` (an address) over ``transport`` and classify the reply.
 
-    Never raises for network or protocol trouble: that is the reply's status.
+    Never raises for network or protocol trouble: that is the reply's status.  ``mux``: the
+    sweep's shared UDP sockets (:class:`v6scan.dnsudp.UdpMux`), else a socket of its own.
     """
     started = time.perf_counter()
 
@@ -141,7 +146,7 @@ async def ask(server: str, qname: str, qtype: str, transport: str = "udp", *, ti
         return done(Status.ERROR, f"cannot build the query: {e}")
     if not recursion:
         q.flags &= ~dns.flags.RD
-    r = await _exchange(q, server, transport, timeout, port)
+    r = await _exchange(q, server, transport, timeout, port, mux)
     if isinstance(r, tuple):
         return done(*r)
     rcode = dns.rcode.to_text(r.rcode())
@@ -168,7 +173,7 @@ class SignedReply:
 
 
 async def ask_dnssec(server: str, qname: str, qtype: str, transport: str = "udp", *, timeout: float = 3.0,
-                     port: int = 53, payload: int = 1232) -> SignedReply:
+                     port: int = 53, payload: int = 1232, mux: UdpMux | None = None) -> SignedReply:
     """One non-recursive query with EDNS (``payload`` bytes) and the DO bit, for DNSSEC records.
 
     Like :func:`ask`, never raises for network or protocol trouble; a truncated UDP reply comes
@@ -187,7 +192,7 @@ async def ask_dnssec(server: str, qname: str, qtype: str, transport: str = "udp"
     except (dns.exception.DNSException, ValueError) as e:
         return done(Status.ERROR, f"cannot build the query: {e}")
     q.flags &= ~dns.flags.RD
-    r = await _exchange(q, server, transport, timeout, port)
+    r = await _exchange(q, server, transport, timeout, port, mux)
     if isinstance(r, tuple):
         return done(*r)
     return signed_reply(server, transport, qname, qtype, r, (time.perf_counter() - started) * 1000)

@@ -43,7 +43,7 @@ from v6scan.markup import title_of, url_problem
 from v6scan.model import JSON, Status
 from v6scan.net import AsyncioBackend, classify_error
 
-__all__ = ["HSTS_MAX", "USER_AGENT", "Chain", "Fetcher", "Limits", "Page", "title_of"]
+__all__ = ["HSTS_MAX", "USER_AGENT", "Chain", "Connections", "Fetcher", "Limits", "Page", "title_of"]
 
 USER_AGENT = f"v6scan/{__version__} (IPv6 readiness scanner; +https://pypi.org/project/v6scan/)"
 REDIRECTS = {301, 302, 303, 307, 308}
@@ -212,6 +212,43 @@ def _no_response(page: Page) -> bool:
 Resolve = Callable[[str, str], Awaitable[tuple[str | None, str | None]]]
 
 
+ConnKey = tuple[bytes, str, str, int]  # (scheme, host name, address, port)
+
+
+class Connections:
+    """Kept-alive connections of one piece of work (a site's link crawl), each for one host name at
+    one address and port: a connection verified for one name never serves another.  Idle ones wait
+    here between requests; :meth:`aclose` closes them when the work is done."""
+
+    def __init__(self) -> None:
+        self._idle: dict[ConnKey, list[httpcore.AsyncHTTPConnection]] = {}
+        self.opened = 0  # connections made
+        self.reused = 0  # requests sent on a kept connection
+
+    async def take(self, key: ConnKey) -> httpcore.AsyncHTTPConnection | None:
+        """An idle connection for ``key`` the server has not closed, or None."""
+        conns = self._idle.get(key)
+        while conns:
+            conn = conns.pop()
+            if conn.is_available() and not conn.has_expired():  # has_expired: the server closed it
+                return conn
+            await conn.aclose()
+        return None
+
+    def give(self, key: ConnKey, conn: httpcore.AsyncHTTPConnection) -> None:
+        self._idle.setdefault(key, []).append(conn)
+
+    @property
+    def idle(self) -> int:
+        return sum(len(v) for v in self._idle.values())
+
+    async def aclose(self) -> None:
+        conns = [c for v in self._idle.values() for c in v]
+        self._idle.clear()
+        for conn in conns:
+            await conn.aclose()
+
+
 class Fetcher:
     """GETs pinned to an address.  Create inside the event loop; ``aclose`` when done."""
 
@@ -229,22 +266,27 @@ class Fetcher:
             (b"Accept", b"text/html,application/xhtml+xml,*/*;q=0.8"),
             (b"Accept-Encoding", b"gzip, deflate"),
             (b"Accept-Language", b"en, zh-CN;q=0.8"),
-            (b"Connection", b"close"),
         ]
+        self._keep_headers = list(self._headers)  # a kept-alive connection's requests (Connections)
+        self._headers.append((b"Connection", b"close"))
         lim = self.limits
         self._timeouts = {"connect": lim.connect, "read": lim.first_byte, "write": lim.connect,
                           "pool": lim.connect}
 
     async def aclose(self) -> None:
-        """Nothing is pooled: every fetch has closed its own connection."""
+        """Nothing is pooled here: every fetch has closed its own connection, or left it in the
+        caller's :class:`Connections`."""
 
-    async def get(self, url: str, address: str, *, keep_body: bool = True, attempts: int | None = None) -> Page:
+    async def get(self, url: str, address: str, *, keep_body: bool = True, attempts: int | None = None,
+                  keep: Connections | None = None) -> Page:
         """GET ``url`` (with its host name) from ``address``; never raises for network trouble.
 
         A request that got no response because the connection could not be made or broke
         (what a lost packet can cause) is tried up to ``retry.attempts`` times; a response of
         any kind, or a stall after the connection was made, is final.  ``Page.attempts`` says
-        how many tries were made.
+        how many tries were made.  With ``keep`` the connection is kept alive there for the next
+        request to the same name, address and port (one that fails before its response on a kept
+        connection is sent again on a new one: the server may have closed it).
         """
         problem = url_problem(url)
         host = _host(url)
@@ -252,19 +294,22 @@ class Fetcher:
             return Page(url, address, Status.HTTP_ERROR, error=f"not fetched: {problem}")
         if (entry := self.excluded(host)) is not None:
             return Page(url, address, Status.EXCLUDED, error=f"not fetched: {host} is on the exclusion list ({entry})")
-        return await self._tries(url, address, keep_body, attempts)
+        return await self._tries(url, address, keep_body, attempts, keep)
 
-    async def _tries(self, url: str, address: str, keep_body: bool = True, attempts: int | None = None) -> Page:
+    async def _tries(self, url: str, address: str, keep_body: bool = True, attempts: int | None = None,
+                     keep: Connections | None = None) -> Page:
         """:meth:`get` of a URL already checked (its URL and host): the tries themselves."""
         retry = self.retry if attempts is None else dataclasses.replace(self.retry, attempts=attempts)
-        page, n = await retried(lambda: self._get(url, address, keep_body), lambda p: p.status, retry,
+        page, n = await retried(lambda: self._get(url, address, keep_body, keep), lambda p: p.status, retry,
                                 transient=_no_response)
         page.attempts = n
         return page
 
-    async def _get(self, url: str, address: str, keep_body: bool) -> Page:
-        """One GET.  One httpcore connection per request, to ``address`` only: there is no
-        pool, so a connection verified for one name can never serve another."""
+    async def _get(self, url: str, address: str, keep_body: bool, keep: Connections | None = None,
+                   fresh: bool = False) -> Page:
+        """One GET, on a connection to ``address`` only: a new one per request (there is no pool,
+        so a connection verified for one name can never serve another), or with ``keep`` one kept
+        there for the same name, address and port."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         scheme = parts.scheme.encode()
@@ -292,14 +337,14 @@ class Fetcher:
         ext: dict[str, Any] = {"trace": trace, "timeout": self._timeouts}
         if parts.scheme == "https":
             ext["sni_hostname"] = host
-        conn = httpcore.AsyncHTTPConnection(
-            httpcore.Origin(scheme, address.encode(), port), ssl_context=self._verify,
-            keepalive_expiry=0.0, http1=True, http2=False, retries=0, network_backend=self._backend)
+        key = (scheme, host, address, port)
+        conn, reused = await self._connection(key, keep, fresh)
         try:
             request = httpcore.Request(
                 b"GET", httpcore.URL(scheme=scheme, host=address.encode(), port=port,
                                      target=target.encode("ascii", "replace")),
-                headers=[(b"Host", host_header.encode("ascii", "replace")), *self._headers],
+                headers=[(b"Host", host_header.encode("ascii", "replace")),
+                         *(self._headers if keep is None else self._keep_headers)],
                 extensions=ext)
             async with headers_by:
                 resp = await conn.handle_async_request(request)
@@ -317,9 +362,32 @@ class Fetcher:
         except (ValueError, UnicodeError) as e:
             page.status, page.error = Status.HTTP_ERROR, f"unusable response: {e}"
         finally:
-            await conn.aclose()
+            if keep is not None and conn.is_available():
+                keep.give(key, conn)
+            else:
+                await conn.aclose()
+        if reused and page.http_status is None and page.status is not Status.OK:
+            # no response on a kept connection: the server may have closed it (its keep-alive
+            # timeout); a new connection's answer is the page's
+            return await self._get(url, address, keep_body, keep, fresh=True)
         page.timings.setdefault("total_ms", (time.perf_counter() - t0) * 1000)
         return page
+
+    async def _connection(self, key: ConnKey, keep: Connections | None, fresh: bool
+                          ) -> tuple[httpcore.AsyncHTTPConnection, bool]:
+        """A connection for ``key``: one kept idle in ``keep`` (unless ``fresh``), else a new one
+        (kept alive when ``keep`` is given); and whether it was kept."""
+        conn = await keep.take(key) if keep is not None and not fresh else None
+        if conn is not None and keep is not None:
+            keep.reused += 1
+            return conn, True
+        scheme, _, address, port = key
+        if keep is not None:
+            keep.opened += 1
+        return httpcore.AsyncHTTPConnection(
+            httpcore.Origin(scheme, address.encode(), port), ssl_context=self._verify,
+            keepalive_expiry=None if keep is not None else 0.0, http1=True, http2=False, retries=0,
+            network_backend=self._backend), False
 
     async def _handle(self, resp: httpcore.Response, page: Page, url: str, keep_body: bool,
                       marks: dict[str, float]) -> None:
@@ -417,9 +485,11 @@ class Fetcher:
             page.text = body.decode(_charset(page.content_type or "", body), "replace")
             page.title = title_of(page.text)  # from a bounded prefix (v6scan.markup)
 
-    async def follow(self, url: str, address: str, family: str, resolve: Resolve) -> Chain:
+    async def follow(self, url: str, address: str, family: str, resolve: Resolve,
+                     keep: Connections | None = None) -> Chain:
         """Follow redirects from ``url`` fetched at ``address``; each new host is re-resolved
-        (``resolve``) and re-checked within ``family``; loops and long chains are stopped."""
+        (``resolve``) and re-checked within ``family``; loops and long chains are stopped.  With
+        ``keep``, connections are kept alive there (:meth:`get`)."""
         chain = Chain(family, url)
         seen: set[str] = set()
         current_url, current_addr = url, address
@@ -430,7 +500,8 @@ class Fetcher:
                 return chain
             seen.add(current_url)
             # the start URL is checked by get(); each Location was checked below before it is fetched
-            page = await (self._tries(current_url, current_addr) if chain.hops else self.get(current_url, current_addr))
+            page = await (self._tries(current_url, current_addr, keep=keep) if chain.hops
+                          else self.get(current_url, current_addr, keep=keep))
             chain.hops.append(page)
             if page.status is not Status.OK:
                 chain.status, chain.error = page.status, page.error

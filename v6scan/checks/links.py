@@ -34,7 +34,7 @@ from v6scan.checks.base import Row, Run, optional
 from v6scan.checks.webstate import HTTP_ERROR_FROM, WebState, fetched, resolve_hop
 from v6scan.context import Context
 from v6scan.eventloop import off_loop_if_large
-from v6scan.fetch import Chain, Page
+from v6scan.fetch import Chain, Connections, Page
 from v6scan.markup import PageLinks
 from v6scan.markup import parse_links as parse_markup
 from v6scan.model import JSON, Status, cap_hit
@@ -238,6 +238,12 @@ class Crawler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._last_fetch: dict[str, float] = {}
+        #: kept-alive connections, one per name, address and port at a time: a site's links are
+        #: mostly on its own host, and a TLS handshake per link was most of the crawl's CPU
+        self.connections = Connections()
+
+    async def aclose(self) -> None:
+        await self.connections.aclose()
 
     async def _polite(self, host: str) -> None:
         delay = self.ctx.settings.link_delay
@@ -251,7 +257,8 @@ class Crawler:
         ctx = self.ctx
         await self._polite(host)
         async with ctx.slot(address):
-            return await ctx.fetcher.follow(url, address, family, lambda h, f: resolve_hop(ctx, h, f))
+            return await ctx.fetcher.follow(url, address, family, lambda h, f: resolve_hop(ctx, h, f),
+                                            keep=self.connections)
 
     def _unreachable(self, url: str, address: str) -> Chain | None:
         """A failed fetch of ``url`` from ``address`` without a new connection, when the sweep's TCP probe of

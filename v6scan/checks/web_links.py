@@ -183,16 +183,19 @@ async def _crawl(ctx: Context, name: str, home: Homepage) -> LinksEvidence:
         return (registrable_domain(host, s.extra_suffixes) or host) == site
 
     crawler, walk = Crawler(ctx), _Walk(name, home, internal)
-    caps: list[dict[str, JSON]] = [home.parse_cap] if home.parse_cap is not None else []
-    level2 = await _level(crawler, walk.new(home.links.links, 2, home.url), 2, caps)
-    rejected = rejected_rows(home.links)
-    found3: list[LinkVisit] = []
-    for p in level2:
-        if p.links is not None:
-            rejected += rejected_rows(p.links, p.url)
-            found3 += walk.new(p.links.links, 3, p.url)
-            p.links = None
-    level3 = await _level(crawler, found3, 3, caps)
+    try:
+        caps: list[dict[str, JSON]] = [home.parse_cap] if home.parse_cap is not None else []
+        level2 = await _level(crawler, walk.new(home.links.links, 2, home.url), 2, caps)
+        rejected = rejected_rows(home.links)
+        found3: list[LinkVisit] = []
+        for p in level2:
+            if p.links is not None:
+                rejected += rejected_rows(p.links, p.url)
+                found3 += walk.new(p.links.links, 3, p.url)
+                p.links = None
+        level3 = await _level(crawler, found3, 3, caps)
+    finally:
+        await crawler.aclose()
     ext_hosts = sorted({urlsplit(u).hostname or "" for u in walk.external})
     external, ext_caps = await host_rows(ctx, ext_hosts, s.max_external_hosts, "max_external_hosts")
     return LinksEvidence.build(
