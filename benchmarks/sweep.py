@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.lab import Lab
@@ -45,10 +45,23 @@ class SweepRun:
     per_site: list[float]  # seconds, from the stored start and finish of each target
     verdicts: Counter[str]
     expected: Counter[str]
+    #: seconds from the first target's start to each target's finish, in order
+    finished: list[float] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
         return self.sites / self.wall
+
+    @property
+    def steady_rate(self) -> float:
+        """Sites finished per second while the sweep is full, between 10 % and 90 % of them done: the
+        rate a long sweep runs at (the whole sweep's rate includes the start, with nothing finished
+        yet, and the tail, with the last sites alone)."""
+        n = len(self.finished)
+        if n < 20:
+            return self.rate
+        lo, hi = self.finished[n // 10 - 1], self.finished[(9 * n) // 10 - 1]
+        return 0.8 * n / (hi - lo) if hi > lo else self.rate
 
     def quantile(self, q: float) -> float:
         if len(self.per_site) < 2:
@@ -167,15 +180,18 @@ def sweep(lab: Lab, sites: int, *, concurrency: int, checks: str = STANDARD_CHEC
     code, wall, cpu, rss = launch(lab, argv, timeout=3600)
     con = sqlite3.connect(db)
     try:
-        per_site = sorted(_seconds(a, b) for a, b in con.execute(
-            "SELECT started, finished FROM targets WHERE started IS NOT NULL AND finished IS NOT NULL"))
+        spans = con.execute("SELECT started, finished FROM targets WHERE started IS NOT NULL AND finished IS NOT NULL"
+                            ).fetchall()
+        per_site = sorted(_seconds(a, b) for a, b in spans)
+        first = min((a for a, _ in spans), default=None, key=dt.datetime.fromisoformat)
+        finished = sorted(_seconds(first, b) for _, b in spans) if first is not None else []
         verdicts = Counter(dict(con.execute("SELECT verdict, count(*) FROM verdicts GROUP BY verdict").fetchall()))
     finally:
         con.close()
     if checks == DNS_CHECKS:
         expected = Counter()  # a DNS-only sweep has no comparable verdicts
         verdicts = Counter()
-    return SweepRun(sites, wall, cpu, rss, code, per_site, verdicts, expected)
+    return SweepRun(sites, wall, cpu, rss, code, per_site, verdicts, expected, finished)
 
 
 def main() -> None:

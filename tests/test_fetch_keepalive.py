@@ -25,6 +25,8 @@ class Server:
     #: close a connection, unanswered, when its second request comes (a keep-alive timeout that
     #: fires as the request arrives)
     drop_second: bool = False
+    #: seconds before each response
+    delay: float = 0.0
     #: paths answered with a redirect to "/"
     redirects: tuple[str, ...] = ()
     connections: int = 0
@@ -46,6 +48,7 @@ class Server:
                 self.requests.append((number, head))
                 served += 1
                 path = head.split(b" ")[1].decode()
+                await asyncio.sleep(self.delay)
                 body = f"<html><title>{path}</title><a href='/a'>a</a></html>".encode()
                 status = "302 Found\r\nLocation: /" if path in self.redirects else "200 OK"
                 close = self.say_close or (self.close_after and served >= self.close_after)
@@ -106,6 +109,21 @@ def test_another_name_at_the_same_address_gets_its_own_connection() -> None:
     for n, head in server.requests:
         hosts.setdefault(n, set()).add(head.split(b"Host: ")[1].split(b":")[0])
     assert sorted(map(sorted, hosts.values())) == [[b"a.test"], [b"b.test"]]  # one name per connection
+
+
+def test_at_most_one_idle_connection_is_kept_per_name_address_and_port() -> None:
+    server = Server(delay=0.1)
+
+    async def work(f: Fetcher, keep: Connections, port: int) -> tuple[list[Page], int, int]:
+        pages = await asyncio.gather(*(f.get(f"http://site.test:{port}/{i}", "127.0.0.1", keep=keep)
+                                       for i in range(3)))
+        await asyncio.sleep(0.05)
+        return list(pages), keep.idle, server.open_now
+
+    (pages, idle, open_now), keep = run_with(server, work)  # type: ignore[misc]
+    assert all(p.status is Status.OK for p in pages)
+    assert keep.opened == 3 and (idle, open_now) == (1, 1)  # three at once; two closed when done
+    assert server.open_now == 0
 
 
 def test_a_connection_the_server_closed_costs_a_new_one_not_a_failed_page() -> None:

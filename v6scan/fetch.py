@@ -217,33 +217,38 @@ ConnKey = tuple[bytes, str, str, int]  # (scheme, host name, address, port)
 
 class Connections:
     """Kept-alive connections of one piece of work (a site's link crawl), each for one host name at
-    one address and port: a connection verified for one name never serves another.  Idle ones wait
-    here between requests; :meth:`aclose` closes them when the work is done."""
+    one address and port: a connection verified for one name never serves another.  At most one
+    idle connection per name, address and port waits here between requests (a second one is
+    closed); :meth:`aclose` closes it when the work is done."""
 
     def __init__(self) -> None:
-        self._idle: dict[ConnKey, list[httpcore.AsyncHTTPConnection]] = {}
+        self._idle: dict[ConnKey, httpcore.AsyncHTTPConnection] = {}
         self.opened = 0  # connections made
         self.reused = 0  # requests sent on a kept connection
 
     async def take(self, key: ConnKey) -> httpcore.AsyncHTTPConnection | None:
-        """An idle connection for ``key`` the server has not closed, or None."""
-        conns = self._idle.get(key)
-        while conns:
-            conn = conns.pop()
-            if conn.is_available() and not conn.has_expired():  # has_expired: the server closed it
-                return conn
-            await conn.aclose()
+        """The idle connection for ``key`` when the server has not closed it, else None."""
+        conn = self._idle.pop(key, None)
+        if conn is None:
+            return None
+        if conn.is_available() and not conn.has_expired():  # has_expired: the server closed it
+            return conn
+        await conn.aclose()
         return None
 
-    def give(self, key: ConnKey, conn: httpcore.AsyncHTTPConnection) -> None:
-        self._idle.setdefault(key, []).append(conn)
+    async def give(self, key: ConnKey, conn: httpcore.AsyncHTTPConnection) -> None:
+        """Keep ``conn`` idle for ``key``, unless one already is (then it is closed)."""
+        if key in self._idle:
+            await conn.aclose()
+        else:
+            self._idle[key] = conn
 
     @property
     def idle(self) -> int:
-        return sum(len(v) for v in self._idle.values())
+        return len(self._idle)
 
     async def aclose(self) -> None:
-        conns = [c for v in self._idle.values() for c in v]
+        conns = list(self._idle.values())
         self._idle.clear()
         for conn in conns:
             await conn.aclose()
@@ -363,7 +368,7 @@ class Fetcher:
             page.status, page.error = Status.HTTP_ERROR, f"unusable response: {e}"
         finally:
             if keep is not None and conn.is_available():
-                keep.give(key, conn)
+                await keep.give(key, conn)
             else:
                 await conn.aclose()
         if reused and page.http_status is None and page.status is not Status.OK:
