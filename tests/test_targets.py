@@ -541,7 +541,7 @@ def test_prop_read_targets_accounts_for_every_line(lines: list[str], with_header
         lines = ["host,sector,region,organisation", *lines]
     tl = read_targets(lines)
     expected = sum(_counted(line) for line in lines) - with_header
-    assert len(tl.targets) + len(tl.errors) + len(tl.duplicates) == expected
+    assert len(tl.targets) + len(tl.errors) + len(tl.duplicates) + len(tl.skipped) == expected
     names = [t.name for t in tl.targets]
     assert len(names) == len(set(names))
     for e in (*tl.errors, *tl.duplicates):

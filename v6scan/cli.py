@@ -37,6 +37,7 @@ from v6scan.cluster import ClusterError
 from v6scan.context import Context
 from v6scan.engine import TargetResult, scan_target
 from v6scan.errors import configure_logging
+from v6scan.listfiles import ListFileError, list_lines
 from v6scan.output import FORMATS, Outcome, gate, github, render
 from v6scan.registry import CHECKS, sweep_checks
 from v6scan.report import (
@@ -48,6 +49,7 @@ from v6scan.report import (
     render_html,
     result_records,
 )
+from v6scan.report.export import export_targets_csv
 from v6scan.report.pages import SINGLE_FILE_MAX, write_report_dir
 from v6scan.report.rows import count_verdicts
 from v6scan.resolver import parse_server
@@ -359,32 +361,44 @@ def _stream_targets(args: Sequence[str], excluded: NameExclusions, skipped: list
         if a != "-" and not Path(a).is_file():
             raise click.BadParameter(f"{a}: no such file (give target files, or - for stdin)")
     for a in args:
-        with contextlib.nullcontext(sys.stdin) if a == "-" else \
-                Path(a).open(encoding="utf-8", errors="replace", newline="") as f:
-            for item in iter_targets(f, "<stdin>" if a == "-" else a):
-                if isinstance(item, TargetError):
-                    click.echo(f"skipped: {item}", err=True)
-                elif (entry := excluded.match(item.name)) is not None:
-                    click.echo(f"excluded: {item.name} (recorded, not contacted{_excluded_note(item.name, entry)})",
-                               err=True)
-                    skipped.append(item)
-                else:
-                    yield item
+        for item in iter_targets(sys.stdin if a == "-" else _list_lines(a), "<stdin>" if a == "-" else a):
+            if isinstance(item, TargetError):
+                click.echo(f"skipped: {item}", err=True)
+            elif (entry := excluded.match(item.name)) is not None:
+                click.echo(f"excluded: {item.name} (recorded, not contacted{_excluded_note(item.name, entry)})",
+                           err=True)
+                skipped.append(item)
+            else:
+                yield item
 
 
-def _read_target_args(args: Sequence[str]) -> TargetList:
+def _list_lines(path: str) -> Iterator[str]:
+    """The lines of a target list file (CSV or text in any common encoding, or a workbook)."""
+    try:
+        yield from list_lines(Path(path))
+    except ListFileError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def _read_target_args(args: Sequence[str], normalise: bool | None = None) -> TargetList:
+    """The targets of the files, deduplicated across them (the first occurrence is kept)."""
     out = TargetList()
     for a in args:
-        if a == "-":
-            part = read_targets(sys.stdin, "<stdin>")
-        elif Path(a).is_file():
-            with Path(a).open(encoding="utf-8", errors="replace", newline="") as f:
-                part = read_targets(f, a)
-        else:
+        if a != "-" and not Path(a).is_file():
             raise click.BadParameter(f"{a}: no such file (give target files, or - for stdin)")
-        out.targets += part.targets
+    seen: dict[str, str] = {}
+    for a in args:
+        part = read_targets(sys.stdin if a == "-" else _list_lines(a), "<stdin>" if a == "-" else a,
+                            normalise=normalise)
+        for t in part.targets:
+            if t.name in seen:
+                out.duplicates.append(TargetError(t.display, f"duplicate of {seen[t.name]}", t.source))
+                continue
+            seen[t.name] = t.source or a
+            out.targets.append(t)
         out.errors += part.errors
         out.duplicates += part.duplicates
+        out.skipped += part.skipped
     return out
 
 
@@ -1076,11 +1090,49 @@ def validate(files: tuple[str, ...]) -> None:
       v6scan targets validate targets/*.csv
     """
     tl = _read_target_args(files)
+    _report_list(tl, err=False)
+    sys.exit(1 if tl.errors else 0)
+
+
+def _report_list(tl: TargetList, err: bool) -> None:
     for e in tl.errors:
-        click.echo(f"error: {e}")
+        click.echo(f"error: {e}", err=err)
     for d in tl.duplicates:
-        click.echo(f"duplicate: {d}")
-    click.echo(f"{len(tl.targets)} valid targets, {len(tl.errors)} bad lines, {len(tl.duplicates)} duplicates")
+        click.echo(f"duplicate: {d}", err=err)
+    for t in tl.skipped:
+        click.echo(f"title: {t.source}: {t.text!r} (not a target)", err=err)
+    click.echo(f"{len(tl.targets)} valid targets, {len(tl.errors)} bad lines, {len(tl.duplicates)} duplicates",
+               err=err)
+
+
+@targets.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write the list here (default: standard output).")
+def import_(files: tuple[str, ...], output: str | None) -> None:
+    """Convert target lists as regulators have them into v6scan's list (exit 1 if a row is bad).
+
+    Reads CSV or text (UTF-8, UTF-16 or GB18030) and Excel workbooks (.xlsx) with Chinese or
+    English column headers in any order: 网址/域名 (URL, domain, host), 主办单位 (organisation),
+    地区/省份 (region, province), 行业/类别 (sector, category); 网站名称 (site name) is not kept.
+    Sectors become gov, edu or com (政府, 高校, 企业, ...) and provinces their pinyin names (广东省:
+    Guangdong; 中央, 全国: national); other values stay as they are.  Names are normalised (a URL
+    gives its host), duplicates within and across files keep their first row, and bad rows are
+    reported with their file and line (row) number.  "scan" and "targets validate" read such
+    files directly, with the same result.
+
+    \b
+      v6scan targets import 政府网站名单.xlsx -o targets/gov.csv
+      v6scan targets import list.csv other.xlsx > all.csv
+    """
+    tl = _read_target_args(files, normalise=True)
+    _report_list(tl, err=True)
+    if output:
+        with Path(output).open("w", encoding="utf-8", newline="") as f:
+            n = export_targets_csv(tl.targets, f)
+        click.echo(f"{n} targets written to {output}", err=True)
+    else:
+        export_targets_csv(tl.targets, sys.stdout)
     sys.exit(1 if tl.errors else 0)
 
 

@@ -31,6 +31,8 @@ import idna
 from publicsuffixlist import PublicSuffixList
 
 from v6scan.errors import V6scanError
+from v6scan.listfiles import list_lines
+from v6scan.listvocab import header_roles, normalise_region, normalise_sector
 
 __all__ = [
     "NameExclusions",
@@ -275,11 +277,25 @@ class TargetList:
     targets: list[Target] = field(default_factory=list)
     errors: list[TargetError] = field(default_factory=list)
     duplicates: list[TargetError] = field(default_factory=list)
+    #: rows that are no target and no error: titles above a list's header row
+    skipped: list[TargetError] = field(default_factory=list)
 
 
-def _rows(lines: Iterable[str], source: str) -> Iterator[tuple[str, str, dict[str, str | None]]]:
-    """Yield (where, host text, metadata) for every non-blank, non-comment line."""
-    header: list[str] | None = None
+_OWN_HEADER = frozenset(("host", "name", "domain", "url", "site", *METADATA_FIELDS, "organization"))
+
+
+def _rows(lines: Iterable[str], source: str, normalise: bool | None = None
+          ) -> Iterator[tuple[str, str, dict[str, str | None]]]:
+    """Yield (where, host text, metadata) for every non-blank, non-comment line.
+
+    A row naming a host column (``host``, ``url``, 网址, 域名, ...: :func:`v6scan.listvocab.header_roles`)
+    is the header, in any column order; without one the columns are ``host,sector,region,organisation``.
+    Sectors and provinces are normalised (:mod:`v6scan.listvocab`: 政府 is ``gov``, 广东省 is
+    ``Guangdong``) with ``normalise``, or by default when the header is not v6scan's own (a list as a
+    regulator has it); v6scan's own lists keep their words.  Before the first header or data row, a
+    row of several cells of which one has text, without a dot (a workbook's title), is no target."""
+    header: list[str | None] | None = None
+    started = False
     for no, raw in enumerate(lines, 1):
         line = raw.rstrip("\r\n")
         stripped = line.strip()
@@ -287,6 +303,7 @@ def _rows(lines: Iterable[str], source: str) -> Iterator[tuple[str, str, dict[st
             continue
         where = f"{source}:{no}"
         if "," not in line and "\t" not in line:
+            started = True
             yield where, stripped, {}
             continue
         delim = "\t" if "\t" in line else ","
@@ -295,39 +312,51 @@ def _rows(lines: Iterable[str], source: str) -> Iterator[tuple[str, str, dict[st
         except csv.Error:  # e.g. a stray CR: split plainly, the name check reports it
             cells = line.split(delim)
         cells = [c.strip() for c in cells]
-        if header is None and cells and cells[0].lower() in ("host", "name", "domain", "url", "site"):
-            header = [c.lower() for c in cells]
+        if header is None and (roles := header_roles(cells)) is not None:
+            header, started = roles, True
+            if normalise is None:
+                normalise = not all(c.lower() in _OWN_HEADER for c in cells if c)
             continue
+        if not started and sum(1 for c in cells if c) == 1 and not any("." in c for c in cells):
+            yield where, "", {"title": line}  # a title above the header: no target, not an error
+            continue
+        started = True
         cols = header or ["host", *METADATA_FIELDS]
-        row = dict(zip(cols, cells, strict=False))
-        host = row.get("host") or row.get("name") or row.get("domain") or row.get("url") or row.get("site")
+        row = {k: v for k, v in zip(cols, cells, strict=False) if k is not None}
         meta: dict[str, str | None] = {k: row.get(k) for k in METADATA_FIELDS}
-        if meta.get("organisation") is None and "organization" in row:
-            meta["organisation"] = row["organization"]
-        yield where, host or "", meta
+        if normalise:
+            meta["sector"] = normalise_sector(meta["sector"])
+            meta["region"] = normalise_region(meta["region"])
+        yield where, row.get("host") or "", meta
 
 
-def iter_targets(lines: Iterable[str], source: str = "<input>") -> Iterator[Target | TargetError]:
+def iter_targets(lines: Iterable[str], source: str = "<input>", *, normalise: bool | None = None
+                 ) -> Iterator[Target | TargetError]:
     """Read a target list lazily (a million lines need not fit in memory): each line gives a
     target or the error that names it.  Repeated names are not removed here (the sweep store
     keeps the first occurrence)."""
-    for where, host, meta in _rows(lines, source):
+    for where, host, meta in _rows(lines, source, normalise):
+        if "title" in meta:
+            continue
         try:
             yield parse_target(host, source=where, **meta)
         except TargetError as e:
             yield e
 
 
-def read_targets(lines: Iterable[str], source: str = "<input>") -> TargetList:
+def read_targets(lines: Iterable[str], source: str = "<input>", *, normalise: bool | None = None) -> TargetList:
     """Read a target list: one name or URL a line, or CSV ``host,sector,region,organisation``.
 
-    Blank lines and ``#`` comments are skipped; a first CSV row starting with
-    ``host`` is a header.  Bad lines are collected (with line numbers) and
-    never stop the reading; a repeated name keeps its first occurrence.
+    Blank lines and ``#`` comments are skipped; a row naming a host column is the header (see
+    :func:`_rows`), and a title above it is set aside in ``skipped``.  Bad lines are collected
+    (with line numbers) and never stop the reading; a repeated name keeps its first occurrence.
     """
     out = TargetList()
     seen: dict[str, str] = {}
-    for where, host, meta in _rows(lines, source):
+    for where, host, meta in _rows(lines, source, normalise):
+        if "title" in meta:
+            out.skipped.append(TargetError(meta["title"] or "", "a title above the header row", where))
+            continue
         try:
             t = parse_target(host, source=where, **meta)
         except TargetError as e:
@@ -341,9 +370,9 @@ def read_targets(lines: Iterable[str], source: str = "<input>") -> TargetList:
     return out
 
 
-def read_target_file(path: Path) -> TargetList:
-    with path.open(encoding="utf-8", errors="replace", newline="") as f:
-        return read_targets(f, str(path))
+def read_target_file(path: Path, *, normalise: bool | None = None) -> TargetList:
+    """A list file in any form :func:`v6scan.listfiles.list_lines` reads (CSV, text, workbook)."""
+    return read_targets(list_lines(path), str(path), normalise=normalise)
 
 
 @lru_cache(maxsize=8)

@@ -10,8 +10,9 @@ from v6scan.messages import ui
 from v6scan.output import json_chunks, json_text
 from v6scan.record import Record
 from v6scan.registry import CHECKS
+from v6scan.targets import Target
 
-__all__ = ["export_csv", "export_json", "export_jsonl", "export_markdown", "formula_safe"]
+__all__ = ["export_csv", "export_json", "export_jsonl", "export_markdown", "export_targets_csv", "formula_safe"]
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
@@ -86,3 +87,14 @@ def export_markdown(report: dict[str, Any], out: IO[str]) -> None:
         first = s["reasons"][0]["text"] if s["reasons"] else ""
         out.write(f"| {_md(s['display'])} | {ui(s['verdict'], lang)} | {s['score']} | {_md(first)} |\n")
 
+
+
+def export_targets_csv(targets: Iterable[Target], out: IO[str]) -> int:
+    """A target list in v6scan's own form (``host,sector,region,organisation``), formula-safe."""
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["host", "sector", "region", "organisation"])
+    n = 0
+    for t in targets:
+        w.writerow([t.name, *(formula_safe(v) for v in (t.sector, t.region, t.organisation))])
+        n += 1
+    return n
