@@ -14,6 +14,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import xlwt  # type: ignore[import-untyped]
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
@@ -60,6 +61,18 @@ def workbook(path: Path, *, title: bool = True, other_sheet: bool = False) -> Pa
     return path
 
 
+def old_workbook(path: Path) -> Path:
+    """The same list as :func:`workbook`, in the older .xls format."""
+    wb = xlwt.Workbook(encoding="utf-8")
+    wb.add_sheet("说明").write(0, 0, "本表由某省通信管理局整理")
+    ws = wb.add_sheet("名单")
+    for r, row in enumerate([["2026年某省政府网站IPv6检测名单"], [], HEADER, *ROWS]):
+        for c, value in enumerate(row):
+            ws.write(r, c, value)
+    wb.save(str(path))
+    return path
+
+
 def gbk_csv(path: Path) -> Path:
     out = io.StringIO()
     w = csv.writer(out)
@@ -76,13 +89,15 @@ def imported(*files: Path) -> tuple[int, list[list[str]], str]:
     return r.exit_code, list(csv.reader(body)), r.stderr
 
 
-@pytest.mark.parametrize("make", [workbook, gbk_csv], ids=["xlsx", "gb18030-csv"])
-def test_a_regulators_list_becomes_v6scans(tmp_path: Path, make: object) -> None:
-    path = make(tmp_path / ("list.xlsx" if make is workbook else "list.csv"))  # type: ignore[operator]
+@pytest.mark.parametrize(("make", "name"), [(workbook, "list.xlsx"), (old_workbook, "list.xls"),
+                                            (gbk_csv, "list.csv"), (workbook, "saved-as.csv")],
+                         ids=["xlsx", "xls", "gb18030-csv", "xlsx-named-csv"])
+def test_a_regulators_list_becomes_v6scans(tmp_path: Path, make: object, name: str) -> None:
+    path = make(tmp_path / name)  # type: ignore[operator]
     code, rows, err = imported(path)
     assert rows == EXPECTED
     assert code == 1  # a bad row
-    first = 3 if make is workbook else 2  # the header's line: the workbook has a blank row after its title
+    first = 2 if make is gbk_csv else 3  # the header's line: the workbooks have a blank row after their title
     assert f"error: {path}:{first + 4}: " in err and "not a host!" in err
     assert f"duplicate: {path}:{first + 5}: duplicate of {path}:{first + 1}" in err
     assert f"title: {path}:1: " in err
@@ -152,9 +167,11 @@ def test_scan_and_validate_read_workbooks_directly(tmp_path: Path) -> None:
     assert "not a host!" in r.stderr  # the bad row is reported by scan too
 
 
-def test_a_file_that_is_not_a_workbook_is_a_usage_error(tmp_path: Path) -> None:
-    path = tmp_path / "list.xlsx"
-    path.write_bytes(b"PK\x03\x04 not really a zip")
+@pytest.mark.parametrize(("name", "data"), [("list.xlsx", b"PK\x03\x04 not really a zip"),
+                                            ("list.xls", b"not an old workbook either")])
+def test_a_file_that_is_not_a_workbook_is_a_usage_error(tmp_path: Path, name: str, data: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
     r = CliRunner().invoke(cli, ["targets", "import", str(path)])
     assert r.exit_code == 2 and "not a readable Excel workbook" in r.output
 

@@ -1112,7 +1112,7 @@ def _report_list(tl: TargetList, err: bool) -> None:
 def import_(files: tuple[str, ...], output: str | None) -> None:
     """Convert target lists as regulators have them into v6scan's list (exit 1 if a row is bad).
 
-    Reads CSV or text (UTF-8, UTF-16 or GB18030) and Excel workbooks (.xlsx) with Chinese or
+    Reads CSV or text (UTF-8, UTF-16 or GB18030) and Excel workbooks (.xlsx, .xls) with Chinese or
     English column headers in any order: 网址/域名 (URL, domain, host), 主办单位 (organisation),
     地区/省份 (region, province), 行业/类别 (sector, category); 网站名称 (site name) is not kept.
     Sectors become gov, edu or com (政府, 高校, 企业, ...) and provinces their pinyin names (广东省:

@@ -7,28 +7,31 @@
   without one, UTF-8 when the first 64 KiB are UTF-8, else GB18030 (the superset of GBK and GB2312
   that Chinese Excel writes CSV in).  Undecodable bytes become U+FFFD; the name check then says
   which line is bad.
-- Workbooks (``.xlsx``, or a file that starts like one): the first worksheet with a row naming a
-  host column (:func:`v6scan.listvocab.header_roles`) in its first 20 rows, else the first
-  worksheet; each row becomes a CSV line (tabs and line breaks in cells become spaces).
+- Workbooks (``.xlsx`` and the older ``.xls``, or a file that starts like one): the first worksheet
+  with a row naming a host column (:func:`v6scan.listvocab.header_roles`) in its first 20 rows,
+  else the first worksheet; each row becomes a CSV line (tabs and line breaks in cells become
+  spaces).
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from v6scan.errors import V6scanError
 from v6scan.listvocab import header_roles
 
-__all__ = ["ListFileError", "is_workbook", "list_lines", "sniff_encoding"]
+__all__ = ["ListFileError", "is_workbook", "list_lines", "sniff_encoding", "workbook_kind"]
 
 SNIFF = 64 * 1024
 HEADER_ROWS = 20  # rows of a worksheet searched for its header
 _ZIP = b"PK\x03\x04"
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound file an .xls workbook is
 
 
 class ListFileError(V6scanError):
@@ -49,11 +52,19 @@ def sniff_encoding(head: bytes) -> str:
     return "utf-8"
 
 
-def is_workbook(path: Path) -> bool:
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return True
+def workbook_kind(path: Path) -> str | None:
+    """``xlsx`` or ``xls`` for a workbook (by its first bytes, else its name), None for text."""
     with path.open("rb") as f:
-        return f.read(4) == _ZIP
+        head = f.read(8)
+    if head.startswith(_ZIP):
+        return "xlsx"
+    if head == _OLE:
+        return "xls"
+    return {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls"}.get(path.suffix.lower())
+
+
+def is_workbook(path: Path) -> bool:
+    return workbook_kind(path) is not None
 
 
 def _cell(value: object) -> str:
@@ -64,34 +75,64 @@ def _cell(value: object) -> str:
     return " ".join(str(value).split()) if isinstance(value, str) else str(value)
 
 
-def _workbook_lines(path: Path) -> Iterator[str]:
+def _unreadable(path: Path, e: BaseException) -> ListFileError:
+    return ListFileError(f"{path}: not a readable Excel workbook ({e.__class__.__name__}: {e})")
+
+
+def _sheet_lines(sheets: Sequence[Callable[[int | None], Iterator[Sequence[object]]]], path: Path
+                 ) -> Iterator[str]:
+    """The lines of the first sheet with a header row (each sheet given as ``rows(max_row)``)."""
+    if not sheets:
+        raise ListFileError(f"{path}: the workbook has no worksheet")
+    chosen = next((rows for rows in sheets
+                   if any(header_roles([_cell(v) for v in row]) is not None for row in rows(HEADER_ROWS))),
+                  sheets[0])
+    for row in chosen(None):
+        cells = [_cell(v) for v in row]
+        if not any(cells):
+            yield ""  # an empty row: a blank line, numbered
+            continue
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow(cells)
+        yield out.getvalue()
+
+
+def _xlsx_lines(path: Path) -> Iterator[str]:
     import openpyxl  # type: ignore[import-untyped]  # imported only when a workbook is read
     from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
 
+    with path.open("rb") as f:  # a file object: openpyxl would refuse a workbook not named .xlsx
+        try:
+            wb = openpyxl.load_workbook(f, read_only=True, data_only=True)
+        except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as e:
+            raise _unreadable(path, e) from None
+        try:
+            yield from _sheet_lines([functools.partial(_xlsx_rows, ws) for ws in wb.worksheets], path)
+        finally:
+            wb.close()
+
+
+def _xlsx_rows(ws: object, n: int | None) -> Iterator[Sequence[object]]:
+    return ws.iter_rows(min_row=1, max_row=n, values_only=True)  # type: ignore[attr-defined,no-any-return]
+
+
+def _xls_lines(path: Path) -> Iterator[str]:
+    import xlrd  # type: ignore[import-untyped]  # the older .xls format
+
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as e:
-        raise ListFileError(f"{path}: not a readable Excel workbook ({e.__class__.__name__}: {e})") from None
+        wb = xlrd.open_workbook(str(path), on_demand=True)
+    except (xlrd.XLRDError, OSError, ValueError, AssertionError, IndexError, KeyError) as e:
+        raise _unreadable(path, e) from None
+
+    def rows(index: int, n: int | None) -> Iterator[Sequence[object]]:
+        sheet = wb.sheet_by_index(index)
+        for i in range(sheet.nrows if n is None else min(n, sheet.nrows)):
+            yield sheet.row_values(i)
+
     try:
-        sheets = wb.worksheets
-        if not sheets:
-            raise ListFileError(f"{path}: the workbook has no worksheet")
-        chosen = sheets[0]
-        for ws in sheets:
-            rows = ws.iter_rows(max_row=HEADER_ROWS, values_only=True)
-            if any(header_roles([_cell(v) for v in row]) is not None for row in rows):
-                chosen = ws
-                break
-        for row in chosen.iter_rows(min_row=1, values_only=True):
-            cells = [_cell(v) for v in row]
-            if not any(cells):
-                yield ""  # an empty row: a blank line, numbered
-                continue
-            out = io.StringIO()
-            csv.writer(out, lineterminator="").writerow(cells)
-            yield out.getvalue()
+        yield from _sheet_lines([functools.partial(rows, i) for i in range(wb.nsheets)], path)
     finally:
-        wb.close()
+        wb.release_resources()
 
 
 def _text_lines(path: Path) -> Iterator[str]:
@@ -103,4 +144,5 @@ def _text_lines(path: Path) -> Iterator[str]:
 
 def list_lines(path: Path) -> Iterator[str]:
     """The lines of the list file ``path`` (a workbook's rows as CSV lines), lazily."""
-    return _workbook_lines(path) if is_workbook(path) else _text_lines(path)
+    kind = workbook_kind(path)
+    return _xlsx_lines(path) if kind == "xlsx" else _xls_lines(path) if kind == "xls" else _text_lines(path)
