@@ -386,19 +386,9 @@ def _read_target_args(args: Sequence[str], normalise: bool | None = None) -> Tar
     for a in args:
         if a != "-" and not Path(a).is_file():
             raise click.BadParameter(f"{a}: no such file (give target files, or - for stdin)")
-    seen: dict[str, str] = {}
     for a in args:
-        part = read_targets(sys.stdin if a == "-" else _list_lines(a), "<stdin>" if a == "-" else a,
-                            normalise=normalise)
-        for t in part.targets:
-            if t.name in seen:
-                out.duplicates.append(TargetError(t.display, f"duplicate of {seen[t.name]}", t.source))
-                continue
-            seen[t.name] = t.source or a
-            out.targets.append(t)
-        out.errors += part.errors
-        out.duplicates += part.duplicates
-        out.skipped += part.skipped
+        read_targets(sys.stdin if a == "-" else _list_lines(a), "<stdin>" if a == "-" else a,
+                     normalise=normalise, into=out)
     return out
 
 

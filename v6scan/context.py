@@ -309,13 +309,6 @@ class Context:
         return await self.cached(("lookup", name, qtype), lambda: self.resolver.query(name, qtype),
                                  keep=lambda a: a.status not in TRANSIENT)
 
-    @contextlib.asynccontextmanager
-    async def server_slot(self, server: str) -> AsyncIterator[None]:
-        """Hold one of ``settings.per_server_concurrency`` query slots of the name server ``server``
-        for a query over TCP (a UDP query through :attr:`udp` takes one while it is in flight)."""
-        async with self.udp.slot(server):
-            yield
-
     async def ask(self, server: str, qname: str, qtype: str, transport: str = "udp",
                   timeout: float | None = None, attempts: int | None = None) -> ServerReply:
         """A direct query to one server address, within that server's concurrency limit, tried up
@@ -323,10 +316,7 @@ class Context:
         wait = timeout if timeout is not None else self.settings.ns_timeout
 
         async def once() -> ServerReply:
-            if transport == "udp":  # the shared sockets keep the server's limit
-                return await ask(server, qname, qtype, transport, timeout=wait, mux=self.udp)
-            async with self.server_slot(server):
-                return await ask(server, qname, qtype, transport, timeout=wait)
+            return await ask(server, qname, qtype, transport, timeout=wait, mux=self.udp)
 
         if attempts is None:
             attempts = self.settings.udp_attempts if transport == "udp" else self.settings.attempts

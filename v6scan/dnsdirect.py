@@ -9,6 +9,7 @@ messages; the sockets are asyncio's.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -102,8 +103,9 @@ _RCODE_STATUS = {
 async def _exchange(q: dns.message.Message, server: str, transport: str, timeout: float, port: int,
                     mux: UdpMux | None = None) -> dns.message.Message | tuple[Status, str]:
     """``q`` sent to ``server`` over ``transport`` (udp or tcp): the parsed response, or the status and
-    the reason when none came or it did not parse.  Over UDP with ``mux`` the query shares its
-    sockets; without, it has a socket of its own."""
+    the reason when none came or it did not parse.  With ``mux`` the query takes one of the
+    server's query slots (over UDP it shares the mux's sockets too); without, it is not limited and
+    has a socket of its own."""
     if transport not in ("udp", "tcp"):
         raise ValueError(f"unknown transport {transport!r}")
     try:
@@ -112,7 +114,8 @@ async def _exchange(q: dns.message.Message, server: str, transport: str, timeout
         if transport == "udp":
             return await dns.asyncquery.udp(q, server, timeout=timeout, port=port,
                                             ignore_unexpected=True, ignore_trailing=True)
-        return await dns.asyncquery.tcp(q, server, timeout=timeout, port=port)
+        async with mux.slot(server) if mux is not None else contextlib.nullcontext():
+            return await dns.asyncquery.tcp(q, server, timeout=timeout, port=port)
     except dns.exception.Timeout:
         return Status.TIMEOUT, f"no answer over {transport.upper()} within {timeout:g} s"
     except ConnectionRefusedError:
@@ -131,7 +134,7 @@ async def ask(server: str, qname: str, qtype: str, transport: str = "udp", *, ti
     """Send one query to ``server`` (an address) over ``transport`` and classify the reply.
 
     Never raises for network or protocol trouble: that is the reply's status.  ``mux``: the
-    sweep's shared UDP sockets (:class:`v6scan.dnsudp.UdpMux`), else a socket of its own.
+    sweep's shared UDP sockets and per-server query limit (:class:`v6scan.dnsudp.UdpMux`).
     """
     started = time.perf_counter()
 

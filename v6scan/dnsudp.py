@@ -115,21 +115,17 @@ class UdpMux:
         """Server addresses with queries in flight or waiting (entries are dropped when idle)."""
         return len(self._servers)
 
-    def in_flight(self, server: str) -> int:
-        entry = self._servers.get(_canonical(server)[0])
-        return entry.inflight if entry is not None else 0
-
     # -- the per-server limit --------------------------------------------------------------
 
-    def _free(self, host: str) -> _Server | None:
-        """The server's entry with a slot taken, when one is free and nobody waits for it."""
+    def _take(self, host: str) -> bool:
+        """Take a slot of ``host`` when one is free and nobody waits for it (its entry is made)."""
         srv = self._servers.get(host)
         if srv is None:
             srv = self._servers[host] = _Server()
         if srv.inflight < self.limit and not srv.waiting:
             srv.inflight += 1
-            return srv
-        return None
+            return True
+        return False
 
     def _release(self, host: str) -> None:
         """A query or slot holder of ``host`` ended: the next ones waiting go now."""
@@ -155,7 +151,7 @@ class UdpMux:
     async def slot(self, server: str) -> AsyncIterator[None]:
         """Hold one of ``server``'s query slots (a TCP query)."""
         host = _canonical(server)[0]
-        if self._free(host) is None:
+        if not self._take(host):
             self._loop = asyncio.get_running_loop()
             waiter: asyncio.Future[None] = self._loop.create_future()
             self._servers[host].waiting.append(waiter)
@@ -310,7 +306,7 @@ class UdpMux:
         host, family = _canonical(server)
         self._loop = asyncio.get_running_loop()
         job = _Job(q, host, port, family, timeout, self._loop.create_future())
-        if self._free(host) is not None:
+        if self._take(host):
             if not self._send(job):
                 self._release(host)
         else:

@@ -26,7 +26,7 @@ from pathlib import Path
 from v6scan.errors import V6scanError
 from v6scan.listvocab import header_roles
 
-__all__ = ["ListFileError", "is_workbook", "list_lines", "sniff_encoding", "workbook_kind"]
+__all__ = ["ListFileError", "list_lines", "sniff_encoding", "workbook_kind"]
 
 SNIFF = 64 * 1024
 HEADER_ROWS = 20  # rows of a worksheet searched for its header
@@ -61,10 +61,6 @@ def workbook_kind(path: Path) -> str | None:
     if head == _OLE:
         return "xls"
     return {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls"}.get(path.suffix.lower())
-
-
-def is_workbook(path: Path) -> bool:
-    return workbook_kind(path) is not None
 
 
 def _cell(value: object) -> str:

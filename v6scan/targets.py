@@ -312,7 +312,7 @@ def _rows(lines: Iterable[str], source: str, normalise: bool | None = None
         except csv.Error:  # e.g. a stray CR: split plainly, the name check reports it
             cells = line.split(delim)
         cells = [c.strip() for c in cells]
-        if header is None and (roles := header_roles(cells)) is not None:
+        if not started and (roles := header_roles(cells)) is not None:  # only above the data: a hot loop
             header, started = roles, True
             if normalise is None:
                 normalise = not all(c.lower() in _OWN_HEADER for c in cells if c)
@@ -344,15 +344,18 @@ def iter_targets(lines: Iterable[str], source: str = "<input>", *, normalise: bo
             yield e
 
 
-def read_targets(lines: Iterable[str], source: str = "<input>", *, normalise: bool | None = None) -> TargetList:
+def read_targets(lines: Iterable[str], source: str = "<input>", *, normalise: bool | None = None,
+                 into: TargetList | None = None) -> TargetList:
     """Read a target list: one name or URL a line, or CSV ``host,sector,region,organisation``.
 
     Blank lines and ``#`` comments are skipped; a row naming a host column is the header (see
     :func:`_rows`), and a title above it is set aside in ``skipped``.  Bad lines are collected
     (with line numbers) and never stop the reading; a repeated name keeps its first occurrence.
+    With ``into`` the list is added to that one (read from other files before): a name already
+    there is a duplicate too.
     """
-    out = TargetList()
-    seen: dict[str, str] = {}
+    out = into if into is not None else TargetList()
+    seen = {t.name: t.source or source for t in out.targets}
     for where, host, meta in _rows(lines, source, normalise):
         if "title" in meta:
             out.skipped.append(TargetError(meta["title"] or "", "a title above the header row", where))

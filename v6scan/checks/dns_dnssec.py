@@ -444,12 +444,9 @@ def _problem(ns: str, addr: str, transport: str, r: SignedReply) -> str:
 
 async def _once(ctx: Context, walk: _Walk, addr: str, qname: str, qtype: str, transport: str) -> SignedReply:
     walk.spend()
-    # a name server's query limit, as every direct DNS query of the sweep: the shared UDP sockets keep it
-    if transport == "udp":
-        return await ask_dnssec(addr, qname, qtype, transport, timeout=ctx.settings.ns_timeout, payload=PAYLOAD,
-                                mux=ctx.udp)
-    async with ctx.server_slot(addr):
-        return await ask_dnssec(addr, qname, qtype, transport, timeout=ctx.settings.ns_timeout, payload=PAYLOAD)
+    # within the name server's query limit, as every direct DNS query of the sweep (ctx.udp)
+    return await ask_dnssec(addr, qname, qtype, transport, timeout=ctx.settings.ns_timeout, payload=PAYLOAD,
+                            mux=ctx.udp)
 
 
 async def _ask_zone(ctx: Context, walk: _Walk, servers: Sequence[tuple[str, str]], qname: str,

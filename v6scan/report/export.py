@@ -88,7 +88,6 @@ def export_markdown(report: dict[str, Any], out: IO[str]) -> None:
         out.write(f"| {_md(s['display'])} | {ui(s['verdict'], lang)} | {s['score']} | {_md(first)} |\n")
 
 
-
 def export_targets_csv(targets: Iterable[Target], out: IO[str]) -> int:
     """A target list in v6scan's own form (``host,sector,region,organisation``), formula-safe."""
     w = csv.writer(out, lineterminator="\n")
