@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -323,3 +324,18 @@ def test_lab_required_policy(monkeypatch: pytest.MonkeyPatch, env: dict[str, str
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     assert lab_required() is required
+
+
+def test_a_forked_child_stopped_with_sigterm_leaves_its_parents_lab(lab: Lab) -> None:
+    """A forked child (the report's page workers are) inherits the lab's cleanup handlers; stopped
+    with SIGTERM, as the report stops them after an error, it must not tear down the parent's lab
+    (it did: two test runs lost a lab in the middle)."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(30,), daemon=True)
+    child.start()
+    time.sleep(0.3)
+    child.terminate()
+    child.join()
+    assert set(lab.ns.values()) <= _netns_names()
+    assert lab.directory.exists() and lab.verify() == []

@@ -960,16 +960,23 @@ def reap_stale() -> None:
 
 
 _CLEANUPS: list[Lab] = []
+#: the process that registered the cleanups: a forked child (the report's page workers) inherits the
+#: list, the atexit hook and the signal handlers, and must not tear down its parent's labs
+_CLEANUP_PID = 0
 
 
 def _cleanup_all() -> None:
+    if os.getpid() != _CLEANUP_PID:
+        return
     while _CLEANUPS:
         _CLEANUPS.pop().down()
 
 
 def _register_cleanup(lab: Lab) -> None:
-    """Make sure an ephemeral lab goes away at exit, on SIGTERM/SIGHUP too."""
+    """Make sure an ephemeral lab goes away at exit, on SIGTERM/SIGHUP too (in this process only)."""
+    global _CLEANUP_PID
     if not _CLEANUPS:
+        _CLEANUP_PID = os.getpid()
         atexit.register(_cleanup_all)
         for sig in (signal.SIGTERM, signal.SIGHUP):
             prev = signal.getsignal(sig)

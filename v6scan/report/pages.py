@@ -28,6 +28,7 @@ import logging
 import multiprocessing
 import os
 import re
+import signal
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -211,6 +212,10 @@ def _share_child(send: Connection, path: Path, sweep_id: int, policy: str, lang:
                  shard: tuple[int, int]) -> None:
     """A worker process's work: open the store (a connection of its own), begin reading (and say
     so: ``True``), then write the pages of ``shard`` and send what it made (or the error)."""
+    # a forked copy of the caller: the caller's signal handlers are not this worker's (the parent
+    # stops it with SIGTERM after an error)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
     try:
         with Store(path) as store, store.snapshot():
             q.count_verdicts(store, sweep_id, policy)  # the read transaction begins
