@@ -39,6 +39,7 @@ from v6scan.engine import TargetResult, scan_target
 from v6scan.errors import configure_logging
 from v6scan.listfiles import ListFileError, list_lines
 from v6scan.output import FORMATS, Outcome, gate, github, render
+from v6scan.providers import ProviderTable, ProviderTableError
 from v6scan.registry import CHECKS, sweep_checks
 from v6scan.report import (
     build_report,
@@ -405,6 +406,23 @@ def _gates(policy: Policy, fail_on: str | None, min_score: int | None) -> tuple[
     return fail_on, min_score
 
 
+def _provider_table(ctx: click.Context, param: click.Parameter, files: tuple[Path, ...]) -> ProviderTable | None:
+    if not files:
+        return None
+    try:
+        return ProviderTable.load(files)
+    except ProviderTableError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+
+
+def _providers_option(f: F) -> F:
+    return click.option(
+        "--providers", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
+        callback=_provider_table, metavar="FILE",
+        help="More CDN, cloud and DNS-operator rows (CSV match,provider,provider_zh,kind,country,source, or a"
+             " JSON list of such objects) over the shipped table, to attribute sites with (repeatable).")(f)
+
+
 def _gate_options(f: F) -> F:
     f = click.option("--min-score", type=click.IntRange(0, 100), envvar="V6SCAN_MIN_SCORE",
                      help="Exit 1 if a site scores below N.")(f)
@@ -423,8 +441,9 @@ def _gate_options(f: F) -> F:
 @click.option("--address", "pins", multiple=True, metavar="NAME=IP",
               help="Use IP for NAME instead of its A/AAAA records (repeatable: every address NAME is to have), to"
                    " gate a launch before the records are published; the DNS results say the name was pinned.")
+@_providers_option
 def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int | None,
-          output: Path | None, **kw: Any) -> None:
+          output: Path | None, providers: ProviderTable | None, **kw: Any) -> None:
     """Check one or a few sites now and say what is wrong and how to fix it.
 
     \b
@@ -456,7 +475,8 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
     async def go() -> list[Outcome]:
         async with Context.create(settings) as ctx:
             results = await asyncio.gather(*(scan_target(ctx, t) for t in targets))
-        return [Outcome(r, score_target(r.target.name, r.observations, policy)) for r in results]
+        return [Outcome(r, score_target(r.target.name, r.observations, policy), providers=providers)
+                for r in results]
 
     outcomes = eventloop.run(go())
     text = render(fmt, outcomes, kw["lang"], color=output is None and sys.stdout.isatty())
@@ -679,6 +699,7 @@ def _need_dask(cluster: str | None) -> None:
                    " across resumes; then it gets its verdict.")
 @_gate_options
 @_scan_options
+@_providers_option
 def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: str,  # noqa: C901, PLR0915  # the sweep's life (new, resumed, stopped), in order
          fail_on: str | None, min_score: int | None, **kw: Any) -> None:
     """Sweep many sites into a database; interrupt with Ctrl-C and --resume later.
@@ -723,6 +744,7 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
     fail_on, min_score = _gates(policy, fail_on, min_score)  # again below with a resumed sweep's policy
     _need_dask(kw.get("cluster"))
     store = Store(db)
+    store.providers = kw.pop("providers") or store.providers
     progress: _Progress
     lang = kw["lang"]
     options: dict[str, Any] = {k: kw.get(k) for k in _RUN_OPTIONS}
@@ -922,6 +944,13 @@ def _open(db: Path) -> Store:
         raise click.UsageError(str(e)) from None
 
 
+def _attribute_with(store: Store, sweep_id: int, providers: ProviderTable | None) -> None:
+    """With ``--providers``: the sweep's sites attributed again with that table (and stored so)."""
+    if providers is not None:
+        store.providers = providers
+        store.forget_attributions(sweep_id)
+
+
 def _policy_name(store: Store, sweep_id: int, policy: str | None) -> str:
     if policy is None:
         return str(store.sweep(sweep_id)["policy"])
@@ -954,7 +983,9 @@ def _sweep(store: Store, sweep_id: int | None) -> int:
 @click.option("--layout", type=click.Choice(["auto", "file", "dir"]), default="auto", show_default=True,
               help="One self-contained file, or a directory (entry page index.html, a page per sector, region, "
                    f"organisation and site); auto: one file up to {SINGLE_FILE_MAX} sites.")
-def report(db: Path, sweep_id: int | None, policy: str | None, lang: str, output: Path | None, layout: str) -> None:
+@_providers_option
+def report(db: Path, sweep_id: int | None, policy: str | None, lang: str, output: Path | None, layout: str,
+           providers: ProviderTable | None) -> None:
     """Write a self-contained HTML report of a sweep: one file, or a directory for a big sweep.
 
     \b
@@ -964,6 +995,7 @@ def report(db: Path, sweep_id: int | None, policy: str | None, lang: str, output
     """
     with _open(db) as store:
         sid = _sweep(store, sweep_id)
+        _attribute_with(store, sid, providers)
         pol = _policy_name(store, sid, policy)
         out = output or Path("reports") / f"v6scan-sweep-{sid}{'' if lang == 'en' else '.' + lang}.html"
         if layout == "dir" or (layout == "auto" and count_verdicts(store, sid, pol) > SINGLE_FILE_MAX):
@@ -988,7 +1020,9 @@ def report(db: Path, sweep_id: int | None, policy: str | None, lang: str, output
 @click.option("--policy", metavar="NAME|FILE", help="Policy whose verdicts to export (default: the sweep's).")
 @click.option("--lang", type=click.Choice(["en", "zh-CN"]), default="en", show_default=True, envvar="V6SCAN_LANG")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout).")
-def export(db: Path, sweep_id: int | None, fmt: str, policy: str | None, lang: str, output: Path | None) -> None:
+@_providers_option
+def export(db: Path, sweep_id: int | None, fmt: str, policy: str | None, lang: str, output: Path | None,
+           providers: ProviderTable | None) -> None:
     """Export a sweep: json, jsonl (one contract record a line), csv (spreadsheet-safe), md.
 
     \b
@@ -997,6 +1031,7 @@ def export(db: Path, sweep_id: int | None, fmt: str, policy: str | None, lang: s
     """
     with _open(db) as store:
         sid = _sweep(store, sweep_id)
+        _attribute_with(store, sid, providers)
         pol = _policy_name(store, sid, policy)
         out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         try:

@@ -501,6 +501,16 @@ _UI: dict[str, dict[str, str]] = {
     "ready_share": {"en": "Ready", "zh-CN": "就绪比例"},
     "total": {"en": "Total", "zh-CN": "合计"},
     "none": {"en": "none", "zh-CN": "无"},
+    "served_v6": {"en": "IPv6 served by", "zh-CN": "IPv6 服务商"},
+    "served_v4": {"en": "IPv4 served by", "zh-CN": "IPv4 服务商"},
+    "dns_operator": {"en": "DNS operator", "zh-CN": "DNS 服务商"},
+    "self_hosted": {"en": "self-hosted or unknown", "zh-CN": "自建或未知"},
+    "provider": {"en": "Provider", "zh-CN": "服务商"},
+    "providers": {"en": "Who serves the sites", "zh-CN": "网站服务商"},
+    "prefix_v6": {"en": "IPv6 /48", "zh-CN": "IPv6 /48 前缀"},
+    "prefix_v4": {"en": "IPv4 /24", "zh-CN": "IPv4 /24 前缀"},
+    "v6_failing": {"en": "Failing over IPv6", "zh-CN": "IPv6 不达标"},
+    "via": {"en": "via", "zh-CN": "经由"},
 }
 
 

@@ -41,11 +41,12 @@ from v6scan import __version__
 from v6scan.engine import TargetResult
 from v6scan.messages import ui
 from v6scan.model import JSON
+from v6scan.providers import Attribution, ProviderTable, Served, attribute
 from v6scan.record import Record, build_record
 from v6scan.registry import CHECKS
 from v6scan.scoring import VERDICTS, SiteVerdict
 
-__all__ = ["FORMATS", "Outcome", "gate", "json_chunks", "json_text", "record", "render"]
+__all__ = ["FORMATS", "Outcome", "gate", "json_chunks", "json_text", "record", "render", "served_line"]
 
 FORMATS = ("text", "json", "jsonl", "junit", "sarif", "github")
 _SYMBOL = {"pass": "✓", "warn": "!", "fail": "✗", "error": "E", "inconclusive": "?", "not_tested": "-",
@@ -127,12 +128,14 @@ class Outcome:
     result: TargetResult
     verdict: SiteVerdict
     sweep: int | None = None  # the stored sweep (``scan``), None for ``check``
+    providers: ProviderTable | None = None  # the table sites are attributed with (default: the shipped one)
 
 
 def record(o: Outcome, lang: str = "en") -> Record:
     """The output contract's record for one target (DESIGN.md section 4), evidence included:
     :func:`v6scan.record.build_record`, as ``export`` and the report build it from the store."""
-    return build_record(o.result.target, o.result.observations, o.verdict, o.result.finished_at, lang, o.sweep)
+    return build_record(o.result.target, o.result.observations, o.verdict, o.result.finished_at, lang, o.sweep,
+                        o.providers)
 
 
 def json_chunks(doc: JSON, indent: int | None = None) -> Iterator[str]:
@@ -168,6 +171,18 @@ def gate(outcomes: Sequence[Outcome], fail_on: str | None, min_score: int | None
     return 0, msgs
 
 
+def served_line(a: Attribution, table: ProviderTable, lang: str) -> str:
+    """"IPv6 served by X (via name) · IPv4 served by Y · DNS operator Z": one line of ``check``'s text."""
+    def fam(key: str, s: Served) -> str:
+        if s.provider is None:
+            return f"{ui(key, lang)} {ui('self_hosted', lang)}"
+        return f"{ui(key, lang)} {table.label(s.provider, lang)} ({ui('via', lang)} {s.via})"
+    parts = [fam("served_v6", a.v6)] if a.v6.addresses or not a.v4.addresses else []
+    parts += [fam("served_v4", a.v4)] if a.v4.addresses else []
+    parts.append(f"{ui('dns_operator', lang)} {table.label(a.dns_operator, lang) or ui('self_hosted', lang)}")
+    return "  " + " \u00b7 ".join(parts)
+
+
 def _text(outcomes: Sequence[Outcome], lang: str, color: bool) -> str:
     import click
 
@@ -196,6 +211,9 @@ def _text(outcomes: Sequence[Outcome], lang: str, color: bool) -> str:
                         lines.append(f"      {prefix}{_term(reason.text(lang))}")
                         if reason.fix(lang):
                             lines.append(f"      {c('→ ' + ui('fix', lang) + ':', 'info')} {_term(reason.fix(lang))}")
+        lines.append(_term(served_line(attribute(o.result.target.name, o.result.observations,
+                                                 o.providers or ProviderTable.default()),
+                                       o.providers or ProviderTable.default(), lang)))
         lines.append("")
     return "\n".join(lines)
 

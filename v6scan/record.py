@@ -13,7 +13,10 @@ for the verdict) and ``reasons`` (the verdict's, each with its fix hint).  ``che
 check id to its worst ``result`` over those names, that result's ``summary``, and per name in
 ``details.names`` the check result (``severity``, ``applicable``, ``reasons``) next to the
 measurement it was scored from (``status``, ``error``, raw ``evidence``; ``null``, ``null``,
-``{}`` when there was none).  Every key is always present.
+``{}`` when there was none).  ``attribution`` says who serves the site
+(:class:`v6scan.providers.Attribution`: per family ``v6``/``v4`` the ``provider``, its ``kind``,
+the name or address it was matched by ``via``, the ``addresses`` and their ``prefixes``; the
+``cname`` target, the ``dns_operator`` and the ``ns`` host names).  Every key is always present.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import TypedDict
 
 from v6scan import __version__
 from v6scan.model import JSON, RESULT_SCHEMA, Observation
+from v6scan.providers import ProviderTable, attribute
 from v6scan.scoring import CheckResult, Reason, SiteVerdict
 from v6scan.targets import Target
 
@@ -73,6 +77,7 @@ class Record(TypedDict):
     checks: dict[str, CheckRecord]
     scanned_at: str | None
     sweep: int | None  # the stored sweep it belongs to (None for ``check``)
+    attribution: dict[str, JSON]
     version: str
 
 
@@ -88,9 +93,12 @@ def _name(r: CheckResult, o: Observation | None, lang: str) -> NameRecord:
 
 
 def build_record(target: Target, observations: Iterable[Observation], verdict: SiteVerdict,
-                 scanned_at: str | None, lang: str = "en", sweep: int | None = None) -> Record:
+                 scanned_at: str | None, lang: str = "en", sweep: int | None = None,
+                 providers: ProviderTable | None = None) -> Record:
     """The record of ``target``, measured as ``observations`` and judged as ``verdict``; texts
-    (reasons, fix hints, summaries) in ``lang``."""
+    (reasons, fix hints, summaries) in ``lang``; attributed with ``providers`` (default: the
+    shipped table)."""
+    observations = list(observations)
     by = {(o.check, o.target): o for o in observations}
     checks: dict[str, CheckRecord] = {}
     for cid in sorted({r.check for r in verdict.results}):
@@ -102,4 +110,5 @@ def build_record(target: Target, observations: Iterable[Observation], verdict: S
             "region": target.region, "organisation": target.organisation, "verdict": verdict.verdict,
             "score": verdict.score, "policy": verdict.policy, "names": list(verdict.names),
             "reasons": _reasons(verdict.reasons, lang), "checks": checks, "scanned_at": scanned_at,
-            "sweep": sweep, "version": __version__}
+            "sweep": sweep, "version": __version__,
+            "attribution": attribute(target.name, observations, providers or ProviderTable.default()).to_json()}

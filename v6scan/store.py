@@ -41,6 +41,7 @@ import sqlite_utils
 from v6scan import __version__
 from v6scan.errors import V6scanError
 from v6scan.model import JSON, EncodedEvidence, Observation, Status, now_iso
+from v6scan.providers import Attribution, ProviderTable, attribute
 from v6scan.scoring import Policy, SiteVerdict, score_target
 from v6scan.store_codec import (
     BUILTIN_ID,
@@ -59,7 +60,7 @@ from v6scan.targets import Target
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "SweepDiff", "config_hash", "connect"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: bytes per database page (SQLite's default is 4096): a packed row of 2-3 KB left most of a 4 KiB
 #: page unused; measured on a 2,000-site full-check sweep, 16 KiB pages store it in 16 % fewer bytes
 PAGE_SIZE = 16384
@@ -382,7 +383,25 @@ def connect(path: str | Path, **kwargs: Any) -> sqlite3.Connection:
     return conn
 
 
-MIGRATIONS = {1: _create_v1, 2: _v2_shuffle, 3: _v3_chunks, 4: _v4_retries, 5: _v5_packed}
+def _v6_attributions(db: sqlite_utils.Database) -> None:
+    """Version 6: who serves each site (:mod:`v6scan.providers`), one row per finished target;
+    a sweep recorded before has its rows made from its observations when first read."""
+    db.execute("""
+        CREATE TABLE attributions (
+            target_id INTEGER PRIMARY KEY REFERENCES targets(id) ON DELETE CASCADE,
+            sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+            provider_v6 TEXT,
+            provider_v4 TEXT,
+            cname TEXT,
+            dns_operator TEXT,
+            prefixes_v6 TEXT NOT NULL,
+            prefixes_v4 TEXT NOT NULL,
+            data TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX attributions_sweep ON attributions (sweep_id, provider_v6)")
+
+
+MIGRATIONS = {1: _create_v1, 2: _v2_shuffle, 3: _v3_chunks, 4: _v4_retries, 5: _v5_packed, 6: _v6_attributions}
 
 _failpoint_calls = 0
 
@@ -429,6 +448,8 @@ class Store:
         register(self.db.conn)
         self._migrate()
         self._packer = _Packer(self.db.conn)
+        #: the table sites are attributed with (:meth:`record`, :meth:`attributions`)
+        self.providers = ProviderTable.default()
 
     def close(self) -> None:
         self.db.close()
@@ -754,11 +775,47 @@ class Store:
                     self.db.execute("DELETE FROM verdicts WHERE target_id = ?", [tid])
                 elif verdict is not None:
                     self._write_verdict(sweep_id, tid, verdict)
+                self.db.execute("DELETE FROM attributions WHERE target_id = ?", [tid])
+                if observations and name not in retry:
+                    self._write_attribution(sweep_id, tid, attribute(name, observations, self.providers))
                 _failpoint("store.record")
                 self.db.execute("UPDATE targets SET status = ?, started = ?, finished = ?,"
                                 " retries = retries + ? WHERE id = ?",
                                 ["retry" if name in retry else "done", started, finished or now_iso(),
                                  int(name in retry), tid])
+
+    def _write_attribution(self, sweep_id: int, target_id: int, a: Attribution) -> None:
+        self.db.execute("INSERT OR REPLACE INTO attributions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            target_id, sweep_id, a.v6.provider, a.v4.provider, a.cname, a.dns_operator,
+            " ".join(a.v6.prefixes), " ".join(a.v4.prefixes), json.dumps(a.to_json())])
+
+    def ensure_attributions(self, sweep_id: int) -> None:
+        """Every finished target of the sweep attributed (:mod:`v6scan.providers`, with
+        :attr:`providers`): those without a row (a sweep recorded by an older v6scan, or after
+        :meth:`forget_attributions`) get one, made from their observations."""
+        missing = self.db.execute(
+            "SELECT count(*) FROM targets t LEFT JOIN attributions a ON a.target_id = t.id"
+            " WHERE t.sweep_id = ? AND t.status = 'done' AND a.target_id IS NULL", [sweep_id]).fetchone()[0]
+        if not missing:
+            return
+        have = {r[0] for r in self.db.execute("SELECT target_id FROM attributions WHERE sweep_id = ?", [sweep_id])}
+        with self._transaction():
+            for row, obs in self.observations(sweep_id):
+                if row["tid"] not in have:
+                    self._write_attribution(sweep_id, row["tid"], attribute(row["tname"], obs, self.providers))
+
+    def attributions(self, sweep_id: int) -> dict[str, Attribution]:
+        """Who serves each finished target of the sweep, by name (:meth:`ensure_attributions` first)."""
+        self.ensure_attributions(sweep_id)
+        return {name: Attribution.from_json(json.loads(data)) for name, data in self.db.execute(
+            "SELECT t.name, a.data FROM attributions a JOIN targets t ON t.id = a.target_id"
+            " WHERE a.sweep_id = ? ORDER BY t.position", [sweep_id])}
+
+    def forget_attributions(self, sweep_id: int) -> None:
+        """Drop the sweep's attributions: the next :meth:`attributions` makes them again (with
+        :attr:`providers`, a table extended since)."""
+        with self._transaction():
+            self.db.execute("DELETE FROM attributions WHERE sweep_id = ?", [sweep_id])
 
     def _write_verdict(self, sweep_id: int, target_id: int, v: SiteVerdict) -> None:
         self.db.execute("DELETE FROM verdicts WHERE target_id = ? AND policy = ?", [target_id, v.policy])

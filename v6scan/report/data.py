@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from v6scan import __version__
 from v6scan.messages import fix_hint, render
 from v6scan.model import Observation, Status, now_iso
+from v6scan.providers import ProviderTable
 from v6scan.record import Record, build_record
 from v6scan.registry import CHECKS
 from v6scan.report.aggregate import ORDER, Aggregate
+from v6scan.report.causes import Causes, kind_word, served_rows
 from v6scan.scoring import RESULT_RANK, CheckResult, Reason, SiteVerdict
 from v6scan.store import Store
 from v6scan.targets import Target
@@ -29,14 +32,18 @@ def build_report(store: Store, sweep_id: int | None = None, policy: str | None =
     sweep = store.sweep(sweep_id)
     policy = policy or sweep["policy"]
     rows = store.verdict_rows(sweep_id, policy)
-    agg = Aggregate()
+    attributions = store.attributions(sweep_id)
+    agg, causes = Aggregate(), Causes()
     for r in rows:
         agg.add(r)
+        causes.add(r, attributions.get(r["name"]))
     shown = sorted(rows, key=lambda r: (-ORDER.index(r["verdict"]), r["name"]))[:max_sections]
     keep = {r["name"] for r in shown}
-    records = {row["name"]: stored_record(row, obs, lang, sweep_id)
+    records = {row["name"]: stored_record(row, obs, lang, sweep_id, store.providers)
                for row, obs in _stored(store, sweep_id, [r for r in rows if r["name"] in keep], evidence)}
-    sites = [site_section(records[r["name"]], r["points"]) for r in shown]
+    sites = [{**site_section(records[r["name"]], r["points"]),
+              "served": served_rows(attributions.get(r["name"]), store.providers, lang)} for r in shown]
+    clusters = causes.clusters(store.providers, lang)
     trend = store.trend(policy)
     return {
         "lang": lang, "generated": now_iso(), "version": __version__, "policy": policy,
@@ -51,6 +58,8 @@ def build_report(store: Store, sweep_id: int | None = None, policy: str | None =
                                       for g in (agg.groups[dim][k] for k in sorted(agg.groups[dim]))]
                         for dim in ("sector", "region")},
         "sites": sites, "sections_capped": len(rows) > max_sections, "trend": trend,
+        "providers": [dataclasses.asdict(p) for p in causes.shares(store.providers, lang)],
+        "clusters": [{**c.to_json(), "kind_label": kind_word(c.kind, lang)} for c in clusters],
     }
 
 
@@ -86,10 +95,11 @@ def _stored(store: Store, sweep_id: int, rows: list[dict[str, Any]], observation
             yield r, []
 
 
-def stored_record(row: Mapping[str, Any], observations: list[Observation], lang: str, sweep: int | None) -> Record:
+def stored_record(row: Mapping[str, Any], observations: list[Observation], lang: str, sweep: int | None,
+                  providers: ProviderTable | None = None) -> Record:
     """The contract record of a stored target: the one builder, on what the store read back."""
     target = Target(row["name"], row["display"], row["sector"], row["region"], row["organisation"])
-    return build_record(target, observations, stored_verdict(row), row["finished"], lang, sweep)
+    return build_record(target, observations, stored_verdict(row), row["finished"], lang, sweep, providers)
 
 
 def site_section(rec: Record, points: float | None) -> dict[str, Any]:
@@ -161,4 +171,4 @@ def result_records(store: Store, sweep_id: int | None = None, policy: str | None
         return
     policy = policy or store.sweep(sweep_id)["policy"]
     for row, obs in _stored(store, sweep_id, store.verdict_rows(sweep_id, policy)):
-        yield stored_record(row, obs, lang, sweep_id)
+        yield stored_record(row, obs, lang, sweep_id, store.providers)

@@ -24,6 +24,9 @@ COLORS = {"ready": "#1a7f37", "partial": "#bf8700", "broken": "#cf222e", "absent
 RESULT_COLORS = {"pass": "#1a7f37", "warn": "#bf8700", "fail": "#cf222e", "error": "#8250df",
                  "inconclusive": "#0969da", "not_tested": "#6e7781", "info": "#57606a"}
 
+#: root-cause clusters a report page lists (every one: the exports), and sites shown per cluster
+ENTRY_CLUSTERS, CLUSTER_SITES = 50, 12
+
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("v6scan.report", "templates"),
     autoescape=True,
@@ -68,6 +71,9 @@ _WORDS = {
     "next": {"en": "Next", "zh-CN": "下一页"},
     "previous": {"en": "Previous", "zh-CN": "上一页"},
     "all_groups": {"en": "All of them", "zh-CN": "查看全部"},
+    "root_causes": {"en": "Root causes (failing sites that share a provider, network, name servers or certificate)",
+                    "zh-CN": "根因分析（共用服务商、网络、域名服务器或证书的问题网站）"},
+    "cause": {"en": "Shared", "zh-CN": "共同因素"},
 }
 
 
@@ -125,4 +131,7 @@ def render_html(report: dict[str, Any]) -> str:
         hist=[{"x": 20 + i * 56, "h": round(130 * n / hmax, 1), "n": n, "label": f"{i * 10}"}
               for i, n in enumerate(hist)],
         trend_points=points, evidence=evidence_text,
+        causes=[{"c": c, "sites": [(n, None) for n in c["sites"][:CLUSTER_SITES]],
+                 "more": max(0, c["size"] - CLUSTER_SITES), "kind": c["kind_label"]}
+                for c in report["clusters"][:ENTRY_CLUSTERS]],
     )

@@ -30,7 +30,7 @@ import os
 import re
 import signal
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -39,10 +39,23 @@ from typing import Any
 
 from v6scan import __version__
 from v6scan.model import now_iso
+from v6scan.providers import Attribution, ProviderTable
 from v6scan.report import rows as q
 from v6scan.report.aggregate import ORDER, Aggregate
+from v6scan.report.causes import Causes, kind_word, served_rows
 from v6scan.report.data import page_section
-from v6scan.report.html import COLORS, CSP, RESULT_COLORS, Words, environment, evidence_blocks, stack, word
+from v6scan.report.html import (
+    CLUSTER_SITES,
+    COLORS,
+    CSP,
+    ENTRY_CLUSTERS,
+    RESULT_COLORS,
+    Words,
+    environment,
+    evidence_blocks,
+    stack,
+    word,
+)
 from v6scan.store import Store
 
 __all__ = ["ENTRY_GROUPS", "PAGE_SIZE", "SINGLE_FILE_MAX", "Written", "group_file", "list_file", "site_file",
@@ -141,12 +154,17 @@ def _common(lang: str, sweep_id: int, policy: str) -> dict[str, Any]:
             "sweep": sweep_id, "policy": policy}
 
 
+def _attribution(row: Mapping[str, Any]) -> Attribution | None:
+    text = row.get("attribution")
+    return Attribution.from_json(json.loads(text)) if text else None
+
+
 def _site_page(tpl: Any, common: dict[str, Any], labels: dict[str, str], row: dict[str, Any], observations: str,
-               lang: str) -> str:
-    """The page of one site: its verdict row and its observations (packed JSON text)."""
+               lang: str, served: list[tuple[str, str]]) -> str:
+    """The page of one site: its verdict row, its observations (packed JSON text), who serves it."""
     s = page_section(row, json.loads(observations), lang)
     links = [(f"{labels[d]}: {row[d]}", "../../" + group_file(d, row[d])) for d in q.DIMENSIONS if row[d]]
-    return str(tpl.render(common, s=s, links=links, blocks=evidence_blocks(s["evidence"])))
+    return str(tpl.render(common, s=s, links=links, blocks=evidence_blocks(s["evidence"]), served=served))
 
 
 @functools.cache
@@ -161,12 +179,14 @@ class _Share:
 
     written: Written
     agg: Aggregate = field(default_factory=Aggregate)
+    causes: Causes = field(default_factory=Causes)
     hrefs: dict[str, str] = field(default_factory=dict)
     largest_at: int = -1  # the position of the site of the largest page
 
-    def merge_into(self, written: Written, agg: Aggregate, hrefs: dict[str, str]) -> None:
+    def merge_into(self, written: Written, agg: Aggregate, causes: Causes, hrefs: dict[str, str]) -> None:
         written.merge(self.written)
         agg.merge(self.agg)
+        causes.merge(self.causes)
         hrefs.update(self.hrefs)
 
 
@@ -198,7 +218,10 @@ def _site_share(store: Store, sweep_id: int, policy: str, lang: str, out: Path,
             rel = site_file(row["tid"], row["name"])
             if share.agg.add(row):
                 share.hrefs[row["name"]] = rel
-            share.written.write(out, rel, _site_page(tpl, common, labels, row, observations, lang))
+            a = _attribution(row)
+            share.causes.add(row, a)
+            share.written.write(out, rel, _site_page(tpl, common, labels, row, observations, lang,
+                                                     served_rows(a, store.providers, lang)))
             share.written.sites += 1
             if share.written.largest_page == rel:
                 share.largest_at = row["position"]
@@ -209,7 +232,7 @@ def _site_share(store: Store, sweep_id: int, policy: str, lang: str, out: Path,
 
 
 def _share_child(send: Connection, path: Path, sweep_id: int, policy: str, lang: str, out: Path,
-                 shard: tuple[int, int]) -> None:
+                 shard: tuple[int, int], providers: ProviderTable) -> None:
     """A worker process's work: open the store (a connection of its own), begin reading (and say
     so: ``True``), then write the pages of ``shard`` and send what it made (or the error)."""
     # a forked copy of the caller: the caller's signal handlers are not this worker's (the parent
@@ -218,6 +241,7 @@ def _share_child(send: Connection, path: Path, sweep_id: int, policy: str, lang:
         signal.signal(sig, signal.SIG_DFL)
     try:
         with Store(path) as store, store.snapshot():
+            store.providers = providers
             q.count_verdicts(store, sweep_id, policy)  # the read transaction begins
             send.send(True)
             send.send(_site_share(store, sweep_id, policy, lang, out, shard))
@@ -287,6 +311,7 @@ def write_report_dir(store: Store, sweep_id: int, policy: str, lang: str, out: P
     ``workers`` > 1 (default: :func:`default_workers`) the site pages are written by that many
     forked worker processes, each reading and counting its share of the sites, while this process
     writes the organisation pages.  The files are the same byte for byte whatever ``workers`` is."""
+    store.ensure_attributions(sweep_id)
     with store.snapshot():
         w = _Writer(store, sweep_id, policy, lang, out, page_size, default_workers() if workers is None else workers)
         w.sites()  # first: it counts what the other pages show
@@ -309,6 +334,7 @@ class _Writer:
         self.written = Written(out / "index.html")
         self.later = Written(out / "index.html")  # pages written before they are counted
         self.agg = Aggregate()
+        self.causes = Causes()
         self.hrefs: dict[str, str] = {}  # the failure classes' example sites only (a few per class and group)
 
     def t(self, key: str) -> str:
@@ -330,7 +356,7 @@ class _Writer:
         else:
             shares = self._parallel()
         for share in sorted(shares, key=lambda s: s.largest_at):  # a tie: the first site's page
-            share.merge_into(self.written, self.agg, self.hrefs)
+            share.merge_into(self.written, self.agg, self.causes, self.hrefs)
 
     def _parallel(self) -> list[_Share]:
         ctx = multiprocessing.get_context("fork")
@@ -341,7 +367,8 @@ class _Writer:
                 for k in range(self.workers):
                     recv, send = ctx.Pipe(duplex=False)
                     proc = ctx.Process(target=_share_child, daemon=True, args=(
-                        send, self.store.path, self.sweep_id, self.policy, self.lang, self.out, (k, self.workers)))
+                        send, self.store.path, self.sweep_id, self.policy, self.lang, self.out, (k, self.workers),
+                        self.store.providers))
                     proc.start()
                     send.close()
                     running.append((proc, recv))
@@ -425,7 +452,19 @@ class _Writer:
             **self.common, r=report, overall=stack(report["counts"], 600),
             hist=[{"x": 20 + i * 56, "h": round(130 * n / hmax, 1), "n": n, "label": f"{i * 10}"}
                   for i, n in enumerate(agg.histogram)],
-            tables=tables, class_tables=class_tables, trend_points=points,
+            tables=tables, class_tables=class_tables, trend_points=points, causes=self._causes(),
             dims=[{"key": f"by_{d}", "href": list_file(d)} for d in q.DIMENSIONS])
         self.written.write(self.out, "index.html", text)
         self.written.entry_bytes = len(text.encode("utf-8"))
+
+    def _causes(self) -> dict[str, Any]:
+        """The entry page's provider table and root-cause clusters (the biggest, a few sites each)."""
+        table, lang = self.store.providers, self.lang
+        clusters = self.causes.clusters(table, lang)
+        return {"providers": self.causes.shares(table, lang)[:ENTRY_GROUPS],
+                "clusters": [{"c": c, "sites": [(n, site_file(t, n)) for n, t in zip(c.sites[:CLUSTER_SITES],
+                                                                                      c.tids, strict=False)],
+                              "more": max(0, c.size - CLUSTER_SITES), "kind": kind_word(c.kind, lang)}
+                             for c in clusters[:ENTRY_CLUSTERS]],
+                "clusters_total": len(clusters)}
+

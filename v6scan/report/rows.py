@@ -1,6 +1,6 @@
 """Every SQL statement the report writes itself, streamed (cursors, never ``fetchall``).
 
-Only the ``targets`` and ``verdicts`` tables are read here; evidence is read through
+Only the ``targets``, ``verdicts`` and ``attributions`` tables are read here; evidence is read through
 :meth:`v6scan.store.Store.observation_texts` alone, whatever its storage.  Kept in one module so it can
 move into ``v6scan/store.py`` as it is.
 """
@@ -77,11 +77,14 @@ def iter_site_rows(store: Store, sweep_id: int, policy: str, shard: tuple[int, i
     """Every target of the sweep that is done or has a verdict under ``policy``, in target order
     (the order of :meth:`Store.observation_texts`, whose targets are a subset, for the same
     ``shard``), with its verdict's columns decoded (``verdict`` is None for a target without one
-    under ``policy``); ``shard=(k, n)``: only the targets whose id is ``k`` modulo ``n``."""
+    under ``policy``) and its attribution (``attribution``: JSON text, None when it has none:
+    :meth:`Store.ensure_attributions` first); ``shard=(k, n)``: only the targets whose id is ``k``
+    modulo ``n``."""
     k, n = shard or (0, 1)
     cur = store.db.conn.execute(_sql(
-        "SELECT $COLUMNS, v.names, v.checks, v.details, v.reasons FROM targets t"
+        "SELECT $COLUMNS, v.names, v.checks, v.details, v.reasons, a.data AS attribution FROM targets t"
         " LEFT JOIN verdicts v ON v.target_id = t.id AND v.policy = ?"
+        " LEFT JOIN attributions a ON a.target_id = t.id"
         " WHERE t.sweep_id = ? AND (t.status = 'done' OR v.id IS NOT NULL) AND t.id % ? = ? ORDER BY t.position"),
         [policy, sweep_id, n, k])
     cols = [d[0] for d in cur.description]
