@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from v6scan.model import Observation, Status
+from v6scan.providers import ProviderTable, attribute
 from v6scan.scoring import load_policy, score_target
 from v6scan.store import PAGE_SIZE, SCHEMA_VERSION, Store, connect
 from v6scan.store_codec import (
@@ -254,3 +255,25 @@ def test_readers_can_share_a_sweep_by_shard(tmp_path: Path) -> None:
         assert all(share == [n for n in names if n in share] for share in shares)  # each in target order
         with pytest.raises(ValueError, match="not a shard"):
             next(s.observation_texts(sid, shard=(3, 3)))
+
+
+def test_a_migrated_sweep_is_attributed_from_its_observations_when_first_read(v4_db: Path, tmp_path: Path) -> None:
+    """Schema 6: an older sweep has no attributions; the first read makes them (and stores them)."""
+    lab_cdn = tmp_path / "lab.csv"
+    lab_cdn.write_text("match,provider,provider_zh,kind,country,source\ncdn.test,Lab CDN,,cdn,CN,the lab\n"
+                       "gov.test,Lab DNS,,dns,CN,the lab\n", encoding="utf-8")
+    with Store(v4_db) as s:
+        assert s.db.execute("SELECT count(*) FROM attributions").fetchone()[0] == 0
+        s.providers = ProviderTable.load([lab_cdn])
+        got = s.attributions(1)
+        done = {r["name"] for r in s.target_rows(1) if r["status"] == "done"}
+        assert set(got) == done and len(done) >= 12
+        assert s.db.execute("SELECT count(*) FROM attributions").fetchone()[0] == len(done)
+        by_obs = {row["tname"]: attribute(row["tname"], obs, s.providers) for row, obs in s.observations(1)}
+        assert got == by_obs  # exactly what the pure function makes of the stored observations
+        assert any(a.v6.addresses and a.v6.prefixes for a in got.values())
+        gov = [a for n, a in got.items() if n.endswith(".gov.test") and a.ns]
+        assert gov and all(a.dns_operator == "Lab DNS" for a in gov)
+        s.forget_attributions(1)
+        s.providers = ProviderTable.default()
+        assert all(a.dns_operator is None for a in s.attributions(1).values())  # made again, with the new table

@@ -50,9 +50,11 @@ from v6scan.report import (
     render_html,
     result_records,
 )
+from v6scan.report.causes import causes_json
 from v6scan.report.export import export_targets_csv
 from v6scan.report.pages import SINGLE_FILE_MAX, write_report_dir
 from v6scan.report.rows import count_verdicts
+from v6scan.report.xlsx import export_xlsx
 from v6scan.resolver import parse_server
 from v6scan.scoring import VERDICTS, Policy, SiteVerdict, load_policy, policy_from_json, score_target
 from v6scan.settings import Settings, parse_pins
@@ -1015,7 +1017,7 @@ def report(db: Path, sweep_id: int | None, policy: str | None, lang: str, output
 
 @cli.command()
 @_db_option
-@click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "csv", "md"]), default="jsonl",
+@click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "csv", "md", "xlsx"]), default="jsonl",
               show_default=True)
 @click.option("--policy", metavar="NAME|FILE", help="Policy whose verdicts to export (default: the sweep's).")
 @click.option("--lang", type=click.Choice(["en", "zh-CN"]), default="en", show_default=True, envvar="V6SCAN_LANG")
@@ -1023,23 +1025,33 @@ def report(db: Path, sweep_id: int | None, policy: str | None, lang: str, output
 @_providers_option
 def export(db: Path, sweep_id: int | None, fmt: str, policy: str | None, lang: str, output: Path | None,
            providers: ProviderTable | None) -> None:
-    """Export a sweep: json, jsonl (one contract record a line), csv (spreadsheet-safe), md.
+    """Export a sweep: json (with who serves the sites and the root causes), jsonl (one contract
+    record a line), csv (spreadsheet-safe), md, xlsx (a workbook: summary, sectors, regions,
+    organisations, providers, sites, failures, root causes; needs -o).
 
     \b
       v6scan export --db sweep.db --format csv -o sweep.csv
       v6scan export --db sweep.db --format jsonl | jq .verdict
+      v6scan export --db sweep.db --format xlsx --lang zh-CN -o sweep.xlsx
     """
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError("--format xlsx writes a file: give -o FILE.xlsx")
     with _open(db) as store:
         sid = _sweep(store, sweep_id)
         _attribute_with(store, sid, providers)
         pol = _policy_name(store, sid, policy)
+        if fmt == "xlsx":
+            assert output is not None
+            export_xlsx(store, sid, pol, lang, output)
+            return
         out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         try:
             if fmt == "md":
                 export_markdown(build_report(store, sid, pol, lang, evidence=False), out)
             else:
                 recs = result_records(store, sid, pol, lang)
-                {"json": lambda: export_json(recs, out, {"sweep": sid, "policy": pol}),
+                {"json": lambda: export_json(recs, out, {"sweep": sid, "policy": pol, **causes_json(store, sid, pol,
+                                                                                                   lang)}),
                  "jsonl": lambda: export_jsonl(recs, out), "csv": lambda: export_csv(recs, out)}[fmt]()
         finally:
             if output:

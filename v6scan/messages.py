@@ -8,9 +8,10 @@ plain text, and every report escapes it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-__all__ = ["LANGS", "MESSAGES", "fix_hint", "render", "ui"]
+__all__ = ["LANGS", "MESSAGES", "TERMS", "check_title", "fix_hint", "foreign_words", "render", "ui"]
 
 LANGS = ("en", "zh-CN")
 
@@ -541,3 +542,52 @@ def fix_hint(code: str, params: Mapping[str, object], lang: str = "en") -> str:
 def ui(key: str, lang: str = "en") -> str:
     entry = _UI.get(key)
     return entry.get(lang, entry["en"]) if entry else key
+
+
+#: each check's title in Chinese (the English one is the check's ``title``)
+_CHECK_TITLES_ZH = {
+    "self.v6": "扫描器自身的 IPv6 可用",
+    "dns.resolve": "域名可以解析",
+    "dns.aaaa": "有全球单播地址的 AAAA 记录",
+    "dns.ns_aaaa": "域名服务器有 IPv6 地址",
+    "dns.ns_reach": "每个域名服务器地址都能通过 UDP 和 TCP 应答",
+    "dns.v6_path": "仅用 IPv6 也能从根开始解析该域名",
+    "dns.dnssec": "区域已签名并能经 IPv6 验证，DNSKEY 应答适合 IPv6 UDP",
+    "web.reach": "每个地址都接受 80 和 443 端口的 TCP 连接",
+    "web.tls": "每个 IPv6 地址上的证书都有效",
+    "web.http": "网站能通过 IPv6 访问（含重定向）",
+    "web.same_site": "IPv6 与 IPv4 访问到的是同一网站",
+    "web.latency": "IPv6 与 IPv4 的访问速度和稳定性相当",
+    "web.links": "网站的二级、三级页面能通过 IPv6 访问",
+    "web.resources": "首页引用的资源来自支持 IPv6 的主机",
+    "web.hsts_v6": "IPv6 上与 IPv4 上一样提供 HSTS",
+    "web.svcb": "HTTPS 记录与 AAAA 记录一致",
+    "web.happy_eyeballs": "双栈（RFC 8305）客户端不因 IPv6 损失时间",
+    "path.pmtu": "IPv6 路径上没有 PMTU 黑洞",
+    "path.mtu": "到每个 IPv6 地址的路径 MTU；Packet Too Big 报文未被过滤",
+    "path.icmp": "IPv6 地址应答 ICMPv6 回显（否则指出路径在何处中断）",
+    "path.frag": "IPv6 网站和域名服务器地址能应答分片和扩展头报文",
+    "mail.mx_aaaa": "邮件服务器有 IPv6 地址",
+    "mail.mx_reach": "每个邮件服务器都能通过 IPv6 应答（25 端口 SMTP）",
+    "mail.starttls": "每个邮件服务器在 IPv6 上与 IPv4 上一样提供 STARTTLS",
+}
+
+
+def check_title(cid: str, title: str, lang: str = "en") -> str:
+    """The title of check ``cid`` (``title``: its English one) in ``lang``."""
+    return _CHECK_TITLES_ZH.get(cid, title) if lang == "zh-CN" else title
+
+
+#: technical terms a Chinese text keeps in Latin letters (as Chinese technical writing does)
+TERMS = frozenset({
+    "IPv6", "IPv4", "DNS", "DNSSEC", "DNSKEY", "DS", "AAAA", "A", "CNAME", "NS", "MX", "SOA", "TXT", "HTTPS", "HTTP",
+    "SVCB", "TLS", "SSL", "SNI", "ALPN", "HSTS", "TCP", "UDP", "ICMP", "ICMPv6", "MTU", "PMTU", "SMTP", "STARTTLS",
+    "CDN", "URL", "RFC", "EDNS", "Packet", "Too", "Big", "ID", "IP", "SHA", "RST", "NAT64", "CA", "TTL", "JSON",
+    "CSV", "XLSX", "v6scan", "Happy", "Eyeballs", "OCSP", "SAN", "CN", "ASCII", "UTF", "GB18030", "www", "nftables",
+})
+
+
+def foreign_words(text: str) -> list[str]:
+    """The words of Latin letters in ``text`` that are not technical :data:`TERMS` (a Chinese
+    text's untranslated English)."""
+    return [w for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", text) if w not in TERMS]

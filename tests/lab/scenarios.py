@@ -325,6 +325,9 @@ STALE_OLD = (
 #: the Strict-Transport-Security header the ``hsts`` scenarios send (one year, includeSubDomains)
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
+#: the sites of the cdn-bad-N scenarios: one CDN edge serves them all
+CDN_BAD_SITES = ("cdnbad1.gov.test", "cdnbad2.edu.test", "cdnbad3.com.test")
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "healthy",
@@ -1044,6 +1047,32 @@ SCENARIOS: tuple[Scenario, ...] = (
             _ok_expect("starttls-v4.edu.test", _v6(0x2F), _v4(114), "starttls-v4-only site"),
             {"verdict": "ready"},  # a warning of mail.starttls (weight 0, not required) changes no verdict
         ),
+    ),
+    # three sites behind one CDN edge whose IPv6 address refuses connections (issue 20: root causes)
+    *(
+        Scenario(
+            f"cdn-bad-{i}",
+            f"cdnbad{i}.{sector}.test",
+            sector,
+            region,
+            "CNAME into the CDN zone; the edge (shared by three sites) refuses TCP on its IPv6 address, IPv4 works",
+            records=(
+                (f"cdnbad{i}.{sector}.test", "CNAME", "edge-bad.cdn.test."),
+                *((("edge-bad.cdn.test", "AAAA", _v6(0x70)), ("edge-bad.cdn.test", "A", _v4(122))) if i == 1 else ()),
+            ),
+            web=(
+                Endpoint(_v6(0x70), CDN_BAD_SITES, http="refuse", https="refuse"),
+                Endpoint(_v4(122), CDN_BAD_SITES, http="redirect:https://$host/",
+                         pages=(_page("cdn-bad", "cdn edge site"),)),
+            ) if i == 1 else (),
+            expect=_merge(
+                {"dns": {f"cdnbad{i}.{sector}.test AAAA": ("edge-bad.cdn.test.", _v6(0x70))}},
+                _ok_expect(f"cdnbad{i}.{sector}.test", None, _v4(122), "cdn edge site"),
+                {"tcp": {f"[{_v6(0x70)}]:443": "refused"}},
+                {"verdict": "broken"},
+            ),
+        )
+        for i, sector, region in ((1, "gov", "east"), (2, "edu", "west"), (3, "com", "north"))
     ),
 )
 

@@ -18,17 +18,20 @@ of keys and failing sites, never with the observations: rows are read one at a t
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from v6scan.messages import ui
 from v6scan.providers import Attribution, ProviderTable, Served
 from v6scan.report.aggregate import failure_keys
+from v6scan.report.rows import iter_site_rows
+from v6scan.store import Store
 
-__all__ = ["FAILING", "KINDS", "Causes", "Cluster", "ProviderShare", "kind_word", "provider_shares", "root_causes",
-           "served_rows"]
+__all__ = ["FAILING", "KINDS", "Causes", "Cluster", "ProviderShare", "causes_json", "kind_word", "served_rows"]
 
 FAILING = ("absent", "broken", "partial")
 #: the kinds of cause, in the order a duplicate is kept, with the checks each can cause
@@ -176,8 +179,9 @@ class Causes:
                 checks[check] += n
             lead = _LEAD[kind]["zh-CN" if lang == "zh-CN" else "en"]
             out.append(Cluster(kind, key, str(label), len(sites), e.total, sites, tuple(t for *_, t in ordered),
-                               tuple(c for c, _ in checks.most_common()),
-                               tuple((c, code, n) for (c, code), n in e.classes.most_common()),
+                               tuple(sorted(checks, key=lambda c: (-checks[c], c))),
+                               tuple(sorted(((c, code, n) for (c, code), n in e.classes.items()),
+                                            key=lambda x: (-x[2], x[0], x[1]))),
                                lead.format(n=len(sites), total=e.total, label=label)))
         return out
 
@@ -188,15 +192,6 @@ class Causes:
                for p, c in self.providers.items()]
         out.sort(key=lambda s: (s.provider == "", -s.sites, s.provider))
         return out
-
-
-def root_causes(rows: Iterable[Mapping[str, Any]], attributions: Mapping[str, Attribution],
-                table: ProviderTable, lang: str = "en", min_size: int = 2) -> list[Cluster]:
-    """The clusters of the verdict rows (``Store.verdict_rows``), the biggest first."""
-    c = Causes()
-    for row in rows:
-        c.add(row, attributions.get(str(row["name"])))
-    return c.clusters(table, lang, min_size)
 
 
 @dataclass(frozen=True)
@@ -210,15 +205,6 @@ class ProviderShare:
     sites: int
     failing: int
     verdicts: dict[str, int]
-
-
-def provider_shares(rows: Iterable[Mapping[str, Any]], attributions: Mapping[str, Attribution],
-                    table: ProviderTable, lang: str = "en") -> list[ProviderShare]:
-    """Per provider (``""``: self-hosted or unknown, labelled so), the biggest first."""
-    c = Causes()
-    for row in rows:
-        c.add(row, attributions.get(str(row["name"])))
-    return c.shares(table, lang)
 
 
 def served_rows(a: Attribution | None, table: ProviderTable, lang: str) -> list[tuple[str, str]]:
@@ -237,3 +223,17 @@ def served_rows(a: Attribution | None, table: ProviderTable, lang: str) -> list[
     rows += [(ui("prefix_v6", lang), " ".join(a.v6.prefixes))] if a.v6.prefixes else []
     rows += [(ui("prefix_v4", lang), " ".join(a.v4.prefixes))] if a.v4.prefixes else []
     return rows
+
+
+def causes_json(store: Store, sweep_id: int, policy: str, lang: str = "en") -> dict[str, Any]:
+    """``providers`` (who serves how many sites, how many failing) and ``clusters`` (every root
+    cause) of a stored sweep, read one verdict row at a time (:func:`v6scan.report.rows.iter_site_rows`)."""
+    causes = Causes()
+    store.ensure_attributions(sweep_id)
+    with store.snapshot():
+        for row in iter_site_rows(store, sweep_id, policy):
+            if row["verdict"] is not None:
+                a = Attribution.from_json(json.loads(row["attribution"])) if row.get("attribution") else None
+                causes.add(row, a)
+    return {"providers": [dataclasses.asdict(p) for p in causes.shares(store.providers, lang)],
+            "clusters": [c.to_json() for c in causes.clusters(store.providers, lang)]}

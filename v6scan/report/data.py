@@ -18,7 +18,7 @@ from v6scan.scoring import RESULT_RANK, CheckResult, Reason, SiteVerdict
 from v6scan.store import Store
 from v6scan.targets import Target
 
-__all__ = ["ORDER", "build_report", "page_section", "result_records", "site_section", "stored_record",
+__all__ = ["ORDER", "build_report", "page_section", "reason_texts", "result_records", "site_section", "stored_record",
            "stored_verdict"]
 
 
@@ -117,7 +117,7 @@ def site_section(rec: Record, points: float | None) -> dict[str, Any]:
             "evidence": {cid: ev for cid, ev in evidence.items() if ev}}
 
 
-def _texts(reasons: Iterable[Mapping[str, Any]], lang: str) -> list[dict[str, str]]:
+def reason_texts(reasons: Iterable[Mapping[str, Any]], lang: str) -> list[dict[str, str]]:
     """Reasons as stored (code, params), as a page shows them: text and fix hint."""
     out = []
     for x in reasons:
@@ -146,8 +146,8 @@ def page_section(row: Mapping[str, Any], observations: Iterable[Sequence[Any]], 
         results = results or [str(d["result"]) for d in names.values()]  # the worst of these, as SiteVerdict.worst
         checks.append({"id": cid, "title": CHECKS[cid].title if cid in CHECKS else cid,
                        "result": min(results, key=RESULT_RANK.__getitem__),
-                       "names": [{"name": n, "result": str(d["result"]), "reasons": _texts(d.get("reasons", ()), lang)}
-                                 for n, d in names.items()]})
+                       "names": [{"name": n, "result": str(d["result"]),
+                                  "reasons": reason_texts(d.get("reasons", ()), lang)} for n, d in names.items()]})
         shown: dict[str, Any] = {}
         for n in names:
             o = by.get((cid, n))
@@ -157,7 +157,7 @@ def page_section(row: Mapping[str, Any], observations: Iterable[Sequence[Any]], 
             evidence[cid] = shown
     return {"name": row["name"], "display": row["display"], "sector": row["sector"], "region": row["region"],
             "organisation": row["organisation"], "verdict": str(row["verdict"]), "score": int(row["score"]),
-            "names": list(row["names"]), "reasons": _texts(row["reasons"], lang), "checks": checks,
+            "names": list(row["names"]), "reasons": reason_texts(row["reasons"], lang), "checks": checks,
             "evidence": evidence}
 
 
