@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 import xmlschema
 from click.testing import CliRunner, Result
@@ -45,8 +46,9 @@ def run(*args: str, env: dict[str, str] | None = None, input: str | None = None)
 def site_obs(name: str, v6: bool = True) -> list[Observation]:
     rows = [{"address": "2a00:1450::1", "public": True, "usable": True, "kind": "global",
              "name": "a global unicast address"}] if v6 else []
+    aaaa = {"records": ["2a00:1450::1"], "cname_chain": [name, f"{name}.edge.cdn.example.net"]} if v6 else {}
     return [
-        Observation("dns.resolve", name, Status.OK, {"a": {}, "aaaa": {}}),
+        Observation("dns.resolve", name, Status.OK, {"a": {}, "aaaa": aaaa}),
         Observation("dns.aaaa", name, Status.OK if v6 else Status.NODATA,
                     {"addresses": rows, "usable": [r["address"] for r in rows], "not_usable": []}),
         Observation("self.v6", name, Status.OK, {}),
@@ -166,6 +168,39 @@ def test_report_export_diff_rescore_on_a_real_database(db: Path, tmp_path: Path)
     assert {json.loads(x)["policy"] for x in r.output.splitlines()} == {"internetnl"}  # type: ignore[attr-defined]
     r = CliRunner().invoke(cli, ["report", "--db", str(db), "--sweep", "9"])
     assert r.exit_code == 2 and "no sweep 9" in r.output
+
+
+def test_providers_attribute_sites_in_exports_and_reports_and_xlsx_needs_a_file(db: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "providers.csv"
+    mine.write_text("match,provider,provider_zh,kind,country,source\ncdn.example.net,Example CDN,\u793a\u4f8b,cdn,CN,"
+                    "our contract\n", encoding="utf-8")
+    r = run("export", "--db", str(db), "--format", "json")
+    doc = json.loads(r.output)  # type: ignore[attr-defined]
+    assert [p["provider"] for p in doc["providers"]] == [""] and doc["clusters"] == []  # the table knows no such CDN
+    r = run("export", "--db", str(db), "--format", "json", "--providers", str(mine))
+    doc = json.loads(r.output)  # type: ignore[attr-defined]
+    shares = {p["provider"]: (p["sites"], p["failing"]) for p in doc["providers"]}
+    assert shares == {"Example CDN": (2, 0), "": (1, 1)}  # site1 lost its AAAA in sweep 2: not served over IPv6
+    site0 = next(x for x in doc["results"] if x["target"] == "site0.example.org")["attribution"]
+    assert (site0["v6"]["provider"], site0["v6"]["via"]) == ("Example CDN", "site0.example.org.edge.cdn.example.net")
+    r = run("export", "--db", str(db), "--format", "jsonl")  # stored with the table given last
+    assert json.loads(r.output.splitlines()[0])["attribution"]["v6"]["provider"] == "Example CDN"  # type: ignore[attr-defined]
+    out = tmp_path / "r.html"
+    run("report", "--db", str(db), "--lang", "zh-CN", "-o", str(out), "--providers", str(mine))
+    assert 'data-provider="Example CDN"' in out.read_text() and "\u793a\u4f8b" in out.read_text()
+    r = CliRunner().invoke(cli, ["export", "--db", str(db), "--format", "xlsx"])
+    assert r.exit_code == 2 and "-o FILE.xlsx" in r.output
+    book = tmp_path / "s.xlsx"
+    run("export", "--db", str(db), "--format", "xlsx", "--lang", "zh-CN", "-o", str(book))
+    wb = openpyxl.load_workbook(book)
+    assert wb.sheetnames[:4] == ["\u6982\u8981", "\u884c\u4e1a", "\u5730\u533a", "\u5355\u4f4d"]
+    assert [r[0] for r in wb.worksheets[5].iter_rows(min_row=2, values_only=True)] == [
+        f"site{i}.example.org" for i in range(3)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("match,provider,kind\nx.example,P,teleport\n", encoding="utf-8")
+    for command in (["check", "example.org"], ["export", "--db", str(db)], ["report", "--db", str(db)]):
+        r = CliRunner().invoke(cli, [*command, "--providers", str(bad)])
+        assert r.exit_code == 2 and "line 2: kind 'teleport'" in r.output, command
 
 
 def test_config_file_and_environment(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -606,6 +606,10 @@ GOLDEN: dict[str, Golden] = {
     "cdn-v6": Golden(100, 100),
     # CNAME to an IPv4-only edge: no AAAA -> 45 (NS of edu.test found by climbing, shared.py:251-256)
     "cdn-v4": Golden(45, 100),
+    # CNAME to an edge whose only AAAA refuses 80 and 443: GRADE 0 -> 45, like refused; no MX -> 100
+    "cdn-bad-1": Golden(45, 100),
+    "cdn-bad-2": Golden(45, 100),
+    "cdn-bad-3": Golden(45, 100),
     # IPv4-mapped AAAA dropped (ipv6.py:296-309): no AAAA -> 45
     "bogus-mapped": Golden(45, 100),
     # link-local, ULA, NAT64 AAAA: internet.nl tries them, they do not connect: GRADE 0 -> 45

@@ -18,6 +18,7 @@ from tests.lab import Lab
 from tests.lab.netns import run_async_in_netns
 from tests.lab.scenarios import SCENARIOS
 from tests.test_datasette import get_json, serve
+from v6scan.providers import Provider, ProviderTable
 from v6scan.report import (
     build_report,
     export_csv,
@@ -27,6 +28,7 @@ from v6scan.report import (
     render_html,
     result_records,
 )
+from v6scan.report.causes import causes_json
 from v6scan.report.pages import site_file, write_report_dir
 from v6scan.scoring import load_policy
 from v6scan.store import Store
@@ -34,6 +36,12 @@ from v6scan.sweep import run_sweep
 from v6scan.targets import read_target_file
 
 REPO = Path(__file__).resolve().parents[1]
+#: the lab's CDN zone and its name servers, as a user's --providers rows would name them
+LAB_PROVIDERS = ProviderTable([
+    ("cdn.test", Provider("Lab CDN", "\u5b9e\u9a8c\u5ba4 CDN", "cdn", "CN", "the lab")),
+    *((zone, Provider("Lab DNS", "\u5b9e\u9a8c\u5ba4 DNS", "dns", "CN", "the lab"))
+      for zone in ("gov.test", "edu.test", "com.test"))])
+CDN_BAD = {"cdnbad1.gov.test", "cdnbad2.edu.test", "cdnbad3.com.test"}
 #: expectations that need checks not built yet; every other scenario must match exactly
 PENDING: dict[str, str] = {}
 
@@ -56,7 +64,38 @@ def swept(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, in
     sweep_id = run_async_in_netns(lab.client, go)
     store = Store(db)
     store.rescore(sweep_id, load_policy("internetnl"))
+    store.providers = LAB_PROVIDERS  # the sites attributed again with the lab's provider rows
+    store.forget_attributions(sweep_id)
     return store, sweep_id
+
+
+def test_who_serves_each_lab_site_and_the_broken_cdn_edge_as_one_cause(swept: tuple[Store, int]) -> None:
+    store, sid = swept
+    got = store.attributions(sid)
+    cdn = got["cdnv6.gov.test"]
+    assert (cdn.v6.provider, cdn.v6.via, cdn.v4.provider) == ("Lab CDN", "edge-v6.cdn.test", "Lab CDN")
+    assert cdn.cname == "edge-v6.cdn.test" and cdn.dns_operator == "Lab DNS"
+    own = got["healthy.gov.test"]
+    assert (own.provider, own.cname, own.v6.prefixes, own.v4.prefixes) == (
+        None, None, ("2001:db8:80::/48",), ("203.0.113.0/24",))
+    assert got["cdnv4.edu.test"].v6.provider is None and got["cdnv4.edu.test"].v4.provider == "Lab CDN"
+    for name in CDN_BAD:
+        assert got[name].v6.addresses == ("2001:db8:80::70",) and got[name].provider == "Lab CDN"
+    doc = causes_json(store, sid, "default")
+    clusters = {(c["kind"], c["key"]): c for c in doc["clusters"]}
+    edge = clusters[("cname", "edge-bad.cdn.test")]  # (its address holds the same sites: one cluster said once)
+    assert ("address", "2001:db8:80::70") not in clusters
+    assert set(edge["sites"]) == CDN_BAD and edge["size"] == edge["total"] == 3
+    assert edge["checks"][0] == "web.reach" and "repair 3 sites" in edge["fix"]
+    # the provider: its three broken sites and the IPv4-only one, of the five it serves here
+    lab_cdn = clusters[("provider", "Lab CDN")]
+    assert set(lab_cdn["sites"]) == CDN_BAD | {"cdnv4.edu.test"} and lab_cdn["total"] == 5
+    shares = {p["provider"]: p for p in doc["providers"]}
+    assert (shares["Lab CDN"]["sites"], shares["Lab CDN"]["failing"]) == (5, 4)
+    assert sum(p["sites"] for p in doc["providers"]) == len(SCENARIOS)
+    # every record says who serves the site, as stored
+    recs = {r["target"]: r for r in result_records(store, sid)}
+    assert recs["cdnbad2.edu.test"]["attribution"] == got["cdnbad2.edu.test"].to_json()
 
 
 def test_every_lab_site_gets_its_expected_verdict(swept: tuple[Store, int]) -> None:
@@ -193,6 +232,7 @@ def test_html_report_in_a_real_browser(swept: tuple[Store, int], tmp_path: Path,
     assert counts == {k: expected.get(k, 0) for k in shown}
     sector_rows = re.findall(r'<tr data-group="(gov|edu|com)">', dom)
     assert sorted(sector_rows) == ["com", "edu", "gov"]
+    _assert_causes_shown(dom, lang)
     # a site's reasons are there, in the report's language
     section = re.search(r'<section class="site"[^>]*data-site="dropped.gov.test".*?</section>', dom, re.S)
     assert section is not None
@@ -241,6 +281,12 @@ def test_report_directory_in_a_real_browser(swept: tuple[Store, int], tmp_path: 
     assert sorted(re.findall(r'<tr data-group="(gov|edu|com)">', entry.stdout)) == ["com", "edu", "gov"]
     heading = "Failure classes" if lang == "en" else "问题类别"
     assert heading in entry.stdout
+    _assert_causes_shown(entry.stdout, lang)
+    edge = re.search(r'<tr data-cause="cname" data-key="edge-bad.cdn.test">.*?</tr>', entry.stdout, re.S)
+    assert edge is not None
+    for href in _hrefs(edge.group(0)):  # the cause's sites link to their pages, which say who serves them
+        served = _browser([*log, ((out / "index.html").parent / href).as_uri()], tmp_path).stdout
+        assert re.search(r'<table class="served">.*?edge-bad\.cdn\.test', served, re.S)
     # follow the entry page's link to the gov sector page, and that page's link to dropped.gov.test
     gov = re.search(r'<tr data-group="gov"><td><a href="([^"]+)">', entry.stdout)
     assert gov is not None
@@ -264,6 +310,20 @@ def test_report_directory_in_a_real_browser(swept: tuple[Store, int], tmp_path: 
     assert "&lt;/title&gt;&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom.stdout
     title = re.search(r"<title>(.*?)</title>", dom.stdout, re.S)
     assert title is not None and "pwned" not in title.group(1)
+
+
+def _assert_causes_shown(dom: str, lang: str) -> None:
+    """The root causes and provider tables of a report page, as the browser shows them."""
+    causes = re.search(r'<table id="table-causes".*?</table>', dom, re.S)
+    assert causes is not None
+    edge = re.search(r'<tr data-cause="cname" data-key="edge-bad.cdn.test">(.*?)</tr>', causes.group(0), re.S)
+    assert edge is not None and all(name in edge.group(1) for name in CDN_BAD)
+    providers = re.search(r'<table id="table-providers".*?</table>', dom, re.S)
+    assert providers is not None
+    row = re.search(r'<tr data-provider="Lab CDN"><td>(.*?)</td><td class="num">(\d+)</td><td class="num">(\d+)</td>',
+                    providers.group(0), re.S)
+    assert row is not None and row.group(2, 3) == ("5", "4")
+    assert ("Lab CDN" if lang == "en" else "\u5b9e\u9a8c\u5ba4 CDN") in row.group(1)
 
 
 def _tid(store: Store, sid: int, name: str) -> int:

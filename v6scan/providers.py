@@ -249,6 +249,10 @@ def _lookup(ev: Mapping[str, Any], key: str) -> tuple[list[str], list[str]]:
 
 
 def _served(chain: Sequence[str], addresses: Sequence[str], table: ProviderTable) -> Served:
+    """Who serves a family's ``addresses`` (nobody without addresses: an alias into a CDN whose
+    edge has no AAAA does not make that CDN serve the site's IPv6)."""
+    if not addresses:
+        return Served()
     prefixes = tuple(dict.fromkeys(p for p in map(prefix_of, addresses) if p))
     for name in chain:
         hit = table.match_host(name)

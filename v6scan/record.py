@@ -26,7 +26,7 @@ from typing import TypedDict
 
 from v6scan import __version__
 from v6scan.model import JSON, RESULT_SCHEMA, Observation
-from v6scan.providers import ProviderTable, attribute
+from v6scan.providers import Attribution, ProviderTable, attribute
 from v6scan.scoring import CheckResult, Reason, SiteVerdict
 from v6scan.targets import Target
 
@@ -94,10 +94,10 @@ def _name(r: CheckResult, o: Observation | None, lang: str) -> NameRecord:
 
 def build_record(target: Target, observations: Iterable[Observation], verdict: SiteVerdict,
                  scanned_at: str | None, lang: str = "en", sweep: int | None = None,
-                 providers: ProviderTable | None = None) -> Record:
+                 providers: ProviderTable | None = None, attribution: Attribution | None = None) -> Record:
     """The record of ``target``, measured as ``observations`` and judged as ``verdict``; texts
-    (reasons, fix hints, summaries) in ``lang``; attributed with ``providers`` (default: the
-    shipped table)."""
+    (reasons, fix hints, summaries) in ``lang``; ``attribution`` as stored, else made from the
+    observations with ``providers`` (default: the shipped table)."""
     observations = list(observations)
     by = {(o.check, o.target): o for o in observations}
     checks: dict[str, CheckRecord] = {}
@@ -111,4 +111,5 @@ def build_record(target: Target, observations: Iterable[Observation], verdict: S
             "score": verdict.score, "policy": verdict.policy, "names": list(verdict.names),
             "reasons": _reasons(verdict.reasons, lang), "checks": checks, "scanned_at": scanned_at,
             "sweep": sweep, "version": __version__,
-            "attribution": attribute(target.name, observations, providers or ProviderTable.default()).to_json()}
+            "attribution": (attribution or attribute(target.name, observations,
+                                                     providers or ProviderTable.default())).to_json()}

@@ -9,7 +9,7 @@ from typing import Any
 from v6scan import __version__
 from v6scan.messages import fix_hint, render
 from v6scan.model import Observation, Status, now_iso
-from v6scan.providers import ProviderTable
+from v6scan.providers import Attribution
 from v6scan.record import Record, build_record
 from v6scan.registry import CHECKS
 from v6scan.report.aggregate import ORDER, Aggregate
@@ -39,7 +39,7 @@ def build_report(store: Store, sweep_id: int | None = None, policy: str | None =
         causes.add(r, attributions.get(r["name"]))
     shown = sorted(rows, key=lambda r: (-ORDER.index(r["verdict"]), r["name"]))[:max_sections]
     keep = {r["name"] for r in shown}
-    records = {row["name"]: stored_record(row, obs, lang, sweep_id, store.providers)
+    records = {row["name"]: stored_record(row, obs, lang, sweep_id, attributions.get(row["name"]))
                for row, obs in _stored(store, sweep_id, [r for r in rows if r["name"] in keep], evidence)}
     sites = [{**site_section(records[r["name"]], r["points"]),
               "served": served_rows(attributions.get(r["name"]), store.providers, lang)} for r in shown]
@@ -96,10 +96,11 @@ def _stored(store: Store, sweep_id: int, rows: list[dict[str, Any]], observation
 
 
 def stored_record(row: Mapping[str, Any], observations: list[Observation], lang: str, sweep: int | None,
-                  providers: ProviderTable | None = None) -> Record:
+                  attribution: Attribution | None = None) -> Record:
     """The contract record of a stored target: the one builder, on what the store read back."""
     target = Target(row["name"], row["display"], row["sector"], row["region"], row["organisation"])
-    return build_record(target, observations, stored_verdict(row), row["finished"], lang, sweep, providers)
+    return build_record(target, observations, stored_verdict(row), row["finished"], lang, sweep,
+                        attribution=attribution)
 
 
 def site_section(rec: Record, points: float | None) -> dict[str, Any]:
@@ -170,5 +171,6 @@ def result_records(store: Store, sweep_id: int | None = None, policy: str | None
     if sweep_id is None:
         return
     policy = policy or store.sweep(sweep_id)["policy"]
+    attributions = store.attributions(sweep_id)
     for row, obs in _stored(store, sweep_id, store.verdict_rows(sweep_id, policy)):
-        yield stored_record(row, obs, lang, sweep_id, store.providers)
+        yield stored_record(row, obs, lang, sweep_id, attributions.get(row["name"]))
