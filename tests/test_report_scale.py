@@ -137,7 +137,7 @@ def test_hostile_site_text_is_escaped_on_every_page_kind(report: tuple[Path, str
     out, _ = report
     pages = _pages(out)
     kinds = Counter(rel.split("/")[0] if "/" in rel else "entry" for rel in pages)
-    assert set(kinds) == {"entry", "sector", "region", "organisation", "sites"}
+    assert set(kinds) == {"entry", "sector", "region", "organisation", "sites", "remediation"}
     escaped = {HOSTILE: "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;", HOSTILE_ATTR: "&#34;&gt;&lt;img src=x"}
     seen: Counter[str] = Counter()
     for rel, html in pages.items():
@@ -146,7 +146,7 @@ def test_hostile_site_text_is_escaped_on_every_page_kind(report: tuple[Path, str
             if esc in html:
                 seen[rel.split("/")[0] if "/" in rel else "entry"] += 1
         assert "</title><script" not in html and "pwned</title>" not in html, rel
-    assert set(seen) == {"entry", "sector", "region", "organisation", "sites"}
+    assert set(seen) == {"entry", "sector", "region", "organisation", "sites", "remediation"}
     titled = [html for rel, html in pages.items() if rel.startswith("sites/") and "pwned" in html]
     assert titled and all("&lt;/pre&gt;&lt;/title&gt;&lt;script&gt;" in h for h in titled)
 

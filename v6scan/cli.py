@@ -53,6 +53,7 @@ from v6scan.report import (
 from v6scan.report.causes import causes_json
 from v6scan.report.export import export_targets_csv
 from v6scan.report.pages import SINGLE_FILE_MAX, write_report_dir
+from v6scan.report.remediation import write_remediation_dir, write_remediation_file
 from v6scan.report.rows import count_verdicts
 from v6scan.report.xlsx import export_xlsx
 from v6scan.resolver import parse_server
@@ -985,31 +986,41 @@ def _sweep(store: Store, sweep_id: int | None) -> int:
 @click.option("--layout", type=click.Choice(["auto", "file", "dir"]), default="auto", show_default=True,
               help="One self-contained file, or a directory (entry page index.html, a page per sector, region, "
                    f"organisation and site); auto: one file up to {SINGLE_FILE_MAX} sites.")
+@click.option("--by", "by", type=click.Choice(["site", "organisation"]), default="site", show_default=True,
+              help="organisation: the remediation lists alone, one organisation per printed page (its sites, each"
+                   " failing check in plain words with evidence and fix hint); the directory layout has them too.")
 @_providers_option
 def report(db: Path, sweep_id: int | None, policy: str | None, lang: str, output: Path | None, layout: str,
-           providers: ProviderTable | None) -> None:
+           by: str, providers: ProviderTable | None) -> None:
     """Write a self-contained HTML report of a sweep: one file, or a directory for a big sweep.
 
     \b
       v6scan report --db sweep.db
       v6scan report --db sweep.db --sweep 2 --lang zh-CN -o reports/2.zh.html
       v6scan report --db nationwide.db -o reports/nationwide     # reports/nationwide/index.html
+      v6scan report --db sweep.db --by organisation --lang zh-CN   # remediation lists, to print
     """
     with _open(db) as store:
         sid = _sweep(store, sweep_id)
         _attribute_with(store, sid, providers)
         pol = _policy_name(store, sid, policy)
-        out = output or Path("reports") / f"v6scan-sweep-{sid}{'' if lang == 'en' else '.' + lang}.html"
+        kind = "-remediation" if by == "organisation" else ""
+        out = output or Path("reports") / f"v6scan-sweep-{sid}{kind}{'' if lang == 'en' else '.' + lang}.html"
         if layout == "dir" or (layout == "auto" and count_verdicts(store, sid, pol) > SINGLE_FILE_MAX):
             folder = out.with_suffix("") if out.suffix == ".html" else out
             if folder.exists() and not folder.is_dir():
                 raise click.UsageError(f"{folder} exists and is not a directory")
-            written = write_report_dir(store, sid, pol, lang, folder)
-            click.echo(str(written.entry))
+            entry = (write_remediation_dir(store, sid, pol, lang, folder) if by == "organisation" else
+                     write_report_dir(store, sid, pol, lang, folder).entry)
+            click.echo(str(entry))
+            return
+        if out.is_dir():
+            raise click.UsageError(f"{out} is a directory: give a file name, or --layout dir")
+        if by == "organisation":
+            write_remediation_file(store, sid, pol, lang, out)
+            click.echo(str(out))
             return
         data = build_report(store, sid, pol, lang)
-    if out.is_dir():
-        raise click.UsageError(f"{out} is a directory: give a file name, or --layout dir")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_html(data), encoding="utf-8")
     click.echo(str(out))

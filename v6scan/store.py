@@ -859,6 +859,11 @@ class Store:
             data = r.pop("data")
             yield r, self._packer.dictionaries.text(bytes(data))
 
+    def target_observations(self, target_id: int) -> list[Observation]:
+        """The observations of one target (none when it has none stored)."""
+        row = self.db.execute("SELECT data FROM observation_packs WHERE target_id = ?", [target_id]).fetchone()
+        return [] if row is None else unpack_observations(self._packer.dictionaries.text(bytes(row[0])))
+
     def verdict_rows(self, sweep_id: int, policy: str | None = None) -> list[dict[str, Any]]:
         policy = policy or self.sweep(sweep_id)["policy"]
         rows = []

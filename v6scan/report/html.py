@@ -74,6 +74,13 @@ _WORDS = {
     "root_causes": {"en": "Root causes (failing sites that share a provider, network, name servers or certificate)",
                     "zh-CN": "根因分析（共用服务商、网络、域名服务器或证书的问题网站）"},
     "cause": {"en": "Shared", "zh-CN": "共同因素"},
+    "remediation": {"en": "Remediation lists", "zh-CN": "整改清单"},
+    "remediation_for": {"en": "What to fix: ", "zh-CN": "整改清单："},
+    "problem": {"en": "What is wrong", "zh-CN": "存在的问题"},
+    "todo_sites": {"en": "Sites to fix", "zh-CN": "需整改网站"},
+    "nothing_to_fix": {"en": "Nothing to fix: every site is ready.", "zh-CN": "无需整改：所有网站均已就绪。"},
+    "fine_sites": {"en": "Ready, nothing to fix", "zh-CN": "已就绪、无需整改的网站"},
+    "no_organisation": {"en": "(no organisation given)", "zh-CN": "（未注明单位）"},
 }
 
 

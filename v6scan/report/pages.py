@@ -56,6 +56,7 @@ from v6scan.report.html import (
     stack,
     word,
 )
+from v6scan.report.remediation import organisation_file, write_remediation_pages
 from v6scan.store import Store
 
 __all__ = ["ENTRY_GROUPS", "PAGE_SIZE", "SINGLE_FILE_MAX", "Written", "group_file", "list_file", "site_file",
@@ -319,6 +320,8 @@ def write_report_dir(store: Store, sweep_id: int, policy: str, lang: str, out: P
         for dim in ("sector", "region"):
             w.groups(dim, w.written)
         w.written.merge(w.later)  # the organisation pages
+        write_remediation_pages(store, sweep_id, policy, lang, functools.partial(w.written.write, out),
+                                home="../index.html", generated=now_iso())
         w.entry()
     return w.written
 
@@ -406,6 +409,7 @@ class _Writer:
                          for m in itertools.islice(members, min(size, summary["sites"] - (number - 1) * size))]
                 written.write(self.out, group_file(dim, name, number), group_tpl.render(
                     self.common, dim=dim, key=f"by_{dim}", g=summary, classes=classes, sites=chunk,
+                    fix_href="../" + organisation_file(name) if dim == "organisation" else None,
                     page=_pager(number, pages, functools.partial(_sibling, dim, name)),
                     home="../index.html", up=list_file(dim).split("/", 1)[1]))
             listed.append({**summary, "href": _sibling(dim, name, 1), "bars": stack(summary["counts"], 300)})
@@ -453,7 +457,8 @@ class _Writer:
             hist=[{"x": 20 + i * 56, "h": round(130 * n / hmax, 1), "n": n, "label": f"{i * 10}"}
                   for i, n in enumerate(agg.histogram)],
             tables=tables, class_tables=class_tables, trend_points=points, causes=self._causes(),
-            dims=[{"key": f"by_{d}", "href": list_file(d)} for d in q.DIMENSIONS])
+            dims=[*({"key": f"by_{d}", "href": list_file(d)} for d in q.DIMENSIONS),
+                  {"key": "remediation", "href": "remediation/index.html"}])
         self.written.write(self.out, "index.html", text)
         self.written.entry_bytes = len(text.encode("utf-8"))
 
