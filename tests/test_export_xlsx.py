@@ -323,3 +323,10 @@ def test_a_file_object_and_no_row_loaded_at_once(sweep: tuple[Path, int, list[di
     assert _export(sweep, buf, "zh-CN") == N
     assert openpyxl.load_workbook(io.BytesIO(buf.getvalue())).sheetnames == ZH_SHEETS
     assert set(VERDICTS) == set(EN_VERDICTS)
+
+
+def test_sector_and_region_names_in_chinese(books: dict[tuple[str, bool], Path]) -> None:
+    en = {r[0] for r in _values(openpyxl.load_workbook(books[("en", False)])["Sectors"])[1:]}
+    zh = {r[0] for r in _values(openpyxl.load_workbook(books[("zh-CN", False)])["\u884c\u4e1a"])[1:]}
+    assert {"gov", "edu"} <= en and {"\u653f\u5e9c", "\u6559\u80b2"} <= zh and "gov" not in zh
+    assert "'+1" in zh  # a sector the vocabulary does not know: kept as it is (and formula-safe)

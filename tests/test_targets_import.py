@@ -235,3 +235,15 @@ def test_any_workbook_rows_give_targets_or_named_errors(tmp_path_factory: pytest
     tl = read_targets(lines, str(path))
     for e in (*tl.errors, *tl.duplicates, *tl.skipped):
         assert e.source is not None and e.source.startswith(f"{path}:")
+
+
+def test_reports_show_sectors_and_provinces_in_chinese() -> None:
+    from v6scan.listvocab import group_label
+
+    assert [group_label("sector", s, "zh-CN") for s in ("gov", "edu", "com", "ngo")] == [
+        "\u653f\u5e9c", "\u6559\u80b2", "\u5546\u4e1a", "ngo"]
+    assert group_label("region", "Guangdong", "zh-CN") == "\u5e7f\u4e1c\u7701"
+    assert group_label("region", "Inner Mongolia", "zh-CN") == group_label("region", "neimenggu", "zh-CN")
+    assert group_label("region", "national", "zh-CN") == "\u5168\u56fd"
+    assert group_label("region", "north", "zh-CN") == "north" and group_label("region", None, "zh-CN") is None
+    assert group_label("sector", "gov", "en") == "gov" and group_label("region", "Guangdong", "en") == "Guangdong"

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["PROVINCES", "ROLES", "header_roles", "normalise_region", "normalise_sector"]
+__all__ = ["PROVINCES", "ROLES", "group_label", "header_roles", "normalise_region", "normalise_sector"]
 
 #: the column roles of a target list; ``name`` is the site's name (网站名称), which v6scan's lists do
 #: not keep
@@ -156,3 +156,25 @@ def normalise_region(value: str | None) -> str | None:
         if v.startswith(prefix) and len(prefix) >= 2:
             return pinyin
     return v or None
+
+
+#: the sectors' names in Chinese
+_SECTOR_ZH = {"gov": "\u653f\u5e9c", "edu": "\u6559\u80b2", "com": "\u5546\u4e1a"}
+
+
+@lru_cache(maxsize=1)
+def _province_zh() -> dict[str, str]:
+    return {_key(pinyin): full for pinyin, full, _, _ in PROVINCES}
+
+
+def group_label(dim: str, value: str | None, lang: str) -> str | None:
+    """How a report in ``lang`` shows a sector or region value: in Chinese, ``gov`` is 政府 and a
+    province in pinyin (or English) its Chinese name; anything else as it is."""
+    if value is None or lang != "zh-CN":
+        return value
+    if dim == "sector":
+        return _SECTOR_ZH.get(value, value)
+    if dim == "region":
+        pinyin = normalise_region(value)
+        return _province_zh().get(_key(pinyin), value) if pinyin else value
+    return value

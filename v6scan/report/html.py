@@ -11,6 +11,7 @@ from typing import Any
 
 import jinja2
 
+from v6scan.listvocab import group_label
 from v6scan.messages import ui
 
 __all__ = ["COLORS", "CSP", "RESULT_COLORS", "Words", "environment", "evidence_blocks", "evidence_text", "render_html",
@@ -34,6 +35,16 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+@jinja2.pass_context
+def _group_label(ctx: Any, value: str | None, dim: str) -> str | None:
+    """``{{ name|grp('sector') }}``: a sector's or region's name as the page's language shows it
+    (:func:`v6scan.listvocab.group_label`; ``by_sector`` is ``sector``)."""
+    return group_label(dim.removeprefix("by_"), value, str(ctx.get("lang", "en")))
+
+
+_env.filters["grp"] = _group_label
 
 
 def environment() -> jinja2.Environment:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from v6scan import __version__
+from v6scan.listvocab import group_label
 from v6scan.model import now_iso
 from v6scan.providers import Attribution, ProviderTable
 from v6scan.report import rows as q
@@ -164,7 +165,8 @@ def _site_page(tpl: Any, common: dict[str, Any], labels: dict[str, str], row: di
                lang: str, served: list[tuple[str, str]]) -> str:
     """The page of one site: its verdict row, its observations (packed JSON text), who serves it."""
     s = page_section(row, json.loads(observations), lang)
-    links = [(f"{labels[d]}: {row[d]}", "../../" + group_file(d, row[d])) for d in q.DIMENSIONS if row[d]]
+    links = [(f"{labels[d]}: {group_label(d, row[d], lang)}", "../../" + group_file(d, row[d]))
+             for d in q.DIMENSIONS if row[d]]
     return str(tpl.render(common, s=s, links=links, blocks=evidence_blocks(s["evidence"]), served=served))
 
 

@@ -23,6 +23,7 @@ import openpyxl  # type: ignore[import-untyped]
 from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
+from v6scan.listvocab import group_label
 from v6scan.messages import check_title, ui
 from v6scan.providers import Attribution, ProviderTable
 from v6scan.registry import CHECKS
@@ -169,7 +170,8 @@ def _reasons(reasons: Iterable[Mapping[str, Any]], lang: str) -> tuple[str, str]
 
 def _site_row(row: Mapping[str, Any], lang: str, a: Attribution | None, table: ProviderTable) -> list[Any]:
     checks = row["checks"]
-    cells = [row["name"], row["display"], row["sector"], row["region"], row["organisation"],
+    cells = [row["name"], row["display"], group_label("sector", row["sector"], lang),
+             group_label("region", row["region"], lang), row["organisation"],
              ui(str(row["verdict"]), lang), int(row["score"]), _reasons(row["reasons"], lang)[0],
              *(ui(str(checks[c]["result"]), lang) if c in checks else None for c in CHECKS)]
     if a is not None:
@@ -198,11 +200,11 @@ def _summary_rows(sweep: Mapping[str, Any], policy: str, total: Group, lang: str
     yield [_word("average_score", lang), s["average_score"]]
 
 
-def _group_rows(summaries: Iterable[Mapping[str, Any]]) -> Iterator[list[Any]]:
-    """A row per group (no sector, region or organisation: a blank name)."""
+def _group_rows(summaries: Iterable[Mapping[str, Any]], dim: str, lang: str) -> Iterator[list[Any]]:
+    """A row per group (no sector, region or organisation: a blank name), named as ``lang`` shows it."""
     for s in summaries:
-        yield [None if s["name"] == "-" else s["name"], s["sites"], *(s["counts"][v] for v in ORDER),
-               s["ready_share"], s["average_score"]]
+        yield [None if s["name"] == "-" else group_label(dim, s["name"], lang), s["sites"],
+               *(s["counts"][v] for v in ORDER), s["ready_share"], s["average_score"]]
 
 
 def _cluster_row(c: Cluster, lang: str) -> list[Any]:
@@ -237,9 +239,9 @@ def export_xlsx(store: Store, sweep_id: int, policy: str, lang: str, out: Path |
     for values in _summary_rows(sweep, policy, agg.all, lang):
         sheets["summary"].add(values)
     by_org = (orgs[k].summary() for k in sorted(orgs))
-    for key, summaries in (("sectors", agg.breakdown("sector")), ("regions", agg.breakdown("region")),
-                           ("organisations", by_org)):
-        for values in _group_rows(summaries):
+    for key, dim, summaries in (("sectors", "sector", agg.breakdown("sector")), ("regions", "region",
+                                agg.breakdown("region")), ("organisations", "organisation", by_org)):
+        for values in _group_rows(summaries, dim, lang):
             sheets[key].add(values)
     for share in causes.shares(table, lang):
         sheets["providers"].add(_provider_row(share))
