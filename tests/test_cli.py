@@ -194,7 +194,7 @@ def test_providers_attribute_sites_in_exports_and_reports_and_xlsx_needs_a_file(
     run("export", "--db", str(db), "--format", "xlsx", "--lang", "zh-CN", "-o", str(book))
     wb = openpyxl.load_workbook(book)
     assert wb.sheetnames[:4] == ["\u6982\u8981", "\u884c\u4e1a", "\u5730\u533a", "\u5355\u4f4d"]
-    assert [r[0] for r in wb.worksheets[5].iter_rows(min_row=2, values_only=True)] == [
+    assert [r[0] for r in wb.worksheets[6].iter_rows(min_row=2, values_only=True)] == [
         f"site{i}.example.org" for i in range(3)]
     bad = tmp_path / "bad.csv"
     bad.write_text("match,provider,kind\nx.example,P,teleport\n", encoding="utf-8")

@@ -36,8 +36,9 @@ LINK_HOSTILE = '=HYPERLINK("http://x","y")'
 CONTROL_HOSTILE = "\x01=1+1"
 BAD = "bad.example.cn"  # a site without AAAA records (KINDS[2]: no_aaaa)
 N = 24
-EN_SHEETS = ["Summary", "Sectors", "Regions", "Organisations", "Providers", "Sites", "Failures", "Root causes"]
-ZH_SHEETS = ["概要", "行业", "地区", "单位", "服务商", "网站", "问题", "根因"]
+EN_SHEETS = ["Summary", "Sectors", "Regions", "Organisations", "Providers", "CN indicators", "Sites", "Failures",
+             "Root causes"]
+ZH_SHEETS = ["概要", "行业", "地区", "单位", "服务商", "监测指标", "网站", "问题", "根因"]
 EN_VERDICTS = ["ready", "partial", "broken", "absent", "error", "inconclusive"]
 #: the sweep's IPv6 web addresses are a (hostile-named) cloud's, its IPv4 ones a hosting company's
 PROVIDERS = ProviderTable([
@@ -120,7 +121,10 @@ def test_header_rows(books: dict[tuple[str, bool], Path]) -> None:
     assert _values(wb["Organisations"])[0] == ("Organisation", *groups)
     assert _values(wb["Sites"])[0] == ("Site", "Display name", "Sector", "Region", "Organisation", "Verdict", "Score",
                                        "Reasons", *CHECKS, "IPv6 provider", "IPv4 provider", "DNS operator",
-                                       "CNAME target", "IPv6 /48 prefixes", "IPv4 /24 prefixes")
+                                       "CNAME target", "IPv6 /48 prefixes", "IPv4 /24 prefixes", "IPv6 success rate",
+                                       "IPv4 success rate", *(f"{p} IPv6/IPv4" for p in (
+                                           "DNS resolution", "TCP connect", "TLS handshake", "First byte",
+                                           "Homepage download", "Download rate")))
     assert _values(wb["Failures"])[0] == ("Site", "Check", "Check title", "Name", "Result", "Reason", "How to fix")
     assert _values(wb["Root causes"])[0] == ("Kind", "Key", "Sites", "Sites with this key", "Site names", "Checks",
                                              "How to fix")
@@ -134,7 +138,7 @@ def test_header_rows(books: dict[tuple[str, bool], Path]) -> None:
 def test_zh_headers_and_sheet_names_have_no_english_word(books: dict[tuple[str, bool], Path]) -> None:
     """Chinese throughout: no English word but technical terms (IPv6, DNS, ...) and the check ids."""
     wb = openpyxl.load_workbook(books[("zh-CN", True)])
-    assert len(_values(wb["网站"])[0]) == 8 + len(CHECKS) + 6  # every check and attribution column is there
+    assert len(_values(wb["网站"])[0]) == 8 + len(CHECKS) + 6 + 8  # every check, attribution and indicator column
     for ws in wb:
         assert not re.search("[A-Za-z]", ws.title)
         for cell in next(ws.iter_rows(max_row=1)):
@@ -227,7 +231,7 @@ def test_failures_has_a_row_per_bad_name_of_every_site(books: dict[tuple[str, bo
 def test_hostile_text_is_stored_as_text_never_as_a_formula(books: dict[tuple[str, bool], Path]) -> None:
     for (lang, full), path in books.items():
         wb = openpyxl.load_workbook(path)
-        sites, orgs, sectors = wb.worksheets[5], wb.worksheets[3], wb.worksheets[1]
+        sites, orgs, sectors = wb.worksheets[6], wb.worksheets[3], wb.worksheets[1]
         hostile = {c.value: c for ws in (sites, orgs, sectors) for row in ws.iter_rows(min_row=2) for c in row
                    if isinstance(c.value, str)}
         for text in (ORG_HOSTILE, DISPLAY_HOSTILE, SECTOR_HOSTILE, REGION_HOSTILE, LINK_HOSTILE):

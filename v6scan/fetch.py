@@ -141,6 +141,8 @@ class Page:
     attempts: int = 1  # tries made until this outcome (see v6scan.attempts)
     #: the first Strict-Transport-Security response header, as sent (at most ``HSTS_MAX`` characters)
     hsts: str | None = None
+    #: the body's bytes as they came over the wire (before decoding), read until the end or the cap
+    wire_size: int = 0
 
     def to_json(self, with_body: bool = False) -> dict[str, JSON]:
         out: dict[str, JSON] = {
@@ -482,7 +484,7 @@ class Fetcher:
         except (httpcore.NetworkError, httpcore.ProtocolError, OSError, ssl.SSLError) as e:
             status, reason = classify_error(e)
             raise BodyError(status, f"body: {reason}") from None
-        page.size = got
+        page.size, page.wire_size = got, raw_bytes
         body = b"".join(chunks)
         page.body = body
         page.timings["body_ms"] = (time.perf_counter() - start) * 1000

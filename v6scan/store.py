@@ -40,6 +40,7 @@ import sqlite_utils
 
 from v6scan import __version__
 from v6scan.errors import V6scanError
+from v6scan.indicators import PARTS, Indicators, indicators
 from v6scan.model import JSON, EncodedEvidence, Observation, Status, now_iso
 from v6scan.providers import Attribution, ProviderTable, attribute
 from v6scan.scoring import Policy, SiteVerdict, score_target
@@ -384,8 +385,9 @@ def connect(path: str | Path, **kwargs: Any) -> sqlite3.Connection:
 
 
 def _v6_attributions(db: sqlite_utils.Database) -> None:
-    """Version 6: who serves each site (:mod:`v6scan.providers`), one row per finished target;
-    a sweep recorded before has its rows made from its observations when first read."""
+    """Version 6: who serves each site (:mod:`v6scan.providers`) and its CN indicators
+    (:mod:`v6scan.indicators`), one row each per finished target; a sweep recorded before has its
+    rows made from its observations when first read."""
     db.execute("""
         CREATE TABLE attributions (
             target_id INTEGER PRIMARY KEY REFERENCES targets(id) ON DELETE CASCADE,
@@ -399,7 +401,20 @@ def _v6_attributions(db: sqlite_utils.Database) -> None:
             data TEXT NOT NULL
         )""")
     db.execute("CREATE INDEX attributions_sweep ON attributions (sweep_id, provider_v6)")
+    parts = "".join(f"ratio_{p} REAL, " for p in PARTS)
+    db.execute(f"""
+        CREATE TABLE indicators (
+            target_id INTEGER PRIMARY KEY REFERENCES targets(id) ON DELETE CASCADE,
+            sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+            success_v6 REAL, success_v4 REAL, {parts}
+            download_v6_ms REAL, download_v4_ms REAL, rate_v6_bps REAL, rate_v4_bps REAL,
+            data TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX indicators_sweep ON indicators (sweep_id)")
 
+
+#: a row of ``indicators`` (the columns of :func:`_v6_attributions`)
+_INSERT_INDICATORS = ("INSERT OR REPLACE INTO indicators VALUES (" + ", ".join("?" * (9 + len(PARTS))) + ")")  # noqa: S608  # placeholders only
 
 MIGRATIONS = {1: _create_v1, 2: _v2_shuffle, 3: _v3_chunks, 4: _v4_retries, 5: _v5_packed, 6: _v6_attributions}
 
@@ -776,13 +791,27 @@ class Store:
                 elif verdict is not None:
                     self._write_verdict(sweep_id, tid, verdict)
                 self.db.execute("DELETE FROM attributions WHERE target_id = ?", [tid])
+                self.db.execute("DELETE FROM indicators WHERE target_id = ?", [tid])
                 if observations and name not in retry:
-                    self._write_attribution(sweep_id, tid, attribute(name, observations, self.providers))
+                    self._write_derived(sweep_id, tid, name, observations)
                 _failpoint("store.record")
                 self.db.execute("UPDATE targets SET status = ?, started = ?, finished = ?,"
                                 " retries = retries + ? WHERE id = ?",
                                 ["retry" if name in retry else "done", started, finished or now_iso(),
                                  int(name in retry), tid])
+
+    def _write_derived(self, sweep_id: int, target_id: int, name: str, observations: Sequence[Observation],
+                       attribution: bool = True) -> None:
+        """What is made of a target's observations: its attribution (with :attr:`providers`; not
+        when ``attribution`` is false) and its CN indicators."""
+        if attribution:
+            self._write_attribution(sweep_id, target_id, attribute(name, observations, self.providers))
+        ind = indicators(name, observations)
+        if ind is not None:
+            self.db.execute(_INSERT_INDICATORS, [
+                target_id, sweep_id, ind.success_v6, ind.success_v4, *(ind.ratios.get(p) for p in PARTS),
+                ind.v6.get("download_ms"), ind.v4.get("download_ms"), ind.v6.get("rate_bps"), ind.v4.get("rate_bps"),
+                json.dumps(ind.to_json())])
 
     def _write_attribution(self, sweep_id: int, target_id: int, a: Attribution) -> None:
         self.db.execute("INSERT OR REPLACE INTO attributions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
@@ -799,10 +828,13 @@ class Store:
         if not missing:
             return
         have = {r[0] for r in self.db.execute("SELECT target_id FROM attributions WHERE sweep_id = ?", [sweep_id])}
+        measured = {r[0] for r in self.db.execute("SELECT target_id FROM indicators WHERE sweep_id = ?", [sweep_id])}
         with self._transaction():
             for row, obs in self.observations(sweep_id):
                 if row["tid"] not in have:
                     self._write_attribution(sweep_id, row["tid"], attribute(row["tname"], obs, self.providers))
+                    if row["tid"] not in measured:  # (a sweep recorded before schema 6)
+                        self._write_derived(sweep_id, row["tid"], row["tname"], obs, attribution=False)
 
     def attributions(self, sweep_id: int) -> dict[str, Attribution]:
         """Who serves each finished target of the sweep, by name (:meth:`ensure_attributions` first)."""
@@ -810,6 +842,13 @@ class Store:
         return {name: Attribution.from_json(json.loads(data)) for name, data in self.db.execute(
             "SELECT t.name, a.data FROM attributions a JOIN targets t ON t.id = a.target_id"
             " WHERE a.sweep_id = ? ORDER BY t.position", [sweep_id])}
+
+    def indicators(self, sweep_id: int) -> dict[str, Indicators]:
+        """The CN indicators of each finished target whose homepage was probed, by name."""
+        self.ensure_attributions(sweep_id)
+        return {name: Indicators.from_json(json.loads(data)) for name, data in self.db.execute(
+            "SELECT t.name, i.data FROM indicators i JOIN targets t ON t.id = i.target_id"
+            " WHERE i.sweep_id = ? ORDER BY t.position", [sweep_id])}
 
     def forget_attributions(self, sweep_id: int) -> None:
         """Drop the sweep's attributions: the next :meth:`attributions` makes them again (with

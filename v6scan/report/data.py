@@ -7,19 +7,22 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from v6scan import __version__
+from v6scan.indicators import PARTS, Indicators
 from v6scan.messages import fix_hint, render
 from v6scan.model import Observation, Status, now_iso
 from v6scan.providers import Attribution
 from v6scan.record import Record, build_record
 from v6scan.registry import CHECKS
+from v6scan.report import rows as q
 from v6scan.report.aggregate import ORDER, Aggregate
 from v6scan.report.causes import Causes, kind_word, served_rows
+from v6scan.report.html import word
 from v6scan.scoring import RESULT_RANK, CheckResult, Reason, SiteVerdict
 from v6scan.store import Store
 from v6scan.targets import Target
 
-__all__ = ["ORDER", "build_report", "page_section", "reason_texts", "result_records", "site_section", "stored_record",
-           "stored_verdict"]
+__all__ = ["ORDER", "build_report", "latency_rows", "page_section", "reason_texts", "result_records", "site_section",
+           "stored_record", "stored_verdict"]
 
 
 def build_report(store: Store, sweep_id: int | None = None, policy: str | None = None, lang: str = "en",
@@ -32,7 +35,7 @@ def build_report(store: Store, sweep_id: int | None = None, policy: str | None =
     sweep = store.sweep(sweep_id)
     policy = policy or sweep["policy"]
     rows = store.verdict_rows(sweep_id, policy)
-    attributions = store.attributions(sweep_id)
+    attributions, measured = store.attributions(sweep_id), store.indicators(sweep_id)
     agg, causes = Aggregate(), Causes()
     for r in rows:
         agg.add(r)
@@ -42,7 +45,8 @@ def build_report(store: Store, sweep_id: int | None = None, policy: str | None =
     records = {row["name"]: stored_record(row, obs, lang, sweep_id, attributions.get(row["name"]))
                for row, obs in _stored(store, sweep_id, [r for r in rows if r["name"] in keep], evidence)}
     sites = [{**site_section(records[r["name"]], r["points"]),
-              "served": served_rows(attributions.get(r["name"]), store.providers, lang)} for r in shown]
+              "served": served_rows(attributions.get(r["name"]), store.providers, lang),
+              "latency": latency_rows(measured.get(r["name"]), lang)} for r in shown]
     clusters = causes.clusters(store.providers, lang)
     trend = store.trend(policy)
     return {
@@ -60,6 +64,8 @@ def build_report(store: Store, sweep_id: int | None = None, policy: str | None =
         "sites": sites, "sections_capped": len(rows) > max_sections, "trend": trend,
         "providers": [dataclasses.asdict(p) for p in causes.shares(store.providers, lang)],
         "clusters": [{**c.to_json(), "kind_label": kind_word(c.kind, lang)} for c in clusters],
+        "indicators": {dim or "all": q.indicator_summaries(store, sweep_id, policy, dim)
+                       for dim in (None, "sector", "region")},
     }
 
 
@@ -116,6 +122,28 @@ def site_section(rec: Record, points: float | None) -> dict[str, Any]:
             "organisation": rec["organisation"], "verdict": rec["verdict"], "score": rec["score"],
             "points": points, "names": rec["names"], "reasons": rec["reasons"], "checks": checks,
             "evidence": {cid: ev for cid, ev in evidence.items() if ev}}
+
+
+def latency_rows(ind: Indicators | None, lang: str) -> list[dict[str, str]]:
+    """A site's CN indicators as table rows: the success rates, then each part of the latency
+    breakdown with IPv6's and IPv4's values and their ratio (times in ms, the rate in kB/s)."""
+    if ind is None:
+        return []
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.0f} %"
+
+    def value(part: str, v: float | None) -> str:
+        if v is None:
+            return "-"
+        return f"{v / 1000:.1f} kB/s" if part == "rate_bps" else f"{v:.1f} ms"
+
+    rows = [{"part": word("success_v6", lang), "v6": pct(ind.success_v6), "v4": pct(ind.success_v4), "ratio": ""}]
+    for part in PARTS:
+        r = ind.ratios.get(part)
+        rows.append({"part": word(part, lang), "v6": value(part, ind.v6.get(part)), "v4": value(part, ind.v4.get(part)),
+                     "ratio": "-" if r is None else f"{r:.2f}"})
+    return rows
 
 
 def reason_texts(reasons: Iterable[Mapping[str, Any]], lang: str) -> list[dict[str, str]]:

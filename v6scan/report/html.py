@@ -11,6 +11,7 @@ from typing import Any
 
 import jinja2
 
+from v6scan.indicators import PARTS
 from v6scan.listvocab import group_label
 from v6scan.messages import ui
 
@@ -86,6 +87,20 @@ _WORDS = {
                     "zh-CN": "根因分析（共用服务商、网络、域名服务器或证书的问题网站）"},
     "cause": {"en": "Shared", "zh-CN": "共同因素"},
     "remediation": {"en": "Remediation lists", "zh-CN": "整改清单"},
+    "indicators": {"en": "CN indicators (national IPv6 monitoring platform)", "zh-CN": "国家 IPv6 发展监测平台指标"},
+    "latency": {"en": "Homepage latency, IPv6 and IPv4", "zh-CN": "首页访问时延（IPv6 与 IPv4）"},
+    "part": {"en": "Indicator", "zh-CN": "指标"},
+    "ratio": {"en": "IPv6/IPv4", "zh-CN": "IPv6/IPv4 比值"},
+    "measured": {"en": "Measured", "zh-CN": "已测网站"},
+    "success_v6": {"en": "IPv6 success rate", "zh-CN": "IPv6 访问成功率"},
+    "success_v4": {"en": "IPv4 success rate", "zh-CN": "IPv4 访问成功率"},
+    "all_ok_v6": {"en": "Every IPv6 probe answered", "zh-CN": "IPv6 探测全部成功"},
+    "dns_ms": {"en": "DNS resolution", "zh-CN": "域名解析时延"},
+    "connect_ms": {"en": "TCP connect", "zh-CN": "TCP 时延"},
+    "tls_ms": {"en": "TLS handshake", "zh-CN": "TLS 握手时延"},
+    "first_byte_ms": {"en": "First byte", "zh-CN": "服务器响应首包时延"},
+    "download_ms": {"en": "Homepage download", "zh-CN": "首页响应时延"},
+    "rate_bps": {"en": "Download rate", "zh-CN": "下载速度"},
     "remediation_for": {"en": "What to fix: ", "zh-CN": "整改清单："},
     "problem": {"en": "What is wrong", "zh-CN": "存在的问题"},
     "todo_sites": {"en": "Sites to fix", "zh-CN": "需整改网站"},
@@ -148,7 +163,7 @@ def render_html(report: dict[str, Any]) -> str:
         region_bars=[{**g, "bars": stack(g["counts"], 300)} for g in report["by_region"]],
         hist=[{"x": 20 + i * 56, "h": round(130 * n / hmax, 1), "n": n, "label": f"{i * 10}"}
               for i, n in enumerate(hist)],
-        trend_points=points, evidence=evidence_text,
+        trend_points=points, evidence=evidence_text, parts=PARTS,
         causes=[{"c": c, "sites": [(n, None) for n in c["sites"][:CLUSTER_SITES]],
                  "more": max(0, c["size"] - CLUSTER_SITES), "kind": c["kind_label"]}
                 for c in report["clusters"][:ENTRY_CLUSTERS]],

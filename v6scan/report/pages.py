@@ -38,13 +38,14 @@ from pathlib import Path
 from typing import Any
 
 from v6scan import __version__
+from v6scan.indicators import PARTS, Indicators
 from v6scan.listvocab import group_label
 from v6scan.model import now_iso
 from v6scan.providers import Attribution, ProviderTable
 from v6scan.report import rows as q
 from v6scan.report.aggregate import ORDER, Aggregate
 from v6scan.report.causes import Causes, kind_word, served_rows
-from v6scan.report.data import page_section
+from v6scan.report.data import latency_rows, page_section
 from v6scan.report.html import (
     CLUSTER_SITES,
     COLORS,
@@ -167,7 +168,9 @@ def _site_page(tpl: Any, common: dict[str, Any], labels: dict[str, str], row: di
     s = page_section(row, json.loads(observations), lang)
     links = [(f"{labels[d]}: {group_label(d, row[d], lang)}", "../../" + group_file(d, row[d]))
              for d in q.DIMENSIONS if row[d]]
-    return str(tpl.render(common, s=s, links=links, blocks=evidence_blocks(s["evidence"]), served=served))
+    ind = Indicators.from_json(json.loads(row["indicators"])) if row.get("indicators") else None
+    return str(tpl.render(common, s=s, links=links, blocks=evidence_blocks(s["evidence"]), served=served,
+                          latency=latency_rows(ind, lang)))
 
 
 @functools.cache
@@ -458,7 +461,9 @@ class _Writer:
             **self.common, r=report, overall=stack(report["counts"], 600),
             hist=[{"x": 20 + i * 56, "h": round(130 * n / hmax, 1), "n": n, "label": f"{i * 10}"}
                   for i, n in enumerate(agg.histogram)],
-            tables=tables, class_tables=class_tables, trend_points=points, causes=self._causes(),
+            tables=tables, class_tables=class_tables, trend_points=points, causes=self._causes(), parts=PARTS,
+            indicators={dim or "all": q.indicator_summaries(self.store, self.sweep_id, self.policy, dim)
+                        for dim in (None, "sector", "region")},
             dims=[*({"key": f"by_{d}", "href": list_file(d)} for d in q.DIMENSIONS),
                   {"key": "remediation", "href": "remediation/index.html"}])
         self.written.write(self.out, "index.html", text)

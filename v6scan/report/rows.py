@@ -1,6 +1,6 @@
 """Every SQL statement the report writes itself, streamed (cursors, never ``fetchall``).
 
-Only the ``targets``, ``verdicts`` and ``attributions`` tables are read here; evidence is read through
+Only the ``targets``, ``verdicts``, ``attributions`` and ``indicators`` tables are read here; evidence is read through
 :meth:`v6scan.store.Store.observation_texts` alone, whatever its storage.  Kept in one module so it can
 move into ``v6scan/store.py`` as it is.
 """
@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from v6scan.indicators import PARTS
 from v6scan.store import Store
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "count_groups",
     "count_verdicts",
     "hold_writers",
+    "indicator_summaries",
     "iter_group_rows",
     "iter_group_summaries",
     "iter_site_rows",
@@ -83,9 +85,9 @@ def iter_site_rows(store: Store, sweep_id: int, policy: str, shard: tuple[int, i
     modulo ``n``."""
     k, n = shard or (0, 1)
     cur = store.db.conn.execute(_sql(
-        "SELECT $COLUMNS, v.names, v.checks, v.details, v.reasons, a.data AS attribution FROM targets t"
-        " LEFT JOIN verdicts v ON v.target_id = t.id AND v.policy = ?"
-        " LEFT JOIN attributions a ON a.target_id = t.id"
+        "SELECT $COLUMNS, v.names, v.checks, v.details, v.reasons, a.data AS attribution, i.data AS indicators"
+        " FROM targets t LEFT JOIN verdicts v ON v.target_id = t.id AND v.policy = ?"
+        " LEFT JOIN attributions a ON a.target_id = t.id LEFT JOIN indicators i ON i.target_id = t.id"
         " WHERE t.sweep_id = ? AND (t.status = 'done' OR v.id IS NOT NULL) AND t.id % ? = ? ORDER BY t.position"),
         [policy, sweep_id, n, k])
     cols = [d[0] for d in cur.description]
@@ -105,6 +107,26 @@ def iter_verdicts_by_organisation(store: Store, sweep_id: int, policy: str) -> I
     cols = [d[0] for d in cur.description]
     for values in cur:
         yield store.decode_verdict(dict(zip(cols, values, strict=True)))
+
+
+def indicator_summaries(store: Store, sweep_id: int, policy: str, dim: str | None) -> list[dict[str, Any]]:
+    """The CN indicators (table ``indicators``) summed up per value of ``dim`` (``sector`` or
+    ``region``; None: the whole sweep, one row named ``''``): ``sites`` with a verdict, ``measured``
+    (those whose homepage was probed over IPv6), the mean IPv6 and IPv4 success rates, the share of
+    measured sites whose every IPv6 probe succeeded, and per part of the latency breakdown the mean
+    IPv6/IPv4 ratio (``ratio_<part>``, over the sites where both were measured)."""
+    group = _sql("coalesce(t.$DIM, '-')", dim or "sector") if dim else "''"
+    ratios = "".join(f", avg(i.ratio_{p})" for p in PARTS)
+    cur = store.db.conn.execute(
+        f"SELECT {group} AS grp, count(*), count(i.success_v6), avg(i.success_v6), avg(i.success_v4),"  # noqa: S608
+        f" avg(CASE WHEN i.success_v6 >= 1 THEN 1.0 WHEN i.success_v6 IS NOT NULL THEN 0.0 END){ratios}"
+        " FROM verdicts v JOIN targets t ON t.id = v.target_id LEFT JOIN indicators i ON i.target_id = t.id"
+        " WHERE v.sweep_id = ? AND v.policy = ? GROUP BY grp ORDER BY grp", [sweep_id, policy])
+    out = []
+    for grp, sites, measured, s6, s4, all_ok, *parts in cur:
+        out.append({"name": grp, "sites": sites, "measured": measured, "success_v6": s6, "success_v4": s4,
+                    "all_ok_v6": all_ok, **{f"ratio_{p}": r for p, r in zip(PARTS, parts, strict=True)}})
+    return out
 
 
 def count_groups(store: Store, sweep_id: int, policy: str, dim: str) -> int:

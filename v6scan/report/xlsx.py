@@ -23,6 +23,7 @@ import openpyxl  # type: ignore[import-untyped]
 from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
+from v6scan.indicators import PARTS, Indicators
 from v6scan.listvocab import group_label
 from v6scan.messages import check_title, ui
 from v6scan.providers import Attribution, ProviderTable
@@ -32,13 +33,13 @@ from v6scan.report.causes import Causes, Cluster, ProviderShare, kind_word
 from v6scan.report.data import reason_texts
 from v6scan.report.export import formula_safe
 from v6scan.report.html import word
-from v6scan.report.rows import iter_site_rows
+from v6scan.report.rows import indicator_summaries, iter_site_rows
 from v6scan.store import Store
 
 __all__ = ["ATTRIBUTION", "SHEETS", "export_xlsx"]
 
 #: the sheets, in order (their names: :func:`_word`)
-SHEETS = ("summary", "sectors", "regions", "organisations", "providers", "sites", "failures", "clusters")
+SHEETS = ("summary", "sectors", "regions", "organisations", "providers", "indicators", "sites", "failures", "clusters")
 #: the attribution columns of the sites sheet (:class:`v6scan.providers.Attribution`)
 ATTRIBUTION = ("provider_v6", "provider_v4", "dns_operator", "cname", "prefixes_v6", "prefixes_v4")
 #: rows of a sheet its column widths are measured on (with the header)
@@ -55,6 +56,7 @@ _WORDS: dict[str, dict[str, str]] = {k: {"en": en, "zh-CN": zh} for k, en, zh in
     ("summary", "Summary", "概要"), ("sectors", "Sectors", "行业"), ("regions", "Regions", "地区"),
     ("organisations", "Organisations", "单位"), ("sites", "Sites", "网站"), ("failures", "Failures", "问题"),
     ("clusters", "Root causes", "根因"), ("providers", "Providers", "服务商"),
+    ("dimension", "Grouped by", "统计维度"), ("group", "Group", "分组"), ("indicators", "CN indicators", "监测指标"),
     ("failing", "Failing over IPv6", "IPv6 不达标网站数"), ("total_sites", "Sites with this key", "涉及网站总数"),
     ("item", "Item", "项目"), ("value", "Value", "数值"), ("share", "Share", "占比"),
     ("status", "Status", "状态"), ("started", "Started", "开始时间"), ("finished", "Finished", "结束时间"),
@@ -150,7 +152,11 @@ def _sheets(wb: Any, lang: str) -> dict[str, _Sheet]:
     heads: dict[str, tuple[list[str], dict[int, str]]] = {
         "summary": ([w("item"), w("value"), w("share")], {2: SHARE}),
         "sites": ([w("site"), w("display"), w("sector"), w("region"), w("organisation"), w("verdict"), w("score"),
-                   w("reasons"), *CHECKS, *(w(k) for k in ATTRIBUTION)], {}),
+                   w("reasons"), *CHECKS, *(w(k) for k in ATTRIBUTION), w("success_v6"), w("success_v4"),
+                   *(f"{w(p)} {w('ratio')}" for p in PARTS)],
+                  dict.fromkeys((8 + len(CHECKS) + len(ATTRIBUTION) + i for i in (0, 1)), SHARE)),
+        "indicators": ([w("dimension"), w("group"), w("n_sites"), w("measured"), w("success_v6"), w("success_v4"),
+                        w("all_ok_v6"), *(f"{w(p)} {w('ratio')}" for p in PARTS)], dict.fromkeys((4, 5, 6), SHARE)),
         "failures": ([w("site"), w("check"), w("title"), w("name"), w("result"), w("reason"), w("fix")], {}),
         "clusters": ([w("kind"), w("key"), w("n_sites"), w("total_sites"), w("site_names"), w("checks"), w("fix")],
                      {}),
@@ -174,10 +180,21 @@ def _site_row(row: Mapping[str, Any], lang: str, a: Attribution | None, table: P
              group_label("region", row["region"], lang), row["organisation"],
              ui(str(row["verdict"]), lang), int(row["score"]), _reasons(row["reasons"], lang)[0],
              *(ui(str(checks[c]["result"]), lang) if c in checks else None for c in CHECKS)]
-    if a is not None:
-        cells += [table.label(a.v6.provider, lang), table.label(a.v4.provider, lang),
-                  table.label(a.dns_operator, lang), a.cname, _joined(a.v6.prefixes), _joined(a.v4.prefixes)]
-    return cells
+    cells += ([None] * len(ATTRIBUTION) if a is None else [
+        table.label(a.v6.provider, lang), table.label(a.v4.provider, lang), table.label(a.dns_operator, lang),
+        a.cname, _joined(a.v6.prefixes), _joined(a.v4.prefixes)])
+    ind = Indicators.from_json(json.loads(row["indicators"])) if row.get("indicators") else Indicators()
+    return [*cells, ind.success_v6, ind.success_v4, *(ind.ratios.get(p) for p in PARTS)]
+
+
+def _indicator_rows(store: Store, sweep_id: int, policy: str, lang: str) -> Iterator[list[Any]]:
+    """The CN indicators of the whole sweep, then per sector and per region."""
+    for dim in (None, "sector", "region"):
+        for g in indicator_summaries(store, sweep_id, policy, dim):
+            name = _word("total", lang) if dim is None else None if g["name"] == "-" else group_label(
+                dim, g["name"], lang)
+            yield [_word(dim or "total", lang), name, g["sites"], g["measured"], g["success_v6"], g["success_v4"],
+                   g["all_ok_v6"], *(g[f"ratio_{p}"] for p in PARTS)]
 
 
 def _failure_rows(row: Mapping[str, Any], lang: str) -> Iterator[list[Any]]:
@@ -245,6 +262,8 @@ def export_xlsx(store: Store, sweep_id: int, policy: str, lang: str, out: Path |
             sheets[key].add(values)
     for share in causes.shares(table, lang):
         sheets["providers"].add(_provider_row(share))
+    for values in _indicator_rows(store, sweep_id, policy, lang):
+        sheets["indicators"].add(values)
     for cluster in causes.clusters(table, lang):
         sheets["clusters"].add(_cluster_row(cluster, lang))
     for sheet in sheets.values():
