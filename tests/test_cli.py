@@ -580,8 +580,9 @@ def test_show_settings_lists_every_setting_and_limit_and_scans_nothing(monkeypat
 
 
 def test_show_settings_reflects_options_config_and_environment(tmp_path: Path) -> None:
-    data = _shown("check", "--show-settings", "--timeout", "7", "--policy", "internetnl", "--per-address", "2")
-    assert data["settings"]["timeout"] == 7.0
+    data = _shown("check", "--show-settings", "--timeout", "7", "--policy", "internetnl", "--per-address", "2",
+                  "--latency-probes", "6")
+    assert data["settings"]["timeout"] == 7.0 and data["settings"]["latency_probes"] == 6
     assert data["settings"]["per_address_concurrency"] == 2
     assert data["limits"]["connect"] == 7.0  # the fetch limits follow --timeout as a scan derives them
     internetnl = load_policy("internetnl")

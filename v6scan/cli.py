@@ -207,6 +207,9 @@ def _scan_options(f: F) -> F:
         click.option("--per-prefix", "per_prefix", type=click.IntRange(1, 10_000), default=16, show_default=True,
                      envvar="V6SCAN_PER_PREFIX",
                      help="Connections at once to one IPv6 /64 or IPv4 /24 (politeness)."),
+        click.option("--latency-probes", "latency_probes", type=click.IntRange(1, 20), default=3, show_default=True,
+                     envvar="V6SCAN_LATENCY_PROBES",
+                     help="web.latency: homepage fetches per family (the access success rate is over these)."),
         click.option("--user-agent", envvar="V6SCAN_USER_AGENT", metavar="TEXT",
                      help="User-Agent to send (default names v6scan, its version and a contact URL)."),
         click.option("--dry-run", is_flag=True,
@@ -330,6 +333,7 @@ def _settings(kw: dict[str, Any]) -> tuple[Settings, Policy, NameExclusions]:
         check_ids=_select_checks(kw.get("check_ids"), sweep=_command() == "scan"),
         user_agent=kw.get("user_agent") or None, per_address_concurrency=int(kw.get("per_address") or 4),
         per_prefix_concurrency=int(kw.get("per_prefix") or 16), pins=pins,
+        latency_probes=int(kw.get("latency_probes") or 3),
     )
     return settings, policy, names
 
@@ -561,6 +565,7 @@ _SWEEP_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "www": ("--www", ("www",)), "suffixes": ("--public-suffix", ("extra_suffixes",)),
     "check_ids": ("--checks", ("check_ids",)), "user_agent": ("--user-agent", ("user_agent",)),
     "policy": ("--policy", ("policy",)), "max_retries": ("--max-retries", ("max_retries",)),
+    "latency_probes": ("--latency-probes", ("latency_probes",)),
 }
 #: ... and those that only say how fast and how politely the sweep runs, not what it measures: stored
 #: too (``--resume`` reuses them), but an option given again may differ and holds for that run
