@@ -18,6 +18,7 @@ from tests.lab import Lab
 from tests.lab.netns import run_async_in_netns
 from tests.lab.scenarios import SCENARIOS
 from tests.test_datasette import get_json, serve
+from tests.zh_text import english
 from v6scan.providers import Provider, ProviderTable
 from v6scan.report import (
     build_report,
@@ -358,3 +359,21 @@ def test_diff_between_two_sweeps(swept: tuple[Store, int], tmp_path: Path) -> No
     assert d.gained == [] and d.only_a == [] and d.only_b == []
     trend = build_report(store, sid2)["trend"]
     assert [t["sweep"] for t in trend] == [sid, sid2]
+
+
+def test_zh_pages_are_chinese_throughout(swept: tuple[Store, int], tmp_path: Path) -> None:
+    """Every zh-CN page of a lab sweep (the one-file report, the directory report with its site,
+    group and remediation pages): no English word a reader would see, but names, addresses,
+    check ids, what sites sent and technical terms."""
+    store, sid = swept
+    names = {str(x) for r in store.target_rows(sid) for x in (r["name"], r["organisation"], r["region"]) if x}
+    names |= {"Lab CDN", "Lab DNS", "lab scenario"}
+    pages = {"report.html": render_html(build_report(store, sid, lang="zh-CN"))}
+    out = tmp_path / "zh"
+    write_report_dir(store, sid, "default", "zh-CN", out)
+    pages |= {p.relative_to(out).as_posix(): p.read_text(encoding="utf-8") for p in out.rglob("*.html")}
+    assert len(pages) > len(SCENARIOS) + 20
+    leaks = {rel: words for rel, html in pages.items() if (words := english(html, names))}
+    assert leaks == {}, {rel: sorted(set(w))[:20] for rel, w in list(leaks.items())[:10]}
+    # the check can fail: the English pages are full of English words
+    assert english(render_html(build_report(store, sid, lang="en")), names)

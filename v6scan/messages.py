@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from v6scan.messages_zh import localise
+
 __all__ = ["LANGS", "MESSAGES", "TERMS", "check_title", "fix_hint", "foreign_words", "render", "ui"]
 
 LANGS = ("en", "zh-CN")
@@ -155,6 +157,14 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("IPv6 is slower than IPv4: ratio {ratio} (limit {limit}).",
                "Check IPv6 routing and peering of the hosting network."),
         "zh-CN": ("IPv6 比 IPv4 慢：时延比 {ratio}（上限 {limit}）。", "请检查托管网络的 IPv6 路由与互联。"),
+    },
+    "latency_v6_part_slow": {
+        "en": ("IPv6's {what} is {ratio} times IPv4's ({v6} against {v4} {unit}; limit {limit}).",
+               "Find where IPv6 loses time at this step: the name servers' IPv6 for DNS resolution, routing and"
+               " peering for the TCP connect and the download, the IPv6 server or its proxy for the first byte."),
+        "zh-CN": ("IPv6 的{what}是 IPv4 的 {ratio} 倍（{v6} 对 {v4} {unit}，限值 {limit}）。",
+                  "请排查 IPv6 在这一环节的耗时：DNS 解析看域名服务器的 IPv6，TCP 连接和下载看路由与互联，首包看"
+                  " IPv6 服务器或其代理。"),
     },
     "latency_v6_failures": {
         "en": ("Only {rate} of IPv6 probes succeeded.", "Find why IPv6 requests fail intermittently."),
@@ -520,23 +530,39 @@ class _Safe(dict[str, object]):
         return "{" + key + "}"
 
 
-def _fmt(template: str, params: Mapping[str, object]) -> str:
-    clean = {k: (", ".join(map(str, v)) if isinstance(v, list | tuple) else v) for k, v in params.items()}
-    return template.format_map(_Safe(clean))
+def _same(value: str) -> str:
+    return value
+
+
+def _fmt(template: str, params: Mapping[str, object], lang: str = "en") -> str:
+    """``template`` filled with ``params`` (a list or tuple joined with commas).  In Chinese, every
+    string parameter, and each string of a list, is localised first (v6scan.messages_zh): the
+    measured English (errors, why a check did not run, differences) reads in Chinese, while names
+    and addresses stay as they are; the stored parameters are not changed."""
+    loc = localise if lang == "zh-CN" else _same
+
+    def value(v: object) -> object:
+        if isinstance(v, str):
+            return loc(v)
+        if isinstance(v, list | tuple):
+            return ", ".join(loc(x) if isinstance(x, str) else str(x) for x in v)
+        return v
+
+    return template.format_map(_Safe({k: value(v) for k, v in params.items()}))
 
 
 def render(code: str, params: Mapping[str, object], lang: str = "en") -> str:
     entry = MESSAGES.get(code)
     if entry is None:
         return f"{code}: {dict(params)}"
-    return _fmt(entry.get(lang, entry["en"])[0], params)
+    return _fmt(entry.get(lang, entry["en"])[0], params, lang)
 
 
 def fix_hint(code: str, params: Mapping[str, object], lang: str = "en") -> str:
     entry = MESSAGES.get(code)
     if entry is None:
         return ""
-    return _fmt(entry.get(lang, entry["en"])[1], params)
+    return _fmt(entry.get(lang, entry["en"])[1], params, lang)
 
 
 def ui(key: str, lang: str = "en") -> str:
@@ -578,12 +604,22 @@ def check_title(cid: str, title: str, lang: str = "en") -> str:
     return _CHECK_TITLES_ZH.get(cid, title) if lang == "zh-CN" else title
 
 
-#: technical terms a Chinese text keeps in Latin letters (as Chinese technical writing does)
+#: technical terms a Chinese text keeps in Latin letters (as Chinese technical writing does); the
+#: words of a hyphenated or underscored term count one by one (max-age, CAP_NET_RAW, 6to4)
 TERMS = frozenset({
     "IPv6", "IPv4", "DNS", "DNSSEC", "DNSKEY", "DS", "AAAA", "A", "CNAME", "NS", "MX", "SOA", "TXT", "HTTPS", "HTTP",
     "SVCB", "TLS", "SSL", "SNI", "ALPN", "HSTS", "TCP", "UDP", "ICMP", "ICMPv6", "MTU", "PMTU", "SMTP", "STARTTLS",
     "CDN", "URL", "RFC", "EDNS", "Packet", "Too", "Big", "ID", "IP", "SHA", "RST", "NAT64", "CA", "TTL", "JSON",
     "CSV", "XLSX", "v6scan", "Happy", "Eyeballs", "OCSP", "SAN", "CN", "ASCII", "UTF", "GB18030", "www", "nftables",
+    # the web, its headers and HTTPS records (Strict-Transport-Security, max-age, ipv6hint, h2)
+    "Web", "Strict", "Transport", "Security", "max", "age", "ipv6hint", "ipv4hint", "alpn", "h2", "h3", "KiB",
+    "IDNA", "EOF", "MSS", "gzip", "deflate", "br",
+    # DNS: RCODEs, header flags, records, DNSSEC (bogus: RFC 4033's state), the DNS Flag Day
+    "NXDOMAIN", "SERVFAIL", "REFUSED", "NODATA", "NOERROR", "FORMERR", "NOTIMP", "NOTAUTH", "AA", "TC", "RRSIG",
+    "KSK", "ECDSA", "RSA", "P", "bogus", "Flag", "Day", "EHLO",
+    # special-purpose address blocks (IANA registry names) and Linux's raw-socket capability
+    "IETF", "TEST", "NET", "AS112", "AMT", "to4", "Teredo", "TURN", "DNS64", "SD", "ORCHID", "ORCHIDv2", "SRv6",
+    "SID", "CAP", "RAW",
 })
 
 

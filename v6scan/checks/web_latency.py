@@ -75,6 +75,12 @@ class LatencyProbe(Row):
 PARTS = ("dns_ms", "connect_ms", "tls_ms", "first_byte_ms", "download_ms", "rate_bps")
 
 
+#: each part's name in English (v6scan.messages_zh has them in Chinese)
+PART_NAMES = {"dns_ms": "DNS resolution time", "connect_ms": "TCP connect time", "tls_ms": "TLS handshake time",
+              "first_byte_ms": "time to the first byte", "download_ms": "homepage download time",
+              "rate_bps": "homepage download rate"}
+
+
 def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
@@ -98,7 +104,8 @@ class LatencyFamily(Row):
     success_rate: float = 0.0
     median_ms: float | None = None
     #: the latency breakdown (:data:`PARTS`); the lookup's time as measured (``dns_ms``) until built
-    breakdown: Mapping[str, float | None] = field(default_factory=dict)
+    #: (None in evidence recorded before it was measured)
+    breakdown: Mapping[str, float | None] | None = optional()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,8 +115,8 @@ class LatencyEvidence(Evidence):
     ipv6_only: bool = False
     #: the IPv6 median over the IPv4 median (both measured, IPv4's above 0)
     ratio_v6_v4: float | None = optional()
-    #: per part of the breakdown, IPv6's over IPv4's (both measured, IPv4's above 0)
-    ratios: Mapping[str, float] = field(default_factory=dict)
+    #: per part of the breakdown, IPv6's over IPv4's (both measured, IPv4's above 0; None: not measured)
+    ratios: Mapping[str, float] | None = optional()
 
     @classmethod
     def build(cls, families: Mapping[str, LatencyFamily], probes_per_family: int, ipv6_only: bool) -> Self:
@@ -123,7 +130,7 @@ class LatencyEvidence(Evidence):
             rows[fam] = dataclasses.replace(
                 row, success_rate=round(len(totals) / max(1, probes_per_family), 3),
                 median_ms=round(statistics.median(totals), 3) if totals else None,
-                breakdown=_breakdown(row.probes, row.breakdown.get("dns_ms")))
+                breakdown=_breakdown(row.probes, (row.breakdown or {}).get("dns_ms")))
             if totals:
                 medians[fam] = statistics.median(totals)
         ratio = None
@@ -132,7 +139,7 @@ class LatencyEvidence(Evidence):
         ratios: dict[str, float] = {}
         if "v6" in rows and "v4" in rows:
             for part in PARTS:
-                a, b = rows["v6"].breakdown.get(part), rows["v4"].breakdown.get(part)
+                a, b = (rows["v6"].breakdown or {}).get(part), (rows["v4"].breakdown or {}).get(part)
                 if a is not None and b:
                     ratios[part] = round(float(a) / float(b), 3)
         return cls(families=rows, probes_per_family=probes_per_family, ipv6_only=ipv6_only, ratio_v6_v4=ratio,
@@ -218,8 +225,12 @@ def _slow_parts(v6: Mapping[str, float | None], v4: Mapping[str, float | None], 
         else:
             slow = a / b > limit and a - b >= float(p.t("latency_min_difference_ms"))
         if slow:
-            out.append(Reason("latency_v6_part_slow", {"part": part, "ratio": round(a / b, 2), "limit": limit,
-                                                       "v6": round(a, 1), "v4": round(b, 1)}))
+            rate = part == "rate_bps"
+            out.append(Reason("latency_v6_part_slow", {
+                "part": part, "what": PART_NAMES[part], "ratio": round(a / b, 2),
+                "limit": round(1 / limit, 2) if rate else limit,
+                "v6": round(a / 1000 if rate else a, 1), "v4": round(b / 1000 if rate else b, 1),
+                "unit": "kB/s" if rate else "ms"}))
     return out
 
 
@@ -243,7 +254,7 @@ def rule(o: Observation, ev: LatencyEvidence, p: Policy) -> CheckResult:
     if ratio is not None and real and float(ratio) > float(p.t("latency_ratio_max")):
         reasons.append(Reason("latency_v6_slow", {"ratio": ratio, "limit": p.t("latency_ratio_max")}))
     if "v4" in fams:
-        reasons += _slow_parts(fams["v6"].breakdown, fams["v4"].breakdown, p)
+        reasons += _slow_parts(fams["v6"].breakdown or {}, fams["v4"].breakdown or {}, p)
     if reasons:
         return result(o.check, o.target, sev, *reasons, severity="partial")
     return result(o.check, o.target, "pass")

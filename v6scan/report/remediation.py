@@ -28,6 +28,7 @@ from v6scan.report.aggregate import BAD_RESULTS, ORDER
 from v6scan.report.causes import served_rows
 from v6scan.report.data import reason_texts
 from v6scan.report.html import COLORS, CSP, RESULT_COLORS, environment, evidence_text, word
+from v6scan.report.paths import group_file
 from v6scan.report.rows import iter_verdicts_by_organisation
 from v6scan.store import Store
 
@@ -42,8 +43,6 @@ _WORST_FIRST = ("broken", "absent", "partial", "error", "inconclusive", "ready")
 
 def organisation_file(name: str) -> str:
     """The remediation page of organisation ``name``, relative to the report directory."""
-    from v6scan.report.pages import group_file  # (pages imports this module)
-
     return "remediation/" + group_file("organisation", name).split("/", 1)[1]
 
 
