@@ -484,3 +484,21 @@ def test_the_scan_finds_a_new_english_phrase(source: str) -> None:
 def test_only_chinese_is_localised() -> None:
     assert render("not_tested", {"why": "skipped"}, "en") == "Not tested: skipped."
     assert render("not_tested", {"why": "skipped"}, "fr") == "Not tested: skipped."
+
+
+def test_failed_name_server_probes_listed_with_their_transport() -> None:
+    """dns.ns_reach's ``failed`` items and dns.v6_path's "; "-separated failures, as a lab sweep of a
+    garbage-answering name server gives them (an exception class is one token: the rest is the list)."""
+    from v6scan.messages import foreign_words
+    from v6scan.messages_zh import localise
+
+    one = "ns.g.test 2001:db8::1 tcp: malformed answer over TCP: BadPointer"
+    assert localise(one) == ("ns.g.test 2001:db8::1\uff08TCP\uff09\uff1aTCP "
+                             "\u5e94\u7b54\u683c\u5f0f\u9519\u8bef\uff1aBadPointer")
+    both = ("no name server of g.test answered over IPv6 (ns.g.test 2001:db8::1 udp: malformed answer over UDP:"
+            " BadPointer; ns.g.test 2001:db8::1 tcp: malformed answer over TCP: ShortHeader)")
+    text = localise(both)
+    assert "BadPointer" in text and "ShortHeader" in text
+    for kept in ("BadPointer", "ShortHeader", "ns.g.test", "g.test", "2001:db8::1"):
+        text = text.replace(kept, " ")
+    assert foreign_words(text) == []

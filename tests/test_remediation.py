@@ -4,7 +4,6 @@ organisation per page)."""
 
 from __future__ import annotations
 
-import html as html_lib
 import re
 import subprocess
 from pathlib import Path
@@ -15,8 +14,8 @@ from click.testing import CliRunner
 from tests.conftest import lab_required
 from tests.test_cli import DNS_ONLY, site_obs
 from tests.test_report_lab import CHROME_FLAGS, _chromium
+from tests.zh_text import english
 from v6scan.cli import cli
-from v6scan.messages import foreign_words
 from v6scan.report.remediation import organisation_file, organisations, write_remediation_dir, write_remediation_file
 from v6scan.scoring import score_target
 from v6scan.store import Store
@@ -64,17 +63,6 @@ def test_each_organisation_with_its_sites_to_fix_and_what_to_do(db: tuple[Path, 
     assert zh["todo"][0]["failures"][0]["reasons"][0]["fix"] == "请为网站服务器的 IPv6 地址添加 AAAA 记录。"
 
 
-def _visible(html: str) -> str:
-    """The text a reader sees, but raw data (code, evidence) and the sites' own names."""
-    text = re.sub(r"<(pre|code|small)[^>]*>.*?</\1>", " ", html, flags=re.S)
-    text = re.sub(r"<(style|title)[^>]*>.*?</\1>", " ", text, flags=re.S)
-    text = html_lib.unescape(re.sub(r"<[^>]+>", " ", text))
-    text = re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+Z", " ", text)  # times
-    for name, org, _ in SITES:
-        text = text.replace(name, " ").replace(org or name, " ")
-    return text
-
-
 def test_one_file_and_a_directory_escaped_and_in_chinese(db: tuple[Path, int], tmp_path: Path) -> None:
     path, sid = db
     with Store(path) as s:
@@ -84,8 +72,8 @@ def test_one_file_and_a_directory_escaped_and_in_chinese(db: tuple[Path, int], t
     assert html.count('<section class="org"') == 3 and "<script>alert" not in html
     assert "=Bureau &lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "整改清单" in html and "\uff08未注明单位\uff09" in html
-    words = foreign_words(_visible(html).replace("v6scan", " ").replace("dns-only", " "))
-    assert words == [], words  # Chinese throughout, but technical terms
+    words = english(html, [org or "" for _, org, _ in SITES])
+    assert words == [], words  # Chinese throughout, but names and technical terms
     index = entry.read_text()
     hrefs = re.findall(r'href="([^"]+)"', index)
     assert len(hrefs) == 3 and all((entry.parent / h).is_file() for h in hrefs)

@@ -17,8 +17,9 @@ from tests.conftest import lab_required, lab_settings
 from tests.lab import Lab
 from tests.lab.netns import run_async_in_netns
 from tests.lab.scenarios import SCENARIOS
+from tests.test_cli_lab import V6SCAN, common
 from tests.test_datasette import get_json, serve
-from tests.zh_text import english
+from tests.zh_text import english, leaks
 from v6scan.providers import Provider, ProviderTable
 from v6scan.report import (
     build_report,
@@ -373,7 +374,19 @@ def test_zh_pages_are_chinese_throughout(swept: tuple[Store, int], tmp_path: Pat
     write_report_dir(store, sid, "default", "zh-CN", out)
     pages |= {p.relative_to(out).as_posix(): p.read_text(encoding="utf-8") for p in out.rglob("*.html")}
     assert len(pages) > len(SCENARIOS) + 20
-    leaks = {rel: words for rel, html in pages.items() if (words := english(html, names))}
-    assert leaks == {}, {rel: sorted(set(w))[:20] for rel, w in list(leaks.items())[:10]}
+    found = {rel: leaks(html, names) for rel, html in pages.items() if english(html, names)}
+    assert found == {}, found
     # the check can fail: the English pages are full of English words
     assert english(render_html(build_report(store, sid, lang="en")), names)
+
+
+def test_check_in_chinese_is_chinese_throughout(lab: Lab) -> None:
+    """``check --lang zh-CN`` on lab sites whose reasons carry library and network errors."""
+    sites = ["cdnbad1.gov.test", "garbage.com.test", "hostile-tls-stall.com.test", "mail.com.test",
+             "nxdomain.gov.test", "cert-expired.gov.test"]
+    r = lab.exec([V6SCAN, "check", *sites, *common(lab), "--lang", "zh-CN"], timeout=600)
+    assert r.returncode in (1, 3) and r.stdout.count("\u5f97\u5206") == len(sites), r.stderr  # 得分: one per site
+    text = re.sub(r"(?m)^  [^ ] (?=[a-z]+\.)", "  ", r.stdout)  # each check's symbol (i: info), not a word
+    assert english(text, ["default"]) == [], leaks(text, ["default"])  # (default: the policy's name)
+    en = lab.exec([V6SCAN, "check", *sites, *common(lab)], timeout=600)
+    assert english(en.stdout)  # the check can fail: the English output is full of English words

@@ -1,6 +1,6 @@
 """What a reader of a zh-CN page sees that is not Chinese: the test of issue 20's "Chinese
 throughout". Names (sites, organisations, providers, regions a list gives in another script),
-addresses, times, check ids, what a site sent (quoted) and raw data (``<code>``, ``<pre>``,
+addresses, URLs, times, check ids, library class names, what a site sent (quoted) and raw data (``<code>``, ``<pre>``,
 ``<small>``) are exempt; what is left must be Chinese or a technical term
 (:data:`v6scan.messages.TERMS`)."""
 
@@ -18,6 +18,9 @@ _TIME = re.compile(r"\d{4}-\d\d-\d\d[T ][\d:.]+Z?")
 _HOST = re.compile(r"\b[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+\.?")
 _V6 = re.compile(r"[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(?:/\d+)?")
 _CHECK_ID = re.compile(r"\b(?:dns|web|path|mail|self)\.[a-z0-9_]+\b")
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S*")
+#: a library's exception class named in an error (dnspython's BadPointer)
+_CLASS = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z0-9]+)+\b")
 #: what a site sent, quoted by v6scan ('its page title')
 _QUOTED = re.compile(r"'[^'\n]{0,300}'")
 
@@ -25,9 +28,11 @@ _QUOTED = re.compile(r"'[^'\n]{0,300}'")
 def visible(page: str, names: Iterable[str] = ()) -> str:
     """The text of an HTML page as a reader sees it, without what is exempt."""
     text = html.unescape(_TAG.sub(" ", _RAW.sub(" ", page)))
+    for pattern in (_URL, _QUOTED, _TIME, _HOST, _CHECK_ID):
+        text = pattern.sub(" ", text)
     for name in sorted((n for n in names if n), key=len, reverse=True):
         text = text.replace(name, " ")
-    for pattern in (_QUOTED, _TIME, _CHECK_ID, _HOST, _V6):
+    for pattern in (_V6, _CLASS):
         text = pattern.sub(" ", text)
     return text
 
@@ -35,3 +40,14 @@ def visible(page: str, names: Iterable[str] = ()) -> str:
 def english(page: str, names: Iterable[str] = ()) -> list[str]:
     """The words of ``page`` a zh-CN reader would find untranslated."""
     return foreign_words(visible(page, names))
+
+
+def leaks(page: str, names: Iterable[str] = (), width: int = 60) -> list[str]:
+    """Each untranslated word of ``page`` in its context (for a test's message)."""
+    text = visible(page, names)
+    out = []
+    for word in dict.fromkeys(foreign_words(text)):
+        at = re.search(rf"\b{re.escape(word)}\b", text)
+        if at is not None:
+            out.append(" ".join(text[max(0, at.start() - width):at.end() + width].split()))
+    return out

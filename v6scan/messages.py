@@ -607,6 +607,7 @@ def check_title(cid: str, title: str, lang: str = "en") -> str:
 #: technical terms a Chinese text keeps in Latin letters (as Chinese technical writing does); the
 #: words of a hyphenated or underscored term count one by one (max-age, CAP_NET_RAW, 6to4)
 TERMS = frozenset({
+    "ms", "s", "kB", "MB", "KB", "GB",  # units
     "IPv6", "IPv4", "DNS", "DNSSEC", "DNSKEY", "DS", "AAAA", "A", "CNAME", "NS", "MX", "SOA", "TXT", "HTTPS", "HTTP",
     "SVCB", "TLS", "SSL", "SNI", "ALPN", "HSTS", "TCP", "UDP", "ICMP", "ICMPv6", "MTU", "PMTU", "SMTP", "STARTTLS",
     "CDN", "URL", "RFC", "EDNS", "Packet", "Too", "Big", "ID", "IP", "SHA", "RST", "NAT64", "CA", "TTL", "JSON",

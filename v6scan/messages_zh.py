@@ -409,12 +409,14 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
      "{0} 的域名服务器\uff08{1}\uff09都没有 IPv6 地址\uff08没有 AAAA 粘连记录\uff0c也没有 AAAA 记录\uff09"),
     ("answered {T}: does not serve {t} (lame)", "应答 {0}\uff1a不提供 {1} 的解析服务\uff08失效授权\uff09"),
     ("answered {T}", "应答 {0}"),
+    ("{t} {t} udp: {x}", "{0} {1}\uff08UDP\uff09\uff1a{2}"),  # a failed probe (dns.ns_reach's ``failed``)
+    ("{t} {t} tcp: {x}", "{0} {1}\uff08TCP\uff09\uff1a{2}"),
     ("{t} {t} udp", "{0} {1}\uff08UDP\uff09"),
     ("{t} {t} tcp", "{0} {1}\uff08TCP\uff09"),
     # direct DNS queries (dnsdirect.py)
     ("no answer over {T} within {t} s", "{1} 秒内未收到 {0} 应答"),
     ("connection refused over {T}", "{0} 连接被拒绝"),
-    ("malformed answer over {T}: {k}", "{0} 应答格式错误\uff1a{1}"),
+    ("malformed answer over {T}: {t}", "{0} 应答格式错误\uff1a{1}"),  # {t}: the exception class, one token
     ("bad answer over {T}: {x}", "{0} 应答有误\uff1a{1}"),
     ("cannot build the query: {k}", "无法构造查询\uff1a{0}"),
     ("the server answered {T}", "服务器应答 {0}"),

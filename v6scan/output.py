@@ -195,7 +195,7 @@ def _text(outcomes: Sequence[Outcome], lang: str, color: bool) -> str:
         vkey = "error_v" if v.verdict == "error" else v.verdict
         lines.append(f"{c(_term(o.result.target.display), 'x', bold=True)}  "
                      f"{c(ui(v.verdict, lang).upper(), vkey, True)}  {ui('score', lang)} {v.score}/100  "
-                     f"({_term(', '.join(v.names))}; policy {_term(v.policy)})")
+                     f"({_term(', '.join(v.names))}; {ui('policy', lang)} {_term(v.policy)})")
         for cid in CHECKS:
             rs = [r for r in v.results if r.check == cid]
             if not rs:
