@@ -87,7 +87,7 @@ def test_one_failing_site_is_no_cluster_and_providers_count_every_site() -> None
     assert c.clusters(TABLE) == [] and len(c.clusters(TABLE, min_size=1)) == 1
     c.add(_row("lost.example", "error", {}, 20), None)  # no attribution (did not resolve)
     shares = {s.provider: s for s in c.shares(TABLE)}
-    assert (shares["Edge CDN"].sites, shares["Edge CDN"].failing, shares["Edge CDN"].kind) == (2, 1, "cdn")
+    assert (shares["Edge CDN"].sites, shares["Edge CDN"].failing, shares["Edge CDN"].kind) == (2, 1, "CDN")
     assert shares[""].label == "self-hosted or unknown" and shares[""].verdicts == {"error": 1}
     assert [s.provider for s in c.shares(TABLE)][-1] == ""  # the unknown last
 

@@ -20,6 +20,7 @@ from tests.lab.scenarios import SCENARIOS
 from tests.test_cli_lab import V6SCAN, common
 from tests.test_datasette import get_json, serve
 from tests.zh_text import english, leaks
+from v6scan.indicators import PARTS
 from v6scan.providers import Provider, ProviderTable
 from v6scan.report import (
     build_report,
@@ -32,6 +33,7 @@ from v6scan.report import (
 )
 from v6scan.report.causes import causes_json
 from v6scan.report.pages import site_file, write_report_dir
+from v6scan.report.rows import indicator_summaries
 from v6scan.scoring import load_policy
 from v6scan.store import Store
 from v6scan.sweep import run_sweep
@@ -390,3 +392,23 @@ def test_check_in_chinese_is_chinese_throughout(lab: Lab) -> None:
     assert english(text, ["default"]) == [], leaks(text, ["default"])  # (default: the policy's name)
     en = lab.exec([V6SCAN, "check", *sites, *common(lab)], timeout=600)
     assert english(en.stdout)  # the check can fail: the English output is full of English words
+
+
+def test_the_cn_indicators_of_lab_sites(swept: tuple[Store, int]) -> None:
+    """The latency breakdown measured for real: every part over both families of a healthy site,
+    summed up per sector in the report."""
+    store, sid = swept
+    ind = store.indicators(sid)
+    healthy = ind["healthy.gov.test"]
+    assert healthy.success_v6 == healthy.success_v4 == 1.0 and healthy.probes == 2
+    for fam in (healthy.v6, healthy.v4):
+        assert all(fam[p] is not None and fam[p] > 0 for p in PARTS), fam
+        assert fam["download_ms"] >= fam["first_byte_ms"] and fam["rate_bps"] > 1000  # bytes/s of a real page
+    assert set(healthy.ratios) == set(PARTS)
+    assert ind["cdnv4.edu.test"].success_v6 is None and ind["cdnv4.edu.test"].success_v4 == 1.0  # no IPv6 to probe
+    assert "cdnbad1.gov.test" not in ind or ind["cdnbad1.gov.test"].success_v6 in (None, 0.0)  # refused over IPv6
+    gov = next(g for g in indicator_summaries(store, sid, "default", "sector") if g["name"] == "gov")
+    assert gov["measured"] >= 5 and 0 < gov["success_v6"] <= 1 and gov["ratio_download_ms"] > 0
+    html = render_html(build_report(store, sid, lang="zh-CN"))
+    table = re.search(r'<table id="table-indicators-by_sector".*?</table>', html, re.S)
+    assert table is not None and "\u653f\u5e9c" in table.group(0)  # 政府: the gov sector in Chinese

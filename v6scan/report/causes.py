@@ -31,7 +31,8 @@ from v6scan.report.aggregate import failure_keys
 from v6scan.report.rows import iter_site_rows
 from v6scan.store import Store
 
-__all__ = ["FAILING", "KINDS", "Causes", "Cluster", "ProviderShare", "causes_json", "kind_word", "served_rows"]
+__all__ = ["FAILING", "KINDS", "Causes", "Cluster", "ProviderShare", "causes_json", "kind_word", "provider_kind",
+           "served_rows"]
 
 FAILING = ("absent", "broken", "partial")
 #: the kinds of cause, in the order a duplicate is kept, with the checks each can cause
@@ -64,6 +65,19 @@ _LEAD = {
 _KIND_WORDS = {"provider": ("provider", "服务商"), "cname": ("alias target", "别名目标"),
                "prefix": ("IPv6 /48", "IPv6 /48 前缀"), "address": ("IPv6 address", "IPv6 地址"),
                "ns": ("name servers", "域名服务器"), "certificate": ("certificate", "证书")}
+
+
+#: a provider's kind (the provider table's ``kind``) in words
+_PROVIDER_KINDS = {"cdn": ("CDN", "CDN"), "cloud": ("cloud", "云服务"), "hosting": ("hosting", "主机托管"),
+                   "waf": ("WAF", "WAF"), "dns": ("DNS", "DNS")}
+
+
+def provider_kind(kind: str | None, lang: str) -> str | None:
+    """``cdn``, ``cloud``, ... as ``lang`` says it (None stays None)."""
+    if kind is None:
+        return None
+    en, zh = _PROVIDER_KINDS.get(kind, (kind, kind))
+    return zh if lang == "zh-CN" else en
 
 
 def kind_word(kind: str, lang: str) -> str:
@@ -187,7 +201,8 @@ class Causes:
 
     def shares(self, table: ProviderTable, lang: str = "en") -> list[ProviderShare]:
         """Per provider (``""``: self-hosted or unknown, labelled so), the biggest first."""
-        out = [ProviderShare(p or "", table.label(p, lang) or ui("self_hosted", lang), self.kinds.get(p),
+        out = [ProviderShare(p or "", table.label(p, lang) or ui("self_hosted", lang),
+                             provider_kind(self.kinds.get(p), lang),
                              sum(c.values()), sum(c[v] for v in FAILING), dict(c))
                for p, c in self.providers.items()]
         out.sort(key=lambda s: (s.provider == "", -s.sites, s.provider))

@@ -56,7 +56,10 @@ _WORDS: dict[str, dict[str, str]] = {k: {"en": en, "zh-CN": zh} for k, en, zh in
     ("summary", "Summary", "概要"), ("sectors", "Sectors", "行业"), ("regions", "Regions", "地区"),
     ("organisations", "Organisations", "单位"), ("sites", "Sites", "网站"), ("failures", "Failures", "问题"),
     ("clusters", "Root causes", "根因"), ("providers", "Providers", "服务商"),
-    ("dimension", "Grouped by", "统计维度"), ("group", "Group", "分组"), ("indicators", "CN indicators", "监测指标"),
+    ("status_finished", "finished", "已完成"), ("status_running", "running", "进行中"),
+    ("status_interrupted", "interrupted", "已中断"), ("dimension", "Grouped by", "统计维度"),
+    ("group", "Group", "分组"),
+    ("indicators", "CN indicators", "监测指标"),
     ("failing", "Failing over IPv6", "IPv6 不达标网站数"), ("total_sites", "Sites with this key", "涉及网站总数"),
     ("item", "Item", "项目"), ("value", "Value", "数值"), ("share", "Share", "占比"),
     ("status", "Status", "状态"), ("started", "Started", "开始时间"), ("finished", "Finished", "结束时间"),
@@ -208,7 +211,8 @@ def _failure_rows(row: Mapping[str, Any], lang: str) -> Iterator[list[Any]]:
 
 def _summary_rows(sweep: Mapping[str, Any], policy: str, total: Group, lang: str) -> Iterator[list[Any]]:
     s = total.summary()
-    for key, value in (("sweep", sweep["id"]), ("status", sweep["status"]), ("started", sweep["started"]),
+    status = _word(f"status_{sweep['status']}", lang) if f"status_{sweep['status']}" in _WORDS else sweep["status"]
+    for key, value in (("sweep", sweep["id"]), ("status", status), ("started", sweep["started"]),
                        ("finished", sweep["finished"]), ("policy", policy), ("version", sweep["version"]),
                        ("n_sites", total.sites)):
         yield [_word(key, lang), value]
