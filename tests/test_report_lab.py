@@ -34,6 +34,7 @@ from v6scan.report import (
 from v6scan.report.causes import causes_json
 from v6scan.report.pages import site_file, write_report_dir
 from v6scan.report.rows import indicator_summaries
+from v6scan.report.xlsx import export_xlsx
 from v6scan.scoring import load_policy
 from v6scan.store import Store
 from v6scan.sweep import run_sweep
@@ -412,3 +413,22 @@ def test_the_cn_indicators_of_lab_sites(swept: tuple[Store, int]) -> None:
     html = render_html(build_report(store, sid, lang="zh-CN"))
     table = re.search(r'<table id="table-indicators-by_sector".*?</table>', html, re.S)
     assert table is not None and "\u653f\u5e9c" in table.group(0)  # 政府: the gov sector in Chinese
+
+
+def test_the_chinese_workbook_is_chinese_throughout(swept: tuple[Store, int], tmp_path: Path) -> None:
+    """Every cell of the zh-CN workbook of a lab sweep: Chinese, but names, addresses, check ids,
+    what sites sent and technical terms."""
+    import openpyxl
+
+    store, sid = swept
+    book = tmp_path / "zh.xlsx"
+    export_xlsx(store, sid, "default", "zh-CN", book)
+    names = {str(x) for r in store.target_rows(sid) for x in (r["name"], r["organisation"], r["region"]) if x}
+    names |= {"Lab CDN", "Lab DNS", "lab scenario", "default"}
+    found = {}
+    for ws in openpyxl.load_workbook(book, read_only=True):
+        for row in ws.iter_rows(values_only=True):
+            for cell in row:
+                if isinstance(cell, str) and english(cell, names):
+                    found.setdefault(ws.title, []).append(leaks(cell, names)[:3])
+    assert found == {}, {k: v[:5] for k, v in found.items()}
