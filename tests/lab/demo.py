@@ -73,9 +73,15 @@ def run_demo() -> int:
                 _say(f"the report failed (exit {rep.returncode})")
                 return 1
             outputs.append(out)
-        csv_out = REPORTS / "demo.csv"
+        csv_out, xlsx_out = REPORTS / "demo.csv", REPORTS / "demo.zh-CN.xlsx"
+        fixes = REPORTS / "demo-remediation.zh-CN.html"
         lab.exec([v6scan, "export", "--db", str(db), "--format", "csv", "-o", str(csv_out)], check=True)
-        _say("\nreports: " + ", ".join(str(o) for o in outputs) + f"\nCSV: {csv_out}\ndatabase: {db}")
+        lab.exec([v6scan, "export", "--db", str(db), "--format", "xlsx", "--lang", "zh-CN", "-o", str(xlsx_out)],
+                 check=True)
+        lab.exec([v6scan, "report", "--db", str(db), "--by", "organisation", "--lang", "zh-CN", "-o", str(fixes)],
+                 check=True)
+        _say("\nreports: " + ", ".join(str(o) for o in outputs) + f"\nremediation lists: {fixes}"
+             f"\nCSV: {csv_out}\nworkbook: {xlsx_out}\ndatabase: {db}")
         return 0
     finally:
         lab.down()
