@@ -70,6 +70,7 @@ def test_one_file_and_a_directory_escaped_and_in_chinese(db: tuple[Path, int], t
         entry = write_remediation_dir(s, sid, DNS_ONLY.name, "en", tmp_path / "dir")
     html = (tmp_path / "r.html").read_text()
     assert html.count('<section class="org"') == 3 and "<script>alert" not in html
+    assert "无需整改的单位" not in html  # every organisation here has something to fix
     assert "=Bureau &lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "整改清单" in html and "\uff08未注明单位\uff09" in html
     words = english(html, [org or "" for _, org, _ in SITES])
@@ -79,6 +80,20 @@ def test_one_file_and_a_directory_escaped_and_in_chinese(db: tuple[Path, int], t
     assert len(hrefs) == 3 and all((entry.parent / h).is_file() for h in hrefs)
     page = (tmp_path / "dir" / organisation_file("Ministry A")).read_text()
     assert page.count('<div class="todo"') == 2 and "Ready, nothing to fix: a1.example.org" in page
+
+
+def test_organisations_with_nothing_to_fix_are_named_once_not_printed_a_page_each(db: tuple[Path, int],
+                                                                                   tmp_path: Path) -> None:
+    path, sid = db
+    with Store(path) as s:
+        ok = s.db.execute("SELECT id FROM targets WHERE name = 'n1.example.org'").fetchone()[0]
+        s.db.execute("UPDATE verdicts SET verdict = 'ready' WHERE target_id = ?", [ok])  # its one site fixed
+        s.db.conn.commit()
+        assert write_remediation_file(s, sid, DNS_ONLY.name, "en", tmp_path / "r.html") == 3
+    html = (tmp_path / "r.html").read_text()
+    assert html.count('<section class="org" data-organisation') == 2  # a page each for those with work
+    done = re.search(r'<section class="org done"><h1>Organisations with nothing to fix</h1><p>(.*?)</p>', html)
+    assert done is not None and done.group(1) == "(no organisation given)"
 
 
 def test_report_by_organisation_on_the_command_line(db: tuple[Path, int], tmp_path: Path) -> None:

@@ -106,6 +106,7 @@ _WORDS = {
     "todo_sites": {"en": "Sites to fix", "zh-CN": "需整改网站"},
     "nothing_to_fix": {"en": "Nothing to fix: every site is ready.", "zh-CN": "无需整改：所有网站均已就绪。"},
     "fine_sites": {"en": "Ready, nothing to fix", "zh-CN": "已就绪、无需整改的网站"},
+    "nothing_to_fix_orgs": {"en": "Organisations with nothing to fix", "zh-CN": "无需整改的单位"},
     "no_organisation": {"en": "(no organisation given)", "zh-CN": "（未注明单位）"},
 }
 

@@ -93,20 +93,25 @@ def _common(sweep_id: int, policy: str, lang: str, home: str | None, generated: 
 
 
 def write_remediation_file(store: Store, sweep_id: int, policy: str, lang: str, out: Path) -> int:
-    """Write every organisation's remediation list into the one file ``out`` (streamed); the number
-    of organisations."""
+    """Write every organisation's remediation list into the one file ``out`` (streamed; those with
+    nothing to fix are named together at the end); the number of organisations."""
     n = 0
+    done: list[str] = []  # organisations with nothing to fix: named once at the end, not a page each
 
     def counted() -> Iterator[dict[str, Any]]:
         nonlocal n
         for org in organisations(store, sweep_id, policy, lang):
             n += 1
-            yield org
+            if org["todo"]:
+                yield org
+            else:
+                done.append(org["name"])
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tpl = environment().get_template("remediation.html.j2")
     with out.open("w", encoding="utf-8") as f:
-        for chunk in tpl.generate(_common(sweep_id, policy, lang, None, None), orgs=counted(), index=None):
+        for chunk in tpl.generate(_common(sweep_id, policy, lang, None, None), orgs=counted(), index=None,
+                                  done=done):
             f.write(chunk)
     return n
 
@@ -122,7 +127,7 @@ def write_remediation_pages(store: Store, sweep_id: int, policy: str, lang: str,
     listed = []
     for org in organisations(store, sweep_id, policy, lang):
         rel = organisation_file(org["name"])
-        write(rel, tpl.render(common, orgs=[org], index="index.html"))
+        write(rel, tpl.render(common, orgs=[org], index="index.html", done=()))
         listed.append({"name": org["name"], "sites": org["sites"], "todo": len(org["todo"]), "counts": org["counts"],
                        "href": rel.split("/", 1)[1]})
     write("remediation/index.html", env.get_template("remediation_index.html.j2").render(common, orgs=listed))
