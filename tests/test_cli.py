@@ -183,6 +183,9 @@ def test_providers_attribute_sites_in_exports_and_reports_and_xlsx_needs_a_file(
     assert shares == {"Example CDN": (2, 0), "": (1, 1)}  # site1 lost its AAAA in sweep 2: not served over IPv6
     site0 = next(x for x in doc["results"] if x["target"] == "site0.example.org")["attribution"]
     assert (site0["v6"]["provider"], site0["v6"]["via"]) == ("Example CDN", "site0.example.org.edge.cdn.example.net")
+    r = run("export", "--db", str(db), "--format", "csv")
+    rows = {x["target"]: x for x in csv.DictReader(io.StringIO(r.output))}  # type: ignore[attr-defined]
+    assert (rows["site0.example.org"]["provider_v6"], rows["site1.example.org"]["provider_v6"]) == ("Example CDN", "")
     r = run("export", "--db", str(db), "--format", "jsonl")  # stored with the table given last
     assert json.loads(r.output.splitlines()[0])["attribution"]["v6"]["provider"] == "Example CDN"  # type: ignore[attr-defined]
     out = tmp_path / "r.html"

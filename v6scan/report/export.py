@@ -8,6 +8,7 @@ from typing import IO, Any
 
 from v6scan.messages import ui
 from v6scan.output import json_chunks, json_text
+from v6scan.providers import Attribution
 from v6scan.record import Record
 from v6scan.registry import CHECKS
 from v6scan.targets import Target
@@ -43,16 +44,19 @@ def export_jsonl(records: Iterable[Record], out: IO[str]) -> int:
 
 
 def export_csv(records: Iterable[Record], out: IO[str]) -> int:
+    """One row per site: its verdict, score, reasons, each check's result and who serves it."""
     cols = ["target", "display", "sector", "region", "organisation", "verdict", "score", "reasons",
-            *CHECKS.keys()]
+            *CHECKS.keys(), "provider_v6", "provider_v4", "dns_operator", "cname", "prefixes_v6", "prefixes_v4"]
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(cols)
     n = 0
     for r in records:
         checks = r["checks"]
+        a = Attribution.from_json(r["attribution"])
         row = [r["target"], r["display"], r["sector"], r["region"], r["organisation"], r["verdict"], r["score"],
                " | ".join(x["text"] for x in r["reasons"]),
-               *(checks[c]["result"] if c in checks else "" for c in CHECKS)]
+               *(checks[c]["result"] if c in checks else "" for c in CHECKS),
+               a.v6.provider, a.v4.provider, a.dns_operator, a.cname, " ".join(a.v6.prefixes), " ".join(a.v4.prefixes)]
         w.writerow([formula_safe(x) for x in row])
         n += 1
     return n
