@@ -155,10 +155,13 @@ def test_formula_safe(cell: object, safe: str) -> None:
 @given(st.text(max_size=50))
 def test_csv_cells_never_start_a_formula(text: str) -> None:
     buf = io.StringIO()
+    served = {"provider": text, "via": text, "addresses": [text], "prefixes": [text]}
     export_csv([{"target": text, "display": text, "sector": text, "region": text, "organisation": text,
-                 "verdict": "ready", "score": 1, "reasons": [{"text": text}], "checks": {}}], buf)
+                 "verdict": "ready", "score": 1, "reasons": [{"text": text}], "checks": {},
+                 "attribution": {"v6": served, "v4": served, "cname": text, "dns_operator": text}}], buf)
     row = next(csv.DictReader(io.StringIO(buf.getvalue())))
-    for key in ("target", "display", "sector", "region", "organisation", "reasons"):
+    for key in ("target", "display", "sector", "region", "organisation", "reasons", "provider_v6", "provider_v4",
+                "dns_operator", "cname", "prefixes_v6", "prefixes_v4"):
         assert not row[key].startswith(("=", "+", "-", "@", "\t", "\r"))
 
 
