@@ -16,7 +16,14 @@ from tests.test_cli import DNS_ONLY, site_obs
 from tests.test_report_lab import CHROME_FLAGS, _chromium
 from tests.zh_text import english
 from v6scan.cli import cli
-from v6scan.report.remediation import organisation_file, organisations, write_remediation_dir, write_remediation_file
+from v6scan.report.remediation import (
+    organisation_file,
+    organisations,
+    site_todo,
+    write_remediation_dir,
+    write_remediation_file,
+)
+from v6scan.report.rows import iter_verdicts_by_organisation
 from v6scan.scoring import score_target
 from v6scan.store import Store
 from v6scan.targets import parse_target
@@ -47,20 +54,27 @@ def test_each_organisation_with_its_sites_to_fix_and_what_to_do(db: tuple[Path, 
     path, sid = db
     with Store(path) as s:
         orgs = {o["name"]: o for o in organisations(s, sid, DNS_ONLY.name, "en")}
+        rows = {r["name"]: r for r in iter_verdicts_by_organisation(s, sid, DNS_ONLY.name)}
+        observed = s.target_observations(rows["a2.example.org"]["tid"])
+        packed = [(o.check, o.target, None, dict(o.evidence)) for o in observed]
+        site = site_todo(rows["a2.example.org"], packed, s.providers, "en")
+        zh = site_todo(rows["a2.example.org"], packed, s.providers, "zh-CN")
     assert list(orgs) == ["-", HOSTILE_ORG, "Ministry A"]  # every site's organisation, sorted; '-': none given
     a = orgs["Ministry A"]
     assert a["sites"] == 3 and a["counts"]["absent"] == 2 and a["counts"]["ready"] == 1
-    assert [t["name"] for t in a["todo"]] == ["a2.example.org", "a3.example.org"] and a["fine"] == ["a1.example.org"]
-    (failure,) = a["todo"][0]["failures"]
+    assert a["fine"] == ["a1.example.org"]
+    assert [re.search(r'data-site="([^"]+)"', part).group(1) for part in a["todo"]] == [  # type: ignore[union-attr]
+        "a2.example.org", "a3.example.org"]
+    (failure,) = site["failures"]
     assert (failure["check"], failure["name"], failure["result"]) == ("dns.aaaa", "a2.example.org", "fail")
     assert failure["reasons"][0]["text"] == "a2.example.org has no AAAA record: it is not reachable over IPv6."
     assert failure["reasons"][0]["fix"] == "Publish an AAAA record for the web server's IPv6 address."
     assert '"usable": []' in failure["evidence"]  # what it was judged on
-    assert orgs["-"]["todo"][0]["name"] == "n1.example.org"
-    with Store(path) as s:
-        zh = next(o for o in organisations(s, sid, DNS_ONLY.name, "zh-CN") if o["name"] == "Ministry A")
-    assert zh["todo"][0]["failures"][0]["title"] == "有全球单播地址的 AAAA 记录"
-    assert zh["todo"][0]["failures"][0]["reasons"][0]["fix"] == "请为网站服务器的 IPv6 地址添加 AAAA 记录。"
+    part = a["todo"][0]
+    assert failure["reasons"][0]["fix"].replace("'", "&#39;") in part and "&#34;usable&#34;: []" in part
+    assert re.search(r'data-site="([^"]+)"', orgs["-"]["todo"][0]).group(1) == "n1.example.org"  # type: ignore[union-attr]
+    assert zh["failures"][0]["title"] == "有全球单播地址的 AAAA 记录"
+    assert zh["failures"][0]["reasons"][0]["fix"] == "请为网站服务器的 IPv6 地址添加 AAAA 记录。"
 
 
 def test_one_file_and_a_directory_escaped_and_in_chinese(db: tuple[Path, int], tmp_path: Path) -> None:

@@ -26,9 +26,10 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -56,8 +57,8 @@ from v6scan.report.html import (
     stack,
     word,
 )
-from v6scan.report.paths import group_file, list_file, site_file
-from v6scan.report.remediation import organisation_file, write_remediation_pages
+from v6scan.report.paths import BUCKET, group_file, list_file, site_file
+from v6scan.report.remediation import organisation_file, render_todo, site_todo, write_remediation_pages
 from v6scan.store import Store
 
 __all__ = ["ENTRY_GROUPS", "PAGE_SIZE", "SINGLE_FILE_MAX", "Written", "group_file", "list_file", "site_file",
@@ -134,10 +135,10 @@ def _attribution(row: Mapping[str, Any]) -> Attribution | None:
     return Attribution.from_json(json.loads(text)) if text else None
 
 
-def _site_page(tpl: Any, common: dict[str, Any], labels: dict[str, str], row: dict[str, Any], observations: str,
-               lang: str, served: list[tuple[str, str]]) -> str:
-    """The page of one site: its verdict row, its observations (packed JSON text), who serves it."""
-    s = page_section(row, json.loads(observations), lang)
+def _site_page(tpl: Any, common: dict[str, Any], labels: dict[str, str], row: dict[str, Any],
+               observations: list[Any], lang: str, served: list[tuple[str, str]]) -> str:
+    """The page of one site: its verdict row, its observations (packed, decoded), who serves it."""
+    s = page_section(row, observations, lang)
     links = [(f"{labels[d]}: {group_label(d, row[d], lang)}", "../../" + group_file(d, row[d]))
              for d in q.DIMENSIONS if row[d]]
     ind = Indicators.from_json(json.loads(row["indicators"])) if row.get("indicators") else None
@@ -198,8 +199,13 @@ def _site_share(store: Store, sweep_id: int, policy: str, lang: str, out: Path,
                 share.hrefs[row["name"]] = rel
             a = _attribution(row)
             share.causes.add(row, a)
-            share.written.write(out, rel, _site_page(tpl, common, labels, row, observations, lang,
+            decoded = json.loads(observations)
+            share.written.write(out, rel, _site_page(tpl, common, labels, row, decoded, lang,
                                                      served_rows(a, store.providers, lang)))
+            if row["verdict"] != "ready":  # its part of its organisation's remediation list, made while decoded
+                part = render_todo(site_todo(row, decoded, store.providers, lang), lang)
+                if part:
+                    _write(out, _part_file(row["tid"]), part, share.written.dirs)
             share.written.sites += 1
             if share.written.largest_page == rel:
                 share.largest_at = row["position"]
@@ -207,6 +213,23 @@ def _site_share(store: Store, sweep_id: int, policy: str, lang: str, out: Path,
                 gc.collect()  # what little is alive: automatic collection is off
     share.written.dirs.clear()
     return share
+
+
+#: where the worker processes leave each site's part of the remediation lists (removed once used)
+PARTS_DIR = ".remediation-parts"
+
+
+def _part_file(tid: int) -> str:
+    return f"{PARTS_DIR}/{tid // BUCKET:04d}/{tid}.html"
+
+
+def _parts(out: Path) -> Callable[[int], str | None]:
+    def read(tid: int) -> str | None:
+        try:
+            return (out / _part_file(tid)).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+    return read
 
 
 def _share_child(send: Connection, path: Path, sweep_id: int, policy: str, lang: str, out: Path,
@@ -298,7 +321,8 @@ def write_report_dir(store: Store, sweep_id: int, policy: str, lang: str, out: P
             w.groups(dim, w.written)
         w.written.merge(w.later)  # the organisation pages
         write_remediation_pages(store, sweep_id, policy, lang, functools.partial(w.written.write, out),
-                                home="../index.html", generated=now_iso())
+                                home="../index.html", generated=now_iso(), parts=_parts(out))
+        shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
         w.entry()
     return w.written
 

@@ -96,17 +96,20 @@ def iter_site_rows(store: Store, sweep_id: int, policy: str, shard: tuple[int, i
         yield store.decode_verdict(row) if row["verdict"] is not None else row
 
 
-def iter_verdicts_by_organisation(store: Store, sweep_id: int, policy: str) -> Iterator[dict[str, Any]]:
-    """Every verdict of the sweep under ``policy`` decoded as :func:`iter_site_rows` gives it, ordered
-    by organisation (``grp``: ``'-'`` for none), then target order."""
+def iter_verdicts_by_organisation(store: Store, sweep_id: int, policy: str, decode: bool = True
+                                  ) -> Iterator[dict[str, Any]]:
+    """Every verdict of the sweep under ``policy``, ordered by organisation (``grp``: ``'-'`` for
+    none), then target order: decoded as :func:`iter_site_rows` gives it (``decode``), or its light
+    columns alone."""
+    heavy = ", v.names, v.checks, v.details, v.reasons, a.data AS attribution" if decode else ""
     cur = store.db.conn.execute(_sql(
-        "SELECT $COLUMNS, v.names, v.checks, v.details, v.reasons, a.data AS attribution,"
-        " coalesce(t.organisation, '-') AS grp FROM verdicts v JOIN targets t ON t.id = v.target_id"
-        " LEFT JOIN attributions a ON a.target_id = t.id"
+        f"SELECT $COLUMNS{heavy}, coalesce(t.organisation, '-') AS grp"  # noqa: S608  # fixed column lists
+        " FROM verdicts v JOIN targets t ON t.id = v.target_id LEFT JOIN attributions a ON a.target_id = t.id"
         " WHERE v.sweep_id = ? AND v.policy = ? ORDER BY grp, t.position"), [sweep_id, policy])
     cols = [d[0] for d in cur.description]
     for values in cur:
-        yield store.decode_verdict(dict(zip(cols, values, strict=True)))
+        row = dict(zip(cols, values, strict=True))
+        yield store.decode_verdict(row) if decode else row
 
 
 def indicator_summaries(store: Store, sweep_id: int, policy: str, dim: str | None) -> list[dict[str, Any]]:
