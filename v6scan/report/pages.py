@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from v6scan import __version__
 from v6scan.indicators import PARTS, Indicators
@@ -57,7 +57,7 @@ from v6scan.report.html import (
     stack,
     word,
 )
-from v6scan.report.paths import BUCKET, group_file, list_file, site_file
+from v6scan.report.paths import group_file, list_file, site_file
 from v6scan.report.remediation import organisation_file, render_todo, site_todo, write_remediation_pages
 from v6scan.store import Store
 
@@ -161,12 +161,16 @@ class _Share:
     causes: Causes = field(default_factory=Causes)
     hrefs: dict[str, str] = field(default_factory=dict)
     largest_at: int = -1  # the position of the site of the largest page
+    #: the sites' parts of the remediation lists, in one file per process: target id -> (file, offset, size)
+    parts: dict[int, tuple[str, int, int]] = field(default_factory=dict)
 
-    def merge_into(self, written: Written, agg: Aggregate, causes: Causes, hrefs: dict[str, str]) -> None:
+    def merge_into(self, written: Written, agg: Aggregate, causes: Causes, hrefs: dict[str, str],
+                   parts: dict[int, tuple[str, int, int]]) -> None:
         written.merge(self.written)
         agg.merge(self.agg)
         causes.merge(self.causes)
         hrefs.update(self.hrefs)
+        parts.update(self.parts)
 
 
 def _site_rows(store: Store, sweep_id: int, policy: str, shard: tuple[int, int] | None
@@ -192,7 +196,9 @@ def _site_share(store: Store, sweep_id: int, policy: str, lang: str, out: Path,
     common = {**_common(lang, sweep_id, policy), "w": _words(lang), "home": "../../index.html"}
     labels = {dim: word(dim, lang) for dim in q.DIMENSIONS}
     share = _Share(Written(out / "index.html"))
-    with _collect_per_batch():
+    (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+    parts_file = out / PARTS_DIR / f"share-{0 if shard is None else shard[0]}.html"
+    with _collect_per_batch(), parts_file.open("wb") as parts:
         for n, (row, observations) in enumerate(_site_rows(store, sweep_id, policy, shard), 1):
             rel = site_file(row["tid"], row["name"])
             if share.agg.add(row):
@@ -203,14 +209,16 @@ def _site_share(store: Store, sweep_id: int, policy: str, lang: str, out: Path,
             share.written.write(out, rel, _site_page(tpl, common, labels, row, decoded, lang,
                                                      served_rows(a, store.providers, lang)))
             if row["verdict"] != "ready":  # its part of its organisation's remediation list, made while decoded
-                part = render_todo(site_todo(row, decoded, store.providers, lang), lang)
+                part = render_todo(site_todo(row, decoded, store.providers, lang), lang).encode("utf-8")
                 if part:
-                    _write(out, _part_file(row["tid"]), part, share.written.dirs)
+                    share.parts[int(row["tid"])] = (parts_file.name, parts.tell(), len(part))
+                    parts.write(part)
             share.written.sites += 1
             if share.written.largest_page == rel:
                 share.largest_at = row["position"]
             if n % BATCH == 0:
                 gc.collect()  # what little is alive: automatic collection is off
+                gc.freeze()  # ... and what stays (the counts, growing with the sites) is not walked again
     share.written.dirs.clear()
     return share
 
@@ -219,17 +227,25 @@ def _site_share(store: Store, sweep_id: int, policy: str, lang: str, out: Path,
 PARTS_DIR = ".remediation-parts"
 
 
-def _part_file(tid: int) -> str:
-    return f"{PARTS_DIR}/{tid // BUCKET:04d}/{tid}.html"
+@contextlib.contextmanager
+def _parts(out: Path, found: Mapping[int, tuple[str, int, int]]) -> Iterator[Callable[[int], str | None]]:
+    """The reader of the sites' parts the processes wrote (:attr:`_Share.parts`)."""
+    files: dict[str, IO[bytes]] = {}
 
-
-def _parts(out: Path) -> Callable[[int], str | None]:
     def read(tid: int) -> str | None:
-        try:
-            return (out / _part_file(tid)).read_text(encoding="utf-8")
-        except FileNotFoundError:
+        where = found.get(tid)
+        if where is None:
             return None
-    return read
+        name, offset, size = where
+        f = files.get(name) or files.setdefault(name, (out / PARTS_DIR / name).open("rb"))
+        f.seek(offset)
+        return f.read(size).decode("utf-8")
+
+    try:
+        yield read
+    finally:
+        for f in files.values():
+            f.close()
 
 
 def _share_child(send: Connection, path: Path, sweep_id: int, policy: str, lang: str, out: Path,
@@ -320,8 +336,9 @@ def write_report_dir(store: Store, sweep_id: int, policy: str, lang: str, out: P
         for dim in ("sector", "region"):
             w.groups(dim, w.written)
         w.written.merge(w.later)  # the organisation pages
-        write_remediation_pages(store, sweep_id, policy, lang, functools.partial(w.written.write, out),
-                                home="../index.html", generated=now_iso(), parts=_parts(out))
+        with _parts(out, w.parts) as parts:
+            write_remediation_pages(store, sweep_id, policy, lang, functools.partial(w.written.write, out),
+                                    home="../index.html", generated=now_iso(), parts=parts)
         shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
         w.entry()
     return w.written
@@ -339,6 +356,7 @@ class _Writer:
         self.later = Written(out / "index.html")  # pages written before they are counted
         self.agg = Aggregate()
         self.causes = Causes()
+        self.parts: dict[int, tuple[str, int, int]] = {}
         self.hrefs: dict[str, str] = {}  # the failure classes' example sites only (a few per class and group)
 
     def t(self, key: str) -> str:
@@ -360,7 +378,7 @@ class _Writer:
         else:
             shares = self._parallel()
         for share in sorted(shares, key=lambda s: s.largest_at):  # a tie: the first site's page
-            share.merge_into(self.written, self.agg, self.causes, self.hrefs)
+            share.merge_into(self.written, self.agg, self.causes, self.hrefs, self.parts)
 
     def _parallel(self) -> list[_Share]:
         ctx = multiprocessing.get_context("fork")
