@@ -116,3 +116,23 @@ def test_shares_counted_apart_and_merged_give_the_same_causes(seed: int, parts: 
         merged.merge(s)
     assert merged.clusters(TABLE) == whole.clusters(TABLE)
     assert merged.shares(TABLE) == whole.shares(TABLE)
+
+
+def test_the_same_sites_failing_another_way_are_another_cause() -> None:
+    """Three sites behind one CDN that also share name servers without IPv6: two causes, each said."""
+    c = Causes()
+    for i in range(3):
+        name = f"both{i}.example"
+        c.add(_row(name, "broken", {"web.reach": "v6_unreachable", "dns.ns_aaaa": "ns_no_v6"}, i),
+              _attr("Edge CDN", f"2001:db8:e::{i + 1}", ("ns1.shared.example", "ns2.shared.example")))
+    kinds = {(x.kind, x.checks) for x in c.clusters(TABLE)}
+    assert ("provider", ("web.reach",)) in kinds and ("ns", ("dns.ns_aaaa",)) in kinds
+
+
+def test_failures_on_other_hosts_are_not_the_providers() -> None:
+    """web.resources (a third-party script over IPv4 only) and web.links fail on other hosts."""
+    c = Causes()
+    for i in range(3):
+        c.add(_row(f"r{i}.example", "partial", {"web.resources": "resources_v4_only", "web.links": "links_v4"}, i),
+              _attr("Edge CDN", f"2001:db8:e::{i + 1}"))
+    assert c.clusters(TABLE) == []

@@ -199,6 +199,11 @@ def test_providers_attribute_sites_in_exports_and_reports_and_xlsx_needs_a_file(
     assert wb.sheetnames[:4] == ["\u6982\u8981", "\u884c\u4e1a", "\u5730\u533a", "\u5355\u4f4d"]
     assert [r[0] for r in wb.worksheets[6].iter_rows(min_row=2, values_only=True)] == [
         f"site{i}.example.org" for i in range(3)]
+    # the table given to a sweep is kept with it: a later export without --providers names the CDN in Chinese
+    assert "\u793a\u4f8b" in {r[0] for r in wb.worksheets[4].iter_rows(min_row=2, values_only=True)}
+    with Store(db) as s:
+        assert [r["match"] for r in s.use_providers(2).extra_json()] == ["cdn.example.net"]
+        assert s.use_providers(1).extra == ()  # the other sweep keeps the shipped table
     bad = tmp_path / "bad.csv"
     bad.write_text("match,provider,kind\nx.example,P,teleport\n", encoding="utf-8")
     for command in (["check", "example.org"], ["export", "--db", str(db)], ["report", "--db", str(db)]):

@@ -98,3 +98,18 @@ def test_indicators_are_stored_and_summed_up_per_sector(tmp_path: Path) -> None:
                                                       + stored["g2.example"].ratios["download_ms"]) / 2)
     assert (rows["edu"]["sites"], rows["edu"]["measured"]) == (2, 1)
     assert (whole["sites"], whole["measured"], whole["name"]) == (4, 3, "")
+
+
+def test_a_homepage_that_never_answered_over_ipv6_is_a_success_rate_of_0() -> None:
+    aaaa = Observation("dns.aaaa", "d.example", Status.OK, {"usable": ["2001:db8::1"]})
+    skipped = Observation("web.latency", "d.example", Status.SKIPPED, {"families": {}})
+    assert indicators("d.example", [aaaa, skipped]) == Indicators(success_v6=0.0)
+    v4_only = LatencyEvidence.build({"v4": LatencyFamily(address="198.51.100.1", url="https://x/",
+                                                         probes=(_probe(10, 20, 30, 40),))}, 1, False)
+    ind = indicators("d.example", [aaaa, Observation("web.latency", "d.example", Status.OK, v4_only.to_json())])
+    assert ind is not None and ind.success_v6 == 0.0 and ind.success_v4 == 1.0
+
+
+def test_a_probe_without_a_body_has_no_download_rate() -> None:
+    redirect = _probe(10, 20, 30, 1, size=0)
+    assert redirect.download_ms == 61 and redirect.rate_bps is None

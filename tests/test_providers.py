@@ -142,3 +142,23 @@ def test_matching_any_host_name_never_fails(host: str) -> None:
     hit = t.match_host(host)
     assert hit is None or host.lower().rstrip(".").endswith(hit[0].split("*")[-1])
     t.match_host(host, dns=True)
+
+
+def test_ipv6_no_provider_serves_is_not_blamed_on_the_ipv4_provider() -> None:
+    t = ProviderTable([*ROWS, ("198.51.100.0/24", Provider("V4 Cloud", "", "cloud", "US", "t"))])
+    own_v6 = attribute("x.example", [_resolve("x.example", ["2001:db8:77::1"], ["198.51.100.5"])], t)
+    assert own_v6.v4.provider == "V4 Cloud" and own_v6.provider is None
+    v4_only = attribute("y.example", [_resolve("y.example", [], ["198.51.100.6"])], t)
+    assert v4_only.provider == "V4 Cloud"  # no IPv6 at all: its IPv4's provider is who would serve it
+
+
+def test_a_longer_pattern_beats_a_shorter_suffix_and_roles_stay_apart() -> None:
+    parent, edge = Provider("Parent", "", "cloud", "US", "t"), Provider("EdgeCo", "", "cdn", "US", "t")
+    dns = Provider("DNS Co", "", "dns", "US", "t")
+    t = ProviderTable([("example.com", parent), ("edge*.example.com", edge), ("2001:db8:d::/48", dns)])
+    assert t.match_host("x.edge1.example.com")[1].name == "EdgeCo"
+    assert t.match_host("x.other.example.com")[1].name == "Parent"
+    assert t.match_address("2001:db8:d::1") is None and t.match_address("2001:db8:d::1", dns=True).name == "DNS Co"
+    renamed = ProviderTable([("a.example", Provider("P", "", "cdn", "CN", "t")),
+                             ("b.example", Provider("P", "\u4e59", "cdn", "CN", "mine"))])
+    assert renamed.label("P", "zh-CN") == "\u4e59"  # the later row names the provider

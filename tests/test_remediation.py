@@ -110,6 +110,17 @@ def test_organisations_with_nothing_to_fix_are_named_once_not_printed_a_page_eac
     assert done is not None and done.group(1) == "(no organisation given)"
 
 
+def test_a_site_the_scanner_could_not_judge_is_not_the_organisations_to_fix(db: tuple[Path, int]) -> None:
+    path, sid = db
+    with Store(path) as s:
+        tid = s.db.execute("SELECT id FROM targets WHERE name = 'a2.example.org'").fetchone()[0]
+        s.db.execute("UPDATE verdicts SET verdict = 'inconclusive' WHERE target_id = ?", [tid])
+        s.db.conn.commit()
+        a = next(o for o in organisations(s, sid, DNS_ONLY.name, "en") if o["name"] == "Ministry A")
+    assert [re.search(r'data-site="([^"]+)"', p).group(1) for p in a["todo"]] == ["a3.example.org"]  # type: ignore[union-attr]
+    assert a["counts"]["inconclusive"] == 1
+
+
 def test_report_by_organisation_on_the_command_line(db: tuple[Path, int], tmp_path: Path) -> None:
     path, _ = db
     out = tmp_path / "fix.html"

@@ -19,6 +19,7 @@ import logging
 import os
 import select
 import signal
+import sqlite3
 import sys
 import time
 import tomllib
@@ -752,7 +753,8 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
     fail_on, min_score = _gates(policy, fail_on, min_score)  # again below with a resumed sweep's policy
     _need_dask(kw.get("cluster"))
     store = Store(db)
-    store.providers = kw.pop("providers") or store.providers
+    given: ProviderTable | None = kw.pop("providers")
+    store.providers = given or store.providers
     progress: _Progress
     lang = kw["lang"]
     options: dict[str, Any] = {k: kw.get(k) for k in _RUN_OPTIONS}
@@ -762,6 +764,7 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
                 raise click.UsageError("--resume takes the targets from the database: give no files")
             settings, policy, options = _resumed(click.get_current_context(), store, resume_id, kw, settings,
                                                  policy)
+            _attribute_with(store, resume_id, given)  # the sweep's table (--providers: a new one from now on)
             _maybe_show_settings(kw, settings, policy)  # the sweep's stored configuration
             _need_dask(options.get("cluster"))
             fail_on, min_score = _gates(policy, *gates_given)
@@ -773,8 +776,9 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
 
             async def again() -> int:
                 with _stop_on_signals() as (stop, abort):
-                    return await resume_sweep(store, resume_id, settings, policy, progress=_emit(progress, fmt, lang),
-                                              stop=stop, abort=abort, **run_options)
+                    return await resume_sweep(store, resume_id, settings, policy,
+                                              progress=_emit(progress, fmt, lang, store), stop=stop, abort=abort,
+                                              **run_options)
 
             eventloop.run(again())
             sweep_id = resume_id
@@ -799,13 +803,15 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
             extra["run"] = dict(options)
 
             def loaded(sid: int) -> None:
+                if given is not None:
+                    store.set_providers(sid, given)  # kept with the sweep: a resume attributes alike
                 progress.total, progress.sweep = store.pending_count(sid), sid
                 click.echo(f"sweep {sid}: {progress.total} targets", err=True)
 
             async def go() -> int:
                 with _stop_on_signals() as (stop, abort):
                     return await run_sweep(store, itertools.chain([first], stream), settings, policy,
-                                           progress=_emit(progress, fmt, lang), stop=stop, abort=abort,
+                                           progress=_emit(progress, fmt, lang, store), stop=stop, abort=abort,
                                            excluded=skipped, loaded=loaded, max_retries=max_retries,
                                            extra_config=extra, **run_options)
 
@@ -928,11 +934,12 @@ def _stop_on_signals() -> Iterator[tuple[asyncio.Event, asyncio.Event]]:
             loop.remove_signal_handler(sig)
 
 
-def _emit(progress: _Progress, fmt: str, lang: str) -> Callable[[TargetResult, SiteVerdict], None]:
+def _emit(progress: _Progress, fmt: str, lang: str, store: Store) -> Callable[[TargetResult, SiteVerdict], None]:
     def cb(result: TargetResult, verdict: SiteVerdict) -> None:
         # the verdict the sweep stores, not a second scoring; a target to retry has none yet
         if fmt == "jsonl" and not retryable(result.observations):
-            click.echo(render("jsonl", [Outcome(result, verdict, progress.sweep)], lang), nl=False)
+            outcome = Outcome(result, verdict, progress.sweep, providers=store.providers)
+            click.echo(render("jsonl", [outcome], lang), nl=False)
         progress(result, verdict)
 
     return cb
@@ -953,10 +960,16 @@ def _open(db: Path) -> Store:
 
 
 def _attribute_with(store: Store, sweep_id: int, providers: ProviderTable | None) -> None:
-    """With ``--providers``: the sweep's sites attributed again with that table (and stored so)."""
-    if providers is not None:
-        store.providers = providers
-        store.forget_attributions(sweep_id)
+    """The sweep's provider table; with ``--providers``, that table from now on (stored with the
+    sweep, its sites attributed again)."""
+    if providers is None:
+        store.use_providers(sweep_id)
+        return
+    try:
+        store.set_providers(sweep_id, providers)
+    except sqlite3.OperationalError as e:
+        raise click.UsageError(f"--providers stores the table with the sweep, and {store.path} cannot be"
+                               f" written ({e})") from None
 
 
 def _policy_name(store: Store, sweep_id: int, policy: str | None) -> str:

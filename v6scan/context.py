@@ -312,8 +312,12 @@ class Context:
     async def ask(self, server: str, qname: str, qtype: str, transport: str = "udp",
                   timeout: float | None = None, attempts: int | None = None) -> ServerReply:
         """A direct query to one server address, within that server's concurrency limit, tried up
-        to ``attempts`` times (default ``settings.attempts``) while no answer comes back."""
-        wait = timeout if timeout is not None else self.settings.ns_timeout
+        to ``attempts`` times (default ``settings.attempts``) while no answer comes back; each try
+        waits ``timeout`` (default ``settings.ns_timeout``, ``settings.ns_tcp_timeout`` over TCP)."""
+        if timeout is not None:
+            wait = timeout
+        else:  # a TCP exchange retransmits a lost segment after about a second: it needs the time to
+            wait = self.settings.ns_tcp_timeout if transport == "tcp" else self.settings.ns_timeout
 
         async def once() -> ServerReply:
             return await ask(server, qname, qtype, transport, timeout=wait, mux=self.udp)

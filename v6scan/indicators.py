@@ -47,14 +47,19 @@ def _number(v: Any) -> float | None:
 
 def indicators(name: str, observations: Iterable[Observation]) -> Indicators | None:
     """The indicators of the site ``name`` (its own web.latency observation, else the first of its
-    other names'); None when web.latency measured nothing."""
+    other names'); a site with usable AAAA records whose homepage no IPv6 address served has an
+    IPv6 success rate of 0; None when there is nothing to say (no IPv6, and web.latency measured
+    nothing)."""
     found: Mapping[str, Any] | None = None
+    has_v6 = False  # usable AAAA records (dns.aaaa): a homepage that never answered over IPv6 is a rate of 0
     for o in observations:
         measured = o.check == "web.latency" and isinstance(o.evidence.get("families"), Mapping)
         if measured and o.evidence["families"] and (o.target == name or found is None):
             found = o.evidence
+        elif o.check == "dns.aaaa" and o.target == name and o.evidence.get("usable"):
+            has_v6 = True
     if found is None:
-        return None
+        return Indicators(success_v6=0.0) if has_v6 else None
     fams = found["families"]
 
     def family(key: str) -> tuple[float | None, dict[str, float | None]]:
@@ -67,6 +72,8 @@ def indicators(name: str, observations: Iterable[Observation]) -> Indicators | N
 
     s6, v6 = family("v6")
     s4, v4 = family("v4")
+    if s6 is None and has_v6:  # IPv6 addresses, none of which served the homepage
+        s6 = 0.0
     raw = found.get("ratios")
     raw = raw if isinstance(raw, Mapping) else {}
     ratios = {p: r for p in PARTS if (r := _number(raw.get(p))) is not None}

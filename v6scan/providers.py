@@ -101,21 +101,26 @@ def _read(text: str, origin: str) -> list[tuple[str, Provider]]:
 
 
 class ProviderTable:
-    """Rows ``(match, provider)``; a later row replaces an earlier one with the same match and kind."""
+    """Rows ``(match, provider)``; a later row replaces an earlier one with the same match and role
+    (``dns`` rows name name servers' operators, the others who serves the sites), and its names
+    (``provider_zh``) are the provider's."""
 
-    def __init__(self, rows: Iterable[tuple[str, Provider]] = ()) -> None:
+    def __init__(self, rows: Iterable[tuple[str, Provider]] = (), extra: Sequence[tuple[str, Provider]] = ()
+                 ) -> None:
+        #: the rows a user added over the shipped table (``--providers``), as stored with a sweep
+        self.extra = tuple(extra)
         self._rows: dict[tuple[str, bool], tuple[str, Provider]] = {}
         for match, p in rows:
             self._rows[(match, p.kind == "dns")] = (match, p)
         self._suffix: dict[tuple[str, bool], Provider] = {}
         self._globs: list[tuple[tuple[str, ...], bool, Provider]] = []
-        self._nets: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Provider]] = []
+        self._nets: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, bool, Provider]] = []
         self.by_name: dict[str, Provider] = {}
         for (match, dns), (_, p) in self._rows.items():
-            self.by_name.setdefault(p.name, p)
+            self.by_name[p.name] = p
             net = _network(match)
             if net is not None:
-                self._nets.append((net, p))
+                self._nets.append((net, dns, p))
             elif "*" in match:
                 self._globs.append((tuple(match.split(".")), dns, p))
             else:
@@ -132,16 +137,28 @@ class ProviderTable:
     @classmethod
     def load(cls, files: Sequence[str | Path] = ()) -> ProviderTable:
         """The shipped table, then each of ``files`` over it."""
-        if not files:
-            return _default()
-        rows = list(_default().rows())
+        extra: list[tuple[str, Provider]] = []
         for f in files:
             try:
                 text = Path(f).read_text(encoding="utf-8-sig")
             except (OSError, UnicodeDecodeError) as e:
                 raise ProviderTableError(f"{f}: {e}") from None
-            rows.extend(_read(text, str(f)))
-        return cls(rows)
+            extra.extend(_read(text, str(f)))
+        return cls.with_extra(extra)
+
+    @classmethod
+    def with_extra(cls, extra: Sequence[tuple[str, Provider]]) -> ProviderTable:
+        """The shipped table with ``extra`` rows over it."""
+        return cls([*_default().rows(), *extra], extra) if extra else _default()
+
+    def extra_json(self) -> list[dict[str, str]]:
+        """The user's rows as JSON objects (what a sweep stores, :meth:`from_extra_json` reads)."""
+        return [{"match": m, "provider": p.name, "provider_zh": p.name_zh, "kind": p.kind, "country": p.country,
+                 "source": p.source} for m, p in self.extra]
+
+    @classmethod
+    def from_extra_json(cls, items: Sequence[Mapping[str, Any]]) -> ProviderTable:
+        return cls.with_extra([_row(item, f"stored row {n}") for n, item in enumerate(items, 1)])
 
     def rows(self) -> Iterable[tuple[str, Provider]]:
         return self._rows.values()
@@ -149,25 +166,28 @@ class ProviderTable:
     def match_host(self, host: str, dns: bool = False) -> tuple[str, Provider] | None:
         """(the suffix matched, its provider) for the longest row ``host`` ends in, or None."""
         labels = host.lower().rstrip(".").split(".")
+        best: tuple[int, str, Provider] | None = None
         for i in range(len(labels)):
             suffix = ".".join(labels[i:])
             p = self._suffix.get((suffix, dns))
             if p is not None:
-                return suffix, p
-        best: tuple[int, str, Provider] | None = None
-        for pattern, is_dns, p in self._globs:
+                best = (len(labels) - i, suffix, p)
+                break
+        for pattern, is_dns, p in self._globs:  # a longer pattern wins over a shorter literal suffix
             k = len(pattern)
             if is_dns == dns and k <= len(labels) and (best is None or k > best[0]) and all(
                     fnmatch.fnmatchcase(label, pat) for label, pat in zip(labels[-k:], pattern, strict=True)):
                 best = (k, ".".join(labels[-k:]), p)
         return None if best is None else (best[1], best[2])
 
-    def match_address(self, address: str) -> Provider | None:
+    def match_address(self, address: str, dns: bool = False) -> Provider | None:
+        """The provider of the most specific prefix holding ``address`` (of ``dns`` rows or the others)."""
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
             return None
-        return next((p for net, p in self._nets if net.version == ip.version and ip in net), None)
+        return next((p for net, is_dns, p in self._nets if is_dns == dns and net.version == ip.version and ip in net),
+                    None)
 
     def label(self, name: str | None, lang: str) -> str | None:
         """The provider's name in ``lang`` (a name the table does not know, as it is)."""
@@ -218,8 +238,9 @@ class Attribution:
 
     @property
     def provider(self) -> str | None:
-        """The provider serving the site's IPv6, else its IPv4."""
-        return self.v6.provider or self.v4.provider
+        """The provider serving the site's IPv6, or its IPv4 when it has no IPv6 (a site whose IPv6
+        no provider serves is not blamed on its IPv4's provider)."""
+        return self.v6.provider if self.v6.addresses else self.v4.provider
 
     def to_json(self) -> dict[str, JSON]:
         def fam(s: Served) -> dict[str, JSON]:

@@ -110,6 +110,9 @@ class Settings:
     dns_timeout: float = 2.0
     dns_retries: int = 2
     ns_timeout: float = 2.0
+    #: ... over TCP: a lost segment is sent again after about a second (the initial RTO), so two lost
+    #: on a lossy path would end a 2-second try (8 % loss failed whole TCP probes in the lab)
+    ns_tcp_timeout: float = 4.0
     attempts: int = 3  # tries of a decisive probe (connect, handshake, fetch, greeting)
     udp_attempts: int = 5  # ... of a DNS query over UDP: one lost datagram is a lost try (TCP retransmits)
     retry_backoff: float = 0.25  # seconds before the second try, doubled before each later one

@@ -411,6 +411,11 @@ def _v6_attributions(db: sqlite_utils.Database) -> None:
             data TEXT NOT NULL
         )""")
     db.execute("CREATE INDEX indicators_sweep ON indicators (sweep_id)")
+    db.execute("""
+        CREATE TABLE sweep_providers (
+            sweep_id INTEGER PRIMARY KEY REFERENCES sweeps(id) ON DELETE CASCADE,
+            rows TEXT NOT NULL
+        )""")
 
 
 #: a row of ``indicators`` (the columns of :func:`_v6_attributions`)
@@ -849,6 +854,25 @@ class Store:
         return {name: Indicators.from_json(json.loads(data)) for name, data in self.db.execute(
             "SELECT t.name, i.data FROM indicators i JOIN targets t ON t.id = i.target_id"
             " WHERE i.sweep_id = ? ORDER BY t.position", [sweep_id])}
+
+    def use_providers(self, sweep_id: int) -> ProviderTable:
+        """The provider table of the sweep (the shipped one with the rows stored with it) as
+        :attr:`providers`."""
+        row = self.db.execute("SELECT rows FROM sweep_providers WHERE sweep_id = ?", [sweep_id]).fetchone()
+        self.providers = ProviderTable.from_extra_json(json.loads(row[0])) if row else ProviderTable.default()
+        return self.providers
+
+    def set_providers(self, sweep_id: int, table: ProviderTable) -> None:
+        """Attribute the sweep's sites with ``table`` from now on (stored with the sweep: a resume
+        and a report use it too); attributions made with another table are made again."""
+        old = self.db.execute("SELECT rows FROM sweep_providers WHERE sweep_id = ?", [sweep_id]).fetchone()
+        rows = json.dumps(table.extra_json(), ensure_ascii=False)
+        self.providers = table
+        if (old[0] if old else "[]") == rows:
+            return
+        with self._transaction():
+            self.db.execute("INSERT OR REPLACE INTO sweep_providers VALUES (?, ?)", [sweep_id, rows])
+            self.db.execute("DELETE FROM attributions WHERE sweep_id = ?", [sweep_id])
 
     def forget_attributions(self, sweep_id: int) -> None:
         """Drop the sweep's attributions: the next :meth:`attributions` makes them again (with

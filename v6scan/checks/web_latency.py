@@ -67,7 +67,8 @@ class LatencyProbe(Row):
     def rate_bps(self) -> float | None:
         """The homepage's download rate (bytes per second over :attr:`download_ms`)."""
         t = self.download_ms
-        return None if t is None or not t or self.bytes is None else float(self.bytes) / (t / 1000)
+        # no body (a redirect, an empty page): no rate, rather than a rate of 0
+        return None if t is None or not t or not self.bytes else float(self.bytes) / (t / 1000)
 
 
 #: the parts of the latency breakdown, each a median over a family's probes that succeeded

@@ -36,11 +36,14 @@ __all__ = ["FAILING", "KINDS", "Causes", "Cluster", "ProviderShare", "causes_jso
 
 FAILING = ("absent", "broken", "partial")
 #: the kinds of cause, in the order a duplicate is kept, with the checks each can cause
+#: the checks of the site's own web servers (not web.resources or web.links: those fail on other hosts)
+_SERVED = ("web.reach", "web.tls", "web.http", "web.same_site", "web.latency", "web.happy_eyeballs",
+           "web.hsts_v6", "web.svcb", "path.")
 KINDS: dict[str, tuple[str, ...]] = {
-    "provider": ("dns.aaaa", "web.", "path.", "dns.v6_path"),
-    "cname": ("dns.aaaa", "web.", "path."),
-    "prefix": ("web.", "path."),
-    "address": ("web.", "path."),
+    "provider": ("dns.aaaa", *_SERVED),
+    "cname": ("dns.aaaa", *_SERVED),
+    "prefix": _SERVED,
+    "address": _SERVED,
     "ns": ("dns.ns_", "dns.dnssec", "dns.v6_path"),
     "certificate": ("web.tls",),
 }
@@ -101,7 +104,6 @@ def _keys(kind: str, a: Attribution) -> list[str]:
 
 @dataclass
 class _Acc:
-    total: int = 0
     sites: list[tuple[int, str, int]] = field(default_factory=list)  # (position in the sweep, name, target id)
     classes: Counter[tuple[str, str]] = field(default_factory=Counter)
     label: tuple[int, str] | None = None  # (position, the certificate's subject) of the first site
@@ -131,6 +133,8 @@ class Causes:
     :meth:`shares` report; accumulators of shares of the sites merge (:meth:`merge`)."""
 
     def __init__(self) -> None:
+        #: per (kind, key): every site with it, failing or not (a count: the sites are kept of failing ones only)
+        self.totals: Counter[tuple[str, str]] = Counter()
         self.keys: dict[tuple[str, str], _Acc] = defaultdict(_Acc)
         self.providers: dict[str | None, Counter[str]] = defaultdict(Counter)
         self.kinds: dict[str | None, str | None] = {}
@@ -143,25 +147,25 @@ class Causes:
         self.rows += 1
         if a is None:
             return
-        kind = a.v6.kind if a.v6.provider else a.v4.kind
+        kind = a.v6.kind if a.v6.addresses else a.v4.kind
         if kind is not None:  # one provider can be matched as a CDN and as a cloud: the same word whatever the order
             self.kinds[p] = min(kind, self.kinds.get(p) or kind)
         classes = failure_keys(row) if row["verdict"] in FAILING else {}
         for kind, prefixes in KINDS.items():
             mine = [c for c in classes if c[0].startswith(prefixes)]
             for key in _keys(kind, a):
-                entry = self.keys[(kind, key)]
-                entry.total += 1
+                self.totals[(kind, key)] += 1
                 if mine:
+                    entry = self.keys[(kind, key)]
                     entry.sites.append((at, str(row["name"]), int(row.get("tid") or row.get("target_id") or 0)))
                     entry.classes.update(mine)
                     if kind == "certificate" and a.cert_subject and (entry.label is None or at < entry.label[0]):
                         entry.label = (at, a.cert_subject)
 
     def merge(self, other: Causes) -> None:
+        self.totals.update(other.totals)
         for k, e in other.keys.items():
             mine = self.keys[k]
-            mine.total += e.total
             mine.sites += e.sites
             mine.classes.update(e.classes)
             if e.label is not None and (mine.label is None or e.label < mine.label):
@@ -175,7 +179,9 @@ class Causes:
     def clusters(self, table: ProviderTable, lang: str = "en", min_size: int = 2) -> list[Cluster]:
         """The clusters, the biggest first, each with its sites in the sweep's order."""
         out: list[Cluster] = []
-        seen: set[tuple[str, ...]] = set()
+        #: the failure classes said for a set of sites: a cluster of the same sites says something new
+        #: only with a class not said yet (the same sites also failing their name servers' checks)
+        said: dict[tuple[str, ...], set[tuple[str, str]]] = {}
         kinds = list(KINDS)
         for (kind, key), e in sorted(self.keys.items(),
                                      key=lambda kv: (-len(kv[1].sites), kinds.index(kv[0][0]), kv[0][1])):
@@ -183,20 +189,21 @@ class Causes:
                 continue
             ordered = sorted(e.sites)
             sites = tuple(name for _, name, _ in ordered)
-            if sites in seen:
+            if set(e.classes) <= said.get(sites, set()):
                 continue
-            seen.add(sites)
+            said.setdefault(sites, set()).update(e.classes)
             label = (table.label(key, lang) if kind == "provider" else
                      f"{e.label[1] if e.label else ''} sha256 {key[:16]}…".strip() if kind == "certificate" else key)
             checks = Counter[str]()
             for (check, _), n in e.classes.items():
                 checks[check] += n
             lead = _LEAD[kind]["zh-CN" if lang == "zh-CN" else "en"]
-            out.append(Cluster(kind, key, str(label), len(sites), e.total, sites, tuple(t for *_, t in ordered),
+            total = self.totals[(kind, key)]
+            out.append(Cluster(kind, key, str(label), len(sites), total, sites, tuple(t for *_, t in ordered),
                                tuple(sorted(checks, key=lambda c: (-checks[c], c))),
                                tuple(sorted(((c, code, n) for (c, code), n in e.classes.items()),
                                             key=lambda x: (-x[2], x[0], x[1]))),
-                               lead.format(n=len(sites), total=e.total, label=label)))
+                               lead.format(n=len(sites), total=total, label=label)))
         return out
 
     def shares(self, table: ProviderTable, lang: str = "en") -> list[ProviderShare]:

@@ -58,7 +58,7 @@ from v6scan.report.html import (
     word,
 )
 from v6scan.report.paths import group_file, list_file, site_file
-from v6scan.report.remediation import organisation_file, render_todo, site_todo, write_remediation_pages
+from v6scan.report.remediation import TO_FIX, organisation_file, render_todo, site_todo, write_remediation_pages
 from v6scan.store import Store
 
 __all__ = ["ENTRY_GROUPS", "PAGE_SIZE", "SINGLE_FILE_MAX", "Written", "group_file", "list_file", "site_file",
@@ -208,7 +208,7 @@ def _site_share(store: Store, sweep_id: int, policy: str, lang: str, out: Path,
             decoded = json.loads(observations)
             share.written.write(out, rel, _site_page(tpl, common, labels, row, decoded, lang,
                                                      served_rows(a, store.providers, lang)))
-            if row["verdict"] != "ready":  # its part of its organisation's remediation list, made while decoded
+            if row["verdict"] in TO_FIX:  # its part of its organisation's remediation list, made while decoded
                 part = render_todo(site_todo(row, decoded, store.providers, lang), lang).encode("utf-8")
                 if part:
                     share.parts[int(row["tid"])] = (parts_file.name, parts.tell(), len(part))

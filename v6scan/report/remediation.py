@@ -32,13 +32,15 @@ from v6scan.report.paths import group_file
 from v6scan.report.rows import iter_verdicts_by_organisation
 from v6scan.store import Store
 
-__all__ = ["EVIDENCE_CHARS", "organisation_file", "organisations", "render_todo", "site_todo", "write_remediation_dir",
-           "write_remediation_file", "write_remediation_pages"]
+__all__ = ["EVIDENCE_CHARS", "TO_FIX", "organisation_file", "organisations", "render_todo", "site_todo",
+           "write_remediation_dir", "write_remediation_file", "write_remediation_pages"]
 
 #: characters of a check's evidence shown next to its reasons (the site's page has all of it)
 EVIDENCE_CHARS = 1200
 #: the verdicts in the order an organisation's sites are listed: IPv6 users failed first, then no IPv6
 _WORST_FIRST = ("broken", "absent", "partial", "error", "inconclusive", "ready")
+#: the verdicts with something for the organisation to fix (inconclusive: the scanner's own failure)
+TO_FIX = ("broken", "absent", "partial", "error")
 
 
 def organisation_file(name: str) -> str:
@@ -111,7 +113,7 @@ def organisations(store: Store, sweep_id: int, policy: str, lang: str,
         members = list(group)
         counts = Counter(str(r["verdict"]) for r in members)
         todo = [parts(int(r["tid"])) if parts is not None else _site(store, r, lang)
-                for r in sorted(members, key=lambda r: _WORST_FIRST.index(r["verdict"])) if r["verdict"] != "ready"]
+                for r in sorted(members, key=lambda r: _WORST_FIRST.index(r["verdict"])) if r["verdict"] in TO_FIX]
         yield {"name": org, "sites": len(members), "counts": {v: counts.get(v, 0) for v in ORDER},
                "todo": [t for t in todo if t], "fine": [str(r["display"]) for r in members if r["verdict"] == "ready"]}
 
