@@ -113,3 +113,24 @@ def test_a_homepage_that_never_answered_over_ipv6_is_a_success_rate_of_0() -> No
 def test_a_probe_without_a_body_has_no_download_rate() -> None:
     redirect = _probe(10, 20, 30, 1, size=0)
     assert redirect.download_ms == 61 and redirect.rate_bps is None
+
+
+def test_the_homepage_is_probed_where_web_https_redirects_ended_at_the_same_address() -> None:
+    from v6scan.checks.web_latency import _homepage, _reused
+    from v6scan.checks.webstate import WebState
+    from v6scan.fetch import Chain, Page
+
+    def hop(url: str, addr: str, location: str | None = None) -> Page:
+        return Page(url, addr, Status.OK, 301 if location else 200, location, timings={"total_ms": 5.0},
+                    wire_size=0 if location else 5000)
+
+    st = WebState("x.example", v6=["2001:db8::1"])
+    st.chains = [Chain("v6", "https://x.example/", [hop("https://x.example/", "2001:db8::1", "/home/"),
+                                                     hop("https://x.example/home/", "2001:db8::1")]),
+                 Chain("v6", "https://x.example/", [hop("https://x.example/", "2001:db8::2", "https://y.example/"),
+                                                     hop("https://y.example/", "2001:db8::9")])]
+    assert _homepage(st, "2001:db8::1", "https://x.example/") == "https://x.example/home/"
+    assert _homepage(st, "2001:db8::2", "https://x.example/") == "https://x.example/"  # ended elsewhere
+    assert _homepage(st, "2001:db8::3", "https://x.example/") == "https://x.example/"  # not fetched
+    first = _reused(st, "2001:db8::1", "https://x.example/home/")
+    assert first is not None and first.bytes == 5000 and first.source == "web.http"

@@ -1,7 +1,8 @@
 """``web.latency``: IPv6 is about as fast and reliable as IPv4.
 
 The first address of each family that serves the site is fetched ``latency_probes`` times, one
-probe after the other, each with a single try: the success rate over the probes and the median
+probe after the other, each with a single try (at the page web.http's redirects from there ended
+at, when that page came from the same address; else at the start URL): the success rate over the probes and the median
 time to the first byte (connect, TLS and first byte) are measured per family, with the latency
 breakdown of the national monitoring platform's indicators (国家IPv6发展监测平台: DNS resolution,
 TCP connect, TLS, first byte, the whole homepage's download time and rate; medians over the probes
@@ -147,11 +148,22 @@ class LatencyEvidence(Evidence):
                    ratios=ratios)
 
 
+def _homepage(st: WebState, addr: str, url: str) -> str:
+    """Where the homepage is, fetched from ``addr`` starting at ``url``: the page web.http's chain
+    from there ended at, when that page came from the same address (a redirect's body is not the
+    homepage: its download time and rate would measure nothing); else ``url``."""
+    for c in st.chains:
+        if c.hops and c.hops[0].address == addr and c.hops[0].url == url:
+            final = c.final
+            return final.url if final is not None and final.address == addr else url
+    return url
+
+
 def _reused(st: WebState, addr: str, url: str) -> LatencyProbe | None:
-    """web.http's first try of ``url`` from ``addr`` as a probe (None when web.http made none): its
-    timings when that try got a response; a failed probe when it got none (web.http tried again)."""
-    page = next((c.hops[0] for c in st.chains if c.hops and c.hops[0].address == addr and c.hops[0].url == url),
-                None)
+    """web.http's first try of ``url`` from ``addr`` (a hop of one of its chains) as a probe (None
+    when web.http made none): its timings when that try got a response; a failed probe when it got
+    none (web.http tried again)."""
+    page = next((h for c in st.chains for h in c.hops if h.address == addr and h.url == url), None)
     if page is None:
         return None
     if page.attempts > 1:  # the first try got no response (what a probe of one try would have seen)
@@ -171,8 +183,9 @@ async def _family(ctx: Context, st: WebState, addrs: list[str], n: int, dns_ms: 
     addr = next((a for a in addrs if start_url(st, a)), None)
     if addr is None:
         return None
-    url = start_url(st, addr)
-    assert url is not None
+    start = start_url(st, addr)
+    assert start is not None
+    url = _homepage(st, addr, start)
     probes: list[LatencyProbe] = []
     if (first := _reused(st, addr, url)) is not None:
         probes.append(first)
