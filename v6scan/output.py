@@ -211,9 +211,8 @@ def _text(outcomes: Sequence[Outcome], lang: str, color: bool) -> str:
                         lines.append(f"      {prefix}{_term(reason.text(lang))}")
                         if reason.fix(lang):
                             lines.append(f"      {c('→ ' + ui('fix', lang) + ':', 'info')} {_term(reason.fix(lang))}")
-        lines.append(_term(served_line(attribute(o.result.target.name, o.result.observations,
-                                                 o.providers or ProviderTable.default()),
-                                       o.providers or ProviderTable.default(), lang)))
+        table = o.providers or ProviderTable.default()
+        lines.append(_term(served_line(attribute(o.result.target.name, o.result.observations, table), table, lang)))
         lines.append("")
     return "\n".join(lines)
 

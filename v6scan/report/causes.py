@@ -19,7 +19,6 @@ of keys and failing sites, never with the observations: rows are read one at a t
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import Any
 from v6scan.messages import ui
 from v6scan.providers import Attribution, ProviderTable, Served
 from v6scan.report.aggregate import failure_keys
-from v6scan.report.rows import iter_site_rows
+from v6scan.report.rows import iter_site_rows, row_attribution
 from v6scan.store import Store
 
 __all__ = ["FAILING", "KINDS", "Causes", "Cluster", "ProviderShare", "causes_json", "kind_word", "provider_kind",
@@ -255,7 +254,6 @@ def causes_json(store: Store, sweep_id: int, policy: str, lang: str = "en") -> d
     with store.snapshot():
         for row in iter_site_rows(store, sweep_id, policy):
             if row["verdict"] is not None:
-                a = Attribution.from_json(json.loads(row["attribution"])) if row.get("attribution") else None
-                causes.add(row, a)
+                causes.add(row, row_attribution(row))
     return {"providers": [dataclasses.asdict(p) for p in causes.shares(store.providers, lang)],
             "clusters": [c.to_json() for c in causes.clusters(store.providers, lang)]}

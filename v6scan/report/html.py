@@ -15,8 +15,19 @@ from v6scan.indicators import PARTS
 from v6scan.listvocab import group_label
 from v6scan.messages import ui
 
-__all__ = ["COLORS", "CSP", "RESULT_COLORS", "Words", "environment", "evidence_blocks", "evidence_text", "render_html",
-           "stack", "word"]
+__all__ = [
+    "COLORS",
+    "CSP",
+    "RESULT_COLORS",
+    "Words",
+    "environment",
+    "evidence_blocks",
+    "evidence_text",
+    "render_html",
+    "stack",
+    "template_common",
+    "word",
+]
 
 #: the pages' Content-Security-Policy, delivered in a <meta> element (the pages are files): no
 #: ``frame-ancestors``, which browsers ignore there (Chromium logs a console message for it)
@@ -51,6 +62,14 @@ _env.filters["grp"] = _group_label
 def environment() -> jinja2.Environment:
     """The one jinja2 environment of the report templates (autoescape on)."""
     return _env
+
+
+def template_common(lang: str, sweep_id: int, policy: str) -> dict[str, Any]:
+    """What every page template of a report gets."""
+    def t(key: str) -> str:
+        return word(key, lang)
+    return {"lang": lang, "t": t, "csp": CSP, "colors": COLORS, "result_colors": RESULT_COLORS,
+            "sweep": sweep_id, "policy": policy}
 
 
 def stack(counts: dict[str, int], width: float) -> list[dict[str, Any]]:

@@ -37,24 +37,22 @@ from pathlib import Path
 from typing import IO, Any
 
 from v6scan import __version__
-from v6scan.indicators import PARTS, Indicators
+from v6scan.indicators import PARTS
 from v6scan.listvocab import group_label
 from v6scan.model import now_iso
-from v6scan.providers import Attribution, ProviderTable
+from v6scan.providers import ProviderTable
 from v6scan.report import rows as q
 from v6scan.report.aggregate import ORDER, Aggregate
 from v6scan.report.causes import Causes, kind_word, served_rows
 from v6scan.report.data import latency_rows, page_section
 from v6scan.report.html import (
     CLUSTER_SITES,
-    COLORS,
-    CSP,
     ENTRY_CLUSTERS,
-    RESULT_COLORS,
     Words,
     environment,
     evidence_blocks,
     stack,
+    template_common,
     word,
 )
 from v6scan.report.paths import group_file, list_file, site_file
@@ -122,28 +120,14 @@ def _write(root: Path, rel: str, text: str, dirs: set[str]) -> int:
     return len(data)
 
 
-def _common(lang: str, sweep_id: int, policy: str) -> dict[str, Any]:
-    """What every template of a report gets."""
-    def t(key: str) -> str:
-        return word(key, lang)
-    return {"lang": lang, "t": t, "csp": CSP, "colors": COLORS, "result_colors": RESULT_COLORS,
-            "sweep": sweep_id, "policy": policy}
-
-
-def _attribution(row: Mapping[str, Any]) -> Attribution | None:
-    text = row.get("attribution")
-    return Attribution.from_json(json.loads(text)) if text else None
-
-
 def _site_page(tpl: Any, common: dict[str, Any], labels: dict[str, str], row: dict[str, Any],
                observations: list[Any], lang: str, served: list[tuple[str, str]]) -> str:
     """The page of one site: its verdict row, its observations (packed, decoded), who serves it."""
     s = page_section(row, observations, lang)
     links = [(f"{labels[d]}: {group_label(d, row[d], lang)}", "../../" + group_file(d, row[d]))
              for d in q.DIMENSIONS if row[d]]
-    ind = Indicators.from_json(json.loads(row["indicators"])) if row.get("indicators") else None
     return str(tpl.render(common, s=s, links=links, blocks=evidence_blocks(s["evidence"]), served=served,
-                          latency=latency_rows(ind, lang)))
+                          latency=latency_rows(q.row_indicators(row), lang)))
 
 
 @functools.cache
@@ -193,7 +177,7 @@ def _site_share(store: Store, sweep_id: int, policy: str, lang: str, out: Path,
                 shard: tuple[int, int] | None) -> _Share:
     """Write the page of every site of ``shard`` (all: None), counting each as it goes."""
     tpl = environment().get_template("site.html.j2")
-    common = {**_common(lang, sweep_id, policy), "w": _words(lang), "home": "../../index.html"}
+    common = {**template_common(lang, sweep_id, policy), "w": _words(lang), "home": "../../index.html"}
     labels = {dim: word(dim, lang) for dim in q.DIMENSIONS}
     share = _Share(Written(out / "index.html"))
     (out / PARTS_DIR).mkdir(parents=True, exist_ok=True)
@@ -203,7 +187,7 @@ def _site_share(store: Store, sweep_id: int, policy: str, lang: str, out: Path,
             rel = site_file(row["tid"], row["name"])
             if share.agg.add(row):
                 share.hrefs[row["name"]] = rel
-            a = _attribution(row)
+            a = q.row_attribution(row)
             share.causes.add(row, a)
             decoded = json.loads(observations)
             share.written.write(out, rel, _site_page(tpl, common, labels, row, decoded, lang,
@@ -350,7 +334,7 @@ class _Writer:
         self.store, self.sweep_id, self.policy, self.lang, self.out = store, sweep_id, policy, lang, out
         self.page_size = page_size
         self.env = environment()
-        self.common = {**_common(lang, sweep_id, policy), "w": _words(lang)}
+        self.common = {**template_common(lang, sweep_id, policy), "w": _words(lang)}
         self.workers = workers
         self.written = Written(out / "index.html")
         self.later = Written(out / "index.html")  # pages written before they are counted

@@ -22,14 +22,14 @@ from typing import Any
 from v6scan import __version__
 from v6scan.messages import check_title
 from v6scan.model import now_iso
-from v6scan.providers import Attribution, ProviderTable
+from v6scan.providers import ProviderTable
 from v6scan.registry import CHECKS
 from v6scan.report.aggregate import BAD_RESULTS, ORDER
 from v6scan.report.causes import served_rows
 from v6scan.report.data import reason_texts
-from v6scan.report.html import COLORS, CSP, RESULT_COLORS, environment, word
+from v6scan.report.html import COLORS, RESULT_COLORS, environment, template_common, word
 from v6scan.report.paths import group_file
-from v6scan.report.rows import iter_verdicts_by_organisation
+from v6scan.report.rows import iter_verdicts_by_organisation, row_attribution
 from v6scan.store import Store
 
 __all__ = ["EVIDENCE_CHARS", "TO_FIX", "organisation_file", "organisations", "render_todo", "site_todo",
@@ -81,7 +81,7 @@ def site_todo(row: Mapping[str, Any], observations: Iterable[Sequence[Any]], tab
     and the like, attribution included), its observations as packed (``[check, name, status,
     evidence, ...]``) and the provider table the attribution is named with."""
     evidence = {(str(o[0]), str(o[1])): o[3] for o in observations if isinstance(o[3], Mapping)}
-    a = Attribution.from_json(json.loads(row["attribution"])) if row.get("attribution") else None
+    a = row_attribution(row)
     return {"name": row["name"], "display": row["display"], "verdict": row["verdict"], "score": row["score"],
             "served": served_rows(a, table, lang), "reasons": reason_texts(row["reasons"], lang),
             "failures": _failures(row, evidence, lang)}
@@ -119,9 +119,8 @@ def organisations(store: Store, sweep_id: int, policy: str, lang: str,
 
 
 def _common(sweep_id: int, policy: str, lang: str, home: str | None, generated: str | None) -> dict[str, Any]:
-    return {"lang": lang, "t": lambda key: word(key, lang), "csp": CSP, "colors": COLORS,
-            "result_colors": RESULT_COLORS, "sweep": sweep_id, "policy": policy, "generated": generated or now_iso(),
-            "version": __version__, "home": home}
+    return {**template_common(lang, sweep_id, policy), "generated": generated or now_iso(), "version": __version__,
+            "home": home}
 
 
 def write_remediation_file(store: Store, sweep_id: int, policy: str, lang: str, out: Path) -> int:

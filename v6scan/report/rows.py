@@ -8,11 +8,13 @@ move into ``v6scan/store.py`` as it is.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from v6scan.indicators import PARTS
+from v6scan.indicators import PARTS, Indicators
+from v6scan.providers import Attribution
 from v6scan.store import Store
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "iter_group_summaries",
     "iter_site_rows",
     "iter_verdicts_by_organisation",
+    "row_attribution",
+    "row_indicators",
 ]
 
 #: the columns a report groups sites by (fixed names, never input)
@@ -94,6 +98,18 @@ def iter_site_rows(store: Store, sweep_id: int, policy: str, shard: tuple[int, i
     for values in cur:
         row = dict(zip(cols, values, strict=True))
         yield store.decode_verdict(row) if row["verdict"] is not None else row
+
+
+def row_attribution(row: Mapping[str, Any]) -> Attribution | None:
+    """The attribution a row of :func:`iter_site_rows` (or the like) carries, decoded."""
+    text = row.get("attribution")
+    return Attribution.from_json(json.loads(text)) if text else None
+
+
+def row_indicators(row: Mapping[str, Any]) -> Indicators | None:
+    """The CN indicators a row of :func:`iter_site_rows` carries, decoded."""
+    text = row.get("indicators")
+    return Indicators.from_json(json.loads(text)) if text else None
 
 
 def iter_verdicts_by_organisation(store: Store, sweep_id: int, policy: str, decode: bool = True

@@ -12,7 +12,6 @@ Every text cell goes through :func:`~v6scan.report.export.formula_safe`; numbers
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -33,7 +32,7 @@ from v6scan.report.causes import Causes, Cluster, ProviderShare, kind_word
 from v6scan.report.data import reason_texts
 from v6scan.report.export import formula_safe
 from v6scan.report.html import word
-from v6scan.report.rows import indicator_summaries, iter_site_rows
+from v6scan.report.rows import indicator_summaries, iter_site_rows, row_attribution, row_indicators
 from v6scan.store import Store
 
 __all__ = ["ATTRIBUTION", "SHEETS", "export_xlsx"]
@@ -186,7 +185,7 @@ def _site_row(row: Mapping[str, Any], lang: str, a: Attribution | None, table: P
     cells += ([None] * len(ATTRIBUTION) if a is None else [
         table.label(a.v6.provider, lang), table.label(a.v4.provider, lang), table.label(a.dns_operator, lang),
         a.cname, _joined(a.v6.prefixes), _joined(a.v4.prefixes)])
-    ind = Indicators.from_json(json.loads(row["indicators"])) if row.get("indicators") else Indicators()
+    ind = row_indicators(row) or Indicators()
     return [*cells, ind.success_v6, ind.success_v4, *(ind.ratios.get(p) for p in PARTS)]
 
 
@@ -252,7 +251,7 @@ def export_xlsx(store: Store, sweep_id: int, policy: str, lang: str, out: Path |
             agg.add(row)
             org = row.get("organisation") or "-"
             orgs.setdefault(org, Group(org)).add(row)
-            a = Attribution.from_json(json.loads(row["attribution"])) if row.get("attribution") else None
+            a = row_attribution(row)
             causes.add(row, a)
             sheets["sites"].add(_site_row(row, lang, a, table))
             for failure in _failure_rows(row, lang):
