@@ -39,6 +39,7 @@ from v6scan.context import Context
 from v6scan.engine import TargetResult, scan_target
 from v6scan.errors import configure_logging
 from v6scan.listfiles import ListFileError, list_lines
+from v6scan.options import TIMEOUT_RANGE, OptionError, excluded_note, parse_hosts, select_checks
 from v6scan.output import FORMATS, Outcome, gate, github, render
 from v6scan.providers import ProviderTable, ProviderTableError
 from v6scan.registry import CHECKS, sweep_checks
@@ -69,7 +70,6 @@ from v6scan.targets import (
     TargetList,
     iter_targets,
     parse_exclusion,
-    parse_target,
     read_targets,
 )
 
@@ -187,7 +187,7 @@ def _scan_options(f: F) -> F:
         click.option("--trust-anchor", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      envvar="V6SCAN_TRUST_ANCHOR",
                      help="DNSSEC trust anchors of the root (DS or DNSKEY records) instead of IANA's."),
-        click.option("--timeout", type=click.FloatRange(0.1, 300), default=5.0, show_default=True,
+        click.option("--timeout", type=click.FloatRange(*TIMEOUT_RANGE), default=5.0, show_default=True,
                      envvar="V6SCAN_TIMEOUT", help="Seconds for one network step."),
         click.option("--www", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
                      help="Also check www.<domain> (auto: for registrable domains)."),
@@ -242,25 +242,10 @@ def _command() -> str | None:
 
 
 def _select_checks(value: str | None, sweep: bool) -> tuple[str, ...]:
-    """What ``--checks`` selects (empty: every check): those ids only; ``all``; or ``+ID,...`` added to
-    the command's default (``check``: every check; ``scan``: :func:`~v6scan.registry.sweep_checks`, which
-    is also what ``scan`` runs without the option)."""
-    default = sweep_checks() if sweep else ()
-    items = [x.strip() for x in (value or "").split(",") if x.strip()]
-    if not items:
-        return default
-    if items == ["all"]:
-        return ()
-    plus = [x[1:] for x in items if x.startswith("+")]
-    if plus and len(plus) != len(items):
-        raise click.BadParameter("give check ids, or +ID additions to the default, not both", param_hint="--checks")
-    unknown = [i for i in (plus or items) if i not in CHECKS]
-    if unknown:
-        raise click.BadParameter(f"unknown check id(s): {', '.join(unknown)}", param_hint="--checks")
-    if not plus:
-        return tuple(items)
-    chosen = set(default or CHECKS) | set(plus)
-    return () if chosen == set(CHECKS) else tuple(i for i in CHECKS if i in chosen)
+    try:
+        return select_checks(value, sweep)
+    except OptionError as e:
+        raise click.BadParameter(e.message, param_hint=e.option) from None
 
 
 def _exclusions(path: Path | None) -> tuple[tuple[str, ...], NameExclusions]:
@@ -360,10 +345,6 @@ def _maybe_show_settings(kw: Mapping[str, Any], settings: Settings, policy: Poli
         click.get_current_context().exit(0)
 
 
-def _excluded_note(name: str, entry: str) -> str:
-    return "" if entry == name else f"; it matches {entry}"
-
-
 def _stream_targets(args: Sequence[str], excluded: NameExclusions, skipped: list[Target]) -> Iterator[Target]:
     """The targets of the files, read lazily; bad lines are reported, excluded names set aside."""
     for a in args:
@@ -374,7 +355,7 @@ def _stream_targets(args: Sequence[str], excluded: NameExclusions, skipped: list
             if isinstance(item, TargetError):
                 click.echo(f"skipped: {item}", err=True)
             elif (entry := excluded.match(item.name)) is not None:
-                click.echo(f"excluded: {item.name} (recorded, not contacted{_excluded_note(item.name, entry)})",
+                click.echo(f"excluded: {item.name} (recorded, not contacted{excluded_note(item.name, entry)})",
                            err=True)
                 skipped.append(item)
             else:
@@ -464,16 +445,10 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
     settings, policy, excluded = _settings(kw)
     if not hosts and not kw.get("show_settings"):  # HOSTS is required but for --show-settings
         raise click.UsageError("Missing argument 'HOSTS...' (a name or URL to check).")
-    targets: list[Target] = []
-    for h in hosts:
-        try:
-            t = parse_target(h)
-        except TargetError as e:
-            raise click.BadParameter(f"{h!r}: {e.reason}", param_hint="HOSTS") from None
-        if (entry := excluded.match(t.name)) is not None:
-            raise click.BadParameter(f"{t.name} is on the exclusion list{_excluded_note(t.name, entry)}",
-                                     param_hint="HOSTS")
-        targets.append(t)
+    try:
+        targets = parse_hosts(hosts, excluded)
+    except OptionError as e:
+        raise click.BadParameter(e.message, param_hint=e.option) from None
     _maybe_show_settings(kw, settings, policy)
     if kw.get("dry_run"):
         _dry_run(settings, targets)

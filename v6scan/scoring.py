@@ -30,6 +30,7 @@ from v6scan.registry import CHECKS
 from v6scan.rules import INTERMITTENT, RESULTS, CheckResult, Policy, Reason, not_tested, result
 
 __all__ = [
+    "BUILTIN_POLICIES",
     "RESULTS",
     "RESULT_RANK",
     "VERDICTS",
@@ -40,6 +41,7 @@ __all__ = [
     "default_thresholds",
     "evaluate",
     "load_policy",
+    "policy_from_file_data",
     "policy_from_json",
     "score_target",
 ]
@@ -115,7 +117,14 @@ def load_policy(name_or_path: str | Path = "default", overrides: Mapping[str, An
         except FileNotFoundError:
             raise ValueError(f"unknown policy {name_or_path!r} (built in: default, internetnl, cn-gov)"
                              ) from None
-    data = json.loads(text)
+    return policy_from_file_data(json.loads(text), p.stem, overrides)
+
+
+def policy_from_file_data(data: Any, stem: str = "custom", overrides: Mapping[str, Any] | None = None) -> Policy:
+    """A policy from a policy file's parsed JSON (``stem`` names it when it has no ``name``): what
+    :func:`load_policy` makes of a file, for a policy that came another way (an API request)."""
+    if not isinstance(data, dict):
+        raise ValueError("a policy is a JSON object")
     if data.get("checks") is None:  # the checks' own declarations (the default policy)
         data["checks"] = default_checks()
     if overrides:
@@ -124,8 +133,8 @@ def load_policy(name_or_path: str | Path = "default", overrides: Mapping[str, An
         data["thresholds"] = {**data.get("thresholds", {}),
                               **{k: v for k, v in overrides.items() if k != "checks"}}
     thresholds = {**default_thresholds(), **data.get("thresholds", {})}
-    _check_ids(str(data.get("name", p.stem)), data)
-    return Policy(data.get("name", p.stem), data.get("description", ""), data.get("checks", {}),
+    _check_ids(str(data.get("name", stem)), data)
+    return Policy(data.get("name", stem), data.get("description", ""), data.get("checks", {}),
                   thresholds, data.get("score", {"method": "weighted"}))
 
 
