@@ -64,7 +64,7 @@ def test_a_version_4_database_is_migrated_keeping_every_observation_and_verdict(
     assert len(obs_before) > 300 and len(verdicts_before) >= 12
 
     with Store(v4_db) as s:
-        assert s.schema_version == SCHEMA_VERSION == 6
+        assert s.schema_version == SCHEMA_VERSION == 7
         assert "observations" in s.db.view_names() and "observations" not in s.db.table_names()
         # SQL reads the observations as schema 4 stored them, through the view
         assert _observation_rows(s.db.conn) == obs_before

@@ -43,23 +43,18 @@ from v6scan.options import TIMEOUT_RANGE, OptionError, excluded_note, parse_host
 from v6scan.output import FORMATS, Outcome, gate, github, render
 from v6scan.providers import ProviderTable, ProviderTableError
 from v6scan.registry import CHECKS, sweep_checks
+from v6scan.remote import RemoteError, remote_check
 from v6scan.report import (
     build_report,
-    export_csv,
-    export_json,
-    export_jsonl,
-    export_markdown,
     render_html,
-    result_records,
 )
-from v6scan.report.causes import causes_json
 from v6scan.report.export import export_targets_csv
 from v6scan.report.pages import SINGLE_FILE_MAX, write_report_dir
 from v6scan.report.remediation import write_remediation_dir, write_remediation_file
 from v6scan.report.rows import count_verdicts
-from v6scan.report.xlsx import export_xlsx
+from v6scan.report.sweep_export import EXPORT_FORMATS, export_sweep
 from v6scan.resolver import parse_server
-from v6scan.scoring import VERDICTS, Policy, SiteVerdict, load_policy, policy_from_json, score_target
+from v6scan.scoring import BUILTIN_POLICIES, VERDICTS, Policy, SiteVerdict, load_policy, policy_from_json, score_target
 from v6scan.settings import Settings, parse_pins
 from v6scan.store import Store, StoreError
 from v6scan.sweep import DEFAULT_MAX_RETRIES, resume_sweep, retryable, run_sweep, settings_config, stored_config
@@ -72,6 +67,7 @@ from v6scan.targets import (
     parse_exclusion,
     read_targets,
 )
+from v6scan.wire import WireError, outcome_from_json
 
 __all__ = ["cli", "main"]
 
@@ -105,7 +101,7 @@ def _key(k: str) -> str:
 def _default_map(config: dict[str, Any]) -> dict[str, Any]:
     """Top-level keys apply to every command; a [command] table to that command only."""
     shared = {_key(k): v for k, v in config.items() if not isinstance(v, dict)}
-    commands = ("check", "scan", "report", "export", "diff", "rescore")
+    commands = ("check", "scan", "report", "export", "diff", "rescore", "serve")
     out: dict[str, Any] = {c: dict(shared) for c in commands}
     for name, table in config.items():
         if isinstance(table, dict) and name in commands:
@@ -166,7 +162,7 @@ _NOT_IN_SWEEPS = (f"; scan leaves out {', '.join(i for i in CHECKS if i not in s
                   " named (e.g. --checks +path.mtu)" if sweep_checks() else "")
 
 
-def _scan_options(f: F) -> F:
+def _scan_options(f: F, leave_out: tuple[str, ...] = ()) -> F:
     opts = [
         click.option("--resolver", "resolvers", multiple=True, metavar="ADDR[:PORT]", envvar="V6SCAN_RESOLVER",
                      help="Recursive resolver to use (repeatable; default: /etc/resolv.conf)."),
@@ -221,8 +217,17 @@ def _scan_options(f: F) -> F:
                           " environment resolved them; then exit 0 without scanning."),
     ]
     for o in reversed(opts):
-        f = o(f)
+        if _param_name(o) not in leave_out:
+            f = o(f)
     return f
+
+
+def _param_name(option: Callable[[Any], Any]) -> str:
+    """The parameter name an option decorator declares (``--check-ids`` → ``check_ids``)."""
+    def probe() -> None: ...
+
+    params: list[click.Parameter] = option(probe).__click_params__
+    return str(params[0].name)
 
 
 def _check_trust_anchor(path: Path) -> None:
@@ -431,8 +436,13 @@ def _gate_options(f: F) -> F:
               help="Use IP for NAME instead of its A/AAAA records (repeatable: every address NAME is to have), to"
                    " gate a launch before the records are published; the DNS results say the name was pinned.")
 @_providers_option
+@click.option("--remote", metavar="URL", envvar="V6SCAN_REMOTE",
+              help="Run the check on this v6scan serve server (its network and configuration) and print it here.")
+@click.option("--token", metavar="TOKEN", envvar="V6SCAN_TOKEN",
+              help="API token for --remote (or $V6SCAN_TOKEN, or token in the config file).")
 def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int | None,
-          output: Path | None, providers: ProviderTable | None, **kw: Any) -> None:
+          output: Path | None, providers: ProviderTable | None, remote: str | None, token: str | None,
+          **kw: Any) -> None:
     """Check one or a few sites now and say what is wrong and how to fix it.
 
     \b
@@ -441,6 +451,14 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
       v6scan check https://www.example.org/ --format json
       v6scan check example.org --fail-on partial --min-score 80 --format junit -o v6.xml
       v6scan check example.org --format github   # annotations + $GITHUB_STEP_SUMMARY
+      V6SCAN_TOKEN=... v6scan check example.org --remote https://v6scan.example.net --fail-on partial
+
+    \b
+    --remote URL runs the check on a `v6scan serve` server (from its network, with
+    its resolvers and address policy: a CI runner without IPv6 still gets a
+    verdict) and prints exactly what a local check prints, with the same exit
+    codes.  The server's configuration options (--resolver, --allow-net,
+    --self-check, ...) are refused with it.
     """
     settings, policy, excluded = _settings(kw)
     if not hosts and not kw.get("show_settings"):  # HOSTS is required but for --show-settings
@@ -449,19 +467,23 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
         targets = parse_hosts(hosts, excluded)
     except OptionError as e:
         raise click.BadParameter(e.message, param_hint=e.option) from None
-    _maybe_show_settings(kw, settings, policy)
-    if kw.get("dry_run"):
-        _dry_run(settings, targets)
-        return
-    fail_on, min_score = _gates(policy, fail_on, min_score)
+    if remote:
+        outcomes = _remote_outcomes(remote, token, hosts, kw, providers)
+        fail_on, min_score = _gates(policy, fail_on, min_score)
+    else:
+        _maybe_show_settings(kw, settings, policy)
+        if kw.get("dry_run"):
+            _dry_run(settings, targets)
+            return
+        fail_on, min_score = _gates(policy, fail_on, min_score)
 
-    async def go() -> list[Outcome]:
-        async with Context.create(settings) as ctx:
-            results = await asyncio.gather(*(scan_target(ctx, t) for t in targets))
-        return [Outcome(r, score_target(r.target.name, r.observations, policy), providers=providers)
-                for r in results]
+        async def go() -> list[Outcome]:
+            async with Context.create(settings) as ctx:
+                results = await asyncio.gather(*(scan_target(ctx, t) for t in targets))
+            return [Outcome(r, score_target(r.target.name, r.observations, policy), providers=providers)
+                    for r in results]
 
-    outcomes = eventloop.run(go())
+        outcomes = eventloop.run(go())
     text = render(fmt, outcomes, kw["lang"], color=output is None and sys.stdout.isatty())
     if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
@@ -474,6 +496,41 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
     for m in msgs:
         click.echo(m, err=True)
     sys.exit(code)
+
+
+#: options of ``check`` that are the server's configuration with ``--remote`` (refused when given)
+_SERVER_SIDE = ("resolvers", "ca_bundle", "allow_nets", "exclude_file", "self_check", "no_self_check", "root_hints",
+                "trust_anchor", "suffixes", "concurrency", "per_address", "per_prefix", "latency_probes",
+                "user_agent", "dry_run", "show_settings")
+
+
+def _remote_outcomes(url: str, token: str | None, hosts: Sequence[str], kw: Mapping[str, Any],
+                     providers: ProviderTable | None) -> list[Outcome]:
+    """The outcomes of the check run on the server at ``url`` (:mod:`v6scan.remote`)."""
+    ctx = click.get_current_context()
+    given = [p for p in _SERVER_SIDE if ctx.get_parameter_source(p) is ParameterSource.COMMANDLINE]
+    if given:
+        opt = next(o for o in ctx.command.params if o.name == given[0])
+        raise click.UsageError(f"{opt.opts[0]} is the server's configuration: it cannot be given with --remote")
+    policy: Any = kw.get("policy") or "default"
+    if policy not in BUILTIN_POLICIES:  # a policy file: its JSON goes with the request
+        try:
+            policy = json.loads(Path(policy).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise click.BadParameter(f"{policy}: {e}", param_hint="--policy") from None
+    request: dict[str, Any] = {"names": list(hosts), "policy": policy, "timeout": kw.get("timeout") or 5.0,
+                               "www": kw.get("www") or "auto", "addresses": [str(p) for p in kw.get("pins") or ()],
+                               "lang": kw.get("lang") or "en"}
+    if kw.get("check_ids"):
+        request["checks"] = str(kw["check_ids"])
+    try:
+        return [outcome_from_json(o, providers) for o in remote_check(url, token or "", request)]
+    except RemoteError as e:
+        click.echo(f"v6scan: --remote {url}: {e}", err=True)
+        sys.exit(e.code)
+    except WireError as e:
+        click.echo(f"v6scan: --remote {url}: {e}", err=True)
+        sys.exit(4)
 
 
 def write_stdout(text: str) -> None:
@@ -1021,7 +1078,7 @@ def report(db: Path, sweep_id: int | None, policy: str | None, lang: str, output
 
 @cli.command()
 @_db_option
-@click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "csv", "md", "xlsx"]), default="jsonl",
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="jsonl",
               show_default=True)
 @click.option("--policy", metavar="NAME|FILE", help="Policy whose verdicts to export (default: the sweep's).")
 @click.option("--lang", type=click.Choice(["en", "zh-CN"]), default="en", show_default=True, envvar="V6SCAN_LANG")
@@ -1044,22 +1101,10 @@ def export(db: Path, sweep_id: int | None, fmt: str, policy: str | None, lang: s
         sid = _sweep(store, sweep_id)
         _attribute_with(store, sid, providers)
         pol = _policy_name(store, sid, policy)
-        if fmt == "xlsx":
-            assert output is not None
-            export_xlsx(store, sid, pol, lang, output)
-            return
-        out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
-        try:
-            if fmt == "md":
-                export_markdown(build_report(store, sid, pol, lang, evidence=False), out)
-            else:
-                recs = result_records(store, sid, pol, lang)
-                {"json": lambda: export_json(recs, out, {"sweep": sid, "policy": pol, **causes_json(store, sid, pol,
-                                                                                                   lang)}),
-                 "jsonl": lambda: export_jsonl(recs, out), "csv": lambda: export_csv(recs, out)}[fmt]()
-        finally:
-            if output:
-                out.close()
+        if output is not None:
+            export_sweep(store, sid, pol, lang, fmt, output)
+        else:
+            export_sweep(store, sid, pol, lang, fmt, sys.stdout)
 
 
 @cli.command()
@@ -1115,6 +1160,97 @@ def rescore(db: Path, sweep_id: int | None, policy: str) -> None:
         sid = _sweep(store, sweep_id)
         n = store.rescore(sid, pol)
     click.echo(f"sweep {sid}: {n} targets scored with {pol.name}")
+
+
+def _scan_options_for_serve(f: F) -> F:
+    return _scan_options(f, leave_out=("check_ids", "policy", "lang", "dry_run"))
+
+
+def _listen(spec: str) -> tuple[str, int]:
+    host, sep, port = spec.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("give ADDR:PORT, e.g. [::]:8080 or 127.0.0.1:8080")
+        ipaddress.ip_address(host)
+    except ValueError as e:
+        raise click.BadParameter(f"{spec}: {e}", param_hint="--listen") from None
+    return host, int(port)
+
+
+def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not (value.startswith(("http://", "https://")) and len(value) > 8):
+        raise click.BadParameter(f"{value}: give an http:// or https:// URL", ctx, param)
+    return value
+
+
+@cli.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, envvar="V6SCAN_DB",
+              help="SQLite file of sweeps (created if missing): every check and sweep the server runs is kept.")
+@click.option("--listen", default="[::]:8080", show_default=True, metavar="ADDR:PORT", envvar="V6SCAN_LISTEN",
+              help="Address and port to serve on.")
+@click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              envvar="V6SCAN_TOKEN_FILE",
+              help="API tokens, one NAME:SECRET a line (secrets of 16 characters or more).")
+@click.option("--webhook", metavar="URL", envvar="V6SCAN_WEBHOOK", callback=_http_url,
+              help="POST a JSON message here when a scheduled sweep finds sites whose verdict got worse.")
+@click.option("--public-url", metavar="URL", envvar="V6SCAN_PUBLIC_URL", callback=_http_url,
+              help="The address users reach the server at (links in webhook messages).")
+@click.option("--max-jobs", type=click.IntRange(1, 64), default=2, show_default=True, envvar="V6SCAN_MAX_JOBS",
+              help="Checks and sweeps running at once (the others wait their turn).")
+@click.option("--rate-limit", type=click.IntRange(1, 100_000), default=120, show_default=True,
+              envvar="V6SCAN_RATE_LIMIT", help="Requests a minute per token.")
+@click.option("--max-body", type=click.IntRange(1024, 1 << 31), default=10 << 20, show_default=True,
+              envvar="V6SCAN_MAX_BODY", help="Bytes a request body (a sweep's target list) may have.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS with this certificate.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="... and this private key.")
+@_scan_options_for_serve
+def serve(db: Path, listen: str, token_file: Path, **kw: Any) -> None:
+    """Serve checks and sweeps over HTTP: an API under /api/v1 and web pages.
+
+    \b
+      v6scan serve --db /var/lib/v6scan/v6scan.db --token-file /etc/v6scan/tokens
+      v6scan serve --db v6.db --token-file tokens --listen 127.0.0.1:8080 --webhook https://hooks.example/v6
+
+    \b
+    The scan options (--resolver, --allow-net, --exclude, --self-check, --ca-bundle,
+    --root-hints, --trust-anchor, --timeout, --concurrency, politeness) are the
+    server's configuration: no request can change them.  A request chooses only
+    the names or the list, the policy, the checks, the timeout, www and pinned
+    addresses, as `check` and `scan` do.  The API is documented at
+    /api/v1/openapi.json; `v6scan check HOST --remote URL --token T` uses it.
+    """
+    import uvicorn
+
+    from v6scan.serve.app import create_app
+    from v6scan.serve.auth import TokenError, Tokens
+    from v6scan.serve.config import ServerConfig
+
+    settings, policy, excluded = _settings(kw)
+    settings = _absolute(settings)
+    _maybe_show_settings(kw, settings, policy)
+    host, port = _listen(listen)
+    tls_cert, tls_key = kw.get("tls_cert"), kw.get("tls_key")
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    try:
+        tokens = Tokens.load(token_file)
+    except TokenError as e:
+        raise click.BadParameter(str(e), param_hint="--token-file") from None
+    try:
+        Store(db).close()  # created or migrated now: a file that is no sweep database is refused here
+    except StoreError as e:
+        raise click.UsageError(str(e)) from None
+    config = ServerConfig(db=db.absolute(), settings=settings, excluded=excluded, tokens=tokens,
+                          webhook=kw.get("webhook"), max_jobs=int(kw["max_jobs"]),
+                          concurrency=int(kw.get("concurrency") or 64), rate_per_minute=int(kw["rate_limit"]),
+                          max_body=int(kw["max_body"]), public_url=kw.get("public_url"))
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(config), host=host, port=port, lifespan="on", log_config=None, proxy_headers=False,
+        server_header=False, timeout_graceful_shutdown=10, ssl_certfile=tls_cert, ssl_keyfile=tls_key))
+    click.echo(f"v6scan serve: http{'s' if tls_cert else ''}://{'[' + host + ']' if ':' in host else host}:{port}/"
+               f" ({len(tokens.names)} tokens, database {db})", err=True)
+    eventloop.run(server.serve())
 
 
 @cli.group()

@@ -61,7 +61,7 @@ from v6scan.targets import Target
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "SweepDiff", "config_hash", "connect"]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 #: bytes per database page (SQLite's default is 4096): a packed row of 2-3 KB left most of a 4 KiB
 #: page unused; measured on a 2,000-site full-check sweep, 16 KiB pages store it in 16 % fewer bytes
 PAGE_SIZE = 16384
@@ -421,7 +421,25 @@ def _v6_attributions(db: sqlite_utils.Database) -> None:
 #: a row of ``indicators`` (the columns of :func:`_v6_attributions`)
 _INSERT_INDICATORS = ("INSERT OR REPLACE INTO indicators VALUES (" + ", ".join("?" * (9 + len(PARTS))) + ")")  # noqa: S608  # placeholders only
 
-MIGRATIONS = {1: _create_v1, 2: _v2_shuffle, 3: _v3_chunks, 4: _v4_retries, 5: _v5_packed, 6: _v6_attributions}
+def _v7_schedules(db: sqlite_utils.Database) -> None:
+    """Version 7: sweeps ``v6scan serve`` runs again and again (a schedule: its request and target
+    list, how often, the sweep it ran last and when it runs next)."""
+    db.execute("""
+        CREATE TABLE schedules (
+            id INTEGER PRIMARY KEY,
+            created TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            every REAL NOT NULL,
+            request TEXT NOT NULL,
+            targets TEXT NOT NULL,
+            next_run TEXT NOT NULL,
+            last_sweep INTEGER REFERENCES sweeps(id) ON DELETE SET NULL,
+            active INTEGER NOT NULL DEFAULT 1
+        )""")
+
+
+MIGRATIONS = {1: _create_v1, 2: _v2_shuffle, 3: _v3_chunks, 4: _v4_retries, 5: _v5_packed, 6: _v6_attributions,
+              7: _v7_schedules}
 
 _failpoint_calls = 0
 
@@ -984,6 +1002,49 @@ class Store:
         return len(batch)
 
     # ------------------------------------------------------------------- diff
+    # ------------------------------------------------------------- schedules
+    def add_schedule(self, owner: str, every: float, request: Mapping[str, JSON], targets: str,
+                     next_run: str) -> int:
+        """A sweep of ``targets`` (a target list's text) with ``request`` (the API's options), run
+        every ``every`` seconds from ``next_run`` (ISO time); its id."""
+        with self._transaction():
+            cur = self._insert("schedules", [{"created": now_iso(), "owner": owner, "every": every,
+                                              "request": json.dumps(dict(request), sort_keys=True),
+                                              "targets": targets, "next_run": next_run, "active": 1}])
+        assert cur.lastrowid is not None
+        return int(cur.lastrowid)
+
+    def schedules(self, active_only: bool = False) -> list[dict[str, Any]]:
+        """Every schedule (``request`` decoded; ``targets`` left out: :meth:`schedule_targets`)."""
+        rows = self.db.query("SELECT id, created, owner, every, request, next_run, last_sweep, active"
+                             " FROM schedules WHERE active >= ? ORDER BY id", [1 if active_only else 0])
+        return [{**r, "request": json.loads(r["request"]), "active": bool(r["active"])} for r in rows]
+
+    def schedule(self, schedule_id: int) -> dict[str, Any]:
+        for r in self.schedules():
+            if r["id"] == schedule_id:
+                return r
+        raise StoreError(f"no schedule {schedule_id} in {self.path}")
+
+    def schedule_targets(self, schedule_id: int) -> str:
+        row = self.db.execute("SELECT targets FROM schedules WHERE id = ?", [schedule_id]).fetchone()
+        if row is None:
+            raise StoreError(f"no schedule {schedule_id} in {self.path}")
+        return str(row[0])
+
+    def schedule_ran(self, schedule_id: int, sweep_id: int | None, next_run: str) -> None:
+        with self._transaction():
+            if sweep_id is None:
+                self.db.execute("UPDATE schedules SET next_run = ? WHERE id = ?", [next_run, schedule_id])
+            else:
+                self.db.execute("UPDATE schedules SET next_run = ?, last_sweep = ? WHERE id = ?",
+                                [next_run, sweep_id, schedule_id])
+
+    def stop_schedule(self, schedule_id: int) -> None:
+        self.schedule(schedule_id)
+        with self._transaction():
+            self.db.execute("UPDATE schedules SET active = 0 WHERE id = ?", [schedule_id])
+
     def diff(self, a: int, b: int, policy: str | None = None) -> SweepDiff:
         """What changed from sweep ``a`` to sweep ``b`` (same policy), site by site and check by check."""
         policy = policy or self.sweep(b)["policy"]

@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, replace
 
-from v6scan.engine import TargetResult, scan_targets
+from v6scan.context import Context
+from v6scan.engine import TargetResult, scan_target, scan_targets
 from v6scan.model import JSON, Observation
 from v6scan.registry import CHECKS
 from v6scan.scoring import Policy, SiteVerdict, score_target
@@ -31,7 +32,7 @@ from v6scan.store import Store, StoreError
 from v6scan.targets import Target
 from v6scan.workers import scan_in_processes
 
-__all__ = ["DEFAULT_MAX_RETRIES", "RESUME_MAY_DIFFER", "SCANNER_SIDE_CHECKS", "config_differences",
+__all__ = ["DEFAULT_MAX_RETRIES", "RESUME_MAY_DIFFER", "SCANNER_SIDE_CHECKS", "check_sweep", "config_differences",
            "describe_causes", "give_up", "resume_sweep", "retryable", "run_sweep", "settings_config", "settle",
            "stored_config"]
 
@@ -252,6 +253,19 @@ async def resume_sweep(store: Store, sweep_id: int, settings: Settings, policy: 
     await _run(store, sweep_id, settings, policy, concurrency, batch_size, flush_seconds, progress, stop, workers,
                cluster, chunk_size, grace, abort, max_retries)
     return pending
+
+
+async def check_sweep(store: Store, sweep_id: int, settings: Settings, policy: Policy) -> None:
+    """Measure the targets of ``sweep_id`` as ``v6scan check`` measures them (one context, every
+    target at once, each scored as it was measured, a failure of the scanner's own not retried: the
+    verdict says so) and record them: what ``v6scan serve`` runs for a check, so a remote check
+    prints what a local one prints."""
+    targets = store.pending_targets(sweep_id)
+    async with Context.create(settings) as ctx:
+        results = await asyncio.gather(*(scan_target(ctx, t) for t in targets))
+    store.record(sweep_id, [(r.target.name, r.started_at, r.finished_at, r.observations,
+                             score_target(r.target.name, r.observations, policy)) for r in results], vantage=VANTAGE)
+    _finish(store, sweep_id)
 
 
 @contextlib.contextmanager

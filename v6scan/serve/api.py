@@ -1,0 +1,329 @@
+"""The HTTP API, version 1: ``/api/v1/...`` (documented by :mod:`v6scan.serve.openapi`).
+
+Every write and every read of results needs a bearer token (401 without, 403 with a wrong one, 429
+past its rate); ``/api/v1/health`` and the OpenAPI document do not.  Errors are JSON
+``{"error": {"status", "message", "field"}}``.  A request's options are validated by
+:mod:`v6scan.options`, as the command line validates them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Callable, Coroutine, Iterable
+from pathlib import Path
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from v6scan import __version__
+from v6scan.model import JSON, now_iso
+from v6scan.options import OptionError, request_settings
+from v6scan.output import FORMATS, json_text, render
+from v6scan.report.data import stored_verdict
+from v6scan.report.sweep_export import EXPORT_FORMATS, MEDIA_TYPES, export_sweep
+from v6scan.schedule import parse_every
+from v6scan.scoring import BUILTIN_POLICIES, load_policy
+from v6scan.serve.jobs import TargetListError, parse_list
+from v6scan.serve.openapi import openapi_document
+from v6scan.serve.service import Service, api_error
+from v6scan.store import Store, StoreError
+from v6scan.wire import outcome_from_json, stored_outcome
+
+__all__ = ["check_outcomes", "routes", "sweep_info"]
+
+#: seconds a read may wait for a check to finish (``?wait=``)
+WAIT_MAX = 60.0
+_TEXT_TYPES = {"json": "application/json", "jsonl": "application/x-ndjson", "junit": "application/xml",
+               "sarif": "application/sarif+json", "text": "text/plain; charset=utf-8",
+               "github": "text/plain; charset=utf-8"}
+
+
+def _store_call(service: Service, fn: Callable[[Store], Any]) -> Coroutine[Any, Any, Any]:
+    """``fn(store)`` on a thread with a connection of its own (the event loop keeps serving)."""
+    def run() -> Any:
+        with Store(service.config.db) as store:
+            return fn(store)
+
+    return asyncio.to_thread(run)
+
+
+def _int(value: str | None, name: str, default: int | None = None) -> int:
+    if value is None:
+        if default is None:
+            raise OptionError(name, "is needed")
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise OptionError(name, f"{value!r} is not a whole number") from None
+
+
+def _choice(value: str | None, name: str, choices: Iterable[str], default: str) -> str:
+    v = value or default
+    if v not in choices:
+        raise OptionError(name, f"{v!r} is not one of {', '.join(choices)}")
+    return v
+
+
+def sweep_info(store: Store, row: dict[str, Any], state: str | None = None) -> dict[str, JSON]:
+    """A sweep as the API lists it: who asked for what, its status and progress, its verdicts."""
+    sid = int(row["id"])
+    try:
+        config = json.loads(row.get("config") or "{}")
+    except json.JSONDecodeError:
+        config = {}
+    api = config.get("api") if isinstance(config.get("api"), dict) else {}
+    counts = store.target_counts(sid)
+    total = int(row["targets"])
+    done = int(counts.get("done", 0))
+    status = str(row["status"])
+    if status == "running" and state == "queued":
+        status = "queued"
+    return {"id": sid, "kind": api.get("kind", "scan"), "owner": api.get("owner"), "status": status,
+            "policy": row["policy"], "started": row["started"], "finished": row["finished"], "note": row["note"],
+            "targets": total, "done": done, "pending": int(counts.get("pending", 0)),
+            "retry": int(counts.get("retry", 0)), "excluded": int(counts.get("excluded", 0)),
+            "progress": round(done / total, 4) if total else 1.0,
+            "verdicts": store.verdict_counts(sid, str(row["policy"])), "schedule": api.get("schedule"),
+            "request": api.get("request")}
+
+
+def check_outcomes(store: Store, sweep_id: int) -> list[dict[str, JSON]]:
+    """Every target of a finished sweep as :func:`v6scan.wire.stored_outcome`, in its order."""
+    policy = str(store.sweep(sweep_id)["policy"])
+    verdicts = {r["name"]: stored_verdict(r) for r in store.verdict_rows(sweep_id, policy)}
+    return [stored_outcome(row, obs, verdicts[row["tname"]]) for row, obs in store.observations(sweep_id)
+            if row["tname"] in verdicts]
+
+
+def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one handler per endpoint, read top to bottom
+    cfg = service.config
+
+    def guarded(fn: Callable[[Request, str], Coroutine[Any, Any, Response]]
+                ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        async def handler(request: Request) -> Response:
+            owner = service.owner(request)
+            try:
+                return await fn(request, owner)
+            except OptionError as e:
+                return api_error(400, e.message, e.option)
+            except (TargetListError, UnicodeDecodeError) as e:
+                return api_error(400, str(e), "body")
+            except StoreError as e:
+                return api_error(404, str(e))
+        return handler
+
+    async def json_body(request: Request) -> dict[str, Any]:
+        raw = await service.body(request)
+        try:
+            data = json.loads(raw or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise OptionError("body", f"not JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise OptionError("body", "give a JSON object")
+        return data
+
+    def query_request(request: Request) -> dict[str, Any]:
+        """A sweep's options from the query string (the body is its target list)."""
+        q = request.query_params
+        out: dict[str, Any] = {}
+        for key in q:
+            if key in ("every",):
+                continue
+            values = q.getlist(key)
+            out[key] = values if key == "addresses" else values[-1]
+        return out
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    async def selfcheck(request: Request, owner: str) -> Response:
+        from v6scan.checks.base import Run
+        from v6scan.checks.self_v6 import probe
+        from v6scan.context import Context
+
+        async with Context.create(cfg.settings) as ctx:
+            o = await probe(ctx, Run(ctx, "self", "self"))
+        return JSONResponse({"usable": o.status == "ok", "observation": o.to_json()})
+
+    async def submit_check(request: Request, owner: str) -> Response:
+        body = await json_body(request)
+        settings, policy, targets = request_settings(cfg.settings, body, cfg.excluded, sweep=False)
+        sid = await service.jobs.submit("check", owner, body, settings, policy, targets)
+        return JSONResponse({"id": sid, "status": "queued", "links": _links("checks", sid)}, 202,
+                            headers={"Location": f"/api/v1/checks/{sid}"})
+
+    async def finished(request: Request, sid: int, kind: str) -> tuple[dict[str, JSON], bool]:
+        wait = min(WAIT_MAX, max(0.0, float(request.query_params.get("wait") or 0)))
+        info: dict[str, JSON] = await _store_call(service, lambda st: _info(st, sid, kind))
+        if info["status"] in ("running", "queued") and wait:
+            await service.jobs.wait(sid, wait)
+            info = await _store_call(service, lambda st: _info(st, sid, kind))
+        return info, info["status"] not in ("running", "queued")
+
+    def _info(store: Store, sid: int, kind: str | None) -> dict[str, JSON]:
+        info = sweep_info(store, store.sweep(sid), service.jobs.state(sid))
+        if kind is not None and (info["kind"] == "check") != (kind == "check"):
+            raise StoreError(f"{sid} is a {info['kind']}, not a {kind}")
+        return info
+
+    async def read_check(request: Request, owner: str) -> Response:
+        sid = _int(request.path_params["id"], "id")
+        fmt = _choice(request.query_params.get("format"), "format", FORMATS, "json")
+        lang = _choice(request.query_params.get("lang"), "lang", ("en", "zh-CN"), "en")
+        info, done = await finished(request, sid, "check")
+        if not done:
+            return JSONResponse(info, 202)
+        outcomes = await _store_call(service, lambda st: check_outcomes(st, sid))
+        text = render(fmt, [outcome_from_json(o) for o in outcomes], lang)
+        return Response(text, 200, media_type=_TEXT_TYPES[fmt])
+
+    async def check_outcomes_route(request: Request, owner: str) -> Response:
+        sid = _int(request.path_params["id"], "id")
+        info, done = await finished(request, sid, "check")
+        if not done:
+            return JSONResponse(info, 202)
+        outcomes = await _store_call(service, lambda st: check_outcomes(st, sid))
+        return Response(json_text({**info, "outcomes": outcomes}), 200, media_type="application/json")
+
+    async def targets_of(request: Request) -> tuple[Any, Any, list[str]]:
+        raw = await service.body(request)
+        text = raw.decode("utf-8-sig")
+        return await asyncio.to_thread(parse_list, text, cfg.excluded)
+
+    async def submit_sweep(request: Request, owner: str) -> Response:
+        req = query_request(request)
+        settings, policy, _ = request_settings(cfg.settings, req, cfg.excluded, sweep=True)
+        targets, skipped, bad = await targets_of(request)
+        sid = await service.jobs.submit("sweep", owner, req, settings, policy, targets, skipped)
+        return JSONResponse({"id": sid, "status": "queued", "targets": len(targets), "excluded": len(skipped),
+                             "rejected": len(bad), "errors": bad[:100], "links": _links("sweeps", sid)}, 202,
+                            headers={"Location": f"/api/v1/sweeps/{sid}"})
+
+    async def list_sweeps(request: Request, owner: str) -> Response:
+        def rows(store: Store) -> list[dict[str, JSON]]:
+            return [sweep_info(store, r, service.jobs.state(int(r["id"]))) for r in store.sweeps()]
+
+        return JSONResponse({"sweeps": await _store_call(service, rows)})
+
+    async def read_sweep(request: Request, owner: str) -> Response:
+        sid = _int(request.path_params["id"], "id")
+        info, _ = await finished(request, sid, "sweep")
+        return JSONResponse(info)
+
+    async def results(request: Request, owner: str) -> Response:
+        sid = _int(request.path_params["id"], "id")
+        fmt = _choice(request.query_params.get("format"), "format", EXPORT_FORMATS, "jsonl")
+        lang = _choice(request.query_params.get("lang"), "lang", ("en", "zh-CN"), "en")
+        policy_arg = request.query_params.get("policy")
+
+        def write(store: Store) -> Path:
+            pol = _policy_of(store, sid, policy_arg)
+            store.use_providers(sid)
+            fd, name = tempfile.mkstemp(prefix="v6scan-export-", suffix="." + fmt)
+            os.close(fd)
+            try:
+                export_sweep(store, sid, pol, lang, fmt, Path(name))
+            except BaseException:
+                os.unlink(name)
+                raise
+            return Path(name)
+
+        path = await _store_call(service, write)
+        return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=f"v6scan-sweep-{sid}.{fmt}",
+                            background=BackgroundTask(_unlink, path))
+
+    async def diff(request: Request, owner: str) -> Response:
+        a = _int(request.query_params.get("a"), "a")
+        b = _int(request.query_params.get("b"), "b")
+        policy_arg = request.query_params.get("policy")
+
+        def run(store: Store) -> dict[str, Any]:
+            name = _policy_name(policy_arg) if policy_arg else None
+            return dataclasses.asdict(store.diff(a, b, name))
+
+        return JSONResponse(await _store_call(service, run))
+
+    async def submit_schedule(request: Request, owner: str) -> Response:
+        every_text = request.query_params.get("every")
+        if not every_text:
+            raise OptionError("every", "give the interval (e.g. every=24h)")
+        try:
+            every = parse_every(every_text)
+        except ValueError as e:
+            raise OptionError("every", str(e)) from None
+        req = query_request(request)
+        request_settings(cfg.settings, req, cfg.excluded, sweep=True)  # refused now, not at its first run
+        raw = await service.body(request)
+        text = raw.decode("utf-8-sig")
+        targets, skipped, bad = await asyncio.to_thread(parse_list, text, cfg.excluded)
+        first = now_iso()
+        sched = await _store_call(service, lambda st: st.add_schedule(owner, every, req, text, first))
+        service.jobs.wake()
+        return JSONResponse({"id": sched, "every": every, "next_run": first, "targets": len(targets),
+                             "excluded": len(skipped), "rejected": len(bad), "errors": bad[:100]}, 201,
+                            headers={"Location": f"/api/v1/schedules/{sched}"})
+
+    async def list_schedules(request: Request, owner: str) -> Response:
+        return JSONResponse({"schedules": await _store_call(service, lambda st: st.schedules())})
+
+    async def delete_schedule(request: Request, owner: str) -> Response:
+        sched = _int(request.path_params["id"], "id")
+        await _store_call(service, lambda st: st.stop_schedule(sched))
+        return JSONResponse({"id": sched, "active": False})
+
+    v1 = "/api/v1"
+    return [
+        Route(f"{v1}/health", health, methods=["GET"]),
+        Route(f"{v1}/openapi.json", openapi, methods=["GET"]),
+        Route(f"{v1}/selfcheck", guarded(selfcheck), methods=["GET"]),
+        Route(f"{v1}/checks", guarded(submit_check), methods=["POST"]),
+        Route(f"{v1}/checks/{{id}}", guarded(read_check), methods=["GET"]),
+        Route(f"{v1}/checks/{{id}}/outcomes", guarded(check_outcomes_route), methods=["GET"]),
+        Route(f"{v1}/sweeps", guarded(submit_sweep), methods=["POST"]),
+        Route(f"{v1}/sweeps", guarded(list_sweeps), methods=["GET"]),
+        Route(f"{v1}/sweeps/{{id}}", guarded(read_sweep), methods=["GET"]),
+        Route(f"{v1}/sweeps/{{id}}/results", guarded(results), methods=["GET"]),
+        Route(f"{v1}/diff", guarded(diff), methods=["GET"]),
+        Route(f"{v1}/schedules", guarded(submit_schedule), methods=["POST"]),
+        Route(f"{v1}/schedules", guarded(list_schedules), methods=["GET"]),
+        Route(f"{v1}/schedules/{{id}}", guarded(delete_schedule), methods=["DELETE"]),
+    ]
+
+
+def _links(kind: str, sid: int) -> dict[str, str]:
+    base = f"/api/v1/{kind}/{sid}"
+    if kind == "checks":
+        return {"self": base, "outcomes": f"{base}/outcomes", "page": f"/checks/{sid}"}
+    return {"self": base, "results": f"{base}/results", "report": f"/sweeps/{sid}/report/"}
+
+
+def _policy_name(value: str) -> str:
+    if value not in BUILTIN_POLICIES:
+        raise OptionError("policy", f"give one of {', '.join(BUILTIN_POLICIES)}")
+    return load_policy(value).name
+
+
+def _policy_of(store: Store, sid: int, value: str | None) -> str:
+    if value is None:
+        return str(store.sweep(sid)["policy"])
+    name = _policy_name(value)
+    if name not in store.policies(sid):
+        raise OptionError("policy", f"sweep {sid} has no verdicts under {name!r}")
+    return name
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
