@@ -54,6 +54,7 @@ from v6scan.report.remediation import write_remediation_dir, write_remediation_f
 from v6scan.report.rows import count_verdicts
 from v6scan.report.sweep_export import EXPORT_FORMATS, export_sweep
 from v6scan.resolver import parse_server
+from v6scan.schedule import parse_every, post_webhook, regressions, webhook_message
 from v6scan.scoring import BUILTIN_POLICIES, VERDICTS, Policy, SiteVerdict, load_policy, policy_from_json, score_target
 from v6scan.settings import Settings, parse_pins
 from v6scan.store import Store, StoreError
@@ -719,6 +720,21 @@ def _need_dask(cluster: str | None) -> None:
             raise click.UsageError("--cluster needs Dask distributed: pip install 'v6scan[cluster]'") from None
 
 
+def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not (value.startswith(("http://", "https://")) and len(value) > 8):
+        raise click.BadParameter(f"{value}: give an http:// or https:// URL", ctx, param)
+    return value
+
+
+def _every(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_every(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+
+
 @cli.command()
 @click.argument("target_files", nargs=-1)
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), required=True, envvar="V6SCAN_DB",
@@ -738,6 +754,12 @@ def _need_dask(cluster: str | None) -> None:
               envvar="V6SCAN_MAX_RETRIES",
               help="Times a target the scanner could not measure (its resolver, its own IPv6) is retried"
                    " across resumes; then it gets its verdict.")
+@click.option("--every", metavar="INTERVAL", callback=_every,
+              help="Sweep the lists again every INTERVAL (30m, 24h, 7d, 1h30m) until interrupted, comparing each"
+                   " sweep with the one before: sites whose verdict got worse are printed (and sent to --webhook).")
+@click.option("--times", type=click.IntRange(1, 1_000_000), metavar="N", help="With --every: stop after N sweeps.")
+@click.option("--webhook", metavar="URL", callback=_http_url,
+              help="With --every: POST a JSON message here when sites got worse between two sweeps.")
 @_gate_options
 @_scan_options
 @_providers_option
@@ -777,6 +799,11 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
          inconclusive; continue with --resume SWEEP
       4  internal error
     """
+    every, times, webhook = kw.pop("every"), kw.pop("times"), kw.pop("webhook")
+    if every is not None:
+        _scan_every(click.get_current_context(), db, every, times, webhook)
+    if times is not None or webhook is not None:
+        raise click.UsageError("--times and --webhook go with --every")
     settings, policy, excluded = _settings(kw)
     settings = _absolute(settings)
     if resume_id is None:
@@ -861,6 +888,51 @@ def scan(target_files: tuple[str, ...], db: Path, resume_id: int | None, fmt: st
     finally:
         store.close()
     sys.exit(_scan_outcome(db, sweep_id, policy, fail_on, min_score))
+
+
+def _scan_every(ctx: click.Context, db: Path, every: float, times: int | None, webhook: str | None) -> None:
+    """``scan --every``: a new sweep of the lists at each interval (the lists are read again each
+    time); after each, the sites whose verdict got worse since the sweep before are printed and, with
+    ``--webhook``, posted (:mod:`v6scan.schedule`).  Ends (exit 3) when a sweep is interrupted, after
+    ``--times`` sweeps with the last sweep's exit code, or at Ctrl-C between sweeps (exit 0)."""
+    if ctx.params.get("resume_id") is not None:
+        raise click.UsageError("--every starts new sweeps: it does not go with --resume")
+    previous: int | None = None
+    for n in itertools.count(1):
+        started = time.monotonic()
+        params = {**ctx.params, "every": None, "times": None, "webhook": None}
+        code: Any = 0
+        try:
+            ctx.invoke(scan, **params)
+        except SystemExit as e:
+            code = e.code
+        with Store(db) as store:
+            sid = store.latest_sweep()
+            if sid is None or store.sweep(sid)["status"] == "interrupted":
+                sys.exit(3)
+            worse: list[dict[str, Any]] = []
+            if previous is not None:
+                try:
+                    d = store.diff(previous, sid)
+                    worse = regressions(d)
+                except StoreError as e:
+                    click.echo(f"sweeps {previous} and {sid} not compared: {e}", err=True)
+        for r in worse:
+            click.echo(f"got worse: {r['name']} {r['before']} -> {r['after']} (sweep {previous} -> {sid})", err=True)
+        if worse and webhook:
+            message = webhook_message(d, worse, {"command": "scan --every", "db": str(db)})
+            if not eventloop.run(post_webhook(webhook, message)):
+                click.echo(f"the webhook {webhook} did not take the message", err=True)
+        previous = sid
+        if times is not None and n >= times:
+            sys.exit(code)
+        wait = max(0.0, started + every - time.monotonic())
+        click.echo(f"next sweep in {wait:.0f} s (Ctrl-C to stop)", err=True)
+        try:
+            time.sleep(wait)
+        except KeyboardInterrupt:
+            click.echo("\nstopped between sweeps", err=True)
+            sys.exit(0)
 
 
 def _scan_outcome(db: Path, sweep_id: int, policy: Policy, fail_on: str | None, min_score: int | None) -> int:
@@ -1176,12 +1248,6 @@ def _listen(spec: str) -> tuple[str, int]:
     except ValueError as e:
         raise click.BadParameter(f"{spec}: {e}", param_hint="--listen") from None
     return host, int(port)
-
-
-def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not (value.startswith(("http://", "https://")) and len(value) > 8):
-        raise click.BadParameter(f"{value}: give an http:// or https:// URL", ctx, param)
-    return value
 
 
 @cli.command()

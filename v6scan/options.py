@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+import click
+
 from v6scan.errors import V6scanError
 from v6scan.registry import CHECKS, sweep_checks
 from v6scan.scoring import BUILTIN_POLICIES, Policy, load_policy, policy_from_file_data
@@ -84,15 +86,18 @@ def parse_hosts(hosts: Iterable[str], excluded: NameExclusions, option: str = "H
     return targets
 
 
-def check_timeout(value: Any, option: str = "--timeout") -> float:
-    lo, hi = TIMEOUT_RANGE
+def _convert(kind: click.ParamType[Any], value: Any, option: str) -> Any:
+    """``value`` converted by the click type the command line uses for it, with its words."""
     try:
-        t = float(value)
-    except (TypeError, ValueError):
-        raise OptionError(option, f"{value!r} is not a number of seconds") from None
-    if not lo <= t <= hi:  # NaN too
-        raise OptionError(option, f"{t:g} is not in the range {lo:g} to {hi:g} seconds")
-    return t
+        return kind.convert(value, None, None)
+    except click.BadParameter as e:
+        raise OptionError(option, e.message) from None
+
+
+def check_timeout(value: Any, option: str = "--timeout") -> float:
+    if isinstance(value, bool):
+        raise OptionError(option, f"{value!r} is not a valid float.")
+    return float(_convert(click.FloatRange(*TIMEOUT_RANGE), value, option))
 
 
 def request_policy(value: Any, option: str = "policy") -> Policy:
@@ -105,6 +110,9 @@ def request_policy(value: Any, option: str = "policy") -> Policy:
             return load_policy(str(value))
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise OptionError(option, f"not a policy: {e}") from None
+    if isinstance(value, str) and value:  # the command line's words for a name it does not know
+        raise OptionError(option, f"unknown policy {value!r} (built in: {', '.join(BUILTIN_POLICIES)}); a request"
+                          " may also give a policy file's JSON object, never a file on the server")
     raise OptionError(option, f"give a policy name ({', '.join(BUILTIN_POLICIES)}) or a policy file's JSON object")
 
 
@@ -132,9 +140,7 @@ def request_settings(base: Settings, request: Mapping[str, Any], excluded: NameE
     checks = request.get("checks")
     if checks is not None and not isinstance(checks, str):
         raise OptionError("checks", "give comma-separated check ids, 'all' or +ID,... as one string")
-    www = request.get("www", base.www)
-    if www not in WWW_CHOICES:
-        raise OptionError("www", f"{www!r} is not one of {', '.join(WWW_CHOICES)}")
+    www = _convert(click.Choice(WWW_CHOICES), request.get("www", base.www), "www")
     pins = request.get("addresses", [])
     if not isinstance(pins, list) or not all(isinstance(p, str) for p in pins):
         raise OptionError("addresses", "give a list of NAME=IP")
@@ -142,9 +148,7 @@ def request_settings(base: Settings, request: Mapping[str, Any], excluded: NameE
         parse_pins(tuple(pins))
     except ValueError as e:
         raise OptionError("addresses", str(e)) from None
-    lang = request.get("lang", "en")
-    if lang not in ("en", "zh-CN"):
-        raise OptionError("lang", f"{lang!r} is not one of en, zh-CN")
+    _convert(click.Choice(["en", "zh-CN"]), request.get("lang", "en"), "lang")
     timeout = check_timeout(request["timeout"], "timeout") if "timeout" in request else base.timeout
     settings = replace(base, timeout=timeout, www=str(www), pins=tuple(pins),
                        check_ids=select_checks(checks, sweep, "checks"))

@@ -27,14 +27,14 @@ from v6scan import __version__
 from v6scan.model import JSON, now_iso
 from v6scan.options import OptionError, request_settings
 from v6scan.output import FORMATS, json_text, render
-from v6scan.report.data import stored_verdict
 from v6scan.report.sweep_export import EXPORT_FORMATS, MEDIA_TYPES, export_sweep
 from v6scan.schedule import parse_every
-from v6scan.scoring import BUILTIN_POLICIES, load_policy
+from v6scan.scoring import BUILTIN_POLICIES, load_policy, policy_from_json, score_target
 from v6scan.serve.jobs import TargetListError, parse_list
 from v6scan.serve.openapi import openapi_document
 from v6scan.serve.service import Service, api_error
 from v6scan.store import Store, StoreError
+from v6scan.sweep import stored_config
 from v6scan.wire import outcome_from_json, stored_outcome
 
 __all__ = ["check_outcomes", "routes", "sweep_info"]
@@ -97,11 +97,12 @@ def sweep_info(store: Store, row: dict[str, Any], state: str | None = None) -> d
 
 
 def check_outcomes(store: Store, sweep_id: int) -> list[dict[str, JSON]]:
-    """Every target of a finished sweep as :func:`v6scan.wire.stored_outcome`, in its order."""
-    policy = str(store.sweep(sweep_id)["policy"])
-    verdicts = {r["name"]: stored_verdict(r) for r in store.verdict_rows(sweep_id, policy)}
-    return [stored_outcome(row, obs, verdicts[row["tname"]]) for row, obs in store.observations(sweep_id)
-            if row["tname"] in verdicts]
+    """Every measured target of a sweep as :func:`v6scan.wire.stored_outcome`, in its order, scored
+    from its stored observations with the sweep's policy as a local check scores them (scoring is
+    pure: the verdict stored with it, but every result in the order scoring gives)."""
+    policy = policy_from_json(stored_config(store, sweep_id)["policy"])
+    return [stored_outcome(row, obs, score_target(str(row["tname"]), obs, policy))
+            for row, obs in store.observations(sweep_id)]
 
 
 def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one handler per endpoint, read top to bottom
@@ -164,7 +165,7 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
         return JSONResponse({"id": sid, "status": "queued", "links": _links("checks", sid)}, 202,
                             headers={"Location": f"/api/v1/checks/{sid}"})
 
-    async def finished(request: Request, sid: int, kind: str) -> tuple[dict[str, JSON], bool]:
+    async def finished(request: Request, sid: int, kind: str | None) -> tuple[dict[str, JSON], bool]:
         wait = min(WAIT_MAX, max(0.0, float(request.query_params.get("wait") or 0)))
         info: dict[str, JSON] = await _store_call(service, lambda st: _info(st, sid, kind))
         if info["status"] in ("running", "queued") and wait:
@@ -219,7 +220,7 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
 
     async def read_sweep(request: Request, owner: str) -> Response:
         sid = _int(request.path_params["id"], "id")
-        info, _ = await finished(request, sid, "sweep")
+        info, _ = await finished(request, sid, None)
         return JSONResponse(info)
 
     async def results(request: Request, owner: str) -> Response:

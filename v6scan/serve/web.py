@@ -31,8 +31,9 @@ from starlette.routing import BaseRoute, Route
 
 from v6scan.options import OptionError, request_settings
 from v6scan.report import build_report, render_html
+from v6scan.report.html import word
 from v6scan.report.pages import SINGLE_FILE_MAX, write_report_dir
-from v6scan.scoring import BUILTIN_POLICIES
+from v6scan.scoring import BUILTIN_POLICIES, VERDICTS
 from v6scan.serve.api import sweep_info
 from v6scan.serve.service import PAGE_CSP, Service
 from v6scan.store import Store, StoreError
@@ -61,8 +62,6 @@ _WORDS: dict[str, tuple[str, str]] = {
     "queued": ("queued", "排队中"), "running": ("running", "进行中"), "finished": ("finished", "已完成"),
     "interrupted": ("interrupted", "已中断"), "incomplete": ("incomplete", "未完成"),
     "sweep": ("sweep", "批量检测"), "scheduled": ("scheduled sweep", "定期检测"), "scan": ("scan", "命令行检测"),
-    "ready": ("ready", "就绪"), "partial": ("partial", "部分支持"), "broken": ("broken", "故障"),
-    "absent": ("absent", "未部署"), "error": ("error", "错误"), "inconclusive": ("inconclusive", "无法判定"),
     "bad_token": ("That token is not one of the server's.", "该令牌无效。"),
     "bad_form": ("The form expired: send it again.", "表单已过期，请重新提交。"),
 }
@@ -70,7 +69,7 @@ _WORDS: dict[str, tuple[str, str]] = {
 
 def _words(lang: str) -> dict[str, str]:
     i = 1 if lang == "zh-CN" else 0
-    return {k: v[i] for k, v in _WORDS.items()}
+    return {**{v: word(v, lang) for v in VERDICTS}, **{k: v[i] for k, v in _WORDS.items()}}
 
 
 def report_csp(page: str) -> str:
