@@ -36,7 +36,8 @@ from v6scan.targets import Target, parse_target
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
-COMMANDS = ["check", "scan", "serve", "report", "export", "diff", "rescore", "targets", "targets validate", "targets import"]
+COMMANDS = ["check", "scan", "serve", "report", "export", "diff", "rescore", "targets", "targets validate",
+            "targets import"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> object:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from v6scan.engine import TargetResult
+from v6scan.errors import V6scanError
 from v6scan.model import JSON, Observation
 from v6scan.output import Outcome
 from v6scan.providers import ProviderTable
@@ -24,8 +25,8 @@ __all__ = ["WIRE_SCHEMA", "WireError", "outcome_from_json", "outcome_to_json", "
 WIRE_SCHEMA = "v6scan.outcome/1"
 
 
-class WireError(ValueError):
-    pass
+class WireError(V6scanError, ValueError):
+    """What the server sent is not an outcome this version can read."""
 
 
 def outcome_to_json(result: TargetResult, verdict: SiteVerdict) -> dict[str, JSON]:

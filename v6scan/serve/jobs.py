@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from v6scan.errors import V6scanError
 from v6scan.model import JSON
 from v6scan.options import OptionError, request_settings
 from v6scan.schedule import post_webhook, regressions, webhook_message
@@ -39,8 +40,8 @@ log = logging.getLogger(__name__)
 KINDS = ("check", "sweep", "scheduled")
 
 
-class TargetListError(ValueError):
-    pass
+class TargetListError(V6scanError, ValueError):
+    """A target list that holds no target."""
 
 
 def parse_list(text: str, excluded: Any, source: str = "<request>") -> tuple[list[Target], list[Target],
