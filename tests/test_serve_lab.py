@@ -34,7 +34,7 @@ HOOK_PORT = 9009
 HEALTHY_V6 = "2001:db8:80::10"
 
 RECEIVER = """
-import json, sys
+import json, socket, sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 out = sys.argv[1]
 class H(BaseHTTPRequestHandler):
@@ -46,7 +46,9 @@ class H(BaseHTTPRequestHandler):
         self.end_headers()
     def log_message(self, *a):
         pass
-HTTPServer((sys.argv[2], int(sys.argv[3])), H).serve_forever()
+class S(HTTPServer):
+    address_family = socket.AF_INET6
+S((sys.argv[2], int(sys.argv[3])), H).serve_forever()
 """
 
 
@@ -67,6 +69,7 @@ class Server:
             stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO)
         deadline = time.monotonic() + 60
         while self.api("GET", "/api/v1/health", token=None)[0] != 200:
+            assert self.receiver.poll() is None, "the webhook receiver did not start"
             assert self.proc.poll() is None, (tmp / "serve.log").read_text()
             assert time.monotonic() < deadline, "the server did not come up"
             time.sleep(0.3)
@@ -136,10 +139,11 @@ def test_a_remote_check_of_every_scenario_gives_the_local_verdict(lab: Lab, serv
     differ = {n: (local[n]["verdict"], remote[n]["verdict"]) for n in names
               if local[n]["verdict"] != remote[n]["verdict"]}
     assert differ == {}, differ
-    for n in names:  # the same checks with the same results, scored alike
-        assert {c: v["result"] for c, v in remote[n]["checks"].items()} == \
-               {c: v["result"] for c, v in local[n]["checks"].items()}, n
-        assert remote[n]["sweep"] is None and remote[n]["score"] == local[n]["score"]
+    timed = ("web.latency", "web.happy_eyeballs")  # measured times: two runs need not agree on a warning
+    for n in names:  # the same checks with the same results
+        assert {c: v["result"] for c, v in remote[n]["checks"].items() if c not in timed} == \
+               {c: v["result"] for c, v in local[n]["checks"].items() if c not in timed}, n
+        assert remote[n]["sweep"] is None and set(remote[n]["checks"]) == set(local[n]["checks"])
 
 
 def test_remote_check_exit_codes_and_gates_in_the_lab(lab: Lab, server: Server) -> None:
@@ -223,8 +227,8 @@ def test_a_schedule_in_the_lab_tells_the_webhook_which_site_got_worse(lab: Lab, 
             assert time.monotonic() < deadline, listed
             time.sleep(1)
         first = mine[0]["id"]
-        drop = (f"table inet serve_test {{ chain input {{ type filter hook input priority -10; policy accept;"
-                f" ip6 daddr {HEALTHY_V6} tcp dport {{ 80, 443 }} drop; }} }}")
+        drop = (f"table inet serve_test {{\n chain input {{\n  type filter hook input priority -10; policy accept;\n"
+                f"  ip6 daddr {HEALTHY_V6} tcp dport {{ 80, 443 }} drop\n }}\n}}\n")
         lab.exec(["nft", "-f", "-"], ns="srv", input=drop, check=True)
         try:
             while not server.hooks.read_text().strip():
@@ -236,8 +240,9 @@ def test_a_schedule_in_the_lab_tells_the_webhook_which_site_got_worse(lab: Lab, 
         assert msg["path"] == "/hook"
         body = msg["body"]
         assert body["schema"] == "v6scan.regression/1" and body["sweep_before"] == first
-        assert [(r["name"], r["before"]) for r in body["regressions"]] == [("healthy.gov.test", "ready")]
-        assert body["regressions"][0]["after"] in ("broken", "partial")
+        # (the default policy, with only dns.aaaa and web.reach measured: partial at best)
+        assert [(r["name"], r["before"], r["after"]) for r in body["regressions"]] == [
+            ("healthy.gov.test", "partial", "broken")]
         assert any(c["check"] == "web.reach" for c in body["regressions"][0]["checks"])
         assert body["links"]["diff"].startswith(URL + "/diff?a=")
         status, d = server.api("GET", f"/api/v1/diff?a={body['sweep_before']}&b={body['sweep_after']}")
