@@ -27,6 +27,7 @@ import openpyxl
 import pytest
 import uvicorn
 from click.testing import CliRunner
+from openapi_spec_validator import validate
 
 import v6scan.cli as cli_module
 import v6scan.sweep as sweep_module
@@ -213,6 +214,7 @@ def test_health_and_the_openapi_document_need_no_token_and_document_every_route(
         doc = c.get("/api/v1/openapi.json").json()
     assert doc == json.loads(json.dumps(openapi_document()))
     assert doc["openapi"].startswith("3.1")
+    validate(doc)  # a valid OpenAPI 3.1 document
     served = {(r.path, m) for r in s.app.routes if getattr(r, "path", "").startswith("/api/v1")
               for m in getattr(r, "methods", ()) if m != "HEAD"}
     documented = {(p, m.upper()) for p, ops in doc["paths"].items() for m in ops}

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,10 +34,6 @@ from v6scan.targets import Target, TargetList, read_targets
 __all__ = ["Job", "Jobs", "TargetListError", "parse_list"]
 
 log = logging.getLogger(__name__)
-
-#: the kinds of sweep the service runs (``api.kind`` in a sweep's configuration)
-KINDS = ("check", "sweep", "scheduled")
-
 
 class TargetListError(V6scanError, ValueError):
     """A target list that holds no target."""
@@ -277,14 +272,3 @@ class Jobs:
 
 def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def config_request(config_text: str | None) -> dict[str, Any]:
-    """The ``api`` part of a sweep's stored configuration (empty for a sweep ``scan`` made)."""
-    try:
-        config = json.loads(config_text or "{}")
-    except json.JSONDecodeError:
-        return {}
-    api = config.get("api") if isinstance(config, dict) else None
-    return api if isinstance(api, dict) else {}
-
