@@ -284,23 +284,15 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
         await _store_call(service, lambda st: st.stop_schedule(sched))
         return JSONResponse({"id": sched, "active": False})
 
-    v1 = "/api/v1"
-    return [
-        Route(f"{v1}/health", health, methods=["GET"]),
-        Route(f"{v1}/openapi.json", openapi, methods=["GET"]),
-        Route(f"{v1}/selfcheck", guarded(selfcheck), methods=["GET"]),
-        Route(f"{v1}/checks", guarded(submit_check), methods=["POST"]),
-        Route(f"{v1}/checks/{{id}}", guarded(read_check), methods=["GET"]),
-        Route(f"{v1}/checks/{{id}}/outcomes", guarded(check_outcomes_route), methods=["GET"]),
-        Route(f"{v1}/sweeps", guarded(submit_sweep), methods=["POST"]),
-        Route(f"{v1}/sweeps", guarded(list_sweeps), methods=["GET"]),
-        Route(f"{v1}/sweeps/{{id}}", guarded(read_sweep), methods=["GET"]),
-        Route(f"{v1}/sweeps/{{id}}/results", guarded(results), methods=["GET"]),
-        Route(f"{v1}/diff", guarded(diff), methods=["GET"]),
-        Route(f"{v1}/schedules", guarded(submit_schedule), methods=["POST"]),
-        Route(f"{v1}/schedules", guarded(list_schedules), methods=["GET"]),
-        Route(f"{v1}/schedules/{{id}}", guarded(delete_schedule), methods=["DELETE"]),
-    ]
+    open_ = {"health": health, "openapi.json": openapi}  # no token: that it answers, and its document
+    table: list[tuple[str, str, Callable[[Request, str], Coroutine[Any, Any, Response]]]] = [
+        ("GET", "selfcheck", selfcheck), ("POST", "checks", submit_check), ("GET", "checks/{id}", read_check),
+        ("GET", "checks/{id}/outcomes", check_outcomes_route), ("POST", "sweeps", submit_sweep),
+        ("GET", "sweeps", list_sweeps), ("GET", "sweeps/{id}", read_sweep), ("GET", "sweeps/{id}/results", results),
+        ("GET", "diff", diff), ("POST", "schedules", submit_schedule), ("GET", "schedules", list_schedules),
+        ("DELETE", "schedules/{id}", delete_schedule)]
+    return [*(Route(f"/api/v1/{path}", fn, methods=["GET"]) for path, fn in open_.items()),
+            *(Route(f"/api/v1/{path}", guarded(fn), methods=[method]) for method, path, fn in table)]
 
 
 def _links(kind: str, sid: int) -> dict[str, str]:
