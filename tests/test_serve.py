@@ -502,7 +502,7 @@ def test_a_schedule_sweeps_again_and_the_webhook_hears_of_sites_that_got_worse(s
                                                                                fake: Fake) -> None:
     rx = Receiver()
     try:
-        s = serve(webhook=rx.url, public_url="https://v6scan.example")
+        s = serve(webhook=rx.url, public_url="https://v6scan.example", min_interval=1)
         with s.client() as c:
             r = c.post("/api/v1/schedules", params={"every": "1s", "checks": "dns.aaaa"},
                        content=b"a.example\nb.example\nnov6.example\n")
@@ -709,3 +709,171 @@ def test_a_sweep_left_running_is_resumed_when_the_server_starts_again(tmp_path: 
     finally:
         s.stop()
     assert sorted(fake.calls) == ["a.example", "b.example"]
+
+
+# ------------------------------------------------------------------ what a review found (each once a 500 or worse)
+
+BAD_BODIES: list[tuple[Any, str]] = [
+    ({"names": ["a.example"], "timeout": []}, "timeout"), ({"names": ["a.example"], "timeout": {}}, "timeout"),
+    ({"names": ["a.example"], "timeout": "nan"}, "timeout"), ({"names": ["a.example"], "timeout": "inf"}, "timeout"),
+    ({"names": ["a.example"], "timeout": True}, "timeout"),
+    ({"names": ["a.example"], "policy": {"name": {"x": 1}}}, "policy"),
+    ({"names": ["a.example"], "policy": {"checks": {"dns.aaaa": {"weight": "heavy"}}}}, "policy"),
+    ({"names": ["a.example"], "policy": {"checks": []}}, "policy"),
+    ({"names": ["a.example"], "policy": {"checks": {"dns.aaaa": 5}}}, "policy"),
+    ({"names": ["a.example"], "policy": {"checks": {}, "thresholds": {"same_site_min": "abc"}}}, "policy"),
+    ({"names": ["a.example"], "policy": {"checks": {}, "score": {"method": "nope"}}}, "policy"),
+    ({"names": ["a.example"], "addresses": [f"a.example=2001:db8::{i:x}" for i in range(65)]}, "addresses"),
+    ({"names": [f"n{i}.example" for i in range(51)]}, "names"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), BAD_BODIES)
+def test_bad_requests_are_4xx_naming_the_field_never_a_500(serve: Callable[..., Served], body: Any,
+                                                           field: str) -> None:
+    s = serve()
+    with s.client() as c:
+        r = c.post("/api/v1/checks", json=body)
+        assert r.status_code == 400 and r.json()["error"]["field"] == field, r.text
+    with Store(s.config.db) as st:
+        assert st.sweeps() == []
+
+
+def test_bad_query_values_and_ids_are_4xx(serve: Callable[..., Served]) -> None:
+    s = serve()
+    huge = "99999999999999999999"
+    with s.client() as c:
+        assert c.post("/api/v1/checks", content=b"[" * 100_000 + b"]" * 100_000).json()["error"]["field"] == "body"
+        for path, status in ((f"/api/v1/checks/{huge}", 400), ("/api/v1/checks/1?wait=abc", 400),
+                             ("/api/v1/checks/1?wait=nan", 400), (f"/api/v1/diff?a={huge}&b=1", 400),
+                             ("/api/v1/sweeps/0", 400), ("/api/v1/sweeps/x", 400), ("/api/v1/sweeps/7", 404)):
+            r = c.get(path)
+            assert r.status_code == status, (path, r.text)
+        r = c.delete("/api/v1/schedules/5")
+        assert r.status_code == 404 and str(s.config.db) not in r.text  # the server's paths are its own
+        for every in ("3000000d", "0s", "soon"):
+            r = c.post("/api/v1/schedules", params={"every": every}, content=b"a.example\n")
+            assert r.status_code == 400 and r.json()["error"]["field"] == "every"
+    r = CliRunner().invoke(cli, ["check", "a.example", "--timeout", "nan"])
+    assert r.exit_code == 2 and "not a number of seconds" in r.output
+
+
+def test_a_long_list_of_pinned_addresses_is_linear(tmp_path: Path) -> None:
+    from v6scan.settings import parse_pins
+
+    pins = tuple(f"a.example=2001:db8::{i:x}" for i in range(50_000))
+    t = time.process_time()
+    assert len(parse_pins(pins)["a.example"]) == 50_000
+    assert time.process_time() - t < 10  # (quadratic, this took minutes; not a benchmark)
+
+
+def test_one_token_cannot_fill_the_queue_or_the_schedules(serve: Callable[..., Served], fake: Fake,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = fake.scan_target
+
+    async def held(ctx: Any, target: Target) -> TargetResult:  # busy long enough for the requests below
+        await asyncio.sleep(3)
+        return await slow(ctx, target)
+
+    monkeypatch.setattr(sweep_module, "scan_target", held)
+    s = serve(max_queued=2, max_schedules=1, min_interval=3600, max_jobs=1)
+    with s.client() as c, s.client(OTHER) as o:
+        assert c.post("/api/v1/checks", json={"names": ["a.example"]}).status_code == 202
+        assert c.post("/api/v1/checks", json={"names": ["b.example"]}).status_code == 202
+        r = c.post("/api/v1/checks", json={"names": ["c.example"]})
+        assert r.status_code == 429 and "queued or running" in r.text
+        assert o.post("/api/v1/checks", json={"names": ["d.example"]}).status_code == 202  # another token may
+        assert c.post("/api/v1/schedules", params={"every": "2h"}, content=b"a.example\n").status_code == 201
+        r = c.post("/api/v1/schedules", params={"every": "2h"}, content=b"b.example\n")
+        assert r.status_code == 429
+        r = c.post("/api/v1/schedules", params={"every": "10m"}, content=b"b.example\n")
+        assert r.status_code == 400 and "3600" in r.text
+
+
+def test_guessing_tokens_is_rate_limited_per_client(serve: Callable[..., Served]) -> None:
+    s = serve(rate_per_minute=5)
+    with s.client("wrong-token-0123456789") as c:
+        codes = [c.get("/api/v1/sweeps").status_code for _ in range(8)]
+    assert codes[:5] == [403] * 5 and 429 in codes[5:]
+    with httpx.Client(base_url=s.url, timeout=30, trust_env=False) as b:
+        codes = [b.post("/login", data={"token": "wrong-token-0123456789"}).status_code for _ in range(3)]
+    assert set(codes) == {429}  # the same client address, the same bucket
+
+
+def test_forms_from_null_or_foreign_origins_are_refused_the_public_url_is_not(serve: Callable[..., Served]
+                                                                              ) -> None:
+    s = serve(public_url="https://v6scan.example")
+    with httpx.Client(base_url=s.url, timeout=30, trust_env=False) as b:
+        assert b.post("/login", data={"token": TOKEN}, headers={"Origin": "null"}).status_code == 403
+        assert b.post("/login", data={"token": TOKEN}, headers={"Origin": "https://evil.example"}).status_code == 403
+        r = b.post("/login", data={"token": TOKEN}, headers={"Origin": "https://v6scan.example"})
+        assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()  # (behind a TLS proxy)
+        assert b.post("/login", content="&".join(f"f{i}=1" for i in range(60))).status_code == 400
+        cookie = {"Cookie": f"v6scan_session={r.cookies['v6scan_session']}"}  # (a Secure cookie: not over http)
+        assert b.get("/", headers=cookie).status_code == 200  # logged in
+        assert b.post("/check", data={"names": "a.example", "csrf": "\u00e9" * 64}, headers=cookie).status_code == 403
+
+
+def test_remote_check_of_a_name_given_twice_and_the_servers_defaults(serve: Callable[..., Served],
+                                                                     tmp_path: Path) -> None:
+    s = serve()
+    policy = str(_policy_file(tmp_path))
+    args = ["check", "a.example", "a.example", "https://nov6.example/x", "nov6.example", "--policy", policy]
+    local = CliRunner().invoke(cli, args)
+    remote = CliRunner().invoke(cli, [*args, "--remote", s.url, "--token", TOKEN])
+    assert remote.stdout == local.stdout and remote.exit_code == local.exit_code
+    assert remote.stdout.count("a.example  READY") == 2
+    with Store(s.config.db) as st:
+        config = sweep_module.stored_config(st, st.latest_sweep() or 0)
+    assert config["timeout"] == 1.0  # the server's --timeout: none given on the command line
+    assert "timeout" not in config["api"]["request"] and "www" not in config["api"]["request"]  # type: ignore[index,operator]
+
+
+def test_sweeps_a_restart_finds_are_resumed_or_left_with_a_note(tmp_path: Path, fake: Fake) -> None:
+    settings = Settings(resolvers=("127.0.0.1:9",), self_check_enabled=False)
+    db = tmp_path / "resume.db"
+    from v6scan.options import request_settings
+
+    s2, pol, _ = request_settings(settings, {"checks": "dns.aaaa"}, NameExclusions(()), sweep=True)
+    cfg = {**sweep_module.settings_config(s2), "max_retries": 3, "policy": pol.to_json(),
+           "api": {"kind": "sweep", "owner": "ci", "request": {"checks": "dns.aaaa"}, "schedule": None}}
+    with Store(db) as st:
+        waiting = st.start_sweep([Target("a.example", "a.example")], cfg, pol.name)
+        st.finish_sweep(waiting, "incomplete", "a target to retry")  # left waiting to retry
+        refused = st.start_sweep([Target("x.excluded.example", "x.excluded.example")],
+                                 {**cfg, "api": {**cfg["api"], "request": {"names": ["x.excluded.example"]},  # type: ignore[dict-item]
+                                                 "kind": "check"}}, pol.name)
+    config = ServerConfig(db=db, settings=settings, excluded=NameExclusions([".excluded.example"]),
+                          tokens=Tokens({"ci": TOKEN}), tick=0.1)
+    s = Served(config)
+    try:
+        with s.client() as c:
+            assert _wait_done(c, f"/api/v1/sweeps/{waiting}")["status"] == "finished"
+            info = _wait_done(c, f"/api/v1/sweeps/{refused}")
+            assert info["status"] == "interrupted" and "refuses" in str(info["note"])
+    finally:
+        s.stop()
+
+
+def test_a_big_report_is_written_once_for_concurrent_readers(serve: Callable[..., Served],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import concurrent.futures
+
+    import v6scan.serve.web as web
+
+    monkeypatch.setattr(web, "SINGLE_FILE_MAX", 1)
+    s = serve()
+    with s.client() as api:
+        sid = api.post("/api/v1/sweeps", params={"checks": "dns.aaaa"},
+                       content="".join(f"s{i}.example\n" for i in range(60)).encode()).json()["id"]
+        _wait_done(api, f"/api/v1/sweeps/{sid}")
+    c = _login(s)
+    cookies = dict(c.cookies)
+
+    def get(_: int) -> int:
+        with httpx.Client(base_url=s.url, cookies=cookies, timeout=120, trust_env=False) as b:
+            return b.get(f"/sweeps/{sid}/report/").status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(get, range(8))) == [200] * 8
+    assert len(list((s.config.reports).glob(f"{sid}-en-*"))) == 1

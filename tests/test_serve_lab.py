@@ -64,7 +64,7 @@ class Server:
         self.log = (tmp / "serve.log").open("w")
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", lab.client, V6SCAN, "-v", "serve", "--db", str(tmp / "serve.db"),
-             "--token-file", str(tokens), "--listen", f"[{SERVER}]:8080", "--max-jobs", "2",
+             "--token-file", str(tokens), "--listen", f"[{SERVER}]:8080", "--max-jobs", "2", "--min-interval", "10",
              "--webhook", f"http://[{USER}]:{HOOK_PORT}/hook", "--public-url", URL, *common(lab)],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO)
         deadline = time.monotonic() + 60

@@ -39,7 +39,7 @@ from v6scan.context import Context
 from v6scan.engine import TargetResult, scan_target
 from v6scan.errors import configure_logging
 from v6scan.listfiles import ListFileError, list_lines
-from v6scan.options import TIMEOUT_RANGE, OptionError, excluded_note, parse_hosts, select_checks
+from v6scan.options import TIMEOUT_TYPE, OptionError, excluded_note, parse_hosts, select_checks
 from v6scan.output import FORMATS, Outcome, gate, github, render
 from v6scan.providers import ProviderTable, ProviderTableError
 from v6scan.registry import CHECKS, sweep_checks
@@ -184,7 +184,7 @@ def _scan_options(f: F, leave_out: tuple[str, ...] = ()) -> F:
         click.option("--trust-anchor", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      envvar="V6SCAN_TRUST_ANCHOR",
                      help="DNSSEC trust anchors of the root (DS or DNSKEY records) instead of IANA's."),
-        click.option("--timeout", type=click.FloatRange(*TIMEOUT_RANGE), default=5.0, show_default=True,
+        click.option("--timeout", type=TIMEOUT_TYPE, default=5.0, show_default=True,
                      envvar="V6SCAN_TIMEOUT", help="Seconds for one network step."),
         click.option("--www", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
                      help="Also check www.<domain> (auto: for registrable domains)."),
@@ -519,18 +519,21 @@ def _remote_outcomes(url: str, token: str | None, hosts: Sequence[str], kw: Mapp
             policy = json.loads(Path(policy).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
             raise click.BadParameter(f"{policy}: {e}", param_hint="--policy") from None
-    request: dict[str, Any] = {"names": list(hosts), "policy": policy, "timeout": kw.get("timeout") or 5.0,
-                               "www": kw.get("www") or "auto", "addresses": [str(p) for p in kw.get("pins") or ()],
-                               "lang": kw.get("lang") or "en"}
-    if kw.get("check_ids"):
-        request["checks"] = str(kw["check_ids"])
+    request: dict[str, Any] = {"names": list(dict.fromkeys(hosts)), "policy": policy,
+                               "addresses": [str(p) for p in kw.get("pins") or ()], "lang": kw.get("lang") or "en"}
+    for param, key in (("timeout", "timeout"), ("www", "www"), ("check_ids", "checks")):
+        if ctx.get_parameter_source(param) is not ParameterSource.DEFAULT and kw.get(param) is not None:
+            request[key] = kw[param]  # else the server's default
     try:
-        return [outcome_from_json(o, providers) for o in remote_check(url, token or "", request)]
+        found = [outcome_from_json(o, providers) for o in remote_check(url, token or "", request)]
+        by_name = {o.result.target.name: o for o in found}
+        # in the order given, a name given twice printed twice (as a local check prints them)
+        return [by_name[parse_hosts([h], NameExclusions(()))[0].name] for h in hosts]
     except RemoteError as e:
         click.echo(f"v6scan: --remote {url}: {e}", err=True)
         sys.exit(e.code)
-    except WireError as e:
-        click.echo(f"v6scan: --remote {url}: {e}", err=True)
+    except (WireError, KeyError) as e:
+        click.echo(f"v6scan: --remote {url}: the server's answer lacks a site ({e})", err=True)
         sys.exit(4)
 
 
@@ -1268,6 +1271,8 @@ def _listen(spec: str) -> tuple[str, int]:
               envvar="V6SCAN_RATE_LIMIT", help="Requests a minute per token.")
 @click.option("--max-body", type=click.IntRange(1024, 1 << 31), default=10 << 20, show_default=True,
               envvar="V6SCAN_MAX_BODY", help="Bytes a request body (a sweep's target list) may have.")
+@click.option("--min-interval", type=click.FloatRange(1, 366 * 86400), default=300, show_default=True,
+              envvar="V6SCAN_MIN_INTERVAL", help="Seconds: the shortest interval a schedule may have.")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS with this certificate.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="... and this private key.")
 @_scan_options_for_serve
@@ -1310,7 +1315,8 @@ def serve(db: Path, listen: str, token_file: Path, **kw: Any) -> None:
     config = ServerConfig(db=db.absolute(), settings=settings, excluded=excluded, tokens=tokens,
                           webhook=kw.get("webhook"), max_jobs=int(kw["max_jobs"]),
                           concurrency=int(kw.get("concurrency") or 64), rate_per_minute=int(kw["rate_limit"]),
-                          max_body=int(kw["max_body"]), public_url=kw.get("public_url"))
+                          max_body=int(kw["max_body"]), public_url=kw.get("public_url"),
+                          min_interval=float(kw["min_interval"]))
     server = uvicorn.Server(uvicorn.Config(
         create_app(config), host=host, port=port, lifespan="on", log_config=None, proxy_headers=False,
         server_header=False, timeout_graceful_shutdown=10, ssl_certfile=tls_cert, ssl_keyfile=tls_key))

@@ -12,6 +12,7 @@ bundle, root hints, trust anchors, concurrency and politeness) is the server's c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -24,14 +25,49 @@ from v6scan.scoring import BUILTIN_POLICIES, Policy, load_policy, policy_from_fi
 from v6scan.settings import Settings, parse_pins
 from v6scan.targets import NameExclusions, Target, TargetError, parse_target
 
-__all__ = ["MAX_HOSTS", "REQUEST_OPTIONS", "TIMEOUT_RANGE", "WWW_CHOICES", "OptionError", "check_timeout",
-           "excluded_note", "parse_hosts", "request_policy", "request_settings", "select_checks"]
+__all__ = [
+    "MAX_HOSTS",
+    "MAX_PINS",
+    "REQUEST_OPTIONS",
+    "TIMEOUT_RANGE",
+    "TIMEOUT_TYPE",
+    "WWW_CHOICES",
+    "OptionError",
+    "Seconds",
+    "check_timeout",
+    "excluded_note",
+    "parse_hosts",
+    "request_policy",
+    "request_settings",
+    "select_checks",
+]
 
 #: --timeout's range, seconds
 TIMEOUT_RANGE = (0.1, 300.0)
 WWW_CHOICES = ("auto", "always", "never")
 #: names one check request may hold (a sweep is for more)
 MAX_HOSTS = 50
+#: pinned addresses (NAME=IP) one request may give
+MAX_PINS = 64
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds in a range: ``--timeout``'s type, for the command line and the API (not
+    NaN or infinite, which a range lets through)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, bool) or (value is not None and not isinstance(value, int | float | str)):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        v = super().convert(value, param, ctx)  # type: ignore[arg-type]  # a string is converted too
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return v
+
+
+#: --timeout's type
+TIMEOUT_TYPE = Seconds(*TIMEOUT_RANGE)
 #: the fields of a check or sweep request to the API: the per-request options of ``check``
 REQUEST_OPTIONS = frozenset({"names", "policy", "checks", "timeout", "www", "addresses", "lang"})
 
@@ -92,12 +128,12 @@ def _convert(kind: click.ParamType[Any], value: Any, option: str) -> Any:
         return kind.convert(value, None, None)
     except click.BadParameter as e:
         raise OptionError(option, e.message) from None
+    except (TypeError, ValueError):
+        raise OptionError(option, f"{value!r} is not a valid value") from None
 
 
 def check_timeout(value: Any, option: str = "--timeout") -> float:
-    if isinstance(value, bool):
-        raise OptionError(option, f"{value!r} is not a valid float.")
-    return float(_convert(click.FloatRange(*TIMEOUT_RANGE), value, option))
+    return float(_convert(TIMEOUT_TYPE, value, option))
 
 
 def request_policy(value: Any, option: str = "policy") -> Policy:
@@ -108,7 +144,7 @@ def request_policy(value: Any, option: str = "policy") -> Policy:
             return policy_from_file_data(dict(value))
         if value in BUILTIN_POLICIES:
             return load_policy(str(value))
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         raise OptionError(option, f"not a policy: {e}") from None
     if isinstance(value, str) and value:  # the command line's words for a name it does not know
         raise OptionError(option, f"unknown policy {value!r} (built in: {', '.join(BUILTIN_POLICIES)}); a request"
@@ -144,6 +180,8 @@ def request_settings(base: Settings, request: Mapping[str, Any], excluded: NameE
     pins = request.get("addresses", [])
     if not isinstance(pins, list) or not all(isinstance(p, str) for p in pins):
         raise OptionError("addresses", "give a list of NAME=IP")
+    if len(pins) > MAX_PINS:
+        raise OptionError("addresses", f"at most {MAX_PINS} NAME=IP a request")
     try:
         parse_pins(tuple(pins))
     except ValueError as e:

@@ -24,7 +24,7 @@ from v6scan import __version__
 from v6scan.model import JSON, now_iso
 from v6scan.store import SweepDiff
 
-__all__ = ["WEBHOOK_SCHEMA", "parse_every", "post_webhook", "regressions", "webhook_message"]
+__all__ = ["EVERY_MAX", "EVERY_MIN", "WEBHOOK_SCHEMA", "parse_every", "post_webhook", "regressions", "webhook_message"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _EVERY = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 #: the shortest interval (seconds): a sweep is not a busy loop
 EVERY_MIN = 1.0
+#: the longest (a year and a day)
+EVERY_MAX = 366 * 86400.0
 
 
 def parse_every(text: str) -> float:
@@ -46,6 +48,8 @@ def parse_every(text: str) -> float:
     seconds = sum(float(m.group(1)) * _UNITS[m.group(2)] for m in parts)
     if seconds < EVERY_MIN:
         raise ValueError(f"{text!r} is shorter than {EVERY_MIN:g} s")
+    if seconds > EVERY_MAX:
+        raise ValueError(f"{text!r} is longer than 366 days")
     return seconds
 
 

@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 BUILTIN_POLICIES = ("default", "internetnl", "cn-gov")
+#: how a policy turns results into a score (``score.method``)
+SCORE_METHODS = ("weighted", "points", "internetnl")
 VERDICTS = ("inconclusive", "error", "absent", "broken", "partial", "ready")  # worst first
 #: results from worst to best (a check's result over several names is the worst of theirs)
 RESULT_RANK = {"fail": 0, "error": 1, "inconclusive": 2, "warn": 3, "not_tested": 4, "info": 5, "pass": 6}
@@ -85,6 +87,45 @@ def policy_from_json(d: Mapping[str, Any]) -> Policy:
     """A policy as :meth:`Policy.to_json` wrote it; a threshold added since (a sweep stored by an older
     version) takes the default policy's value, as :func:`load_policy` gives it."""
     return Policy(d["name"], d["description"], d["checks"], {**default_thresholds(), **d["thresholds"]}, d["score"])
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_shape(data: Mapping[str, Any]) -> None:
+    """A policy's JSON has the types scoring reads (a wrong one would fail every site later, not here)."""
+    if not isinstance(data.get("name", ""), str) or not isinstance(data.get("description", ""), str):
+        raise ValueError("a policy's name and description are text")
+    _check_entries(data.get("checks"))
+    thresholds = data.get("thresholds", {})
+    if not isinstance(thresholds, Mapping):
+        raise ValueError("a policy's thresholds are an object")
+    defaults = default_thresholds()
+    for key, v in thresholds.items():
+        if key in defaults and type(defaults[key]) in (int, float) and not _number(v):
+            raise ValueError(f"thresholds.{key}: {v!r} is not a number")
+        if key in defaults and isinstance(defaults[key], str | list) and type(v) is not type(defaults[key]):
+            raise ValueError(f"thresholds.{key}: {v!r} is not a {type(defaults[key]).__name__}")
+    score = data.get("score", {})
+    if not isinstance(score, Mapping) or score.get("method", "weighted") not in SCORE_METHODS:
+        raise ValueError(f"a policy's score.method is one of {', '.join(SCORE_METHODS)}")
+    groups = score.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, Mapping) and isinstance(g.get("checks", []), list)
+                                               for g in groups):
+        raise ValueError("a policy's score.groups is a list of objects with a list of checks")
+
+
+def _check_entries(checks: Any) -> None:
+    if not isinstance(checks, Mapping):
+        raise ValueError("a policy's checks are an object of check id -> {weight, required}")
+    for cid, c in checks.items():
+        if not isinstance(c, Mapping) or not set(c) <= {"weight", "required"}:
+            raise ValueError(f"checks.{cid}: give an object with weight (a number) and required (true or false)")
+        if "weight" in c and not (_number(c["weight"]) and c["weight"] >= 0):
+            raise ValueError(f"checks.{cid}.weight: {c['weight']!r} is not a number of 0 or more")
+        if "required" in c and not isinstance(c["required"], bool):
+            raise ValueError(f"checks.{cid}.required: {c['required']!r} is not true or false")
 
 
 def _check_ids(name: str, data: Mapping[str, Any]) -> None:
@@ -132,6 +173,7 @@ def policy_from_file_data(data: Any, stem: str = "custom", overrides: Mapping[st
             k: {**data.get("checks", {}).get(k, {}), **v} for k, v in overrides.get("checks", {}).items()}}
         data["thresholds"] = {**data.get("thresholds", {}),
                               **{k: v for k, v in overrides.items() if k != "checks"}}
+    _check_shape(data)
     thresholds = {**default_thresholds(), **data.get("thresholds", {})}
     _check_ids(str(data.get("name", stem)), data)
     return Policy(data.get("name", stem), data.get("description", ""), data.get("checks", {}),

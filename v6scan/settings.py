@@ -86,11 +86,10 @@ def parse_pin(spec: str) -> tuple[str, str]:
 
 def parse_pins(specs: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """Every ``NAME=IP`` of ``--address``, by name (a name may be given several addresses)."""
-    out: dict[str, list[str]] = {}
+    out: dict[str, dict[str, None]] = {}  # (an ordered set per name: linear in the number of pins)
     for spec in specs:
         name, addr = parse_pin(spec)
-        if addr not in out.setdefault(name, []):
-            out[name].append(addr)
+        out.setdefault(name, {})[addr] = None
     return {n: tuple(a) for n, a in out.items()}
 
 

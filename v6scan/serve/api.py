@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Coroutine, Iterable
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -55,15 +57,28 @@ def _store_call(service: Service, fn: Callable[[Store], Any]) -> Coroutine[Any, 
     return asyncio.to_thread(run)
 
 
-def _int(value: str | None, name: str, default: int | None = None) -> int:
+def _int(value: str | None, name: str) -> int:
+    """A sweep's or schedule's id (1 to 2**63 - 1, SQLite's integers)."""
     if value is None:
-        if default is None:
-            raise OptionError(name, "is needed")
-        return default
+        raise OptionError(name, "is needed")
     try:
-        return int(value)
+        n = int(value)
     except ValueError:
         raise OptionError(name, f"{value!r} is not a whole number") from None
+    if not 0 < n < 1 << 63:
+        raise OptionError(name, f"{value!r} is not an id")
+    return n
+
+
+def _wait(request: Request) -> float:
+    raw = request.query_params.get("wait") or "0"
+    try:
+        wait = float(raw)
+    except ValueError:
+        raise OptionError("wait", f"{raw!r} is not a number of seconds") from None
+    if not math.isfinite(wait) or wait < 0:
+        raise OptionError("wait", f"{raw!r} is not a number of seconds")
+    return min(WAIT_MAX, wait)
 
 
 def _choice(value: str | None, name: str, choices: Iterable[str], default: str) -> str:
@@ -118,9 +133,14 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
                 return api_error(400, e.message, e.option)
             except (TargetListError, UnicodeDecodeError) as e:
                 return api_error(400, str(e), "body")
-            except StoreError as e:
-                return api_error(404, str(e))
+            except StoreError as e:  # (the database's path is the server's business)
+                return api_error(404, str(e).replace(f" in {cfg.db}", ""))
         return handler
+
+    def room(owner: str) -> None:
+        if service.jobs.active(owner) >= cfg.max_queued:
+            raise HTTPException(429, f"this token has {cfg.max_queued} checks and sweeps queued or running: wait"
+                                " for them", headers={"Retry-After": "30"})
 
     async def json_body(request: Request) -> dict[str, Any]:
         raw = await service.body(request)
@@ -128,6 +148,8 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
             data = json.loads(raw or b"{}")
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise OptionError("body", f"not JSON: {e}") from None
+        except RecursionError:
+            raise OptionError("body", "JSON nested too deep") from None
         if not isinstance(data, dict):
             raise OptionError("body", "give a JSON object")
         return data
@@ -137,8 +159,10 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
         q = request.query_params
         out: dict[str, Any] = {}
         for key in q:
-            if key in ("every",):
+            if key == "every":
                 continue
+            if key == "names":
+                raise OptionError("names", "a sweep's targets are its body's list, not names in the query")
             values = q.getlist(key)
             out[key] = values if key == "addresses" else values[-1]
         return out
@@ -160,13 +184,14 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
 
     async def submit_check(request: Request, owner: str) -> Response:
         body = await json_body(request)
+        room(owner)
         settings, policy, targets = request_settings(cfg.settings, body, cfg.excluded, sweep=False)
         sid = await service.jobs.submit("check", owner, body, settings, policy, targets)
         return JSONResponse({"id": sid, "status": "queued", "links": _links("checks", sid)}, 202,
                             headers={"Location": f"/api/v1/checks/{sid}"})
 
     async def finished(request: Request, sid: int, kind: str | None) -> tuple[dict[str, JSON], bool]:
-        wait = min(WAIT_MAX, max(0.0, float(request.query_params.get("wait") or 0)))
+        wait = _wait(request)
         info: dict[str, JSON] = await _store_call(service, lambda st: _info(st, sid, kind))
         if info["status"] in ("running", "queued") and wait:
             await service.jobs.wait(sid, wait)
@@ -205,6 +230,7 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
 
     async def submit_sweep(request: Request, owner: str) -> Response:
         req = query_request(request)
+        room(owner)
         settings, policy, _ = request_settings(cfg.settings, req, cfg.excluded, sweep=True)
         targets, skipped, bad = await targets_of(request)
         sid = await service.jobs.submit("sweep", owner, req, settings, policy, targets, skipped)
@@ -264,6 +290,12 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
             every = parse_every(every_text)
         except ValueError as e:
             raise OptionError("every", str(e)) from None
+        if every < cfg.min_interval:
+            raise OptionError("every", f"this server sweeps a list at most every {cfg.min_interval:g} s")
+        mine = await _store_call(service, lambda st: sum(1 for x in st.schedules(active_only=True)
+                                                         if x["owner"] == owner))
+        if mine >= cfg.max_schedules:
+            raise HTTPException(429, f"this token keeps {cfg.max_schedules} schedules already: stop one first")
         req = query_request(request)
         request_settings(cfg.settings, req, cfg.excluded, sweep=True)  # refused now, not at its first run
         raw = await service.body(request)

@@ -137,4 +137,6 @@ class Sessions:
         return hmac.new(self._secret, sid.encode(), hashlib.sha256).hexdigest()
 
     def csrf_ok(self, sid: str | None, value: str | None) -> bool:
-        return bool(sid and value) and hmac.compare_digest(self.csrf(str(sid)), str(value))
+        if not sid or not value:
+            return False
+        return hmac.compare_digest(self.csrf(sid).encode(), value.encode("utf-8", "surrogatepass"))

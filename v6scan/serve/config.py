@@ -40,6 +40,11 @@ class ServerConfig:
     tick: float = 5.0
     #: seconds before an incomplete sweep (the scanner was at fault) is resumed
     retry_after: float = 60.0
+    #: the shortest interval a schedule may have (seconds)
+    min_interval: float = 300.0
+    #: checks and sweeps one token may have queued or running, and schedules it may keep
+    max_queued: int = 20
+    max_schedules: int = 20
 
     @property
     def reports(self) -> Path:

@@ -23,7 +23,7 @@ from typing import Any
 from v6scan.errors import V6scanError
 from v6scan.model import JSON
 from v6scan.options import OptionError, request_settings
-from v6scan.schedule import post_webhook, regressions, webhook_message
+from v6scan.schedule import EVERY_MAX, post_webhook, regressions, webhook_message
 from v6scan.scoring import Policy
 from v6scan.serve.config import ServerConfig
 from v6scan.settings import Settings
@@ -60,6 +60,8 @@ class Job:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     error: str | None = None
     schedule: int | None = None
+    #: a scheduled sweep that finished, being compared with the one before (the next waits for it)
+    comparing: bool = False
 
 
 class Jobs:
@@ -80,8 +82,10 @@ class Jobs:
             try:
                 settings, policy, _ = request_settings(self.config.settings, api.get("request") or {},
                                                        self.config.excluded, sweep=api.get("kind") != "check")
-            except OptionError as e:
+            except OptionError as e:  # the server's configuration refuses it now
                 log.warning("sweep %d: not resumed: %s", sid, e)
+                await asyncio.to_thread(self._give_up, sid, f"not resumed: the server's configuration refuses it"
+                                                            f" ({e})")
                 continue
             log.info("sweep %d: resumed (left unfinished when the server stopped)", sid)
             self._launch(Job(sid, str(api.get("kind") or "sweep"), str(api.get("owner") or "?"),
@@ -99,11 +103,16 @@ class Jobs:
         for t in tasks:
             t.cancel()
 
+    def _give_up(self, sweep_id: int, note: str) -> None:
+        with Store(self.config.db) as store:
+            store.finish_sweep(sweep_id, "interrupted", note)
+
     def _unfinished(self) -> list[tuple[int, dict[str, Any]]]:
+        """The service's sweeps left running, interrupted, or waiting to retry targets."""
         with Store(self.config.db) as store:
             out = []
             for s in store.sweeps():
-                if s["status"] in ("running", "interrupted"):
+                if s["status"] in ("running", "interrupted", "incomplete"):
                     config = stored_config(store, int(s["id"]))
                     if isinstance(config.get("api"), dict):
                         out.append((int(s["id"]), config))
@@ -138,6 +147,10 @@ class Jobs:
     def job(self, sweep_id: int) -> Job | None:
         return self._jobs.get(sweep_id)
 
+    def active(self, owner: str) -> int:
+        """The checks and sweeps of ``owner`` queued or running."""
+        return sum(1 for j in self._jobs.values() if j.owner == owner and not j.done.is_set())
+
     def state(self, sweep_id: int) -> str | None:
         j = self._jobs.get(sweep_id)
         return None if j is None else j.state
@@ -166,9 +179,14 @@ class Jobs:
                     status = await self._sweep(job, settings, policy)
         finally:
             job.state = "done"
+            job.comparing = job.schedule is not None and not self._stop.is_set()
             job.done.set()
-        if job.schedule is not None and not self._stop.is_set():
-            await self._compare(job)
+        try:
+            if job.comparing:
+                await self._compare(job)
+        finally:
+            job.comparing = False
+            self._jobs.pop(job.sweep_id, None)  # the database says the rest
 
     def _pending(self, sweep_id: int) -> int:
         with Store(self.config.db) as store:
@@ -192,7 +210,7 @@ class Jobs:
         except Exception as e:
             job.error = f"{type(e).__name__}: {e}"
             log.exception("sweep %d failed", job.sweep_id)
-            store.finish_sweep(job.sweep_id, "interrupted", f"internal error: {job.error}")
+            store.finish_sweep(job.sweep_id, "interrupted", "internal error (the server's log says more)")
             return "interrupted"
         finally:
             store.close()
@@ -217,22 +235,28 @@ class Jobs:
         now = now or dt.datetime.now(dt.UTC)
         due = await asyncio.to_thread(self._due, now)
         started = []
-        for s, text in due:
-            running = any(j.schedule == s["id"] and not j.done.is_set() for j in self._jobs.values())
-            later = _iso(now + dt.timedelta(seconds=float(s["every"])))
-            if running:
-                log.info("schedule %d: its last sweep still runs; next try at %s", s["id"], later)
-            else:
-                try:
-                    settings, policy, _ = request_settings(self.config.settings, s["request"], self.config.excluded,
-                                                           sweep=True)
-                    targets, skipped, _bad = parse_list(text, self.config.excluded, f"schedule {s['id']}")
-                    started.append(await self.submit("scheduled", s["owner"], s["request"], settings, policy,
-                                                     targets, skipped, schedule=int(s["id"])))
-                except (OptionError, ValueError) as e:  # the server's configuration changed under it
-                    log.warning("schedule %d: not run: %s", s["id"], e)
+        for s, text in due:  # each on its own: one that fails does not hold up the others
+            later = _iso(now + dt.timedelta(seconds=min(float(s["every"]), EVERY_MAX)))
+            try:
+                started += await self._run_schedule(s, text, later)
+            except Exception:
+                log.exception("schedule %d: not run", s["id"])
             await asyncio.to_thread(self._ran, int(s["id"]), later)
         return started
+
+    async def _run_schedule(self, s: dict[str, Any], text: str, later: str) -> list[int]:
+        if any(j.schedule == s["id"] and (not j.done.is_set() or j.comparing) for j in self._jobs.values()):
+            log.info("schedule %d: its last sweep still runs; next try at %s", s["id"], later)
+            return []
+        try:
+            settings, policy, _ = request_settings(self.config.settings, s["request"], self.config.excluded,
+                                                   sweep=True)
+            targets, skipped, _bad = parse_list(text, self.config.excluded, f"schedule {s['id']}")
+        except (OptionError, ValueError) as e:  # the server's configuration changed under it
+            log.warning("schedule %d: not run: %s", s["id"], e)
+            return []
+        return [await self.submit("scheduled", s["owner"], s["request"], settings, policy, targets, skipped,
+                                  schedule=int(s["id"]))]
 
     def _due(self, now: dt.datetime) -> list[tuple[dict[str, Any], str]]:
         with Store(self.config.db) as store:
@@ -252,9 +276,12 @@ class Jobs:
 
     def _regression_message(self, schedule_id: int, sweep_id: int) -> dict[str, Any] | None:
         with Store(self.config.db) as store:
-            before = store.schedule(schedule_id)["last_sweep"]
-            store.schedule_ran(schedule_id, sweep_id, store.schedule(schedule_id)["next_run"])
-            if before is None or store.sweep(sweep_id)["status"] != "finished":
+            sched = store.schedule(schedule_id)
+            if store.sweep(sweep_id)["status"] != "finished":  # not a measurement to compare with
+                return None
+            before = sched["last_sweep"]
+            store.schedule_ran(schedule_id, sweep_id, sched["next_run"])
+            if before is None:
                 return None
             try:
                 d = store.diff(int(before), sweep_id)

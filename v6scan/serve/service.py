@@ -57,10 +57,15 @@ class Service:
                                 headers={"WWW-Authenticate": 'Bearer realm="v6scan"'})
         owner = self.config.tokens.identify(presented.strip())
         if owner is None:
+            self.limit_failure(request)
             raise HTTPException(403, "this token is not one of the server's",
                                 headers={"WWW-Authenticate": 'Bearer realm="v6scan", error="invalid_token"'})
         self.limit(owner)
         return owner
+
+    def limit_failure(self, request: Request) -> None:
+        """Wrong tokens from one client address count against a bucket of its own (guessing is slow)."""
+        self.limit(f"wrong token from {request.client.host if request.client else '?'}")
 
     def limit(self, owner: str) -> None:
         wait = self.limits.take(owner)

@@ -124,14 +124,22 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
             return await fn(request, *s)
         return handler
 
+    public = urlsplit(cfg.public_url).netloc if cfg.public_url else None
+    #: one lock per (sweep, language) whose directory report is being written
+    building: dict[tuple[int, str], asyncio.Lock] = {}
+
     async def form(request: Request, sid: str | None) -> dict[str, str]:
-        """A posted form's fields; refused when it comes from another origin or without the session's
-        CSRF field."""
+        """A posted form's fields; refused when it comes from another origin (``Origin`` neither this
+        host nor ``--public-url``'s, or ``null``) or without the session's CSRF field."""
         origin = request.headers.get("origin")
-        if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        if origin is not None and urlsplit(origin).netloc not in {request.headers.get("host"), public} - {None}:
             raise HTTPException(403, "a form from another site")
         raw = await service.body(request)
-        fields = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace"), max_num_fields=50).items()}
+        try:
+            pairs = parse_qs(raw.decode("utf-8", "replace"), max_num_fields=50)
+        except ValueError:
+            raise HTTPException(400, "a form with too many fields") from None
+        fields = {k: v[-1] for k, v in pairs.items()}
         if sid is not None and not service.sessions.csrf_ok(sid, fields.get("csrf")):
             raise HTTPException(403, _words(_lang(request))["bad_form"])
         return fields
@@ -146,13 +154,14 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
         fields = await form(request, None)
         owner = cfg.tokens.identify(fields.get("token", "").strip())
         if owner is None:
+            service.limit_failure(request)
             return _page("login.html.j2", request, 403, next=_local(fields.get("next")),
                          error=_words(_lang(request))["bad_token"])
         service.limit(owner)
         sid = service.sessions.open(owner)
         r = RedirectResponse(_local(fields.get("next")) or f"/?lang={_lang(request)}", 303)
-        r.set_cookie(COOKIE, sid, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-                     path="/")
+        secure = request.url.scheme == "https" or (cfg.public_url or "").startswith("https://")
+        r.set_cookie(COOKIE, sid, httponly=True, samesite="strict", secure=secure, path="/")
         return r
 
     async def logout(request: Request, owner: str, sid: str) -> Response:
@@ -218,14 +227,20 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
             info = sweep_info(store, row)
             if int(info["done"]) <= SINGLE_FILE_MAX:
                 return render_html(build_report(store, sweep, policy, lang)), None
+            if info["status"] in ("running", "queued"):  # a big report is written once, when the sweep ends
+                raise HTTPException(409, "the report of a sweep this big is written when the sweep has ended:"
+                                         f" {info['done']} of {info['targets']} sites so far")
             folder = cfg.reports / f"{sweep}-{lang}-{info['done']}"
             if not (folder / "index.html").is_file():
                 for old in cfg.reports.glob(f"{sweep}-{lang}-*"):
                     shutil.rmtree(old, ignore_errors=True)
-                write_report_dir(store, sweep, policy, lang, folder)
+                part = folder.with_name(folder.name + ".part")  # renamed into place when whole
+                write_report_dir(store, sweep, policy, lang, part)
+                part.rename(folder)
             return "", folder
 
-        text, folder = await _store(service, make)
+        async with building.setdefault((sweep, lang), asyncio.Lock()):  # one writer of a report at a time
+            text, folder = await _store(service, make)
         if folder is None:
             if rel not in ("", "index.html"):
                 raise HTTPException(404, "no such page")
@@ -246,6 +261,8 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
             a, b = int(request.query_params["a"]), int(request.query_params["b"])
         except (KeyError, ValueError):
             raise HTTPException(400, "give two sweeps: ?a=N&b=M") from None
+        if not (0 < a < 1 << 63 and 0 < b < 1 << 63):
+            raise HTTPException(400, "give two sweeps: ?a=N&b=M")
         d = await _store(service, lambda st: st.diff(a, b))
         checks: dict[str, list[dict[str, Any]]] = {}
         for c in d.checks:
@@ -272,17 +289,20 @@ async def _store(service: Service, fn: Callable[[Store], Any]) -> Any:
         with Store(service.config.db) as store:
             try:
                 return fn(store)
-            except StoreError as e:
-                raise HTTPException(404, str(e)) from None
+            except StoreError as e:  # (the database's path is the server's business)
+                raise HTTPException(404, str(e).replace(f" in {service.config.db}", "")) from None
 
     return await asyncio.to_thread(run)
 
 
 def _id(request: Request) -> int:
     try:
-        return int(request.path_params["id"])
+        n = int(request.path_params["id"])
     except ValueError:
         raise HTTPException(404, "no such sweep") from None
+    if not 0 < n < 1 << 63:
+        raise HTTPException(404, "no such sweep")
+    return n
 
 
 def _local(target: str | None) -> str:
