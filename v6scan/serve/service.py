@@ -97,7 +97,8 @@ def api_error(status: int, message: str, field: str | None = None, headers: dict
 
 class SecurityHeaders:
     """Headers on every answer: the CSP (a page's own, else :data:`NONE_CSP`), no sniffing, no
-    framing, no referrer, no caching of results."""
+    framing, no referrer to other sites (a form posted to this one still says its Origin, which
+    ``no-referrer`` would make ``null``), no caching of results."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -112,7 +113,7 @@ class SecurityHeaders:
                 headers = [(k, v) for k, v in message.get("headers", [])]
                 have = {k.lower() for k, _ in headers}
                 add = {b"content-security-policy": NONE_CSP.encode(), b"x-content-type-options": b"nosniff",
-                       b"x-frame-options": b"DENY", b"referrer-policy": b"no-referrer",
+                       b"x-frame-options": b"DENY", b"referrer-policy": b"same-origin",
                        b"cross-origin-opener-policy": b"same-origin", b"cache-control": b"no-store"}
                 headers += [(k, v) for k, v in add.items() if k not in have]
                 message = {**message, "headers": headers}
