@@ -77,7 +77,7 @@ def _send(client: httpx.Client, method: str, url: str, deadline: float, **kw: An
         if time.monotonic() > deadline:
             break
         log.info("remote: %s %s failed (%s); try %d of %d", method, url, last, n, ATTEMPTS)
-        time.sleep(min(2.0 ** n, 10.0))
+        time.sleep(min(0.5 * 2.0 ** n, 8.0))  # 1, 2, 4 s
     raise RemoteError(3, f"the server did not answer {method} {url}: {last}")
 
 
