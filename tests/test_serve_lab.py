@@ -53,19 +53,20 @@ S((sys.argv[2], int(sys.argv[3])), H).serve_forever()
 
 
 class Server:
-    def __init__(self, lab: Lab, tmp: Path) -> None:
-        self.lab, self.tmp = lab, tmp
+    def __init__(self, lab: Lab, tmp: Path, url: str = URL, listen: str = f"[{SERVER}]:8080",
+                 hook_port: int = HOOK_PORT) -> None:
+        self.lab, self.tmp, self.url = lab, tmp, url
         tokens = tmp / "tokens"
         tokens.write_text(f"lab-ci:{TOKEN}\n")
         self.hooks = tmp / "hooks.jsonl"
         self.hooks.touch()
         self.receiver = subprocess.Popen(["ip", "netns", "exec", lab.ns["srv"], sys.executable, "-c", RECEIVER,
-                                          str(self.hooks), USER, str(HOOK_PORT)])
+                                          str(self.hooks), USER, str(hook_port)])
         self.log = (tmp / "serve.log").open("w")
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", lab.client, V6SCAN, "-v", "serve", "--db", str(tmp / "serve.db"),
-             "--token-file", str(tokens), "--listen", f"[{SERVER}]:8080", "--max-jobs", "2", "--min-interval", "10",
-             "--webhook", f"http://[{USER}]:{HOOK_PORT}/hook", "--public-url", URL, *common(lab)],
+             "--token-file", str(tokens), "--listen", listen, "--max-jobs", "2", "--min-interval", "10",
+             "--webhook", f"http://[{USER}]:{hook_port}/hook", "--public-url", url, *common(lab)],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO)
         deadline = time.monotonic() + 60
         while self.api("GET", "/api/v1/health", token=None)[0] != 200:
@@ -82,7 +83,7 @@ class Server:
             argv += ["-H", f"Authorization: Bearer {token}"]
         if body is not None:
             argv += ["-H", f"Content-Type: {content_type}", "--data-binary", "@-"]
-        r = self.lab.exec([*argv, URL + path], ns="srv", input=body, timeout=180)
+        r = self.lab.exec([*argv, self.url + path], ns="srv", input=body, timeout=180)
         text, _, code = r.stdout.rpartition("\n")
         try:
             return int(code or 0), json.loads(text)
@@ -249,3 +250,45 @@ def test_a_schedule_in_the_lab_tells_the_webhook_which_site_got_worse(lab: Lab, 
         assert status == 200 and [x["name"] for x in d["changed"]] == ["healthy.gov.test"]
     finally:
         server.api("DELETE", f"/api/v1/schedules/{sched['id']}")
+
+
+def _remote(lab: Lab, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return lab.exec([V6SCAN, "check", *args, "--remote", url, "--format", "jsonl"], ns="srv",
+                    env={**os.environ, "V6SCAN_TOKEN": TOKEN}, timeout=600)
+
+
+def test_remote_checks_hold_under_random_packet_loss(lab: Lab, server: Server) -> None:
+    """5 % of the packets the router forwards are lost, both ways: between the CLI and the server
+    too (the client retries), and between the server and the sites (the engine retries).  A page
+    that changes on every request (dynamic.gov.test) is still the same site over both families."""
+    names = ["healthy.gov.test", "dynamic.gov.test", "dropped.gov.test"]
+    lab.set_loss(5)
+    try:
+        r = _remote(lab, URL, *names)
+    finally:
+        lab.set_loss(0)
+    assert r.returncode == 0, r.stderr
+    got = {n: rec["verdict"] for n, rec in _records(r.stdout).items()}
+    assert got == {"healthy.gov.test": "ready", "dynamic.gov.test": "ready", "dropped.gov.test": "broken"}, got
+
+
+def test_when_the_servers_own_ipv6_fails_a_remote_check_is_inconclusive_as_a_local_one(
+        lab: Lab, tmp_path: Path) -> None:
+    """The server's vantage loses its IPv6 (the lab cuts the client namespace's IPv6 but for the
+    resolver); the CLI reaches the server over IPv4.  The check is the scanner's failure:
+    inconclusive, exit 3, as a local check under the same cut, never a verdict against the site."""
+    v4 = Server(lab, tmp_path, url="http://198.51.100.2:8081", listen="198.51.100.2:8081", hook_port=HOOK_PORT + 1)
+    try:
+        lab.cut_client_v6(True)
+        try:
+            remote = _remote(lab, v4.url, "healthy.gov.test", "--fail-on", "broken")
+            local = lab.exec([V6SCAN, "check", "healthy.gov.test", *common(lab), "--format", "jsonl",
+                              "--fail-on", "broken"], timeout=600)
+        finally:
+            lab.cut_client_v6(False)
+    finally:
+        v4.stop()
+    assert remote.returncode == local.returncode == 3, (remote.stderr, local.stderr)
+    r, loc = _records(remote.stdout)["healthy.gov.test"], _records(local.stdout)["healthy.gov.test"]
+    assert r["verdict"] == loc["verdict"] == "inconclusive"
+    assert r["checks"]["self.v6"]["result"] == loc["checks"]["self.v6"]["result"] == "fail"
