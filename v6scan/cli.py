@@ -43,7 +43,6 @@ from v6scan.options import TIMEOUT_TYPE, OptionError, excluded_note, parse_hosts
 from v6scan.output import FORMATS, Outcome, gate, github, render
 from v6scan.providers import ProviderTable, ProviderTableError
 from v6scan.registry import CHECKS, sweep_checks
-from v6scan.remote import RemoteError, remote_check
 from v6scan.report import (
     build_report,
     render_html,
@@ -54,7 +53,6 @@ from v6scan.report.remediation import write_remediation_dir, write_remediation_f
 from v6scan.report.rows import count_verdicts
 from v6scan.report.sweep_export import EXPORT_FORMATS, export_sweep
 from v6scan.resolver import parse_server
-from v6scan.schedule import parse_every, post_webhook, regressions, webhook_message
 from v6scan.scoring import BUILTIN_POLICIES, VERDICTS, Policy, SiteVerdict, load_policy, policy_from_json, score_target
 from v6scan.settings import Settings, parse_pins
 from v6scan.store import Store, StoreError
@@ -68,7 +66,6 @@ from v6scan.targets import (
     parse_exclusion,
     read_targets,
 )
-from v6scan.wire import WireError, outcome_from_json
 
 __all__ = ["cli", "main"]
 
@@ -469,7 +466,7 @@ def check(hosts: tuple[str, ...], fmt: str, fail_on: str | None, min_score: int 
     except OptionError as e:
         raise click.BadParameter(e.message, param_hint=e.option) from None
     if remote:
-        outcomes = _remote_outcomes(remote, token, hosts, kw, providers)
+        outcomes = _remote_outcomes(remote, token, list(zip(hosts, targets, strict=True)), kw, providers)
         fail_on, min_score = _gates(policy, fail_on, min_score)
     else:
         _maybe_show_settings(kw, settings, policy)
@@ -505,9 +502,13 @@ _SERVER_SIDE = ("resolvers", "ca_bundle", "allow_nets", "exclude_file", "self_ch
                 "user_agent", "dry_run", "show_settings")
 
 
-def _remote_outcomes(url: str, token: str | None, hosts: Sequence[str], kw: Mapping[str, Any],
+def _remote_outcomes(url: str, token: str | None, asked: Sequence[tuple[str, Target]], kw: Mapping[str, Any],
                      providers: ProviderTable | None) -> list[Outcome]:
-    """The outcomes of the check run on the server at ``url`` (:mod:`v6scan.remote`)."""
+    """The outcomes of the check run on the server at ``url`` (:mod:`v6scan.remote`) of the names or
+    URLs ``asked`` (each with the target it names)."""
+    from v6scan.remote import RemoteError, remote_check  # (httpx: only a remote check needs it)
+    from v6scan.wire import WireError, outcome_from_json
+
     ctx = click.get_current_context()
     given = [p for p in _SERVER_SIDE if ctx.get_parameter_source(p) is ParameterSource.COMMANDLINE]
     if given:
@@ -519,7 +520,10 @@ def _remote_outcomes(url: str, token: str | None, hosts: Sequence[str], kw: Mapp
             policy = json.loads(Path(policy).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
             raise click.BadParameter(f"{policy}: {e}", param_hint="--policy") from None
-    request: dict[str, Any] = {"names": list(dict.fromkeys(hosts)), "policy": policy,
+    first: dict[str, str] = {}  # each name once, as it was first given
+    for host, target in asked:
+        first.setdefault(target.name, host)
+    request: dict[str, Any] = {"names": list(first.values()), "policy": policy,
                                "addresses": [str(p) for p in kw.get("pins") or ()], "lang": kw.get("lang") or "en"}
     for param, key in (("timeout", "timeout"), ("www", "www"), ("check_ids", "checks")):
         if ctx.get_parameter_source(param) is not ParameterSource.DEFAULT and kw.get(param) is not None:
@@ -528,12 +532,15 @@ def _remote_outcomes(url: str, token: str | None, hosts: Sequence[str], kw: Mapp
         found = [outcome_from_json(o, providers) for o in remote_check(url, token or "", request)]
         by_name = {o.result.target.name: o for o in found}
         # in the order given, a name given twice printed twice (as a local check prints them)
-        return [by_name[parse_hosts([h], NameExclusions(()))[0].name] for h in hosts]
+        return [by_name[t.name] for _, t in asked]
     except RemoteError as e:
         click.echo(f"v6scan: --remote {url}: {e}", err=True)
         sys.exit(e.code)
-    except (WireError, KeyError) as e:
-        click.echo(f"v6scan: --remote {url}: the server's answer lacks a site ({e})", err=True)
+    except WireError as e:
+        click.echo(f"v6scan: --remote {url}: {e}", err=True)
+        sys.exit(4)
+    except KeyError as e:
+        click.echo(f"v6scan: --remote {url}: the server's answer lacks {e}", err=True)
         sys.exit(4)
 
 
@@ -733,6 +740,8 @@ def _every(ctx: click.Context, param: click.Parameter, value: str | None) -> flo
     if value is None:
         return None
     try:
+        from v6scan.schedule import parse_every  # (httpx, for the webhook: only --every needs it)
+
         return parse_every(value)
     except ValueError as e:
         raise click.BadParameter(str(e), ctx, param) from None
@@ -898,6 +907,8 @@ def _scan_every(ctx: click.Context, db: Path, every: float, times: int | None, w
     time); after each, the sites whose verdict got worse since the sweep before are printed and, with
     ``--webhook``, posted (:mod:`v6scan.schedule`).  Ends (exit 3) when a sweep is interrupted, after
     ``--times`` sweeps with the last sweep's exit code, or at Ctrl-C between sweeps (exit 0)."""
+    from v6scan.schedule import post_webhook, regressions, webhook_message
+
     if ctx.params.get("resume_id") is not None:
         raise click.UsageError("--every starts new sweeps: it does not go with --resume")
     previous: int | None = None

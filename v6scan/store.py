@@ -1014,17 +1014,19 @@ class Store:
         assert cur.lastrowid is not None
         return int(cur.lastrowid)
 
-    def schedules(self, active_only: bool = False) -> list[dict[str, Any]]:
-        """Every schedule (``request`` decoded; ``targets`` left out: :meth:`schedule_targets`)."""
+    def schedules(self, active_only: bool = False, schedule_id: int | None = None) -> list[dict[str, Any]]:
+        """Every schedule, or the one ``schedule_id`` (``request`` decoded; ``targets`` left out:
+        :meth:`schedule_targets`)."""
         rows = self.db.query("SELECT id, created, owner, every, request, next_run, last_sweep, active"
-                             " FROM schedules WHERE active >= ? ORDER BY id", [1 if active_only else 0])
+                             " FROM schedules WHERE active >= ? AND (? IS NULL OR id = ?) ORDER BY id",
+                             [1 if active_only else 0, schedule_id, schedule_id])
         return [{**r, "request": json.loads(r["request"]), "active": bool(r["active"])} for r in rows]
 
     def schedule(self, schedule_id: int) -> dict[str, Any]:
-        for r in self.schedules():
-            if r["id"] == schedule_id:
-                return r
-        raise StoreError(f"no schedule {schedule_id} in {self.path}")
+        found = self.schedules(schedule_id=schedule_id)
+        if not found:
+            raise StoreError(f"no schedule {schedule_id} in {self.path}")
+        return found[0]
 
     def schedule_targets(self, schedule_id: int) -> str:
         row = self.db.execute("SELECT targets FROM schedules WHERE id = ?", [schedule_id]).fetchone()
@@ -1032,13 +1034,15 @@ class Store:
             raise StoreError(f"no schedule {schedule_id} in {self.path}")
         return str(row[0])
 
-    def schedule_ran(self, schedule_id: int, sweep_id: int | None, next_run: str) -> None:
+    def schedule_next(self, schedule_id: int, next_run: str) -> None:
+        """When the schedule runs next (ISO time)."""
         with self._transaction():
-            if sweep_id is None:
-                self.db.execute("UPDATE schedules SET next_run = ? WHERE id = ?", [next_run, schedule_id])
-            else:
-                self.db.execute("UPDATE schedules SET next_run = ?, last_sweep = ? WHERE id = ?",
-                                [next_run, sweep_id, schedule_id])
+            self.db.execute("UPDATE schedules SET next_run = ? WHERE id = ?", [next_run, schedule_id])
+
+    def schedule_baseline(self, schedule_id: int, sweep_id: int) -> None:
+        """The schedule's finished sweep its next one is compared with."""
+        with self._transaction():
+            self.db.execute("UPDATE schedules SET last_sweep = ? WHERE id = ?", [sweep_id, schedule_id])
 
     def stop_schedule(self, schedule_id: int) -> None:
         self.schedule(schedule_id)

@@ -48,15 +48,6 @@ _TEXT_TYPES = {"json": "application/json", "jsonl": "application/x-ndjson", "jun
                "github": "text/plain; charset=utf-8"}
 
 
-def _store_call(service: Service, fn: Callable[[Store], Any]) -> Coroutine[Any, Any, Any]:
-    """``fn(store)`` on a thread with a connection of its own (the event loop keeps serving)."""
-    def run() -> Any:
-        with Store(service.config.db) as store:
-            return fn(store)
-
-    return asyncio.to_thread(run)
-
-
 def _int(value: str | None, name: str) -> int:
     """A sweep's or schedule's id (1 to 2**63 - 1, SQLite's integers)."""
     if value is None:
@@ -134,7 +125,7 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
             except (TargetListError, UnicodeDecodeError) as e:
                 return api_error(400, str(e), "body")
             except StoreError as e:  # (the database's path is the server's business)
-                return api_error(404, str(e).replace(f" in {cfg.db}", ""))
+                return api_error(404, service.public(e))
         return handler
 
     def room(owner: str) -> None:
@@ -192,10 +183,10 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
 
     async def finished(request: Request, sid: int, kind: str | None) -> tuple[dict[str, JSON], bool]:
         wait = _wait(request)
-        info: dict[str, JSON] = await _store_call(service, lambda st: _info(st, sid, kind))
+        info: dict[str, JSON] = await service.in_store(lambda st: _info(st, sid, kind))
         if info["status"] in ("running", "queued") and wait:
             await service.jobs.wait(sid, wait)
-            info = await _store_call(service, lambda st: _info(st, sid, kind))
+            info = await service.in_store(lambda st: _info(st, sid, kind))
         return info, info["status"] not in ("running", "queued")
 
     def _info(store: Store, sid: int, kind: str | None) -> dict[str, JSON]:
@@ -211,7 +202,7 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
         info, done = await finished(request, sid, "check")
         if not done:
             return JSONResponse(info, 202)
-        outcomes = await _store_call(service, lambda st: check_outcomes(st, sid))
+        outcomes = await service.in_store(lambda st: check_outcomes(st, sid))
         text = render(fmt, [outcome_from_json(o) for o in outcomes], lang)
         return Response(text, 200, media_type=_TEXT_TYPES[fmt])
 
@@ -220,7 +211,7 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
         info, done = await finished(request, sid, "check")
         if not done:
             return JSONResponse(info, 202)
-        outcomes = await _store_call(service, lambda st: check_outcomes(st, sid))
+        outcomes = await service.in_store(lambda st: check_outcomes(st, sid))
         return Response(json_text({**info, "outcomes": outcomes}), 200, media_type="application/json")
 
     async def targets_of(request: Request) -> tuple[Any, Any, list[str]]:
@@ -242,7 +233,7 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
         def rows(store: Store) -> list[dict[str, JSON]]:
             return [sweep_info(store, r, service.jobs.state(int(r["id"]))) for r in store.sweeps()]
 
-        return JSONResponse({"sweeps": await _store_call(service, rows)})
+        return JSONResponse({"sweeps": await service.in_store(rows)})
 
     async def read_sweep(request: Request, owner: str) -> Response:
         sid = _int(request.path_params["id"], "id")
@@ -267,7 +258,7 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
                 raise
             return Path(name)
 
-        path = await _store_call(service, write)
+        path = await service.in_store(write)
         return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=f"v6scan-sweep-{sid}.{fmt}",
                             background=BackgroundTask(_unlink, path))
 
@@ -280,7 +271,7 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
             name = _policy_name(policy_arg) if policy_arg else None
             return dataclasses.asdict(store.diff(a, b, name))
 
-        return JSONResponse(await _store_call(service, run))
+        return JSONResponse(await service.in_store(run))
 
     async def submit_schedule(request: Request, owner: str) -> Response:
         every_text = request.query_params.get("every")
@@ -292,7 +283,7 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
             raise OptionError("every", str(e)) from None
         if every < cfg.min_interval:
             raise OptionError("every", f"this server sweeps a list at most every {cfg.min_interval:g} s")
-        mine = await _store_call(service, lambda st: sum(1 for x in st.schedules(active_only=True)
+        mine = await service.in_store(lambda st: sum(1 for x in st.schedules(active_only=True)
                                                          if x["owner"] == owner))
         if mine >= cfg.max_schedules:
             raise HTTPException(429, f"this token keeps {cfg.max_schedules} schedules already: stop one first")
@@ -302,18 +293,18 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
         text = raw.decode("utf-8-sig")
         targets, skipped, bad = await asyncio.to_thread(parse_list, text, cfg.excluded)
         first = now_iso()
-        sched = await _store_call(service, lambda st: st.add_schedule(owner, every, req, text, first))
+        sched = await service.in_store(lambda st: st.add_schedule(owner, every, req, text, first))
         service.jobs.wake()
         return JSONResponse({"id": sched, "every": every, "next_run": first, "targets": len(targets),
                              "excluded": len(skipped), "rejected": len(bad), "errors": bad[:100]}, 201,
                             headers={"Location": f"/api/v1/schedules/{sched}"})
 
     async def list_schedules(request: Request, owner: str) -> Response:
-        return JSONResponse({"schedules": await _store_call(service, lambda st: st.schedules())})
+        return JSONResponse({"schedules": await service.in_store(lambda st: st.schedules())})
 
     async def delete_schedule(request: Request, owner: str) -> Response:
         sched = _int(request.path_params["id"], "id")
-        await _store_call(service, lambda st: st.stop_schedule(sched))
+        await service.in_store(lambda st: st.stop_schedule(sched))
         return JSONResponse({"id": sched, "active": False})
 
     open_ = {"health": health, "openapi.json": openapi}  # no token: that it answers, and its document

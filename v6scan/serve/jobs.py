@@ -58,7 +58,6 @@ class Job:
     owner: str
     state: str = "queued"  # queued | running | done
     done: asyncio.Event = field(default_factory=asyncio.Event)
-    error: str | None = None
     schedule: int | None = None
     #: a scheduled sweep that finished, being compared with the one before (the next waits for it)
     comparing: bool = False
@@ -144,9 +143,6 @@ class Jobs:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def job(self, sweep_id: int) -> Job | None:
-        return self._jobs.get(sweep_id)
-
     def active(self, owner: str) -> int:
         """The checks and sweeps of ``owner`` queued or running."""
         return sum(1 for j in self._jobs.values() if j.owner == owner and not j.done.is_set())
@@ -203,12 +199,10 @@ class Jobs:
                                    stop=self._stop, grace=2.0)
             return str(store.sweep(job.sweep_id)["status"])
         except StoreError as e:  # its configuration is not the server's any more
-            job.error = str(e)
             log.warning("sweep %d: %s", job.sweep_id, e)
             store.finish_sweep(job.sweep_id, "interrupted", str(e))
             return "interrupted"
-        except Exception as e:
-            job.error = f"{type(e).__name__}: {e}"
+        except Exception:
             log.exception("sweep %d failed", job.sweep_id)
             store.finish_sweep(job.sweep_id, "interrupted", "internal error (the server's log says more)")
             return "interrupted"
@@ -265,7 +259,7 @@ class Jobs:
 
     def _ran(self, schedule_id: int, next_run: str) -> None:
         with Store(self.config.db) as store:
-            store.schedule_ran(schedule_id, None, next_run)
+            store.schedule_next(schedule_id, next_run)
 
     async def _compare(self, job: Job) -> None:
         """The schedule's sweep before this one against this one: the webhook hears of regressions."""
@@ -276,11 +270,10 @@ class Jobs:
 
     def _regression_message(self, schedule_id: int, sweep_id: int) -> dict[str, Any] | None:
         with Store(self.config.db) as store:
-            sched = store.schedule(schedule_id)
             if store.sweep(sweep_id)["status"] != "finished":  # not a measurement to compare with
                 return None
-            before = sched["last_sweep"]
-            store.schedule_ran(schedule_id, sweep_id, sched["next_run"])
+            before = store.schedule(schedule_id)["last_sweep"]
+            store.schedule_baseline(schedule_id, sweep_id)
             if before is None:
                 return None
             try:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,10 +17,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from v6scan.serve.auth import RateLimiter, Sessions
 from v6scan.serve.config import ServerConfig
 from v6scan.serve.jobs import Jobs
+from v6scan.store import Store, StoreError
 
 __all__ = ["NONE_CSP", "PAGE_CSP", "SecurityHeaders", "Service", "api_error"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: the web pages' policy: nothing but the service's own stylesheet, no script at all, forms to itself
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none';"
@@ -46,6 +49,18 @@ class Service:
             yield
         finally:
             await self.jobs.stop()
+
+    async def in_store(self, fn: Callable[[Store], T]) -> T:
+        """``fn(store)`` on a thread with a database connection of its own (the loop keeps serving)."""
+        def run() -> T:
+            with Store(self.config.db) as store:
+                return fn(store)
+
+        return await asyncio.to_thread(run)
+
+    def public(self, e: StoreError) -> str:
+        """A store error's words for a caller: the database's path is the server's business."""
+        return str(e).replace(f" in {self.config.db}", "")
 
     def owner(self, request: Request) -> str:
         """The name of the token the request carries as ``Authorization: Bearer``; 401 without one,

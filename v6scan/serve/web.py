@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import jinja2
 from starlette.exceptions import HTTPException
@@ -285,14 +285,10 @@ def routes(service: Service) -> list[BaseRoute]:  # noqa: C901, PLR0915  # one h
 
 
 async def _store(service: Service, fn: Callable[[Store], Any]) -> Any:
-    def run() -> Any:
-        with Store(service.config.db) as store:
-            try:
-                return fn(store)
-            except StoreError as e:  # (the database's path is the server's business)
-                raise HTTPException(404, str(e).replace(f" in {service.config.db}", "")) from None
-
-    return await asyncio.to_thread(run)
+    try:
+        return await service.in_store(fn)
+    except StoreError as e:
+        raise HTTPException(404, service.public(e)) from None
 
 
 def _id(request: Request) -> int:
@@ -313,6 +309,4 @@ def _local(target: str | None) -> str:
 
 
 def _quote(path: str) -> str:
-    from urllib.parse import quote
-
     return quote(path, safe="")
