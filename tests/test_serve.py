@@ -643,16 +643,24 @@ def test_web_report_and_diff_of_sweeps_escape_what_sites_sent(serve: Callable[..
     assert c.get("/sweeps/999/report/").status_code == 404
 
 
-def test_big_sweeps_get_the_directory_report_page_by_page(serve: Callable[..., Served],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def _big_sweep(serve: Callable[..., Served], monkeypatch: pytest.MonkeyPatch, names: list[str]
+               ) -> tuple[Served, int]:
+    """A finished sweep of ``names`` on a server for which any sweep of more than one site is big
+    (its report is the directory report)."""
     import v6scan.serve.web as web
 
     monkeypatch.setattr(web, "SINGLE_FILE_MAX", 1)
     s = serve()
     with s.client() as api:
         sid = api.post("/api/v1/sweeps", params={"checks": "dns.aaaa"},
-                       content=b"a.example\nb.example\nnov6.example\n").json()["id"]
+                       content="".join(f"{n}\n" for n in names).encode()).json()["id"]
         _wait_done(api, f"/api/v1/sweeps/{sid}")
+    return s, int(sid)
+
+
+def test_big_sweeps_get_the_directory_report_page_by_page(serve: Callable[..., Served],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    s, sid = _big_sweep(serve, monkeypatch, ["a.example", "b.example", "nov6.example"])
     c = _login(s)
     entry = c.get(f"/sweeps/{sid}/report/")
     assert entry.status_code == 200 and entry.headers["content-security-policy"] == report_csp(entry.text)
@@ -859,14 +867,7 @@ def test_a_big_report_is_written_once_for_concurrent_readers(serve: Callable[...
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import concurrent.futures
 
-    import v6scan.serve.web as web
-
-    monkeypatch.setattr(web, "SINGLE_FILE_MAX", 1)
-    s = serve()
-    with s.client() as api:
-        sid = api.post("/api/v1/sweeps", params={"checks": "dns.aaaa"},
-                       content="".join(f"s{i}.example\n" for i in range(60)).encode()).json()["id"]
-        _wait_done(api, f"/api/v1/sweeps/{sid}")
+    s, sid = _big_sweep(serve, monkeypatch, [f"s{i}.example" for i in range(60)])
     c = _login(s)
     cookies = dict(c.cookies)
 
