@@ -443,7 +443,7 @@ class Lab:
                 f'  zonesdir: "{zdir}"', f'  zonelistfile: "{zdir}/zone.list"',
                 f'  xfrdfile: "{zdir}/xfrd.state"', f'  xfrdir: "{zdir}/xfr"',
                 f'  pidfile: "{zdir}/nsd.pid"', f'  cookie-secret-file: "{zdir}/cookie.secret"',
-                "  server-count: 1", "  verbosity: 1", "  hide-version: yes",
+                "  server-count: 1", "  verbosity: 2", "  hide-version: yes",
                 "  tcp-count: 256", "  reuseport: no",
                 "remote-control:", "  control-enable: no",
             ]

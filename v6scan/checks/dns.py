@@ -325,8 +325,8 @@ async def probe_ns(ctx: Context, zone: str, ns: str, row: AddressRow, family: st
 
     async def make() -> NsProbe:
         addr = row.address
-        reply = await ctx.cached(("ask", addr, zone, "SOA", transport),
-                                 functools.partial(ctx.ask, addr, zone, "SOA", transport), ttl=ctx.settings.probe_ttl)
+        ask = functools.partial(ctx.ask, addr, zone, "SOA", transport, rounds=ctx.settings.ns_rounds)
+        reply = await ctx.cached(("ask", addr, zone, "SOA", transport), ask, ttl=ctx.settings.probe_ttl)
         out: dict[str, JSON] = {"ns": ns, "address": addr, "family": family, "transport": transport}
         out.update(reply.to_json())
         out.pop("server", None)
