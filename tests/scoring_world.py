@@ -357,7 +357,7 @@ class _NameServerNet:
                      keep: Callable[[T], bool] | None = None) -> T:
         return await make()
 
-    async def ask(self, server: str, qname: str, qtype: str, transport: str = "udp", rounds: int = 1) -> ServerReply:
+    async def ask(self, server: str, qname: str, qtype: str, transport: str = "udp") -> ServerReply:
         return _ns_reply(server, transport, qname, qtype, self.f)
 
 

@@ -54,26 +54,6 @@ def test_pauses_double_and_are_capped(done: int, backoff: float) -> None:
     assert r.pause(done) == min(backoff * 2 ** (done - 1), MAX_PAUSE)
 
 
-def test_a_failed_series_is_confirmed_by_another_before_it_counts() -> None:
-    """``rounds``: the silence of a shared probe (a zone's name server) is confirmed by a second
-    series of tries; an answer in it ends the probe, and the tries of both are counted."""
-    assert run([Status.TIMEOUT], Retry(3, 0.0, rounds=2, gap=0.0)) == (Status.TIMEOUT, 6, 6)
-    assert run([Status.TIMEOUT] * 4 + [Status.OK], Retry(3, 0.0, rounds=2, gap=0.0)) == (Status.OK, 5, 5)
-    assert run([Status.REFUSED], Retry(3, 0.0, rounds=2, gap=0.0)) == (Status.REFUSED, 1, 1)  # an answer
-
-
-@given(st.integers(min_value=1, max_value=30), st.integers(min_value=1, max_value=6),
-       st.floats(min_value=0, max_value=5), st.floats(min_value=0, max_value=5))
-def test_series_are_separated_by_the_gap_and_back_off_alike(done: int, attempts: int, backoff: float,
-                                                             gap: float) -> None:
-    r = Retry(attempts, backoff, rounds=3, gap=gap)
-    within = done % attempts
-    if within == 0:
-        assert r.pause(done) == gap
-    else:
-        assert r.pause(done) == Retry(attempts, backoff).pause(within) <= MAX_PAUSE
-
-
 def test_a_cancelled_future_is_not_a_cancellation_of_ours() -> None:
     async def main() -> tuple[bool, bool]:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -7,11 +7,6 @@ query or an SMTP greeting that failed in a way a lost packet can explain (``time
 (success, a refusal, a certificate, an HTTP status, an rcode) ends the series at once.  The number
 of attempts is recorded with the probe, so the evidence shows a site that needed a second try
 (scoring words that as a ``warn`` with the success rate, never as a ``fail``).
-
-A probe whose failure is shared by many sites (a zone's name-server address answers for every
-site of the zone) is confirmed before it is blamed: after its tries are spent it waits ``gap``
-seconds and is tried again, up to ``rounds`` series in all.  Five UDP tries on a path that loses
-8 % of packets each way all fail about once in 12,000 probes; ten fail about once in 140 million.
 """
 
 from __future__ import annotations
@@ -40,25 +35,14 @@ class Retry:
 
     attempts: int = 3
     backoff: float = 0.25
-    #: series of ``attempts`` tries made before the outcome counts (a later one only after a
-    #: transient outcome), with ``gap`` seconds before each later series
-    rounds: int = 1
-    gap: float = 2.0
 
     def pause(self, done: int) -> float:
-        """The pause after ``done`` tries: the backoff within a series, ``gap`` between two series."""
-        per = max(1, self.attempts)
-        if self.rounds > 1:
-            if done % per == 0:
-                return self.gap
-            done %= per
         return float(min(self.backoff * 2.0 ** (done - 1), MAX_PAUSE))
 
 
 async def retried(make: Callable[[], Awaitable[T]], status: Callable[[T], Status], retry: Retry,
                   transient: Callable[[T], bool] | None = None) -> tuple[T, int]:
-    """Run ``make()`` until it gives a non-transient outcome or ``retry.attempts`` times
-    ``retry.rounds`` tries are spent.
+    """Run ``make()`` until it gives a non-transient outcome or ``retry.attempts`` are spent.
 
     Returns the last outcome and the number of attempts made.  ``transient`` overrides which
     outcomes are worth another try (default: ``status(outcome) in TRANSIENT``).
@@ -68,7 +52,7 @@ async def retried(make: Callable[[], Awaitable[T]], status: Callable[[T], Status
     while True:
         n += 1
         out = await make()
-        if n >= max(1, retry.attempts) * max(1, retry.rounds) or not worth(out):
+        if n >= max(1, retry.attempts) or not worth(out):
             return out, n
         await asyncio.sleep(retry.pause(n))
 

@@ -310,11 +310,10 @@ class Context:
                                  keep=lambda a: a.status not in TRANSIENT)
 
     async def ask(self, server: str, qname: str, qtype: str, transport: str = "udp",
-                  timeout: float | None = None, attempts: int | None = None, rounds: int = 1) -> ServerReply:
+                  timeout: float | None = None, attempts: int | None = None) -> ServerReply:
         """A direct query to one server address, within that server's concurrency limit, tried up
-        to ``attempts`` times (default ``settings.attempts``) while no answer comes back, in up to
-        ``rounds`` such series (see :class:`v6scan.attempts.Retry`); each try waits ``timeout``
-        (default ``settings.ns_timeout``, ``settings.ns_tcp_timeout`` over TCP)."""
+        to ``attempts`` times (default ``settings.attempts``) while no answer comes back; each try
+        waits ``timeout`` (default ``settings.ns_timeout``, ``settings.ns_tcp_timeout`` over TCP)."""
         if timeout is not None:
             wait = timeout
         else:  # a TCP exchange retransmits a lost segment after about a second: it needs the time to
@@ -325,7 +324,7 @@ class Context:
 
         if attempts is None:
             attempts = self.settings.udp_attempts if transport == "udp" else self.settings.attempts
-        retry = dataclasses.replace(self.settings.retry, attempts=attempts, rounds=rounds)
+        retry = dataclasses.replace(self.settings.retry, attempts=attempts)
         # an rcode is an answer; only silence, unreachability and garbage are tried again
         reply, n = await retried(once, lambda r: r.status, retry, transient=lambda r: not r.answered)
         return dataclasses.replace(reply, attempts=n)

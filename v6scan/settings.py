@@ -115,9 +115,9 @@ class Settings:
     attempts: int = 3  # tries of a decisive probe (connect, handshake, fetch, greeting)
     udp_attempts: int = 5  # ... of a DNS query over UDP: one lost datagram is a lost try (TCP retransmits)
     retry_backoff: float = 0.25  # seconds before the second try, doubled before each later one
-    #: series of tries of a name-server probe (dns.ns_reach) before its silence counts: every site of
-    #: the zone shares that verdict, so a failed series is confirmed by another one 2 s later
-    ns_rounds: int = 2
+    #: dns.ns_reach: seconds before a name-server address silent over one transport and answering over
+    #: the other is asked again (its silence fails every site of the zone: it is confirmed first)
+    ns_confirm_gap: float = 2.0
     self_check_interval: float = 1.0  # seconds between two runs of the self-check canary
     max_cname: int = 16
     target_deadline: float = 120.0

@@ -10,13 +10,15 @@ Measurements only: the check modules (``dns_*.py``) record them, their rules dec
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from v6scan.addresses import AddressClass, classify
+from v6scan.attempts import TRANSIENT
 from v6scan.checks.base import Row, Run, optional
 from v6scan.context import Context
 from v6scan.dnsdirect import ServerReply
@@ -298,6 +300,9 @@ class NsProbe(Row):
     answer: tuple[str, ...] = optional(())
     answered: bool = False
     error: str | None = optional()
+    #: a silence confirmed by a second series of tries, because the address answered over the other
+    #: transport (``attempts`` counts both series)
+    confirmed: bool = optional(False)
 
     @property
     def label(self) -> str:
@@ -325,11 +330,12 @@ async def probe_ns(ctx: Context, zone: str, ns: str, row: AddressRow, family: st
 
     async def make() -> NsProbe:
         addr = row.address
-        ask = functools.partial(ctx.ask, addr, zone, "SOA", transport, rounds=ctx.settings.ns_rounds)
-        reply = await ctx.cached(("ask", addr, zone, "SOA", transport), ask, ttl=ctx.settings.probe_ttl)
+        reply, confirmed = await _confirmed_ask(ctx, zone, addr, transport)
         out: dict[str, JSON] = {"ns": ns, "address": addr, "family": family, "transport": transport}
         out.update(reply.to_json())
         out.pop("server", None)
+        if confirmed:
+            out["confirmed"] = True
         out["answered"] = reply.answered and reply.rcode in ("NOERROR", "NXDOMAIN")
         if reply.answered and not reply.aa and reply.rcode in ("NOERROR", "NXDOMAIN"):
             out["answered"] = False
@@ -339,6 +345,27 @@ async def probe_ns(ctx: Context, zone: str, ns: str, row: AddressRow, family: st
         return NsProbe.from_json(out)
 
     return await ctx.cached(ns_probe_key(zone, ns, row, family, transport), make, ttl=ctx.settings.probe_ttl)
+
+
+async def _confirmed_ask(ctx: Context, zone: str, addr: str, transport: str) -> tuple[ServerReply, bool]:
+    """The zone's SOA asked of ``addr`` over ``transport`` (shared for ``probe_ttl``).  A silence
+    fails every site of the zone, so it is confirmed before it counts when the address answered
+    over the other transport (a lossy path, or one transport filtered): a second series of tries
+    after ``ns_confirm_gap`` seconds, its tries added to the first's.  Silent over both transports,
+    the address is down: one series each says so (both lost by chance: about once in 10^9).
+    Returns the reply and whether it was confirmed so."""
+    def ask(over: str) -> Awaitable[ServerReply]:
+        return ctx.cached(("ask", addr, zone, "SOA", over), functools.partial(ctx.ask, addr, zone, "SOA", over),
+                          ttl=ctx.settings.probe_ttl)
+
+    first = await ask(transport)
+    if first.answered or first.status not in TRANSIENT:
+        return first, False
+    if not (await ask("tcp" if transport == "udp" else "udp")).answered:
+        return first, False
+    await asyncio.sleep(ctx.settings.ns_confirm_gap)
+    again = await ctx.ask(addr, zone, "SOA", transport)
+    return dataclasses.replace(again, attempts=first.attempts + again.attempts), True
 
 
 def ns_probe_key(zone: str, ns: str, row: AddressRow, family: str, transport: str) -> tuple[str, ...]:
