@@ -194,7 +194,9 @@ def test_a_name_the_resolver_cannot_resolve_is_the_sites_problem(lab: Lab) -> No
 def test_self_check_canary_catches_a_cut_in_the_middle_of_a_scan(lab: Lab) -> None:
     """The scanner's IPv6 is cut while targets are measured: their IPv6 failures are not blamed on
     them (self.v6 fails, verdict inconclusive, scanner_side set so a sweep re-queues them)."""
-    names = [s.target for s in FIELD if s.expect["verdict"] == "ready"][:6]
+    # not bigdns (50 AAAA records, 16 probed): with the scanner's IPv6 cut each of them times out in turn, which
+    # took it 116 s of a 120 s deadline here and proves nothing the other six do not
+    names = [s.target for s in FIELD if s.expect["verdict"] == "ready" and s.id != "bigdns"][:6]
 
     async def go() -> list[TargetResult]:
         async with Context.create(settings(lab)) as ctx:
